@@ -1,0 +1,1 @@
+"""Data package: the layouts shipped with xlplan (see the README, "Layouts as files")."""

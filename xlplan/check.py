@@ -1,0 +1,288 @@
+"""Check returned workbooks against the plan: findings with file, sheet and cell, and the values.
+
+``check_files`` reads every file (in parallel for large batches), normalises each input value,
+and returns a CheckResult: the findings, one FileReport per file, and the values in long form
+as a pandas DataFrame for the merge. One bad file never stops the batch.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import pandas as pd
+
+from .findings import ERROR, WARNING, Finding, count_by_severity
+from .fiscal import parse_fiscal_year
+from .generate import CHOICE, MILESTONE, PERCENT, QUANTITY, SCORE, TEXT
+from .normalise import (Normalised, normalise_choice, normalise_quantity, normalise_score,
+                        normalise_text)
+from .plan import Plan
+from .read import Limits, Returned, read_returned
+from .settings import Settings
+from .template import TemplateError, load_template_spec
+
+# Changes worth telling the coordinator about (trimming spaces is not).
+NOTABLE_CHANGES = {"full-width", "thousands-separator", "unit-stripped", "percent-scaled",
+                   "department-prefix", "choice-variant", "date-serial", "era-year"}
+VALUE_COLUMNS = ["file", "department", "project", "indicator_no", "indicator", "field", "label",
+                 "year", "planned", "target", "raw", "value", "unit", "kind", "changes", "sheet",
+                 "cell"]
+
+
+@dataclass
+class FileReport:
+    """One checked file: who sent it, what it is, and how many problems it has."""
+
+    file: str
+    path: str
+    department: str = ""
+    kind: str = ""
+    year: str = ""
+    template_version: int | None = None
+    sha256: str = ""
+    size: int = 0
+    last_saved: str = ""
+    errors: int = 0
+    warnings: int = 0
+    status: str = "ok"
+
+    def to_dict(self) -> dict:
+        """JSON-ready record."""
+        return asdict(self)
+
+
+@dataclass
+class CheckResult:
+    """Findings, per-file reports and normalised values of a batch."""
+
+    findings: list[Finding] = field(default_factory=list)
+    files: list[FileReport] = field(default_factory=list)
+    values: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=VALUE_COLUMNS))
+
+    @property
+    def exit_code(self) -> int:
+        """0 without errors, 1 with errors (the CLI's contract)."""
+        return 1 if any(f.severity == ERROR for f in self.findings) else 0
+
+
+def collect_paths(inputs: Iterable[Path | str]) -> list[Path]:
+    """Files named, and files inside folders named (recursively), skipping Excel lock files
+    (~$…), hidden files and xlplan's own temporary files."""
+    found: list[Path] = []
+    for item in inputs:
+        item = Path(item)
+        candidates = sorted(p for p in item.rglob("*") if p.is_file()) if item.is_dir() else [item]
+        for p in candidates:
+            if p.name.startswith(("~$", ".")):
+                continue
+            found.append(p)
+    return found
+
+
+def check_files(paths: Iterable[Path | str], settings: Settings, plan: Plan, *,
+                limits: Limits = Limits(), workers: int | None = None) -> CheckResult:
+    """Read and check returned files; never raises for a bad file."""
+    files = collect_paths(paths)
+    try:
+        template_version = load_template_spec("department", settings.templates_dir).version
+    except TemplateError:
+        template_version = None
+    result = CheckResult()
+    rows: list[dict] = []
+    for returned in _read_all(files, settings.key_bytes, limits, workers):
+        findings, values = check_returned(returned, plan, settings, template_version)
+        result.findings += findings
+        rows += values
+        result.files.append(_file_report(returned, findings))
+    result.values = pd.DataFrame(rows, columns=VALUE_COLUMNS)
+    return result
+
+
+def _read_all(files: list[Path], key: bytes, limits: Limits, workers: int | None):
+    if workers is None:
+        workers = min(os.cpu_count() or 1, 8) if len(files) >= 16 else 1
+    if workers <= 1:
+        for path in files:
+            yield read_returned(path, key, limits)
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        yield from pool.map(read_returned, files, [key] * len(files), [limits] * len(files),
+                            chunksize=8)
+
+
+def _file_report(returned: Returned, findings: list[Finding]) -> FileReport:
+    counts = count_by_severity(findings)
+    meta = returned.metadata or {}
+    status = "unreadable" if not returned.readable else (
+        "errors" if counts[ERROR] else "warnings" if counts[WARNING] else "ok")
+    return FileReport(
+        file=returned.path.name, path=str(returned.path), department=returned.department,
+        kind=returned.kind, year=str(meta.get("year", "")),
+        template_version=(meta.get("template") or {}).get("version"), sha256=returned.sha256,
+        size=returned.size, last_saved=returned.last_saved.isoformat() if returned.last_saved else "",
+        errors=counts[ERROR], warnings=counts[WARNING], status=status)
+
+
+def check_returned(returned: Returned, plan: Plan, settings: Settings,
+                   template_version: int | None = None) -> tuple[list[Finding], list[dict]]:
+    """Findings and value rows of one read file, against the plan and its evaluation year."""
+    findings = list(returned.findings)
+    if not returned.readable:
+        return findings, []
+    meta = returned.metadata
+    add = lambda code, **kw: findings.append(  # noqa: E731 - a local shorthand
+        Finding(code, file=returned.path.name, department=returned.department, **kw))
+    if meta.get("plan", {}).get("id") != plan.plan_id:
+        add("wrong-plan", value=meta.get("plan", {}).get("name", ""))
+        return findings, []
+    if returned.department not in plan.department_names():
+        add("unknown-department", value=returned.department)
+        return findings, []
+    try:
+        year = parse_fiscal_year(meta.get("year"))
+    except ValueError:
+        year = None
+    if year != plan.year:
+        add("wrong-year", value=year.label_ja if year else str(meta.get("year")),
+            expected=plan.year.label_ja)
+        return findings, []
+    version = (meta.get("template") or {}).get("version")
+    if template_version is not None and version != template_version:
+        add("template-version-mismatch", value=str(version), expected=str(template_version))
+    rows = []
+    for spec in meta.get("fields", []):
+        cell = returned.cells.get(spec["name"])
+        if cell is None:
+            continue
+        field_findings, row = _check_field(spec, cell, plan, settings)
+        for f in field_findings:
+            f.file, f.department = returned.path.name, returned.department
+        findings += field_findings
+        row.update(file=returned.path.name, department=returned.department)
+        rows.append(row)
+    return findings, rows
+
+
+def _normalise(spec: dict, raw, plan: Plan) -> Normalised:
+    kind = spec["kind"]
+    if kind in (QUANTITY, PERCENT, MILESTONE):
+        return normalise_quantity(raw, spec.get("unit") or None, percent=kind == PERCENT)
+    if kind == SCORE:
+        return normalise_score(raw)
+    if kind == CHOICE:
+        return normalise_choice(raw, plan.direction_choices)
+    return normalise_text(raw)
+
+
+def _check_field(spec: dict, cell, plan: Plan, settings: Settings) -> tuple[list[Finding], dict]:
+    kind = spec["kind"]
+    n = _normalise(spec, cell.value, plan)
+    target = _target(plan, spec)
+    where = dict(project=spec["project"], field=spec["label"], sheet=cell.sheet,
+                 cell=cell.coordinate, value=_shown(cell.value))
+    findings: list[Finding] = []
+    if cell.formula:
+        findings.append(Finding("formula-in-input", **{**where, "value": cell.formula}))
+    if n.kind == "blank":
+        if spec["required"]:
+            code = "missing-result" if spec["field"] in ("result", "eval_score") else "missing-text"
+            findings.append(Finding(code, **where))
+    elif n.problem == "excel-error" or n.kind == "error":
+        findings.append(Finding("excel-error", **where))
+    elif n.problem == "invalid-choice":
+        findings.append(Finding("invalid-choice", **where, expected="／".join(plan.direction_choices)))
+    elif n.problem in ("not-a-number", "score-out-of-range"):
+        findings.append(Finding(n.problem, **where))
+    elif n.problem == "unit-mismatch":
+        findings.append(Finding("unit-mismatch", **where, expected=spec.get("unit", "")))
+    if n.kind == "number" and kind in (QUANTITY, PERCENT) and target is not None:
+        findings += _far_from_target(n.value, target, where, settings)
+    if n.kind != "blank" and NOTABLE_CHANGES & set(n.changes) and not n.problem:
+        findings.append(Finding("value-normalised", **where, expected=_shown(n.value)))
+    row = dict(project=spec["project"], indicator_no=spec.get("indicator"),
+               indicator=_indicator_name(plan, spec), field=spec["field"], label=spec["label"],
+               year=spec.get("year"), planned=target.text if target else None,
+               target=target.value if target else None, raw=_shown(cell.value), value=n.value,
+               unit=n.unit or spec.get("unit") or None, kind=n.kind, changes=",".join(n.changes),
+               sheet=cell.sheet, cell=cell.coordinate)
+    return findings, row
+
+
+def _far_from_target(value, target, where, settings: Settings) -> list[Finding]:
+    if not isinstance(target.value, (int, float)) or target.value <= 0:
+        return []
+    ratio = value / target.value
+    if settings.far_low <= ratio <= settings.far_high:
+        return []
+    return [Finding("result-far-from-target", **{**where, "value": _shown(value)},
+                    expected=_shown(target.value), detail=f"{ratio:.0%}")]
+
+
+def _target(plan: Plan, spec: dict):
+    if spec.get("indicator") is None or not spec.get("year"):
+        return None
+    project = plan.project(spec["project"])
+    if project is None:
+        return None
+    indicator = next((i for i in project.indicators if i.no == spec["indicator"]), None)
+    return indicator.target_for(parse_fiscal_year(spec["year"])) if indicator else None
+
+
+def _indicator_name(plan: Plan, spec: dict) -> str | None:
+    project = plan.project(spec["project"])
+    if project is None or spec.get("indicator") is None:
+        return None
+    return next((i.name for i in project.indicators if i.no == spec["indicator"]), None)
+
+
+def _shown(value) -> object:
+    """A value as it goes into a finding: integral floats without '.0', others unchanged."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# --- CLI ------------------------------------------------------------------------------------
+
+
+def add_check_command(sub) -> None:
+    """Register ``xlplan check`` on the CLI's sub-parsers."""
+    p = sub.add_parser("check", help="回収したファイルを読み込んでチェック")
+    p.add_argument("paths", nargs="+", help="ファイルまたはフォルダ")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.add_argument("--project", help="設定ファイル xlplan.toml のあるフォルダ")
+    p.add_argument("--master", help="計画マスタ（既定: 設定ファイルの master）")
+    p.add_argument("--year", help="評価年度（既定: 計画マスタの評価年度）")
+    p.set_defaults(func=cmd_check)
+
+
+def cmd_check(args) -> int:
+    """``xlplan check``: print findings as a table or JSON; exit 0, 1 (errors) or 2."""
+    from .cli import UserError, _load_plan_or_report, _t, _year
+    from .report import findings_json, format_table
+    from .settings import SettingsError, find_settings
+
+    try:
+        settings = find_settings(args.project, args.master)
+    except SettingsError as exc:
+        raise UserError(str(exc)) from exc
+    master = Path(args.master) if args.master else settings.master
+    if master is None or not master.exists():
+        raise UserError(_t(f"計画マスタが見つかりません: {master}", f"Plan master not found: {master}"))
+    plan, _ = _load_plan_or_report(master, _year(args.year), args.lang)
+    if plan is None:
+        return 2
+    missing = [p for p in args.paths if not Path(p).exists()]
+    if missing:
+        raise UserError(_t(f"見つかりません: {'、'.join(missing)}", f"Not found: {', '.join(missing)}"))
+    result = check_files(args.paths, settings, plan)
+    if args.format == "json":
+        print(findings_json(result.findings, [f.to_dict() for f in result.files], args.lang))
+    else:
+        print(format_table(result.findings, args.lang))
+        print(_t(f"ファイル {len(result.files)} 件を確認しました。", f"Checked {len(result.files)} files."))
+    return result.exit_code

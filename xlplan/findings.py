@@ -1,0 +1,236 @@
+"""Findings are data: a catalogue of stable codes, and the Finding records that cite them.
+
+Every problem xlplan reports (in a plan master, in a returned workbook) is a ``Finding`` whose
+``code`` is a key of ``CATALOGUE``. The catalogue holds the severity and the Japanese and English
+title and message template; the README's table of codes is generated from it, so the two cannot
+drift apart.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Iterable
+
+ERROR = "error"
+WARNING = "warning"
+INFO = "info"
+SEVERITIES = (ERROR, WARNING, INFO)
+
+
+@dataclass(frozen=True)
+class FindingType:
+    """One entry of the catalogue: what a code means and how it is worded."""
+
+    code: str
+    severity: str
+    stage: str
+    title_ja: str
+    title_en: str
+    message_ja: str
+    message_en: str
+    example: dict = field(default_factory=dict)
+
+
+def _t(code, severity, stage, title_ja, title_en, message_ja, message_en, **example):
+    return FindingType(code, severity, stage, title_ja, title_en, message_ja, message_en, example)
+
+
+# Message templates use str.format fields: {value} (the raw value as typed), {expected},
+# {detail}, plus the finding's own location fields. Keep codes stable: users filter on them.
+_TYPES = [
+    # --- plan master -------------------------------------------------------------------
+    _t("master-unreadable", ERROR, "plan", "計画マスタを開けません", "Plan master cannot be opened",
+       "計画マスタを開けませんでした: {detail}", "The plan master could not be opened: {detail}",
+       detail="ファイルが見つかりません"),
+    _t("master-missing-sheet", ERROR, "plan", "計画マスタのシートがありません", "Plan master sheet missing",
+       "計画マスタにシート「{expected}」がありません。", "The plan master has no sheet '{expected}'.",
+       expected="事業"),
+    _t("master-missing-column", ERROR, "plan", "計画マスタの列がありません", "Plan master column missing",
+       "シート「{sheet}」の見出し行に「{expected}」の列がありません。",
+       "Sheet '{sheet}' has no column headed '{expected}'.", sheet="事業", expected="担当課"),
+    _t("master-missing-value", ERROR, "plan", "必須項目が空欄です", "Required value is blank",
+       "「{expected}」が空欄です。", "'{expected}' is blank.", expected="事業名"),
+    _t("master-invalid-value", ERROR, "plan", "値を読み取れません", "Value cannot be read",
+       "「{expected}」の値「{value}」を読み取れません: {detail}",
+       "The value '{value}' for '{expected}' cannot be read: {detail}",
+       expected="評価年度", value="来年", detail="年度の形式ではありません"),
+    _t("duplicate-id", ERROR, "plan", "番号が重複しています", "Duplicate id",
+       "番号「{value}」が重複しています（最初は {detail}）。",
+       "The id '{value}' is used twice (first at {detail}).", value="4-1-1", detail="事業!A5"),
+    _t("unknown-parent", ERROR, "plan", "上位の番号が見つかりません", "Parent id not found",
+       "「{value}」は{expected}に登録されていません。", "'{value}' is not listed in {expected}.",
+       value="4-3", expected="施策の方向性"),
+    _t("project-without-department", ERROR, "plan", "担当課がありません", "Project has no department",
+       "事業「{project}」に担当課が指定されていません。", "Project '{project}' has no responsible department.",
+       project="4-1-1"),
+    _t("department-not-listed", ERROR, "plan", "担当課が一覧にありません", "Department not listed",
+       "担当課「{value}」が「担当課」シートに登録されていません。",
+       "Department '{value}' is used but not listed on the departments sheet.", value="福祉課"),
+    _t("year-outside-period", ERROR, "plan", "計画期間外の年度です", "Year outside the plan period",
+       "年度「{value}」は計画期間（{expected}）の外です。",
+       "The year '{value}' is outside the plan period ({expected}).", value="R10", expected="R5～R9"),
+    _t("project-without-indicator", WARNING, "plan", "指標がありません", "Project has no indicator",
+       "事業「{project}」に取組みの達成目標（指標）がありません。",
+       "Project '{project}' has no indicator.", project="4-1-1"),
+    _t("template-invalid", ERROR, "generate", "テンプレートが正しくありません", "Template is not valid",
+       "テンプレート「{file}」: {detail}", "Template '{file}': {detail}",
+       file="事業シート.xlsx", detail="シート「事業シート」がありません"),
+    _t("settings-missing", ERROR, "plan", "設定ファイルが見つかりません", "Settings file not found",
+       "設定ファイル xlplan.toml が見つかりません（{detail}）。xlplan init で作成するか --project で指定してください。",
+       "No xlplan.toml settings file found ({detail}). Create one with 'xlplan init' or pass --project.",
+       detail="計画マスタのフォルダ、現在のフォルダ"),
+    # --- returned workbooks ---------------------------------------------------------------
+    _t("unreadable-file", ERROR, "read", "ファイルを読み取れません", "File cannot be read",
+       "ファイルを読み取れません（{detail}）。Excel で開けるか確認し、.xlsx 形式で保存し直して送ってください。",
+       "The file cannot be read ({detail}). Check that it opens in Excel and save it again as .xlsx.",
+       detail="zip 形式ではありません"),
+    _t("encrypted-file", ERROR, "read", "パスワード付きファイルです", "File is password-protected",
+       "ファイルに読み取りパスワードが設定されています。パスワードを解除して保存し直してください。",
+       "The file is protected with an opening password. Remove the password and save it again."),
+    _t("not-xlplan-file", ERROR, "read", "配布した様式ではありません", "Not an xlplan workbook",
+       "xlplan が配布した様式ではありません（管理情報がありません）。配布したファイルに入力してください。",
+       "This workbook was not generated by xlplan (no metadata). Fill in the workbook you were sent."),
+    _t("signature-invalid", ERROR, "read", "管理情報が改ざんされています", "Metadata signature invalid",
+       "ファイルの管理情報が書き換えられています（署名が一致しません）。配布したファイルを使ってください。",
+       "The workbook's metadata was altered (signature mismatch). Use the workbook you were sent."),
+    _t("template-version-mismatch", ERROR, "check", "様式の版が違います", "Template version differs",
+       "様式の版が違います（ファイル: {value}、現在: {expected}）。最新の様式で提出してください。",
+       "Template version differs (file: {value}, current: {expected}). Use the current form.",
+       value="1", expected="2"),
+    _t("wrong-year", ERROR, "check", "年度が違います", "Wrong fiscal year",
+       "{value} の様式です。{expected} の様式で提出してください。",
+       "This is the form for {value}; the form for {expected} is expected.", value="令和5年度",
+       expected="令和6年度"),
+    _t("wrong-plan", ERROR, "check", "計画が違います", "Wrong plan",
+       "別の計画（{value}）の様式です。", "This form belongs to another plan ({value}).", value="旧計画"),
+    _t("unknown-department", ERROR, "check", "担当課が不明です", "Unknown department",
+       "担当課「{value}」は計画マスタに登録されていません。",
+       "Department '{value}' is not in the plan master.", value="総務課"),
+    _t("layout-changed", ERROR, "check", "様式が変更されています", "Layout changed",
+       "様式が変更されています: {detail}。配布した様式のまま入力してください。",
+       "The layout was changed: {detail}. Keep the form as sent.", detail="シートの保護が解除されています"),
+    _t("formula-in-input", WARNING, "check", "入力欄に数式があります", "Formula in an input cell",
+       "入力欄に数式「{value}」が入力されています。値を直接入力してください。",
+       "The input cell holds a formula '{value}'. Type the value itself.", value="=B3*2"),
+    _t("missing-result", ERROR, "check", "実績が未入力です", "Result missing",
+       "「{field}」の実績が入力されていません。", "No result was entered for '{field}'.",
+       field="地区ケア会議の開催 R6 結果"),
+    _t("missing-text", ERROR, "check", "記述が未入力です", "Required text missing",
+       "「{field}」が入力されていません。", "'{field}' is blank.", field="達成状況と成果"),
+    _t("score-out-of-range", ERROR, "check", "達成度が範囲外です", "Score out of range",
+       "達成度「{value}」は 1～5 の整数で入力してください。",
+       "The score '{value}' must be a whole number from 1 to 5.", value="6"),
+    _t("invalid-choice", ERROR, "check", "選択肢にない値です", "Not one of the choices",
+       "「{value}」は選択肢（{expected}）にありません。一覧から選んでください。",
+       "'{value}' is not one of the choices ({expected}).", value="継続する",
+       expected="継続／継続（一部見直し）／見直し／終了"),
+    _t("not-a-number", ERROR, "check", "数値ではありません", "Not a number",
+       "「{value}」を数値として読み取れません。数字で入力してください（単位は不要です）。",
+       "'{value}' cannot be read as a number. Enter digits only (no unit).", value="たくさん"),
+    _t("unit-mismatch", WARNING, "check", "単位が違います", "Unit differs from the target",
+       "「{value}」の単位が目標の単位（{expected}）と違います。",
+       "The unit of '{value}' differs from the target's unit ({expected}).", value="30回",
+       expected="地区"),
+    _t("result-far-from-target", WARNING, "check", "目標と大きく異なります", "Result far from target",
+       "実績 {value} は目標 {expected} の {detail} です。入力誤りがないか確認してください。",
+       "The result {value} is {detail} of the target {expected}. Please check it.", value="3",
+       expected="30", detail="10%"),
+    _t("excel-error", ERROR, "check", "エラー値です", "Excel error value",
+       "セルがエラー値「{value}」になっています。", "The cell holds the error value '{value}'.",
+       value="#DIV/0!"),
+    _t("value-normalised", INFO, "normalise", "入力値を読み替えました", "Value normalised",
+       "「{value}」を {expected} として読み取りました。", "'{value}' was read as {expected}.",
+       value="３０地区", expected="30"),
+]
+
+CATALOGUE: dict[str, FindingType] = {t.code: t for t in _TYPES}
+
+
+def current_lang(lang: str | None = None) -> str:
+    """Return the language for user-facing text: the argument, $XLPLAN_LANG, or Japanese."""
+    chosen = (lang or os.environ.get("XLPLAN_LANG") or "ja").lower()
+    return "en" if chosen.startswith("en") else "ja"
+
+
+class _Blank(dict):
+    """str.format mapping that renders unknown fields as empty text instead of failing."""
+
+    def __missing__(self, key):
+        return ""
+
+
+@dataclass
+class Finding:
+    """One problem found, with where it is: file, sheet and cell (A1), and what was there."""
+
+    code: str
+    file: str = ""
+    department: str = ""
+    project: str = ""
+    field: str = ""
+    sheet: str = ""
+    cell: str = ""
+    value: object = None
+    expected: str = ""
+    detail: str = ""
+
+    def __post_init__(self):
+        if self.code not in CATALOGUE:
+            raise KeyError(f"unknown finding code {self.code!r}")
+
+    @property
+    def type(self) -> FindingType:
+        """The catalogue entry of this finding."""
+        return CATALOGUE[self.code]
+
+    @property
+    def severity(self) -> str:
+        """error, warning or info, from the catalogue."""
+        return self.type.severity
+
+    def title(self, lang: str | None = None) -> str:
+        """The short title in the chosen language."""
+        return self.type.title_en if current_lang(lang) == "en" else self.type.title_ja
+
+    def message(self, lang: str | None = None) -> str:
+        """The full message in the chosen language, with the finding's values filled in."""
+        template = self.type.message_en if current_lang(lang) == "en" else self.type.message_ja
+        values = _Blank({k: ("" if v is None else v) for k, v in asdict(self).items()})
+        return template.format_map(values)
+
+    def location(self) -> str:
+        """'sheet!cell' (or just the sheet) for display; empty when the finding is file-wide."""
+        if self.sheet and self.cell:
+            return f"{self.sheet}!{self.cell}"
+        return self.sheet
+
+    def to_dict(self, lang: str | None = None) -> dict:
+        """A JSON-ready record with every location field, severity, title and message."""
+        record = asdict(self)
+        record["value"] = None if self.value is None else self.value
+        record.update(severity=self.severity, title=self.title(lang), message=self.message(lang))
+        return record
+
+
+def count_by_severity(findings: Iterable[Finding]) -> dict[str, int]:
+    """Count findings per severity, always with all three keys."""
+    counts = {s: 0 for s in SEVERITIES}
+    for f in findings:
+        counts[f.severity] += 1
+    return counts
+
+
+def has_errors(findings: Iterable[Finding]) -> bool:
+    """True when any finding is an error."""
+    return any(f.severity == ERROR for f in findings)
+
+
+def catalogue_markdown(lang: str = "ja") -> str:
+    """The catalogue as a Markdown table (code, severity, title, example message) for the README."""
+    rows = ["| code | severity | title | example message |", "|---|---|---|---|"]
+    for t in _TYPES:
+        example = Finding(t.code, **t.example).message(lang)
+        title = t.title_en if lang == "en" else t.title_ja
+        rows.append(f"| `{t.code}` | {t.severity} | {title} | {example} |")
+    return "\n".join(rows)

@@ -1,0 +1,492 @@
+"""Generate one locked workbook per department from the plan and a layout template.
+
+Only this year's input cells are unlocked; every sheet and the workbook structure are protected
+with the coordinator's password; input cells carry Japanese validation messages, a defined name
+and a highlight while blank; a very hidden, signed metadata sheet lets xlplan recognise the file.
+No macros are ever put in a department workbook.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from openpyxl.formatting.rule import FormulaRule
+from openpyxl.styles import Alignment, PatternFill, Protection
+from openpyxl.workbook.defined_name import DefinedName
+from openpyxl.workbook.protection import WorkbookProtection
+from openpyxl.worksheet.datavalidation import DataValidation
+
+from . import __version__
+from .files import atomic_write, safe_filename
+from .fiscal import FiscalYear
+from .metadata import FORMAT_VERSION, row_hash, write_metadata_sheet
+from .plan import Indicator, Plan, Project
+from .settings import Settings
+from .template import (Formula, Input, Link, Locked, RenderedCell, TemplateError, TemplateSpec,
+                       cell_range, load_template_spec, render_sheet, template_fill)
+
+QUANTITY, PERCENT, MILESTONE, TEXT, CHOICE, SCORE = ("quantity", "percent", "milestone", "text",
+                                                     "choice", "score")
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """What an input field holds and how the department is told about it."""
+
+    kind: str
+    required: bool
+    label: str
+
+
+# Fields a template may place with {{input.<name>}}; 'result' and 'do' come from
+# {{result[k]}} and {{do.text}} in the evaluated year.
+FIELDS: dict[str, FieldSpec] = {
+    "result": FieldSpec(QUANTITY, True, "結果"),
+    "do": FieldSpec(TEXT, True, "取組み内容"),
+    "achievement": FieldSpec(TEXT, True, "達成状況と成果"),
+    "issues": FieldSpec(TEXT, True, "課題"),
+    "direction": FieldSpec(CHOICE, True, "今後の方向性"),
+    "action": FieldSpec(TEXT, True, "具体的な取組み内容"),
+    "eval_result": FieldSpec(TEXT, True, "実績"),
+    "eval_name": FieldSpec(TEXT, False, "事業名"),
+    "eval_comment": FieldSpec(TEXT, True, "評価（効果や反省点等）"),
+    "eval_score": FieldSpec(SCORE, True, "達成度"),
+    "next_plan": FieldSpec(TEXT, True, "次年度計画"),
+    "next_name": FieldSpec(TEXT, False, "次年度事業名"),
+}
+
+BLANKS_MARK = "\u00a7BLANKS\u00a7"
+
+
+@dataclass
+class GeneratedFile:
+    """One department workbook that was written."""
+
+    department: str
+    path: Path
+    projects: list[str]
+    inputs: int
+
+
+@dataclass
+class InputCell:
+    """An input cell of a generated workbook, as recorded in the metadata."""
+
+    name: str
+    sheet: str
+    cell: str
+    project: str
+    field: str
+    kind: str
+    required: bool
+    label: str
+    indicator: int | None = None
+    year: str | None = None
+    unit: str = ""
+
+    def to_dict(self) -> dict:
+        """The JSON form stored in the metadata sheet."""
+        return {k: v for k, v in self.__dict__.items()}
+
+
+@dataclass
+class _Context:
+    plan: Plan
+    department: str
+    spec: TemplateSpec
+    history: object = None
+    inputs: list[InputCell] = field(default_factory=list)
+    sheet_of_project: dict[str, str] = field(default_factory=dict)
+    names_by_sheet: dict[str, list[str]] = field(default_factory=dict)
+
+
+def workbook_filename(plan: Plan, department: str, spec: TemplateSpec) -> str:
+    """'R6_長寿社会課_事業シート・評価表.xlsx': year and department first, so files sort well."""
+    return f"{plan.year.short}_{safe_filename(department)}_{safe_filename(spec.title or spec.id)}.xlsx"
+
+
+def sheet_title(text: str, taken: set[str]) -> str:
+    """A valid, unique Excel sheet name (31 characters, none of []:*?/\\)."""
+    base = re.sub(r"[\[\]:*?/\\]", "_", text).strip("'")[:31] or "Sheet"
+    title, n = base, 2
+    while title in taken:
+        suffix = f"({n})"
+        title, n = base[:31 - len(suffix)] + suffix, n + 1
+    taken.add(title)
+    return title
+
+
+def generate(plan: Plan, out_dir: Path, settings: Settings, *, departments: list[str] | None = None,
+             templates_dir: Path | None = None, history=None) -> list[GeneratedFile]:
+    """Write one workbook per department (all departments with projects, or those named)."""
+    spec = load_template_spec("department", templates_dir or settings.templates_dir)
+    wanted = departments or [d for d in plan.department_names() if plan.projects_for(d)]
+    unknown = [d for d in wanted if d not in plan.department_names()]
+    if unknown:
+        raise TemplateError(f"担当課「{'、'.join(unknown)}」は計画マスタにありません。")
+    out_dir = Path(out_dir)
+    results = []
+    for department in wanted:
+        wb, context = build_workbook(plan, department, settings, spec, history)
+        path = out_dir / workbook_filename(plan, department, spec)
+        written = atomic_write(path, wb.save)
+        results.append(GeneratedFile(department, written, [p.id for p in plan.projects_for(department)],
+                                     len(context.inputs)))
+    return results
+
+
+def build_workbook(plan: Plan, department: str, settings: Settings, spec: TemplateSpec,
+                   history=None):
+    """The department's workbook in memory (openpyxl), with its input-cell records."""
+    wb = spec.load_workbook()
+    context = _Context(plan, department, spec, history)
+    roles = spec.sheets
+    for role in ("cover", "project", "evaluation"):
+        if roles.get(role) not in wb.sheetnames:
+            raise TemplateError(f"テンプレート {spec.workbook.name} にシート「{roles.get(role)}」がありません。")
+    templates = {role: wb[roles[role]] for role in ("cover", "project", "evaluation")}
+    for role, ws in templates.items():
+        ws.title = f"__template_{role}"
+    input_fill = template_fill(wb, spec, "入力欄", "FFF9E5")
+    blank_fill = template_fill(wb, spec, "未入力", "FCE4D6")
+    reference_fill = template_fill(wb, spec, "参照のみ", "F2F2F2")
+    taken = set(roles.values()) | set(wb.sheetnames)
+    projects = [p for p in plan.projects_for(department)]
+    rendered: list[RenderedCell] = []
+    for project in projects:
+        title = sheet_title(f"{project.id} {project.name}", taken)
+        context.sheet_of_project[project.id] = title
+        ws = wb.create_sheet(title)
+        rendered += render_sheet(templates["project"], ws, _resolver(context, project),
+                                 _items(context, project), {}, roles["project"])
+    evaluation_title = sheet_title(roles["evaluation"], taken - {roles["evaluation"]})
+    ws_eval = wb.create_sheet(evaluation_title)
+    rendered += render_sheet(templates["evaluation"], ws_eval, _resolver(context, None),
+                             _items(context, None), {}, roles["evaluation"])
+    for item in rendered:
+        if item.reference:
+            wb[item.sheet].cell(item.row, item.column).fill = PatternFill("solid", fgColor=reference_fill)
+    _finish_inputs(wb, context, [r for r in rendered if r.input], input_fill, blank_fill)
+    cover_title = sheet_title(roles["cover"], taken - {roles["cover"]})
+    ws_cover = wb.create_sheet(cover_title, 0)
+    cover_context = {"evaluation_sheet": evaluation_title}
+    render_sheet(templates["cover"], ws_cover, _resolver(context, None), _items(context, None),
+                 cover_context, roles["cover"])
+    _resolve_blank_totals(ws_cover)
+    for ws in list(templates.values()) + ([wb[roles["styles"]]] if roles.get("styles") in wb.sheetnames else []):
+        wb.remove(ws)
+    _protect(wb, settings.sheet_password)
+    wb.active = 0
+    metadata = _metadata(plan, department, spec, context, wb)
+    write_metadata_sheet(wb, metadata, settings.key_bytes)
+    wb.calculation.fullCalcOnLoad = True
+    return wb, context
+
+
+# --- placeholders ---------------------------------------------------------------------------
+
+
+def _items(context: _Context, project: Project | None):
+    plan = context.plan
+
+    def items(tag: str) -> list[dict]:
+        if tag == "indicator" and project is not None:
+            return [{"indicator": ind} for ind in project.indicators]
+        if tag == "year":
+            return [{"do_year": y} for y in plan.years]
+        if tag == "project":
+            return [{"project": p} for p in plan.projects_for(context.department)]
+        raise TemplateError(f"不明な繰り返し「each {tag}」")
+    return items
+
+
+def _resolver(context: _Context, sheet_project: Project | None):
+    plan = context.plan
+
+    def resolve(key: str, ctx: dict):
+        project = ctx.get("project") or sheet_project
+        match = re.fullmatch(r"(year|target|result)\[(\d+)\]", key)
+        if match:
+            return _year_slot(context, project, ctx.get("indicator"), match.group(1), int(match.group(2)))
+        simple = _plan_values(plan, context.department)
+        if key in simple:
+            return simple[key]
+        if key.startswith(("project.", "goal.", "direction.")):
+            if project is None:
+                raise KeyError(key)
+            return _project_values(plan, project, context)[key]
+        if key.startswith("indicator."):
+            ind: Indicator = ctx["indicator"]
+            return {"indicator.name": ind.name, "indicator.unit": ind.unit,
+                    "indicator.no": ind.no}[key]
+        if key == "do.year":
+            return ctx["do_year"].short
+        if key == "do.text":
+            return _year_input(context, project, "do", ctx["do_year"])
+        if key.startswith("input."):
+            name = key.split(".", 1)[1]
+            if name not in FIELDS or project is None:
+                raise KeyError(key)
+            return Input(name, {"project": project})
+        return _cover_value(context, key, ctx, project)
+    return resolve
+
+
+def _plan_values(plan: Plan, department: str) -> dict:
+    deadline = plan.deadline
+    return {
+        "plan.name": plan.name, "plan.id": plan.plan_id, "plan.philosophy": plan.philosophy,
+        "plan.organisation": plan.organisation,
+        "plan.period": f"{plan.start.label_ja}～{plan.end.label_ja}",
+        "year.label": plan.year.label_ja, "year.short": plan.year.short,
+        "next_year.label": (plan.year + 1).label_ja, "next_year.short": (plan.year + 1).short,
+        "department": department,
+        "deadline": _japanese_date(deadline) if deadline else "",
+    }
+
+
+def _japanese_date(day: dt.date) -> str:
+    fy = FiscalYear(day.year)
+    era = fy.label_ja.replace("年度", "年")
+    weekday = "月火水木金土日"[day.weekday()]
+    return f"{era}{day.month}月{day.day}日（{weekday}）"
+
+
+def _project_values(plan: Plan, project: Project, context: _Context) -> dict:
+    direction = plan.direction(project.direction_id)
+    goal = plan.goal(direction.goal_no) if direction else None
+    return {
+        "project.id": project.id, "project.name": project.name, "project.issues": project.issues,
+        "project.policy": project.policy, "project.roles": project.roles,
+        "project.departments": "、".join(project.departments), "project.status": project.status,
+        "project.sheet": Link(context.sheet_of_project.get(project.id, ""),
+                              _link_target(context.sheet_of_project.get(project.id, ""))),
+        "goal.no": goal.no if goal else "", "goal.name": goal.name if goal else "",
+        "direction.id": direction.id if direction else project.direction_id,
+        "direction.name": direction.name if direction else "",
+    }
+
+
+def _link_target(sheet: str) -> str:
+    return "'" + sheet.replace("'", "''") + "'!A1"
+
+
+def _year_slot(context: _Context, project, indicator, what: str, slot: int):
+    years = context.plan.years
+    if slot < 1:
+        raise KeyError(f"{what}[{slot}]")
+    year = years[slot - 1] if slot <= len(years) else None
+    if what == "year":
+        return year.short if year else ""
+    if indicator is None:
+        raise KeyError(f"{what}[{slot}]")
+    if year is None:
+        return Locked(None)
+    if what == "target":
+        target = indicator.targets.get(year)
+        if target is None:
+            return Locked("")
+        return Locked(target.value if target.kind == "number" else target.text)
+    return _year_input(context, project, "result", year, indicator)
+
+
+def _year_input(context: _Context, project, field_name: str, year: FiscalYear, indicator=None):
+    if year == context.plan.year:
+        return Input(field_name, {"project": project, "indicator": indicator, "year": year})
+    past = None
+    if context.history is not None and year < context.plan.year:
+        past = context.history.value(context.department, project.id, field_name,
+                                     indicator.no if indicator else None, year)
+    return Locked(past, reference=True)
+
+
+def _cover_value(context: _Context, key: str, ctx: dict, project):
+    names = context.names_by_sheet
+    if key == "inputs.count" and project is not None:
+        return len(names.get(context.sheet_of_project.get(project.id), []))
+    if key == "inputs.blank" and project is not None:
+        return Formula(_countblank(names.get(context.sheet_of_project.get(project.id), [])))
+    evaluation_sheet = ctx.get("evaluation_sheet")
+    if key == "evaluation.sheet" and evaluation_sheet:
+        return Link(evaluation_sheet, _link_target(evaluation_sheet))
+    if key == "evaluation.count" and evaluation_sheet:
+        return len(names.get(evaluation_sheet, []))
+    if key == "evaluation.blank" and evaluation_sheet:
+        return Formula(_countblank(names.get(evaluation_sheet, [])))
+    if key == "total.count":
+        return len(context.inputs)
+    if key == "total.blank":
+        return Formula(f"=SUM({BLANKS_MARK})")
+    if key == "total.status":
+        total = f"SUM({BLANKS_MARK})"
+        return Formula(f'=IF({total}=0,"すべての欄が入力されました。保存して提出してください。",'
+                       f'"未入力の欄が "&{total}&" か所あります（色の付いた欄）。")')
+    raise KeyError(key)
+
+
+def _countblank(names: list[str]) -> str:
+    # COUNTBLANK over the defined names: the count follows the cells if rows move.
+    return "=" + ("+".join(f"COUNTBLANK({n})" for n in names) if names else "0")
+
+
+def _resolve_blank_totals(ws) -> None:
+    """Point the cover's totals at the cells that count blanks per sheet."""
+    counting = [c.coordinate for row in ws.iter_rows() for c in row
+                if isinstance(c.value, str) and c.value.startswith("=") and "COUNTBLANK(" in c.value
+                and "SUM(" not in c.value]
+    for row in ws.iter_rows():
+        for c in row:
+            if isinstance(c.value, str) and BLANKS_MARK in c.value:
+                c.value = c.value.replace(BLANKS_MARK, ",".join(counting) or "0")
+
+
+# --- input cells ------------------------------------------------------------------------------
+
+
+def _field_kind(spec: FieldSpec, indicator: Indicator | None) -> str:
+    if spec.kind != QUANTITY or indicator is None:
+        return spec.kind
+    if indicator.is_milestone:
+        return MILESTONE
+    return PERCENT if indicator.is_percent else QUANTITY
+
+
+def _finish_inputs(wb, context: _Context, rendered: list[RenderedCell], input_fill, blank_fill) -> None:
+    plan = context.plan
+    project_index = {p.id: i for i, p in enumerate(plan.projects, start=1)}
+    validations: dict[tuple, DataValidation] = {}
+    for item in rendered:
+        ws = wb[item.sheet]
+        project: Project = item.input.payload["project"]
+        indicator: Indicator | None = item.input.payload.get("indicator")
+        year: FiscalYear | None = item.input.payload.get("year")
+        spec = FIELDS[item.input.field]
+        kind = _field_kind(spec, indicator)
+        name = f"xp_p{project_index[project.id]:02d}_{item.input.field}"
+        if indicator is not None:
+            name += f"_i{indicator.no}"
+        required = spec.required
+        label = spec.label
+        if indicator is not None:
+            target = indicator.target_for(year) if year else None
+            required = required and (target is None or target.kind not in ("none", "blank"))
+            label = f"{indicator.name}（{year.short} {spec.label}）"
+        elif item.input.field == "do" and year is not None:
+            label = f"{year.short} {spec.label}"
+        record = InputCell(name, item.sheet, item.coordinate, project.id, item.input.field, kind,
+                           required, label, indicator.no if indicator else None,
+                           year.short if year else None, indicator.unit if indicator else "")
+        context.inputs.append(record)
+        context.names_by_sheet.setdefault(item.sheet, []).append(name)
+        wb.defined_names[name] = DefinedName(name, attr_text=cell_range(item.sheet, item.coordinate))
+        cell = ws[item.coordinate]
+        cell.protection = Protection(locked=False)
+        cell.fill = PatternFill("solid", fgColor=input_fill)
+        if kind in (TEXT, MILESTONE):
+            old = cell.alignment
+            cell.alignment = Alignment(horizontal=old.horizontal, vertical="top", wrap_text=True)
+        if kind in (QUANTITY, PERCENT):
+            cell.number_format = "#,##0.0" if kind == PERCENT else "#,##0.##"
+        key = (item.sheet, kind, indicator.unit if indicator else "", item.input.field)
+        if key not in validations:
+            validations[key] = _validation(kind, record, plan)
+            ws.add_data_validation(validations[key])
+        validations[key].add(item.coordinate)
+        if required:
+            ws.conditional_formatting.add(item.coordinate, FormulaRule(
+                formula=[f"LEN(TRIM({item.coordinate}))=0"],
+                fill=PatternFill("solid", fgColor=blank_fill, bgColor=blank_fill)))
+
+
+def _validation(kind: str, record: InputCell, plan: Plan) -> DataValidation:
+    """Data validation with Japanese prompt and error texts for one kind of input."""
+    unit = record.unit
+    if kind == QUANTITY:
+        dv = DataValidation(type="decimal", operator="greaterThanOrEqual", formula1="0")
+        dv.error = f"0 以上の数値を入力してください。単位（{unit}）は入力不要です。" if unit else "0 以上の数値を入力してください。"
+        dv.prompt = f"結果を数値で入力してください（単位: {unit}）。" if unit else "結果を数値で入力してください。"
+    elif kind == PERCENT:
+        dv = DataValidation(type="decimal", operator="greaterThanOrEqual", formula1="0")
+        dv.error = "0 以上の数値を入力してください（例: 89.1％ なら 89.1）。"
+        dv.prompt = "割合を％の数値で入力してください（例: 89.1）。"
+    elif kind == SCORE:
+        dv = DataValidation(type="whole", operator="between", formula1="1", formula2="5")
+        labels = "／".join(f"{s}: {t}" for s, t in plan.score_scale)
+        dv.error = "達成度は 1～5 の整数で入力してください。"
+        dv.prompt = f"1～5 の整数で入力してください。{labels}"
+    elif kind == CHOICE:
+        quoted = ",".join(plan.direction_choices)
+        dv = DataValidation(type="list", formula1=f'"{quoted}"')
+        dv.error = "一覧から選んでください: " + "／".join(plan.direction_choices)
+        dv.prompt = "▼ をクリックして一覧から選んでください。"
+    elif kind == MILESTONE:
+        dv = DataValidation()
+        dv.prompt = "実施状況を入力してください（例: 実施、一部実施、未実施、検討中）。"
+    else:
+        dv = DataValidation()
+        dv.prompt = f"{record.label}を入力してください。セル内の改行は Alt+Enter です。"
+    dv.allow_blank = True
+    dv.showErrorMessage = kind in (QUANTITY, PERCENT, SCORE, CHOICE)
+    dv.showInputMessage = True
+    dv.errorStyle = "stop"
+    dv.errorTitle = "入力内容を確認してください"
+    dv.promptTitle = record.label[:32]
+    return dv
+
+
+def _protect(wb, password: str) -> None:
+    for ws in wb.worksheets:
+        ws.protection.sheet = True
+        ws.protection.password = password
+        # Departments may widen rows for long text; everything else stays locked.
+        ws.protection.formatRows = False
+        ws.protection.selectLockedCells = False
+        ws.protection.selectUnlockedCells = False
+    wb.security = WorkbookProtection(workbookPassword=password, lockStructure=True)
+
+
+# --- metadata -------------------------------------------------------------------------------
+
+
+def locked_fingerprint(rows_by_sheet: dict[str, dict[int, list[tuple[int, object]]]]) -> dict:
+    """Per sheet: a hash per row of the locked, non-formula content (see metadata.row_hash)."""
+    return {title: {str(r): h for r, cells in rows.items() if (h := row_hash(cells))}
+            for title, rows in rows_by_sheet.items()}
+
+
+def _locked_cells(wb, inputs: set[tuple[str, str]]) -> dict[str, dict[int, list]]:
+    result: dict[str, dict[int, list]] = {}
+    for ws in wb.worksheets:
+        rows: dict[int, list] = {}
+        for row in ws.iter_rows():
+            for cell in row:
+                value = cell.value
+                if value is None or (ws.title, cell.coordinate) in inputs:
+                    continue
+                if isinstance(value, str) and value.startswith("="):
+                    continue
+                rows.setdefault(cell.row, []).append((cell.column, value))
+        result[ws.title] = rows
+    return result
+
+
+def _metadata(plan: Plan, department: str, spec: TemplateSpec, context: _Context, wb) -> dict:
+    inputs = {(i.sheet, i.cell) for i in context.inputs}
+    return {
+        "format": FORMAT_VERSION,
+        "kind": "department",
+        "generator": f"xlplan {__version__}",
+        "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "plan": {"id": plan.plan_id, "name": plan.name},
+        "template": {"id": spec.id, "version": spec.version},
+        "year": plan.year.short,
+        "department": department,
+        "projects": [p.id for p in plan.projects_for(department)],
+        "sheets": [ws.title for ws in wb.worksheets],
+        "fields": [i.to_dict() for i in context.inputs],
+        "fingerprint": locked_fingerprint(_locked_cells(wb, inputs)),
+        "validations": {ws.title: len(ws.data_validations.dataValidation) for ws in wb.worksheets},
+    }

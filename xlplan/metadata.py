@@ -1,0 +1,110 @@
+"""Hidden, signed metadata that lets xlplan recognise a returned workbook.
+
+Every generated workbook carries a very hidden sheet ``_xlplan``:
+
+    A1 "xlplan-metadata"   B1 format version
+    A2 "signature"         B2 HMAC-SHA256 (hex) of the JSON below, with the coordinator's key
+    A3.. "data"            B3.. the JSON, split into chunks (a cell holds at most 32,767 chars)
+
+The JSON names the plan, layout and version, year, department, every input field with its
+defined name and cell, and a fingerprint of the locked content (a hash per row of every sheet),
+so the reader can tell a forged file, another department's file or an edited layout.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+
+METADATA_SHEET = "_xlplan"
+MARKER = "xlplan-metadata"
+FORMAT_VERSION = 1
+_CHUNK = 30000
+
+
+def canonical_json(data: dict) -> str:
+    """Deterministic JSON (sorted keys, no spaces) that signing and verifying agree on."""
+    return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def sign(data: dict, key: bytes) -> str:
+    """HMAC-SHA256 of the canonical JSON, hex."""
+    return hmac.new(key, canonical_json(data).encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def verify(data: dict, signature: str, key: bytes) -> bool:
+    """True when the signature matches (constant-time comparison)."""
+    return hmac.compare_digest(sign(data, key), str(signature or ""))
+
+
+def canonical_value(value) -> str:
+    """One cell value as the fingerprint sees it, whichever engine read it.
+
+    openpyxl gives 30 where calamine gives 30.0, a date may come back as a datetime, and an
+    application may save a string as a number: all are reduced to one text form.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, dt.datetime):
+        if value.time() == dt.time(0):
+            return value.date().isoformat()
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    text = str(value).replace("\r\n", "\n").strip()
+    return text
+
+
+def row_hash(cells: list[tuple[int, object]]) -> str:
+    """Short hash of one row's locked content: (column, value) pairs, blanks ignored."""
+    parts = [f"{col}:{canonical_value(v)}" for col, v in sorted(cells) if canonical_value(v) != ""]
+    if not parts:
+        return ""
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:12]
+
+
+def write_metadata_sheet(wb, data: dict, key: bytes) -> None:
+    """Add the very hidden metadata sheet to an openpyxl workbook, signed with ``key``."""
+    ws = wb.create_sheet(METADATA_SHEET)
+    ws.sheet_state = "veryHidden"
+    ws["A1"], ws["B1"] = MARKER, FORMAT_VERSION
+    ws["A2"], ws["B2"] = "signature", sign(data, key)
+    text = canonical_json(data)
+    for i in range(0, max(len(text), 1), _CHUNK):
+        row = 3 + i // _CHUNK
+        ws.cell(row, 1, "data")
+        ws.cell(row, 2, text[i:i + _CHUNK])
+    ws.protection.sheet = True
+
+
+class MetadataError(Exception):
+    """The metadata sheet is missing or cannot be parsed."""
+
+
+def parse_metadata_rows(rows: list[list]) -> tuple[dict, str]:
+    """(data, signature) from the metadata sheet's rows as any reader returns them."""
+    if not rows or not rows[0] or str(rows[0][0]).strip() != MARKER:
+        raise MetadataError("no marker")
+    signature = ""
+    chunks = []
+    for row in rows[1:]:
+        if len(row) < 2:
+            continue
+        label, value = str(row[0] or "").strip(), row[1]
+        if label == "signature":
+            signature = str(value or "")
+        elif label == "data":
+            chunks.append(str(value or ""))
+    try:
+        data = json.loads("".join(chunks))
+    except ValueError as exc:
+        raise MetadataError(f"metadata JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise MetadataError("metadata is not an object")
+    return data, signature

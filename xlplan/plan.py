@@ -1,0 +1,552 @@
+"""The plan: goals → directions → projects with departments and indicators, read from the master.
+
+The plan master (計画マスタ.xlsx) is a workbook the coordinator edits in Excel. Columns are found by
+their header text, so the coordinator may reorder them or add notes columns. Reading never stops
+at the first mistake: every problem becomes a Finding with sheet and cell, and what could be read
+is still returned.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from openpyxl import load_workbook
+from openpyxl.utils import get_column_letter
+
+from .findings import Finding, has_errors
+from .fiscal import FiscalYear, FiscalYearError, fiscal_years, parse_fiscal_year
+from .normalise import normalise_quantity
+
+# Sheet names and header labels of the master. Headers are matched after removing spaces, so
+# "事業 番号" and "事業番号" are the same column.
+SHEET_PLAN = "計画"
+SHEET_GOALS = "基本目標"
+SHEET_DIRECTIONS = "施策の方向性"
+SHEET_PROJECTS = "事業"
+SHEET_INDICATORS = "指標"
+SHEET_DEPARTMENTS = "担当課"
+SHEET_CHOICES = "選択肢"
+
+DEFAULT_DIRECTION_CHOICES = ("継続", "継続（一部見直し）", "見直し", "終了")
+DEFAULT_SCORE_SCALE = (
+    (5, "十分達成できた"),
+    (4, "概ね達成できた"),
+    (3, "一部達成できた"),
+    (2, "あまり達成できなかった"),
+    (1, "達成できなかった"),
+)
+_DEPARTMENT_SPLIT = re.compile(r"[、,，/／・;；\n]+")
+
+
+class PlanError(Exception):
+    """The master could not be read into a usable plan; carries the findings."""
+
+    def __init__(self, findings: list[Finding]):
+        self.findings = findings
+        super().__init__("; ".join(f.message() for f in findings[:5]))
+
+
+@dataclass
+class Target:
+    """One year's target as the master states it: the text shown, and its number if it has one."""
+
+    text: str
+    value: float | int | None
+    kind: str  # number | milestone | same-as-before | none | blank | text
+
+
+@dataclass
+class Indicator:
+    """取組みの達成目標: what is measured, its unit, and a target per fiscal year."""
+
+    project_id: str
+    no: int
+    name: str
+    unit: str
+    targets: dict[FiscalYear, Target]
+    source: str = ""
+
+    @property
+    def key(self) -> str:
+        """Stable id within the plan, e.g. '4-1-1#2'."""
+        return f"{self.project_id}#{self.no}"
+
+    @property
+    def is_milestone(self) -> bool:
+        """True when the targets are words (検討, 実施 …) rather than numbers."""
+        kinds = {t.kind for t in self.targets.values()}
+        return "number" not in kinds and "milestone" in kinds
+
+    @property
+    def is_percent(self) -> bool:
+        """True for a percentage indicator (unit %)."""
+        return self.unit in ("%", "％")
+
+    def target_for(self, year: FiscalYear) -> Target | None:
+        """The target of a year, with '→' resolved to the previous year's target."""
+        ordered = sorted(self.targets)
+        current = self.targets.get(year)
+        if current is None:
+            return None
+        if current.kind != "same-as-before":
+            return current
+        earlier = [y for y in ordered if y < year]
+        for y in reversed(earlier):
+            if self.targets[y].kind != "same-as-before":
+                return self.targets[y]
+        return current
+
+
+@dataclass
+class Project:
+    """事業: a project with its responsible departments, texts and indicators."""
+
+    id: str
+    direction_id: str
+    name: str
+    departments: list[str]
+    issues: str = ""
+    policy: str = ""
+    roles: str = ""
+    status: str = "実施中"
+    layout: str = "事業シート"
+    indicators: list[Indicator] = field(default_factory=list)
+    source: str = ""
+
+    @property
+    def ended(self) -> bool:
+        """True when the master marks the project as ended (終了)."""
+        return self.status.strip() == "終了"
+
+
+@dataclass
+class Direction:
+    """施策の方向性 / 基本項目 (e.g. 4-1)."""
+
+    id: str
+    goal_no: str
+    name: str
+
+
+@dataclass
+class Goal:
+    """基本目標 (numbered 1..n)."""
+
+    no: str
+    name: str
+
+
+@dataclass
+class Department:
+    """担当課: a department that receives a workbook."""
+
+    name: str
+    division: str = ""
+    contact: str = ""
+    email: str = ""
+
+
+@dataclass
+class Plan:
+    """The whole plan as read from the master."""
+
+    plan_id: str
+    name: str
+    philosophy: str
+    start: FiscalYear
+    end: FiscalYear
+    year: FiscalYear
+    deadline: dt.date | None = None
+    organisation: str = ""
+    goals: list[Goal] = field(default_factory=list)
+    directions: list[Direction] = field(default_factory=list)
+    projects: list[Project] = field(default_factory=list)
+    departments: list[Department] = field(default_factory=list)
+    direction_choices: tuple[str, ...] = DEFAULT_DIRECTION_CHOICES
+    score_scale: tuple[tuple[int, str], ...] = DEFAULT_SCORE_SCALE
+    source: Path | None = None
+
+    @property
+    def years(self) -> list[FiscalYear]:
+        """Every fiscal year of the plan period, in order."""
+        return fiscal_years(self.start, self.end)
+
+    def goal(self, no: str) -> Goal | None:
+        """The goal with this number, if any."""
+        return next((g for g in self.goals if g.no == no), None)
+
+    def direction(self, direction_id: str) -> Direction | None:
+        """The direction with this id, if any."""
+        return next((d for d in self.directions if d.id == direction_id), None)
+
+    def project(self, project_id: str) -> Project | None:
+        """The project with this id, if any."""
+        return next((p for p in self.projects if p.id == project_id), None)
+
+    def department_names(self) -> list[str]:
+        """Departments in master order."""
+        return [d.name for d in self.departments]
+
+    def projects_for(self, department: str) -> list[Project]:
+        """Projects a department is responsible for, in plan order."""
+        return [p for p in self.projects if department in p.departments]
+
+    def with_year(self, year) -> "Plan":
+        """A copy of the plan evaluated in another fiscal year (any accepted year form)."""
+        from dataclasses import replace
+
+        return replace(self, year=parse_fiscal_year(year))
+
+
+# --------------------------------------------------------------------------------------------
+# Reading the master
+
+
+def _clean(value) -> str:
+    """Cell value as trimmed text ('' for blank); integral floats lose their '.0'."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+def _header_key(text) -> str:
+    return re.sub(r"\s+", "", _clean(text))
+
+
+class _SheetReader:
+    """Reads one master sheet as header-addressed rows, recording findings with cell addresses."""
+
+    def __init__(self, wb, name: str, findings: list[Finding], file: str):
+        self.name, self.findings, self.file = name, findings, file
+        self.ws = wb[name] if name in wb.sheetnames else None
+        if self.ws is None:
+            findings.append(Finding("master-missing-sheet", file=file, expected=name))
+        self.rows = list(self.ws.iter_rows(values_only=True)) if self.ws is not None else []
+        self.header = {_header_key(v): i for i, v in enumerate(self.rows[0])} if self.rows else {}
+
+    def column(self, label: str, required: bool = True) -> int | None:
+        idx = self.header.get(_header_key(label))
+        if idx is None and required and self.ws is not None:
+            self.findings.append(Finding("master-missing-column", file=self.file, sheet=self.name,
+                                         cell="1:1", expected=label))
+        return idx
+
+    def records(self):
+        """(row number, row values) for every non-blank data row."""
+        for number, row in enumerate(self.rows[1:], start=2):
+            if any(_clean(v) for v in row):
+                yield number, row
+
+    def cell(self, row: int, col: int | None) -> str:
+        return f"{get_column_letter(col + 1)}{row}" if col is not None else f"A{row}"
+
+    def value(self, row_values, col):
+        if col is None or col >= len(row_values):
+            return None
+        return row_values[col]
+
+    def text(self, row_values, col) -> str:
+        return _clean(self.value(row_values, col))
+
+    def add(self, code: str, row: int, col: int | None, **kw) -> None:
+        self.findings.append(Finding(code, file=self.file, sheet=self.name,
+                                     cell=self.cell(row, col), **kw))
+
+    def required_text(self, row, row_values, col, label) -> str:
+        text = self.text(row_values, col)
+        if not text and col is not None:
+            self.add("master-missing-value", row, col, expected=label)
+        return text
+
+    def identifier(self, row, row_values, col, label) -> str:
+        """An id like '4-1-1'; a date means Excel turned the typed id into a date."""
+        raw = self.value(row_values, col)
+        if isinstance(raw, (dt.date, dt.datetime)):
+            self.add("master-invalid-value", row, col, expected=label, value=str(raw),
+                     detail="Excel が日付に変換しました。セルを文字列にして入力し直してください")
+            return ""
+        return self.required_text(row, row_values, col, label)
+
+
+def _read_settings_sheet(wb, findings, file) -> dict[str, tuple[object, str]]:
+    """The 計画 sheet: label in column A, value in column B → {label: (value, cell)}."""
+    if SHEET_PLAN not in wb.sheetnames:
+        findings.append(Finding("master-missing-sheet", file=file, expected=SHEET_PLAN))
+        return {}
+    items = {}
+    for row in wb[SHEET_PLAN].iter_rows(min_col=1, max_col=2):
+        label = _header_key(row[0].value)
+        if label:
+            items[label] = (row[1].value, row[1].coordinate)
+    return items
+
+
+def _plan_year(items, label, findings, file, required=True) -> FiscalYear | None:
+    raw, cell = items.get(label, (None, "B1"))
+    if _clean(raw) == "":
+        if required:
+            findings.append(Finding("master-missing-value", file=file, sheet=SHEET_PLAN, cell=cell,
+                                    expected=label))
+        return None
+    try:
+        return parse_fiscal_year(raw)
+    except FiscalYearError as exc:
+        findings.append(Finding("master-invalid-value", file=file, sheet=SHEET_PLAN, cell=cell,
+                                expected=label, value=_clean(raw), detail=str(exc)))
+        return None
+
+
+def _as_date(raw) -> dt.date | None:
+    if isinstance(raw, dt.datetime):
+        return raw.date()
+    if isinstance(raw, dt.date):
+        return raw
+    from .normalise import normalise_date
+
+    result = normalise_date(raw)
+    return result.value if isinstance(result.value, dt.date) else None
+
+
+def read_plan(path: Path | str) -> tuple[Plan | None, list[Finding]]:
+    """Read a plan master; return (plan or None, findings). Never raises for a bad workbook."""
+    path = Path(path)
+    findings: list[Finding] = []
+    file = path.name
+    try:
+        wb = load_workbook(path, data_only=True, read_only=False)
+    except Exception as exc:  # any failure to open is a finding, never a traceback
+        findings.append(Finding("master-unreadable", file=file, detail=f"{type(exc).__name__}: {exc}"))
+        return None, findings
+    try:
+        plan = _read_plan_workbook(wb, findings, file)
+    finally:
+        wb.close()
+    if plan is not None:
+        plan.source = path
+    return plan, findings
+
+
+def load_plan(path: Path | str, year=None) -> Plan:
+    """Read a plan master and raise PlanError when it has errors; optionally set the year."""
+    plan, findings = read_plan(path)
+    if plan is None or has_errors(findings):
+        raise PlanError([f for f in findings if f.severity == "error"])
+    return plan.with_year(year) if year is not None else plan
+
+
+def _read_plan_workbook(wb, findings: list[Finding], file: str) -> Plan | None:
+    items = _read_settings_sheet(wb, findings, file)
+    start = _plan_year(items, "開始年度", findings, file)
+    end = _plan_year(items, "終了年度", findings, file)
+    year = _plan_year(items, "評価年度", findings, file)
+    if start and end and end < start:
+        findings.append(Finding("master-invalid-value", file=file, sheet=SHEET_PLAN,
+                                cell=items["終了年度"][1], expected="終了年度", value=end.short,
+                                detail="開始年度より前です"))
+        end = None
+    if start and end and year and not (start <= year <= end):
+        findings.append(Finding("year-outside-period", file=file, sheet=SHEET_PLAN,
+                                cell=items["評価年度"][1], value=year.short,
+                                expected=f"{start.short}～{end.short}"))
+    name = _clean(items.get("計画名", (None,))[0])
+    if not name:
+        findings.append(Finding("master-missing-value", file=file, sheet=SHEET_PLAN,
+                                cell=items.get("計画名", (None, "B1"))[1], expected="計画名"))
+    plan_id = _clean(items.get("計画ID", (None,))[0]) or (name and re.sub(r"\s+", "", name))
+    departments = _read_departments(wb, findings, file)
+    goals = _read_goals(wb, findings, file)
+    directions = _read_directions(wb, findings, file, goals)
+    projects = _read_projects(wb, findings, file, directions, departments)
+    direction_choices, scale = _read_choices(wb)
+    if None in (start, end, year) or not name:
+        return None
+    _read_indicators(wb, findings, file, projects, start, end)
+    for project in projects:
+        if not project.indicators and not project.ended:
+            findings.append(Finding("project-without-indicator", file=file, sheet=SHEET_PROJECTS,
+                                    cell=project.source, project=project.id))
+    return Plan(
+        plan_id=plan_id, name=name, philosophy=_clean(items.get("基本理念", (None,))[0]),
+        start=start, end=end, year=year, deadline=_as_date(items.get("提出期限", (None,))[0]),
+        organisation=_clean(items.get("実施主体", (None,))[0]), goals=goals,
+        directions=directions, projects=projects, departments=departments,
+        direction_choices=direction_choices, score_scale=scale,
+    )
+
+
+def _read_departments(wb, findings, file) -> list[Department]:
+    sheet = _SheetReader(wb, SHEET_DEPARTMENTS, findings, file)
+    c_name = sheet.column("担当課")
+    c_div, c_contact, c_mail = (sheet.column(x, required=False) for x in ("部", "担当者", "メール"))
+    seen: dict[str, str] = {}
+    result = []
+    for row, values in sheet.records():
+        name = sheet.required_text(row, values, c_name, "担当課")
+        if not name:
+            continue
+        if name in seen:
+            sheet.add("duplicate-id", row, c_name, value=name, detail=seen[name])
+            continue
+        seen[name] = f"{SHEET_DEPARTMENTS}!{sheet.cell(row, c_name)}"
+        result.append(Department(name, sheet.text(values, c_div), sheet.text(values, c_contact),
+                                 sheet.text(values, c_mail)))
+    return result
+
+
+def _read_goals(wb, findings, file) -> list[Goal]:
+    sheet = _SheetReader(wb, SHEET_GOALS, findings, file)
+    c_no, c_name = sheet.column("番号"), sheet.column("基本目標")
+    seen: dict[str, str] = {}
+    goals = []
+    for row, values in sheet.records():
+        no = sheet.identifier(row, values, c_no, "番号")
+        name = sheet.required_text(row, values, c_name, "基本目標")
+        if not no:
+            continue
+        if no in seen:
+            sheet.add("duplicate-id", row, c_no, value=no, detail=seen[no])
+            continue
+        seen[no] = f"{SHEET_GOALS}!{sheet.cell(row, c_no)}"
+        goals.append(Goal(no, name))
+    return goals
+
+
+def _read_directions(wb, findings, file, goals) -> list[Direction]:
+    sheet = _SheetReader(wb, SHEET_DIRECTIONS, findings, file)
+    c_id, c_goal, c_name = sheet.column("番号"), sheet.column("基本目標番号"), sheet.column("施策の方向性")
+    goal_nos = {g.no for g in goals}
+    seen: dict[str, str] = {}
+    result = []
+    for row, values in sheet.records():
+        did = sheet.identifier(row, values, c_id, "番号")
+        goal_no = sheet.identifier(row, values, c_goal, "基本目標番号")
+        name = sheet.required_text(row, values, c_name, "施策の方向性")
+        if not did:
+            continue
+        if did in seen:
+            sheet.add("duplicate-id", row, c_id, value=did, detail=seen[did])
+            continue
+        seen[did] = f"{SHEET_DIRECTIONS}!{sheet.cell(row, c_id)}"
+        if goal_no and goal_no not in goal_nos:
+            sheet.add("unknown-parent", row, c_goal, value=goal_no, expected=SHEET_GOALS)
+        result.append(Direction(did, goal_no, name))
+    return result
+
+
+def split_departments(text: str) -> list[str]:
+    """'長寿社会課、福祉課' → ['長寿社会課', '福祉課'] (also , / ・ and line breaks)."""
+    return [part.strip() for part in _DEPARTMENT_SPLIT.split(text or "") if part.strip()]
+
+
+def _read_projects(wb, findings, file, directions, departments) -> list[Project]:
+    sheet = _SheetReader(wb, SHEET_PROJECTS, findings, file)
+    c_id, c_dir, c_name = sheet.column("事業番号"), sheet.column("施策の方向性番号"), sheet.column("事業名")
+    c_dept = sheet.column("担当課")
+    c_issues, c_policy, c_roles, c_status, c_layout = (
+        sheet.column(x, required=False) for x in ("現状と課題", "方針・目標", "それぞれの役割", "状態", "様式"))
+    direction_ids = {d.id for d in directions}
+    listed = {d.name for d in departments}
+    seen: dict[str, str] = {}
+    projects = []
+    for row, values in sheet.records():
+        pid = sheet.identifier(row, values, c_id, "事業番号")
+        did = sheet.identifier(row, values, c_dir, "施策の方向性番号")
+        name = sheet.required_text(row, values, c_name, "事業名")
+        if not pid:
+            continue
+        if pid in seen:
+            sheet.add("duplicate-id", row, c_id, value=pid, detail=seen[pid])
+            continue
+        seen[pid] = f"{SHEET_PROJECTS}!{sheet.cell(row, c_id)}"
+        if did and did not in direction_ids:
+            sheet.add("unknown-parent", row, c_dir, value=did, expected=SHEET_DIRECTIONS)
+        depts = split_departments(sheet.text(values, c_dept))
+        if not depts and c_dept is not None:
+            sheet.add("project-without-department", row, c_dept, project=pid)
+        for dept in depts:
+            if dept not in listed:
+                sheet.add("department-not-listed", row, c_dept, value=dept, project=pid)
+        projects.append(Project(
+            id=pid, direction_id=did, name=name, departments=depts,
+            issues=sheet.text(values, c_issues), policy=sheet.text(values, c_policy),
+            roles=sheet.text(values, c_roles), status=sheet.text(values, c_status) or "実施中",
+            layout=sheet.text(values, c_layout) or "事業シート", source=sheet.cell(row, c_id)))
+    return projects
+
+
+def _year_columns(sheet: _SheetReader, start, end) -> dict[int, FiscalYear]:
+    """Header cells that name a fiscal year; years outside the period are findings."""
+    columns = {}
+    if not sheet.rows:
+        return columns
+    for idx, label in enumerate(sheet.rows[0]):
+        text = _clean(label)
+        if not text:
+            continue
+        try:
+            year = parse_fiscal_year(label)
+        except FiscalYearError:
+            continue
+        if not (start <= year <= end):
+            sheet.add("year-outside-period", 1, idx, value=text,
+                      expected=f"{start.short}～{end.short}")
+            continue
+        columns[idx] = year
+    return columns
+
+
+def _read_indicators(wb, findings, file, projects, start, end) -> None:
+    sheet = _SheetReader(wb, SHEET_INDICATORS, findings, file)
+    c_pid, c_no = sheet.column("事業番号"), sheet.column("指標番号", required=False)
+    c_name, c_unit = sheet.column("取組みの達成目標"), sheet.column("単位", required=False)
+    years = _year_columns(sheet, start, end)
+    by_id = {p.id: p for p in projects}
+    seen: dict[str, str] = {}
+    for row, values in sheet.records():
+        pid = sheet.identifier(row, values, c_pid, "事業番号")
+        name = sheet.required_text(row, values, c_name, "取組みの達成目標")
+        project = by_id.get(pid)
+        if pid and project is None:
+            sheet.add("unknown-parent", row, c_pid, value=pid, expected=SHEET_PROJECTS)
+            continue
+        if project is None:
+            continue
+        no_text = sheet.text(values, c_no)
+        no = int(no_text) if no_text.isdigit() else len(project.indicators) + 1
+        key = f"{pid}#{no}"
+        if key in seen:
+            sheet.add("duplicate-id", row, c_no, value=key, detail=seen[key])
+            continue
+        seen[key] = f"{SHEET_INDICATORS}!{sheet.cell(row, c_no)}"
+        unit = sheet.text(values, c_unit)
+        targets = {}
+        for col, year in years.items():
+            raw = sheet.value(values, col)
+            parsed = normalise_quantity(raw, unit or None, percent=unit in ("%", "％"))
+            unit = unit or (parsed.unit or "")
+            targets[year] = Target(_clean(raw), parsed.value if parsed.kind == "number" else None,
+                                   parsed.kind)
+        project.indicators.append(Indicator(pid, no, name, unit, targets, sheet.cell(row, c_name)))
+
+
+def _read_choices(wb) -> tuple[tuple[str, ...], tuple[tuple[int, str], ...]]:
+    """Choice lists; the defaults stand in for a missing sheet or column."""
+    if SHEET_CHOICES not in wb.sheetnames:
+        return DEFAULT_DIRECTION_CHOICES, DEFAULT_SCORE_SCALE
+    rows = list(wb[SHEET_CHOICES].iter_rows(values_only=True))
+    if not rows:
+        return DEFAULT_DIRECTION_CHOICES, DEFAULT_SCORE_SCALE
+    header = {_header_key(v): i for i, v in enumerate(rows[0])}
+    choices, scale = [], []
+    for row in rows[1:]:
+        if "今後の方向性" in header and _clean(row[header["今後の方向性"]]):
+            choices.append(_clean(row[header["今後の方向性"]]))
+        if "達成度" in header and _clean(row[header["達成度"]]).isdigit():
+            label = _clean(row[header["達成度の説明"]]) if "達成度の説明" in header else ""
+            scale.append((int(_clean(row[header["達成度"]])), label))
+    return tuple(choices) or DEFAULT_DIRECTION_CHOICES, tuple(scale) or DEFAULT_SCORE_SCALE

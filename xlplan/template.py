@@ -1,0 +1,306 @@
+"""Layouts as files: load a template workbook and render its sheets with row blocks and placeholders.
+
+How a template marks its fields (documented in the README):
+
+* Column A of every template sheet is the control column; it is removed from the output.
+  ``each indicator`` / ``each year`` / ``each project`` in column A make that row part of a block
+  that is repeated once per indicator, plan year or project. Consecutive rows with the same tag
+  form one block (the 計画 and 結果 rows of an indicator, for example). Other text in column A is
+  a comment.
+* ``{{name}}`` in a cell is replaced by a value of the plan (``{{project.name}}``) or becomes an
+  input cell (``{{input.achievement}}``, ``{{result[2]}}`` in the evaluated year …). A cell that
+  holds exactly one placeholder keeps the value's type (numbers stay numbers).
+* Merged cells inside a block are repeated with it; merged cells that span a block stretch.
+* Fonts, fills, borders, widths, heights, wording and page setup are taken from the template.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from copy import copy
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Callable
+
+from openpyxl import load_workbook
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.cell_range import CellRange
+from openpyxl.worksheet.merge import MergedCellRange
+
+PLACEHOLDER = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
+BLOCK_TAG = re.compile(r"^\s*each\s+([a-z_]+)\s*$")
+
+
+class TemplateError(Exception):
+    """The template cannot be used; the message (Japanese) names the file, sheet and cell."""
+
+
+@dataclass
+class TemplateSpec:
+    """A layout declaration (the .toml beside a template workbook)."""
+
+    id: str
+    version: int
+    title: str
+    workbook: Path
+    sheets: dict[str, str]
+    declaration: Path
+
+    def load_workbook(self):
+        """Open the template workbook (a fresh copy each call: rendering edits it in memory)."""
+        try:
+            return load_workbook(self.workbook)
+        except Exception as exc:
+            raise TemplateError(f"テンプレート {self.workbook.name} を開けません: {exc}") from exc
+
+
+def builtin_templates_dir() -> Path:
+    """The folder of the layouts shipped with xlplan (workbook_templates/ of the source tree)."""
+    return Path(str(resources.files("xlplan.workbook_templates")))
+
+
+def load_template_spec(layout_id: str = "department", folder: Path | None = None) -> TemplateSpec:
+    """Read the declaration ``<folder>/<layout_id>.toml``; the coordinator's folder wins over the built-in one."""
+    candidates = [Path(folder)] if folder else []
+    candidates.append(builtin_templates_dir())
+    for base in candidates:
+        declaration = base / f"{layout_id}.toml"
+        if declaration.is_file():
+            break
+    else:
+        raise TemplateError(f"様式「{layout_id}」の宣言ファイル {layout_id}.toml が見つかりません。")
+    try:
+        data = tomllib.loads(declaration.read_text(encoding="utf-8"))
+        spec = TemplateSpec(
+            id=str(data["id"]), version=int(data["version"]), title=str(data.get("title", "")),
+            workbook=declaration.parent / data["workbook"], sheets=dict(data["sheets"]),
+            declaration=declaration)
+    except (KeyError, ValueError, TypeError, tomllib.TOMLDecodeError) as exc:
+        raise TemplateError(f"{declaration.name} を読み取れません: {exc}") from exc
+    if not spec.workbook.is_file():
+        raise TemplateError(f"{declaration.name} に書かれたファイル {spec.workbook.name} がありません。")
+    return spec
+
+
+# --- rendering --------------------------------------------------------------------------------
+
+
+@dataclass
+class Input:
+    """A placeholder that becomes an input cell; ``field`` identifies it for the generator."""
+
+    field: str
+    payload: dict = field(default_factory=dict)
+
+
+@dataclass
+class Formula:
+    """A placeholder rendered as a formula (e.g. the cover's count of blank inputs)."""
+
+    text: str
+
+
+@dataclass
+class Link:
+    """A placeholder rendered as text with an internal hyperlink (to a sheet of the workbook)."""
+
+    text: str
+    target: str
+
+
+@dataclass
+class Locked:
+    """A value written into a locked cell, optionally with the 'reference only' look."""
+
+    value: object
+    reference: bool = False
+
+
+Resolver = Callable[[str, dict], object]
+
+
+@dataclass
+class RenderedCell:
+    """Where an Input placeholder landed in the output."""
+
+    sheet: str
+    row: int
+    column: int
+    input: Input | None = None
+    reference: bool = False
+
+    @property
+    def coordinate(self) -> str:
+        """A1 address of the cell."""
+        return f"{get_column_letter(self.column)}{self.row}"
+
+
+@dataclass
+class _Block:
+    tag: str | None
+    rows: list[int]
+
+
+def _blocks(ws) -> list[_Block]:
+    blocks: list[_Block] = []
+    for row in range(1, ws.max_row + 1):
+        control = ws.cell(row, 1).value
+        match = BLOCK_TAG.match(str(control)) if isinstance(control, str) else None
+        tag = match.group(1) if match else None
+        if blocks and blocks[-1].tag == tag and tag is not None:
+            blocks[-1].rows.append(row)
+        else:
+            blocks.append(_Block(tag, [row]))
+    return blocks
+
+
+def render_sheet(template_ws, out_ws, resolve: Resolver, items: Callable[[str], list],
+                 base: dict, label: str | None = None) -> list[RenderedCell]:
+    """Render one template sheet into ``out_ws``; return the input and reference-only cells.
+
+    ``resolve(key, context)`` gives each placeholder's value; ``items(tag)`` gives the list a
+    block repeats over, each item a dict merged into the context. ``label`` names the template
+    sheet in error messages.
+    """
+    inputs: list[RenderedCell] = []
+    row_map: dict[int, list[int]] = {}
+    out_row = 1
+    max_col = template_ws.max_column
+    for block in _blocks(template_ws):
+        repetitions = [{}] if block.tag is None else items(block.tag)
+        for item in repetitions:
+            context = {**base, **item}
+            for tpl_row in block.rows:
+                for col in range(2, max_col + 1):
+                    src = template_ws.cell(tpl_row, col)
+                    dst = out_ws.cell(out_row, col - 1)
+                    if src.has_style:
+                        dst._style = copy(src._style)
+                    rendered = _render_value(src.value, resolve, context,
+                                             label or template_ws.title, src.coordinate)
+                    _place(out_ws, dst, rendered, inputs)
+                height = template_ws.row_dimensions[tpl_row].height
+                if height:
+                    out_ws.row_dimensions[out_row].height = height
+                row_map.setdefault(tpl_row, []).append(out_row)
+                out_row += 1
+    _copy_merges(template_ws, out_ws, row_map)
+    _copy_columns(template_ws, out_ws, max_col)
+    _copy_page_setup(template_ws, out_ws, row_map)
+    return inputs
+
+
+def _render_value(value, resolve: Resolver, context: dict, sheet: str, coordinate: str):
+    if not isinstance(value, str) or "{{" not in value:
+        return value
+    whole = PLACEHOLDER.fullmatch(value.strip())
+    try:
+        if whole:
+            return resolve(whole.group(1), context)
+        def text_of(match):
+            result = resolve(match.group(1), context)
+            if isinstance(result, (Input, Formula)):
+                raise TemplateError(f"「{match.group(0)}」は他の文字と同じセルに置けません")
+            if isinstance(result, Link):
+                return result.text
+            if isinstance(result, Locked):
+                result = result.value
+            return "" if result is None else str(result)
+        return PLACEHOLDER.sub(text_of, value)
+    except TemplateError as exc:
+        raise TemplateError(f"シート「{sheet}」のセル {coordinate}: {exc}") from exc
+    except KeyError as exc:
+        raise TemplateError(f"シート「{sheet}」のセル {coordinate}: 不明な項目 {{{{{exc.args[0]}}}}}") from exc
+
+
+def _place(ws, cell, rendered, inputs: list[RenderedCell]) -> None:
+    if isinstance(rendered, Input):
+        inputs.append(RenderedCell(ws.title, cell.row, cell.column, rendered))
+        cell.value = None
+    elif isinstance(rendered, Formula):
+        cell.value = rendered.text
+    elif isinstance(rendered, Link):
+        cell.value = rendered.text
+        cell.hyperlink = f"#{rendered.target}"
+    elif isinstance(rendered, Locked):
+        cell.value = rendered.value
+        if rendered.reference:
+            inputs.append(RenderedCell(ws.title, cell.row, cell.column, reference=True))
+    else:
+        cell.value = rendered
+
+
+def _copy_merges(template_ws, out_ws, row_map: dict[int, list[int]]) -> None:
+    for merged in template_ws.merged_cells.ranges:
+        if merged.max_col < 2:
+            continue
+        min_col, max_col = max(merged.min_col, 2) - 1, merged.max_col - 1
+        rows = range(merged.min_row, merged.max_row + 1)
+        counts = {len(row_map.get(r, [])) for r in rows}
+        if len(counts) == 1 and counts != {1}:
+            # The merge lies inside one repeated block: repeat it with the block.
+            for k in range(counts.pop()):
+                top, bottom = row_map[merged.min_row][k], row_map[merged.max_row][k]
+                _merge(out_ws, top, bottom, min_col, max_col)
+            continue
+        present = [row_map[r] for r in rows if row_map.get(r)]
+        if not present:
+            continue
+        _merge(out_ws, min(present[0]), max(present[-1]), min_col, max_col)
+
+
+def _merge(ws, top, bottom, left, right) -> None:
+    if top == bottom and left == right:
+        return
+    # Register the range without openpyxl's merge_cells(): that re-styles every edge cell
+    # (slow, and it would overwrite the borders copied from the template). The covered
+    # cells already carry the template's styles and no values.
+    ws.merged_cells.add(MergedCellRange(ws, CellRange(min_col=left, min_row=top, max_col=right,
+                                                      max_row=bottom).coord))
+
+
+def _copy_columns(template_ws, out_ws, max_col: int) -> None:
+    for col in range(2, max_col + 1):
+        letter = get_column_letter(col)
+        dim = template_ws.column_dimensions.get(letter)
+        if dim is not None and dim.width:
+            out_ws.column_dimensions[get_column_letter(col - 1)].width = dim.width
+
+
+def _copy_page_setup(template_ws, out_ws, row_map) -> None:
+    src, dst = template_ws.page_setup, out_ws.page_setup
+    dst.orientation = src.orientation or "portrait"
+    dst.paperSize = out_ws.PAPERSIZE_A4
+    dst.fitToWidth = 1
+    dst.fitToHeight = 0
+    out_ws.sheet_properties.pageSetUpPr.fitToPage = True
+    out_ws.page_margins = copy(template_ws.page_margins)
+    out_ws.print_options.horizontalCentered = True
+    out_ws.sheet_view.showGridLines = template_ws.sheet_view.showGridLines
+    titles = template_ws.print_title_rows
+    if titles:
+        first, last = (int(x) for x in re.findall(r"\d+", titles)[:2])
+        mapped = [r for t in range(first, last + 1) for r in row_map.get(t, [])]
+        if mapped:
+            out_ws.print_title_rows = f"{min(mapped)}:{max(mapped)}"
+
+
+def template_fill(wb, spec: TemplateSpec, label: str, default: str) -> str:
+    """Colour (RGB hex) of a sample cell on the template's styles sheet, looked up by its label."""
+    name = spec.sheets.get("styles")
+    if name and name in wb.sheetnames:
+        for row in wb[name].iter_rows(min_col=1, max_col=2):
+            if str(row[0].value or "").strip().startswith(label):
+                color = row[1].fill.fgColor
+                if row[1].fill.fill_type == "solid" and color is not None and color.type == "rgb":
+                    return str(color.rgb)[-6:]
+    return default
+
+
+def cell_range(sheet: str, coordinate: str) -> str:
+    """An absolute reference for a defined name: 'シート'!$E$12."""
+    rng = CellRange(coordinate)
+    quoted = "'" + sheet.replace("'", "''") + "'"
+    return f"{quoted}!${get_column_letter(rng.min_col)}${rng.min_row}"
