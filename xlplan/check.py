@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Iterable
 
@@ -169,7 +169,11 @@ def check_returned(returned: Returned, plan: Plan, settings: Settings,
 
 def _normalise(spec: dict, raw, plan: Plan) -> Normalised:
     kind = spec["kind"]
-    if kind in (QUANTITY, PERCENT, MILESTONE):
+    if kind == MILESTONE:
+        # A milestone indicator is reported in words (実施, 一部実施 …): any text is a result.
+        n = normalise_text(raw)
+        return replace(n, kind="milestone") if n.kind == "text" else n
+    if kind in (QUANTITY, PERCENT):
         return normalise_quantity(raw, spec.get("unit") or None, percent=kind == PERCENT)
     if kind == SCORE:
         return normalise_score(raw)
@@ -188,7 +192,9 @@ def _check_field(spec: dict, cell, plan: Plan, settings: Settings) -> tuple[list
     if cell.formula:
         findings.append(Finding("formula-in-input", **{**where, "value": cell.formula}))
     if n.kind == "blank":
-        if spec["required"]:
+        # A formula without a cached value (never recalculated by an application) is reported
+        # as formula-in-input only: calling it blank would send the department the wrong way.
+        if spec["required"] and not cell.formula:
             code = "missing-result" if spec["field"] in ("result", "eval_score") else "missing-text"
             findings.append(Finding(code, **where))
     elif n.problem == "excel-error" or n.kind == "error":

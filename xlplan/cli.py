@@ -110,6 +110,19 @@ def cmd_demo(args) -> int:
     return EXIT_OK
 
 
+def cmd_catalogue(args) -> int:
+    from .findings import CATALOGUE, catalogue_markdown
+
+    if args.format == "json":
+        import json
+        from dataclasses import asdict
+
+        print(json.dumps([asdict(t) for t in CATALOGUE.values()], ensure_ascii=False, indent=2))
+    else:
+        print(catalogue_markdown())
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed so the README's command list can be tested)."""
     parser = argparse.ArgumentParser(
@@ -139,6 +152,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out", nargs="?", default="xlplan-demo")
     p.set_defaults(func=cmd_demo)
     add_check_command(sub)
+
+    p = sub.add_parser("catalogue", help="指摘コードの一覧 / list of finding codes")
+    p.add_argument("--format", choices=("markdown", "json"), default="markdown")
+    p.set_defaults(func=cmd_catalogue)
     return parser
 
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .check import check_files
 from .findings import current_lang
+from .report import findings_json
+from .simulate import simulate_returns
 from .generate import generate
 from .plan import load_plan
 from .project import ProjectFolder, init_project
-from .settings import SETTINGS_NAME, load_settings
 from .project import MASTER_NAME
+from .settings import SETTINGS_NAME, load_settings
 
 
 def _say(ja: str, en: str, lang: str | None) -> None:
@@ -39,4 +42,19 @@ def run_demo(out: Path, lang: str | None = None) -> dict:
     for f in files:
         _say(f"    {f.path.name}（事業 {len(f.projects)} 件、入力欄 {f.inputs} か所）",
              f"    {f.path.name} ({len(f.projects)} projects, {f.inputs} input cells)", lang)
-    return {"project": project, "plan": plan, "files": files}
+    returns = simulate_returns({f.department: f.path for f in files}, plan, project.inbox)
+    _say(f"[3] 各課の入力を模擬（入力ミスを含む）: {project.inbox} に {len(returns)} ファイル",
+         f"[3] simulated {len(returns)} returned files (with mistakes) in {project.inbox}", lang)
+    result = check_files([project.inbox], project.settings, plan)
+    _say(f"[4] 回収ファイルのチェック: {len(result.files)} ファイル",
+         f"[4] checked {len(result.files)} returned files", lang)
+    for report in result.files:
+        _say(f"    {report.file}: {report.department or '不明'} エラー {report.errors} 件、警告 {report.warnings} 件",
+             f"    {report.file}: {report.department or 'unknown'} {report.errors} errors, "
+             f"{report.warnings} warnings", lang)
+    project.results.mkdir(exist_ok=True)
+    report_path = project.results / "チェック結果.json"
+    report_path.write_text(findings_json(result.findings, [f.to_dict() for f in result.files], lang),
+                           encoding="utf-8")
+    _say(f"    指摘の一覧: {report_path}", f"    findings: {report_path}", lang)
+    return {"project": project, "plan": plan, "files": files, "returns": returns, "check": result}

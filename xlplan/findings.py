@@ -226,11 +226,13 @@ def has_errors(findings: Iterable[Finding]) -> bool:
     return any(f.severity == ERROR for f in findings)
 
 
-def catalogue_markdown(lang: str = "ja") -> str:
-    """The catalogue as a Markdown table (code, severity, title, example message) for the README."""
-    rows = ["| code | severity | title | example message |", "|---|---|---|---|"]
+def catalogue_markdown() -> str:
+    """The catalogue as a Markdown table for the README: code, severity, stage, titles and an
+    example message in Japanese and English, generated from the catalogue itself."""
+    rows = ["| code | severity | stage | 見出し / title | 例 / example |", "|---|---|---|---|---|"]
     for t in _TYPES:
-        example = Finding(t.code, **t.example).message(lang)
-        title = t.title_en if lang == "en" else t.title_ja
-        rows.append(f"| `{t.code}` | {t.severity} | {title} | {example} |")
+        example = Finding(t.code, **t.example)
+        rows.append(f"| `{t.code}` | {t.severity} | {t.stage} | {t.title_ja}<br>{t.title_en} | "
+                    f"{example.message('ja')}<br>{example.message('en')} |")
     return "\n".join(rows)
+

@@ -18,13 +18,25 @@ def display_width(text: str) -> int:
 
 
 def _fit(text: str, width: int) -> str:
+    """Pad or cut ``text`` to exactly ``width`` columns (a cut ends with …)."""
+    if display_width(text) <= width:
+        return text + " " * (width - display_width(text))
     out, used = "", 0
     for ch in text:
         w = display_width(ch)
-        if used + w > width:
-            return out + "…" + " " * (width - used - 1)
+        if used + w > width - 1:  # keep one column for the ellipsis
+            break
         out, used = out + ch, used + w
-    return out + " " * (width - used)
+    return out + "…" + " " * (width - used - 1)
+
+
+def _location(f: Finding, width: int) -> str:
+    """'sheet!cell' fitted to the column, cutting the sheet name so the cell stays visible."""
+    if not f.cell:
+        return f.sheet or "-"
+    room = width - len(f.cell) - 1
+    sheet = f.sheet if display_width(f.sheet) <= room else _fit(f.sheet, room).rstrip()
+    return f"{sheet}!{f.cell}"
 
 
 def format_table(findings: Iterable[Finding], lang: str | None = None) -> str:
@@ -36,7 +48,7 @@ def format_table(findings: Iterable[Finding], lang: str | None = None) -> str:
     widths = (8, 26, 30, 22)
     lines = ["  ".join(_fit(h, w) for h, w in zip(head[:4], widths)) + "  " + head[4]]
     for f in findings:
-        where = f.location() or "-"
+        where = _location(f, widths[3])
         cells = (_SEVERITY_LABEL[lang][f.severity], f.code, f.file or "-", where)
         lines.append("  ".join(_fit(c, w) for c, w in zip(cells, widths)) + "  " + f.message(lang))
     counts = count_by_severity(findings)

@@ -1,0 +1,142 @@
+"""Simulated departments for the demo: fill generated workbooks as people do, mistakes included.
+
+This stands in for Excel on the departments' PCs. It writes only into copies of the generated
+workbooks (never into a returned file) and is deterministic for a given seed.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from openpyxl import load_workbook
+
+from .metadata import METADATA_SHEET, parse_metadata_rows
+from .plan import Plan
+
+_TEXTS = {
+    "do": ["地区ケア会議に市職員が参加し、{n}地区で開催した。", "関係機関と連携し、計画どおり実施した。\n参加者アンケートを行った。"],
+    "achievement": ["目標をおおむね達成した。参加者の満足度も高かった。", "一部の地区で開催できなかったが、\n全体としては計画どおり進んだ。"],
+    "issues": ["担い手の高齢化が進んでいる。", "周知が十分でなく、参加者が固定化している。"],
+    "action": ["開催方法を見直し、若い世代の参加を促す。", "関係課と協議し、次年度の実施体制を整える。"],
+    "eval_result": ["【{dept}】\n■ 計画どおり事業を実施した。件数: {n}件", "■ 研修会を{n}回開催した。"],
+    "eval_name": ["{project}"],
+    "eval_comment": ["■ 参加者が増え、効果があった。今後も継続したい。", "■ 周知方法に課題が残った。"],
+    "next_plan": ["引き続き事業を実施する。", "内容を見直して実施する。"],
+    "next_name": ["{project}"],
+}
+
+
+@dataclass
+class SimulatedReturn:
+    """One workbook a simulated department sent back, and what was done to it."""
+
+    department: str
+    path: Path
+    mistakes: list[str]
+
+
+def _fields(wb) -> list[dict]:
+    rows = [list(r) for r in wb[METADATA_SHEET].iter_rows(values_only=True)]
+    data, _ = parse_metadata_rows(rows)
+    return data["fields"]
+
+
+def _good_value(field: dict, plan: Plan, rng: random.Random):
+    kind = field["kind"]
+    if kind in ("quantity", "percent"):
+        target = _target_value(plan, field)
+        base = target if isinstance(target, (int, float)) and target else rng.randint(1, 20)
+        value = base * rng.uniform(0.8, 1.15)
+        return round(value, 1) if kind == "percent" else int(round(value))
+    if kind == "milestone":
+        return rng.choice(["実施", "一部実施", "検討中"])
+    if kind == "score":
+        return rng.choice([3, 4, 4, 5])
+    if kind == "choice":
+        return rng.choice(plan.direction_choices[:3])
+    project = plan.project(field["project"])
+    template = rng.choice(_TEXTS.get(field["field"], ["記入しました。"]))
+    return template.format(n=rng.randint(2, 30), dept="", project=project.name if project else "")
+
+
+def _target_value(plan: Plan, field: dict):
+    from .fiscal import parse_fiscal_year
+
+    project = plan.project(field["project"])
+    if not project or field.get("indicator") is None:
+        return None
+    ind = next((i for i in project.indicators if i.no == field["indicator"]), None)
+    target = ind.target_for(parse_fiscal_year(field["year"])) if ind else None
+    return target.value if target else None
+
+
+# Realistic mistakes, each (label, applies-to kind, how the cell ends up).
+_MISTAKES = [
+    ("全角数字と単位", ("quantity",), lambda f, v: f"{str(v).translate(str.maketrans('0123456789', '０１２３４５６７８９'))}{f.get('unit') or ''}"),
+    ("桁区切りと単位", ("quantity",), lambda f, v: f"{v:,}{f.get('unit') or ''}"),
+    ("達成度が範囲外", ("score",), lambda f, v: 6),
+    ("達成度が小数", ("score",), lambda f, v: "4.5"),
+    ("達成度が文字", ("score",), lambda f, v: "A"),
+    ("選択肢の表記ゆれ", ("choice",), lambda f, v: "継続(一部見直し)"),
+    ("選択肢にない値", ("choice",), lambda f, v: "継続する"),
+    ("実績の未入力", ("quantity", "percent", "milestone"), lambda f, v: None),
+    ("記述の未入力", ("text",), lambda f, v: None),
+    ("目標と桁違い", ("quantity",), lambda f, v: v * 10 if isinstance(v, int) and v else 300),
+    ("数式の入力", ("quantity",), lambda f, v: f"={v}*1"),
+    ("％を小数で入力", ("percent",), lambda f, v: round(v / 100, 3)),
+]
+
+
+def fill_workbook(src: Path, dst: Path, plan: Plan, rng: random.Random, mistakes: int) -> list[str]:
+    """Copy ``src`` to ``dst`` and fill its input cells; make ``mistakes`` realistic mistakes."""
+    shutil.copyfile(src, dst)
+    wb = load_workbook(dst)
+    fields = _fields(wb)
+    chosen = rng.sample(fields, k=min(len(fields), mistakes * 3))
+    made: list[str] = []
+    planned: dict[str, tuple[str, object]] = {}
+    for field in chosen:
+        if len(made) >= mistakes:
+            break
+        options = [m for m in _MISTAKES if field["kind"] in m[1]]
+        if options:
+            label, _, make = rng.choice(options)
+            planned[field["name"]] = (label, make)
+            made.append(f"{label}: {field['sheet']}!{field['cell']}")
+    for field in fields:
+        value = _good_value(field, plan, rng)
+        if field["name"] in planned:
+            value = planned[field["name"]][1](field, value)
+        wb[field["sheet"]][field["cell"]] = value
+    wb.save(dst)
+    return made
+
+
+def simulate_returns(generated: dict[str, Path], plan: Plan, inbox: Path, seed: int = 2024,
+                     missing: int = 1) -> list[SimulatedReturn]:
+    """Fill every department's workbook into ``inbox`` under the kind of names people use.
+
+    ``missing`` departments do not send anything; one department sends two versions.
+    """
+    rng = random.Random(seed)
+    inbox.mkdir(parents=True, exist_ok=True)
+    departments = sorted(generated)
+    absent = set(rng.sample(departments, k=min(missing, len(departments))))
+    returns = []
+    for n, department in enumerate(departments):
+        if department in absent:
+            continue
+        name = rng.choice([f"{department}_{plan.year.short}評価シート(修正版)最終.xlsx",
+                           f"【{department}】事業評価シート.xlsx", f"{plan.year.short}_{department}.xlsx"])
+        made = fill_workbook(generated[department], inbox / name, plan, rng, mistakes=n % 4)
+        returns.append(SimulatedReturn(department, inbox / name, made))
+    if returns:
+        first = returns[0]
+        older = inbox / f"{first.department}_旧版.xlsx"
+        made = fill_workbook(generated[first.department], older, plan, rng, mistakes=3)
+        returns.append(SimulatedReturn(first.department, older, made))
+    (inbox / "送付状.txt").write_text("各課の評価シートを送付します。", encoding="utf-8")
+    return returns
