@@ -52,7 +52,7 @@ def project_sheet(wb):
     for row, label, value in ((2, "基本目標", "{{goal.no}}. {{goal.name}}"),
                               (3, "施策の方向性", "{{direction.id}} {{direction.name}}"),
                               (4, "事業名", "{{project.id}} {{project.name}}"),
-                              (5, "担当課", "{{project.departments}}（この様式: {{department}}）")):
+                              (5, "担当課", "{{project.departments}}")):
         put(ws, f"B{row}", label, f"B{row}:C{row}", bold=True, fill=LABEL_FILL)
         put(ws, f"D{row}", value, f"D{row}:K{row}", bold=row == 4, size=12 if row == 4 else 10)
         ws.row_dimensions[row].height = 20
@@ -97,10 +97,10 @@ def project_sheet(wb):
     put(ws, "C14", "課題", fill=LABEL_FILL, bold=True)
     put(ws, "D14", "{{input.issues}}", "D14:K14", v="top")
     ws.row_dimensions[14].height = 70
-    put(ws, "C15", "今後の方向性\n（継続・見直し・終了）", fill=LABEL_FILL, bold=True)
+    put(ws, "C15", "今後の方向性\n（継続・見直し\n・終了）", fill=LABEL_FILL, bold=True)
     put(ws, "D15", "{{input.direction}}", "D15:E15", h="center")
     put(ws, "F15", "▼ 一覧から選んでください", "F15:K15", border=False, size=9)
-    ws.row_dimensions[15].height = 40
+    ws.row_dimensions[15].height = 44
     # ACTION
     put(ws, "B16", "ACTION\n（今後の\n取組み）", bold=True, fill=BLOCK_FILL, h="center")
     put(ws, "C16", "具体的な\n取組み内容", fill=LABEL_FILL, bold=True)
@@ -154,7 +154,7 @@ def cover_sheet(wb):
         put(ws, f"B{row}", label, bold=True, fill=LABEL_FILL)
         put(ws, f"C{row}", value, f"C{row}:F{row}")
     put(ws, "B9", "入力のしかた", bold=True, fill=LABEL_FILL)
-    put(ws, "C9", "・黄色の欄だけ入力できます。ほかの欄は変更できません。\n"
+    put(ws, "C9", "・色の付いた欄だけ入力できます（未入力の欄はオレンジ、入力済みは黄色）。ほかの欄は変更できません。\n"
                   "・実績は数値だけを入力してください（単位は不要です）。\n"
                   "・今後の方向性は一覧から選び、達成度は 1～5 の整数で入力してください。\n"
                   "・未入力の欄は色が付きます。下の表で残りの件数を確認できます。\n"

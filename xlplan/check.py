@@ -167,14 +167,17 @@ def check_returned(returned: Returned, plan: Plan, settings: Settings,
     return findings, rows
 
 
-def _normalise(spec: dict, raw, plan: Plan) -> Normalised:
-    kind = spec["kind"]
+def _normalise(spec: dict, cell, plan: Plan) -> Normalised:
+    kind, raw = spec["kind"], cell.value
     if kind == MILESTONE:
         # A milestone indicator is reported in words (実施, 一部実施 …): any text is a result.
         n = normalise_text(raw)
         return replace(n, kind="milestone") if n.kind == "text" else n
     if kind in (QUANTITY, PERCENT):
-        return normalise_quantity(raw, spec.get("unit") or None, percent=kind == PERCENT)
+        # A fraction is scaled to % only when the cell shows it as a percentage (0.891 → 89.1%);
+        # in our own number format, 1 typed means 1%.
+        return normalise_quantity(raw, spec.get("unit") or None,
+                                  percent=kind == PERCENT and cell.percent_format)
     if kind == SCORE:
         return normalise_score(raw)
     if kind == CHOICE:
@@ -184,7 +187,7 @@ def _normalise(spec: dict, raw, plan: Plan) -> Normalised:
 
 def _check_field(spec: dict, cell, plan: Plan, settings: Settings) -> tuple[list[Finding], dict]:
     kind = spec["kind"]
-    n = _normalise(spec, cell.value, plan)
+    n = _normalise(spec, cell, plan)
     target = _target(plan, spec)
     where = dict(project=spec["project"], field=spec["label"], sheet=cell.sheet,
                  cell=cell.coordinate, value=_shown(cell.value))

@@ -139,8 +139,12 @@ def generate(plan: Plan, out_dir: Path, settings: Settings, *, departments: list
 
 
 def build_workbook(plan: Plan, department: str, settings: Settings, spec: TemplateSpec,
-                   history=None):
-    """The department's workbook in memory (openpyxl), with its input-cell records."""
+                   history=None, prepare=None):
+    """The department's workbook in memory (openpyxl), with its input-cell records.
+
+    ``prepare(wb, context)``, if given, runs after rendering and before protection and
+    signing (feedback copies fill values back and add their 要修正 sheet there).
+    """
     wb = spec.load_workbook()
     context = _Context(plan, department, spec, history)
     roles = spec.sheets
@@ -178,6 +182,8 @@ def build_workbook(plan: Plan, department: str, settings: Settings, spec: Templa
     _resolve_blank_totals(ws_cover)
     for ws in list(templates.values()) + ([wb[roles["styles"]]] if roles.get("styles") in wb.sheetnames else []):
         wb.remove(ws)
+    if prepare is not None:
+        prepare(wb, context)
     _protect(wb, settings.sheet_password)
     wb.active = 0
     metadata = _metadata(plan, department, spec, context, wb)

@@ -49,6 +49,7 @@ class Cell:
     coordinate: str
     value: object
     formula: str | None = None
+    percent_format: bool = False
 
 
 @dataclass
@@ -65,14 +66,20 @@ class Returned:
     cells: dict[str, Cell] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
 
+    damaged: bool = False
+
     @property
     def readable(self) -> bool:
-        """True when the file is an xlplan workbook whose signed metadata could be trusted."""
-        return self.metadata is not None and bool(self.signature_ok)
+        """True when the file is an xlplan workbook whose signed metadata could be trusted and
+        every part needed could be read."""
+        return self.metadata is not None and bool(self.signature_ok) and not self.damaged
 
     @property
     def department(self) -> str:
-        """The department named in the metadata ('' when unknown)."""
+        """The department named in verified metadata ('' when unknown or not trustworthy:
+        a forged file must not be credited to the department it names)."""
+        if not self.signature_ok:
+            return ""
         return str((self.metadata or {}).get("department", ""))
 
     def finding(self, code: str, **kw) -> Finding:
@@ -169,10 +176,19 @@ def read_returned(path: Path | str, key: bytes | None = None, limits: Limits = L
     try:
         _read_package(result, key, limits)
     except _Refused as exc:
-        result.finding("unreadable-file", detail=str(exc))
+        _damaged(result, str(exc))
     except Exception as exc:  # a malformed part anywhere: a finding, and the batch goes on
-        result.finding("unreadable-file", detail=f"内容を読み取れません（{type(exc).__name__}）")
+        _damaged(result, f"内容を読み取れません（{type(exc).__name__}）")
     return result
+
+
+def _damaged(result: Returned, detail: str) -> None:
+    """A file that failed part-way is unreadable as a whole: no half-read values, and no
+    findings about cells of a file that could not be read."""
+    result.damaged = True
+    result.cells.clear()
+    result.findings[:] = [f for f in result.findings if f.code in ("signature-invalid",)]
+    result.finding("unreadable-file", detail=detail)
 
 
 class _Refused(Exception):
@@ -303,6 +319,7 @@ class _SheetValues:
 
 _CELL_XML = re.compile(rb"<(?:\w+:)?c\b([^>]*?)(/>|>(.*?)</(?:\w+:)?c>)", re.S)
 _REF_ATTR = re.compile(rb'\br="([A-Z]+[0-9]+)"')
+_STYLE_ATTR = re.compile(rb'\bs="([0-9]+)"')
 _FORMULA = re.compile(rb"<(?:\w+:)?f\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?f>)", re.S)
 _PROTECTION = re.compile(rb"<(?:\w+:)?sheetProtection\b([^>]*)>")
 _SQREF = re.compile(rb'<(?:\w+:)?dataValidation\b[^>]*?\bsqref="([^"]*)"|<xm:sqref>([^<]*)</xm:sqref>')
@@ -313,12 +330,19 @@ class _SheetXml:
     formulas: dict[str, str]
     protected: bool
     validated: set[str]
+    styles: dict[str, int]
 
 
 def _sheet_xml(z: zipfile.ZipFile, part: str) -> _SheetXml:
     data = z.read(part)
     formulas = {}
+    styles: dict[str, int] = {}
     for match in _CELL_XML.finditer(data):
+        style = _STYLE_ATTR.search(match.group(1))
+        if style:
+            ref = _REF_ATTR.search(match.group(1))
+            if ref:
+                styles[ref.group(1).decode()] = int(style.group(1))
         inner = match.group(3)
         if inner and b"<f" in inner:
             ref = _REF_ATTR.search(match.group(1))
@@ -331,7 +355,7 @@ def _sheet_xml(z: zipfile.ZipFile, part: str) -> _SheetXml:
     validated: set[str] = set()
     for m in _SQREF.finditer(data):
         validated |= expand_sqref((m.group(1) or m.group(2) or b"").decode())
-    return _SheetXml(formulas, protected, validated)
+    return _SheetXml(formulas, protected, validated, styles)
 
 
 def _unescape(text: str) -> str:
@@ -370,8 +394,27 @@ def _resolve_name(pkg: _Package, name: str) -> tuple[str, str] | None:
     return (sheet, cell) if re.fullmatch(r"[A-Z]+[0-9]+", cell) else None
 
 
+def percent_styles(z: zipfile.ZipFile) -> set[int]:
+    """Indexes of cell formats (cellXfs) whose number format shows a percentage."""
+    try:
+        root = SafeET.fromstring(z.read("xl/styles.xml"))
+    except KeyError:
+        return set()
+    percent_ids = {9, 10}  # Excel's built-in 0% and 0.00%
+    for fmt in root.iter(f"{NS_MAIN}numFmt"):
+        code = re.sub(r'"[^"]*"|\\.', "", fmt.get("formatCode", ""))
+        if "%" in code:
+            percent_ids.add(int(fmt.get("numFmtId", "-1")))
+    xfs = root.find(f"{NS_MAIN}cellXfs")
+    if xfs is None:
+        return set()
+    return {i for i, xf in enumerate(xfs.iter(f"{NS_MAIN}xf"))
+            if int(xf.get("numFmtId", "0")) in percent_ids}
+
+
 def _read_fields(result: Returned, pkg: _Package, values: _SheetValues) -> None:
     sheets = {n for n, _, _ in pkg.sheets}
+    percent = percent_styles(pkg.zip)
     xml_cache: dict[str, _SheetXml] = {}
     for spec in result.metadata.get("fields", []):
         target = _resolve_name(pkg, spec["name"])
@@ -383,19 +426,30 @@ def _read_fields(result: Returned, pkg: _Package, values: _SheetValues) -> None:
             if target is None:
                 continue
         sheet, coordinate = target
+        if (sheet, coordinate) != (spec.get("sheet"), spec.get("cell")):
+            # The name follows rows moved in Excel, so it is read where it points now; but a
+            # moved input means the protection was lifted and the layout edited.
+            result.finding("layout-changed", project=spec.get("project", ""),
+                           field=spec.get("label", ""), sheet=spec.get("sheet", ""),
+                           cell=spec.get("cell", ""),
+                           detail=f"入力欄の位置が {spec.get('sheet')}!{spec.get('cell')} から "
+                                  f"{sheet}!{coordinate} に変わっています")
         if sheet not in xml_cache:
             xml_cache[sheet] = _sheet_xml(pkg.zip, pkg.part(sheet))
         col, row = coordinate_from_string(coordinate)
         value = values.grid(sheet).get((row, column_index_from_string(col)))
-        result.cells[spec["name"]] = Cell(sheet, coordinate, value, xml_cache[sheet].formulas.get(coordinate))
+        xml = xml_cache[sheet]
+        result.cells[spec["name"]] = Cell(sheet, coordinate, value, xml.formulas.get(coordinate),
+                                          xml.styles.get(coordinate, 0) in percent)
 
 
 def _check_layout(result: Returned, pkg: _Package, values: _SheetValues) -> None:
     """Protection, sheets, validations and the locked content against the signed fingerprint."""
     meta = result.metadata
     present = {n: part for n, part, _ in pkg.sheets}
-    if not pkg.structure_locked:
-        result.finding("layout-changed", detail="ブックの構成の保護が解除されています")
+    # The workbook-structure lock itself is not checked: LibreOffice drops it on every save
+    # (tested with 7.4), so it would flag honest files. What it protects, the list of sheets,
+    # is compared directly below.
     expected = meta.get("sheets", [])
     missing = [s for s in expected if s not in present]
     extra = [s for s in present if s not in expected and s != METADATA_SHEET]

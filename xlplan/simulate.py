@@ -6,8 +6,12 @@ workbooks (never into a returned file) and is deterministic for a given seed.
 
 from __future__ import annotations
 
+import datetime as dt
+import os
 import random
+import re
 import shutil
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,13 +42,17 @@ class SimulatedReturn:
     mistakes: list[str]
 
 
-def _fields(wb) -> list[dict]:
+def _metadata(wb) -> dict:
     rows = [list(r) for r in wb[METADATA_SHEET].iter_rows(values_only=True)]
     data, _ = parse_metadata_rows(rows)
-    return data["fields"]
+    return data
 
 
-def _good_value(field: dict, plan: Plan, rng: random.Random):
+def _fields(wb) -> list[dict]:
+    return _metadata(wb)["fields"]
+
+
+def _good_value(field: dict, plan: Plan, rng: random.Random, department: str = ""):
     kind = field["kind"]
     if kind in ("quantity", "percent"):
         target = _target_value(plan, field)
@@ -59,7 +67,7 @@ def _good_value(field: dict, plan: Plan, rng: random.Random):
         return rng.choice(plan.direction_choices[:3])
     project = plan.project(field["project"])
     template = rng.choice(_TEXTS.get(field["field"], ["記入しました。"]))
-    return template.format(n=rng.randint(2, 30), dept="", project=project.name if project else "")
+    return template.format(n=rng.randint(2, 30), dept=department, project=project.name if project else "")
 
 
 def _target_value(plan: Plan, field: dict):
@@ -90,10 +98,16 @@ _MISTAKES = [
 ]
 
 
-def fill_workbook(src: Path, dst: Path, plan: Plan, rng: random.Random, mistakes: int) -> list[str]:
-    """Copy ``src`` to ``dst`` and fill its input cells; make ``mistakes`` realistic mistakes."""
+def fill_workbook(src: Path, dst: Path, plan: Plan, rng: random.Random, mistakes: int,
+                  saved_at: dt.datetime | None = None) -> list[str]:
+    """Copy ``src`` to ``dst`` and fill its input cells; make ``mistakes`` realistic mistakes.
+
+    ``saved_at`` sets the last-saved time recorded inside the file and the file's own time,
+    as an application saving on that day would.
+    """
     shutil.copyfile(src, dst)
     wb = load_workbook(dst)
+    department = str(_metadata(wb).get("department", ""))
     fields = _fields(wb)
     chosen = rng.sample(fields, k=min(len(fields), mistakes * 3))
     made: list[str] = []
@@ -107,12 +121,33 @@ def fill_workbook(src: Path, dst: Path, plan: Plan, rng: random.Random, mistakes
             planned[field["name"]] = (label, make)
             made.append(f"{label}: {field['sheet']}!{field['cell']}")
     for field in fields:
-        value = _good_value(field, plan, rng)
+        value = _good_value(field, plan, rng, department)
         if field["name"] in planned:
             value = planned[field["name"]][1](field, value)
         wb[field["sheet"]][field["cell"]] = value
     wb.save(dst)
+    if saved_at is not None:
+        _set_last_saved(dst, saved_at)
     return made
+
+
+def _set_last_saved(path: Path, when: dt.datetime) -> None:
+    """Record ``when`` as the last-saved time (docProps/core.xml) and the file time.
+
+    openpyxl always stamps the current time when saving; an application that saved the file
+    two days ago would have written that day instead.
+    """
+    stamp = when.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+    tmp = path.with_name(path.name + ".tmp")
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "docProps/core.xml":
+                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
+                              rb"\g<1>" + stamp + rb"\g<2>", data)
+            dst.writestr(item, data)
+    os.replace(tmp, path)
+    os.utime(path, (when.timestamp(), when.timestamp()))
 
 
 def simulate_returns(generated: dict[str, Path], plan: Plan, inbox: Path, seed: int = 2024,
@@ -136,7 +171,9 @@ def simulate_returns(generated: dict[str, Path], plan: Plan, inbox: Path, seed: 
     if returns:
         first = returns[0]
         older = inbox / f"{first.department}_旧版.xlsx"
-        made = fill_workbook(generated[first.department], older, plan, rng, mistakes=3)
+        # An earlier version, saved two days before: the newer file must win in the archive.
+        earlier = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=2)
+        made = fill_workbook(generated[first.department], older, plan, rng, mistakes=3, saved_at=earlier)
         returns.append(SimulatedReturn(first.department, older, made))
     (inbox / "送付状.txt").write_text("各課の評価シートを送付します。", encoding="utf-8")
     return returns

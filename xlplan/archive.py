@@ -1,0 +1,360 @@
+"""Collect returned files into a content-addressed archive recorded in SQLite.
+
+Every file found in the inbox is copied into ``archive/<2 hex>/<sha256><suffix>`` and recorded
+with who sent it (the department from the signed metadata, not the file name), when, under which
+name, its hash and size, and the result of the checks (findings and normalised values). Nothing a
+department sent is ever lost or overwritten: the archive only grows.
+
+* The same content twice is recognised by its hash and recorded once (each sighting is kept).
+* Of several submissions from one department for one year, the current one is the newest by the
+  last-saved time inside the file, then the file's modification time, then collection order;
+  the coordinator can override that choice (``choose``).
+* Each file is archived and then recorded in one transaction, so an interrupted run leaves the
+  database consistent, and running collect again completes it (idempotent).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import sqlite3
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+from .check import check_returned, collect_paths
+from .findings import Finding
+from .plan import Plan
+from .read import Limits, file_digest, read_returned
+from .settings import Settings
+from .template import TemplateError, load_template_spec
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (
+    sha256 TEXT PRIMARY KEY, size INTEGER NOT NULL, archived_path TEXT NOT NULL,
+    kind TEXT, last_saved TEXT, first_collected TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS submissions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    sha256 TEXT NOT NULL REFERENCES files(sha256),
+    year TEXT NOT NULL,
+    original_name TEXT NOT NULL, source_path TEXT NOT NULL, file_mtime TEXT,
+    collected_at TEXT NOT NULL, department TEXT NOT NULL DEFAULT '',
+    form_year TEXT NOT NULL DEFAULT '', plan_id TEXT NOT NULL DEFAULT '',
+    template_version INTEGER, readable INTEGER NOT NULL, errors INTEGER NOT NULL,
+    warnings INTEGER NOT NULL, UNIQUE (sha256, year));
+CREATE TABLE IF NOT EXISTS sightings (
+    sha256 TEXT NOT NULL, year TEXT NOT NULL, original_name TEXT NOT NULL,
+    source_path TEXT NOT NULL, seen_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS findings (
+    submission_id INTEGER NOT NULL REFERENCES submissions(id), seq INTEGER NOT NULL,
+    code TEXT NOT NULL, severity TEXT NOT NULL, file TEXT, department TEXT, project TEXT,
+    field TEXT, sheet TEXT, cell TEXT, value TEXT, expected TEXT, detail TEXT);
+CREATE TABLE IF NOT EXISTS cell_values (
+    submission_id INTEGER NOT NULL REFERENCES submissions(id), seq INTEGER NOT NULL,
+    department TEXT, project TEXT, indicator_no INTEGER, indicator TEXT, field TEXT, label TEXT,
+    year TEXT, planned TEXT, target REAL, raw TEXT, value TEXT, number REAL, unit TEXT, kind TEXT,
+    changes TEXT, sheet TEXT, cell TEXT);
+CREATE TABLE IF NOT EXISTS choices (
+    year TEXT NOT NULL, department TEXT NOT NULL, submission_id INTEGER NOT NULL,
+    chosen_at TEXT NOT NULL, PRIMARY KEY (year, department));
+CREATE INDEX IF NOT EXISTS findings_by_submission ON findings(submission_id);
+CREATE INDEX IF NOT EXISTS values_by_submission ON cell_values(submission_id);
+"""
+
+DB_NAME = "xlplan.sqlite"
+ARCHIVE_DIR = "archive"
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _json(value) -> str | None:
+    """Raw values keep their type through the database (int, float, text, date)."""
+    if value is None:
+        return None
+    if isinstance(value, (dt.date, dt.datetime)):
+        return json.dumps({"date": value.isoformat()})
+    return json.dumps(value, ensure_ascii=False)
+
+
+def from_json(text: str | None):
+    """Inverse of the raw-value encoding."""
+    if text is None:
+        return None
+    value = json.loads(text)
+    if isinstance(value, dict) and "date" in value:
+        return dt.date.fromisoformat(value["date"][:10])
+    return value
+
+
+@dataclass
+class Submission:
+    """One archived file for one evaluation year, as recorded."""
+
+    id: int
+    sha256: str
+    year: str
+    original_name: str
+    source_path: str
+    file_mtime: str | None
+    collected_at: str
+    department: str
+    form_year: str
+    plan_id: str
+    template_version: int | None
+    readable: bool
+    errors: int
+    warnings: int
+    archived_path: str
+    last_saved: str | None
+
+    def sort_key(self) -> tuple:
+        """Newest last: last-saved inside the file, then file time, then collection order."""
+        return (self.last_saved or "", self.file_mtime or "", self.id)
+
+
+@dataclass
+class CollectSummary:
+    """What one collect run did."""
+
+    new: list[Submission]
+    known: list[str]
+    total_files: int
+
+
+class Archive:
+    """The SQLite store and the archive folder of a project."""
+
+    def __init__(self, root: Path, db_path: Path | None = None):
+        self.root = Path(root)
+        self.db_path = Path(db_path) if db_path else self.root / DB_NAME
+        self.archive_dir = self.root / ARCHIVE_DIR
+        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(self._connect()) as db:
+            db.executescript(SCHEMA)
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> "Archive":
+        """The archive of a project: ``[store] path`` in xlplan.toml, or xlplan.sqlite beside it."""
+        store = settings.extra.get("store", {})
+        db = store.get("path")
+        return cls(settings.project_dir, settings.project_dir / db if db else None)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.db_path, timeout=30)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA foreign_keys = ON")
+        db.execute("PRAGMA journal_mode = WAL")
+        return db
+
+    # --- collecting ---------------------------------------------------------------------
+
+    def store_file(self, path: Path, sha256: str) -> Path:
+        """Copy a file into the archive under its hash (atomic; existing copies are kept)."""
+        target = self.archive_dir / sha256[:2] / f"{sha256}{path.suffix.lower()[:10]}"
+        if target.exists():
+            return target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.part")
+        shutil.copyfile(path, tmp)
+        os.replace(tmp, target)
+        return target
+
+    def collect(self, inbox: Iterable[Path | str], settings: Settings, plan: Plan,
+                limits: Limits = Limits(), progress=None) -> CollectSummary:
+        """Archive, read, check and record every file of the inbox for the plan's year."""
+        files = collect_paths(inbox)
+        try:
+            version = load_template_spec("department", settings.templates_dir).version
+        except TemplateError:
+            version = None
+        year = plan.year.short
+        new, known = [], []
+        with closing(self._connect()) as db:
+            for index, path in enumerate(files, start=1):
+                if progress:
+                    progress(index, len(files), path)
+                size, sha = file_digest(path)
+                row = db.execute("SELECT id FROM submissions WHERE sha256=? AND year=?",
+                                 (sha, year)).fetchone()
+                if row is not None:
+                    with db:
+                        db.execute("INSERT INTO sightings VALUES (?,?,?,?,?)",
+                                   (sha, year, path.name, str(path), _now()))
+                    known.append(path.name)
+                    continue
+                archived = self.store_file(path, sha)
+                returned = read_returned(archived, settings.key_bytes, limits)
+                # Read the archived copy (what we keep is what we checked), but name the
+                # file in findings as the department sent it.
+                returned.path = path
+                for f in returned.findings:
+                    f.file = path.name
+                findings, values = check_returned(returned, plan, settings, version)
+                sid = self._record(db, path, sha, size, archived, year, returned, findings, values)
+                new.append(self.submission(sid))
+                _crash_hook(index)
+        return CollectSummary(new, known, len(files))
+
+    def _record(self, db, path, sha, size, archived, year, returned, findings, values) -> int:
+        meta = returned.metadata or {}
+        errors = sum(f.severity == "error" for f in findings)
+        warnings = sum(f.severity == "warning" for f in findings)
+        mtime = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc).isoformat(
+            timespec="seconds")
+        last_saved = returned.last_saved.isoformat() if returned.last_saved else None
+        with db:  # one transaction per file: all of it is recorded, or none of it
+            db.execute("INSERT OR IGNORE INTO files VALUES (?,?,?,?,?,?)",
+                       (sha, size, str(archived.relative_to(self.root)), returned.kind,
+                        last_saved, _now()))
+            cur = db.execute(
+                "INSERT INTO submissions (sha256, year, original_name, source_path, file_mtime,"
+                " collected_at, department, form_year, plan_id, template_version, readable,"
+                " errors, warnings) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (sha, year, path.name, str(path), mtime, _now(),
+                 returned.department if returned.readable else "", str(meta.get("year", "")),
+                 str((meta.get("plan") or {}).get("id", "")),
+                 (meta.get("template") or {}).get("version"), int(returned.readable), errors,
+                 warnings))
+            sid = cur.lastrowid
+            db.executemany(
+                "INSERT INTO findings VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                [(sid, i, f.code, f.severity, f.file, f.department, f.project, f.field, f.sheet,
+                  f.cell, _json(f.value), f.expected, f.detail) for i, f in enumerate(findings)])
+            db.executemany(
+                "INSERT INTO cell_values VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                [(sid, i, v["department"], v["project"], v["indicator_no"], v["indicator"],
+                  v["field"], v["label"], v["year"], v["planned"], v["target"], _json(v["raw"]),
+                  _json(v["value"]), v["value"] if isinstance(v["value"], (int, float))
+                  and not isinstance(v["value"], bool) else None, v["unit"], v["kind"],
+                  v["changes"], v["sheet"], v["cell"]) for i, v in enumerate(values)])
+        return sid
+
+    # --- querying -----------------------------------------------------------------------
+
+    _SUBMISSION_SQL = ("SELECT s.*, f.archived_path, f.last_saved FROM submissions s "
+                       "JOIN files f ON f.sha256 = s.sha256")
+
+    def submission(self, sid: int) -> Submission:
+        """One submission by id."""
+        with closing(self._connect()) as db:
+            row = db.execute(self._SUBMISSION_SQL + " WHERE s.id=?", (sid,)).fetchone()
+        return _submission(row)
+
+    def submissions(self, year: str) -> list[Submission]:
+        """Every submission recorded for a year, in collection order."""
+        with closing(self._connect()) as db:
+            rows = db.execute(self._SUBMISSION_SQL + " WHERE s.year=? ORDER BY s.id", (year,))
+            return [_submission(r) for r in rows]
+
+    def current(self, plan: Plan) -> dict[str, Submission]:
+        """The submission that counts per department: the coordinator's choice, else the newest
+        readable one of the right plan and year."""
+        year = plan.year.short
+        candidates: dict[str, list[Submission]] = {}
+        for s in self.submissions(year):
+            if s.readable and s.department and s.form_year == year and s.plan_id == plan.plan_id:
+                candidates.setdefault(s.department, []).append(s)
+        chosen = {d: max(subs, key=Submission.sort_key) for d, subs in candidates.items()}
+        with closing(self._connect()) as db:
+            for row in db.execute("SELECT department, submission_id FROM choices WHERE year=?", (year,)):
+                chosen[row["department"]] = self.submission(row["submission_id"])
+        return chosen
+
+    def choose(self, year: str, department: str, submission_id: int) -> None:
+        """Override which submission counts for a department (the coordinator's decision)."""
+        with closing(self._connect()) as db, db:
+            db.execute("INSERT OR REPLACE INTO choices VALUES (?,?,?,?)",
+                       (year, department, submission_id, _now()))
+
+    def findings(self, submission_ids: Iterable[int]) -> list[Finding]:
+        """Findings of submissions, in recorded order."""
+        ids = list(submission_ids)
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        with closing(self._connect()) as db:
+            rows = db.execute(f"SELECT * FROM findings WHERE submission_id IN ({marks}) "
+                              "ORDER BY submission_id, seq", ids).fetchall()
+        return [Finding(r["code"], file=r["file"] or "", department=r["department"] or "",
+                        project=r["project"] or "", field=r["field"] or "", sheet=r["sheet"] or "",
+                        cell=r["cell"] or "", value=from_json(r["value"]), expected=r["expected"] or "",
+                        detail=r["detail"] or "") for r in rows]
+
+    def values(self, submission_ids: Iterable[int]) -> list[dict]:
+        """Normalised values of submissions (raw and value decoded), in recorded order."""
+        ids = list(submission_ids)
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        with closing(self._connect()) as db:
+            rows = db.execute(f"SELECT * FROM cell_values WHERE submission_id IN ({marks}) "
+                              "ORDER BY submission_id, seq", ids).fetchall()
+        out = []
+        for r in rows:
+            record = dict(r)
+            record["raw"], record["value"] = from_json(r["raw"]), from_json(r["value"])
+            out.append(record)
+        return out
+
+
+def _submission(row) -> Submission:
+    return Submission(
+        id=row["id"], sha256=row["sha256"], year=row["year"], original_name=row["original_name"],
+        source_path=row["source_path"], file_mtime=row["file_mtime"],
+        collected_at=row["collected_at"], department=row["department"], form_year=row["form_year"],
+        plan_id=row["plan_id"], template_version=row["template_version"],
+        readable=bool(row["readable"]), errors=row["errors"], warnings=row["warnings"],
+        archived_path=row["archived_path"], last_saved=row["last_saved"])
+
+
+def _crash_hook(index: int) -> None:
+    """Tests kill a collect run half-way (XLPLAN_TEST_CRASH_AFTER=n) to prove it is safe."""
+    limit = os.environ.get("XLPLAN_TEST_CRASH_AFTER")
+    if limit and index >= int(limit):
+        os._exit(99)
+
+
+@dataclass
+class DepartmentStatus:
+    """One line of the submission status."""
+
+    department: str
+    status: str
+    submission: Submission | None
+    submissions: int
+
+
+STATUS_MISSING, STATUS_FIX, STATUS_WARN, STATUS_OK = "未提出", "要修正", "要確認", "提出済"
+
+
+def submission_status(archive: Archive, plan: Plan) -> tuple[list[DepartmentStatus], list[Submission]]:
+    """Per department (master order): status and current submission; plus files that could not
+    be assigned to a department of this plan and year."""
+    current = archive.current(plan)
+    all_subs = archive.submissions(plan.year.short)
+    counts: dict[str, int] = {}
+    for s in all_subs:
+        counts[s.department] = counts.get(s.department, 0) + 1
+    lines = []
+    for dept in plan.department_names():
+        if not plan.projects_for(dept):
+            continue
+        sub = current.get(dept)
+        if sub is None:
+            status = STATUS_MISSING
+        elif sub.errors:
+            status = STATUS_FIX
+        elif sub.warnings:
+            status = STATUS_WARN
+        else:
+            status = STATUS_OK
+        lines.append(DepartmentStatus(dept, status, sub, counts.get(dept, 0)))
+    assigned = {s.id for s in current.values()}
+    others = [s for s in all_subs if s.id not in assigned and (
+        not s.readable or s.department not in current or s.form_year != plan.year.short)]
+    return lines, others

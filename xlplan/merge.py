@@ -1,0 +1,371 @@
+"""Merge the current submissions of a year from the archive into the coordinator's workbook.
+
+``merged_tables`` gives the tables as pandas DataFrames (for analysis); ``write_merged`` writes
+the consolidated workbook: 提出状況, 要確認, 一覧 (seed 003's 資料No.3), 指標, 基本目標別 with
+charts, and one 事業シート per project with every department's entries, ready to print.
+Text a department typed is always written as text, never as a formula.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from openpyxl.chart import BarChart, Reference
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+
+from .archive import Archive, submission_status
+from .files import atomic_write
+from .generate import _Context, _items, _resolver, sheet_title
+from .plan import Plan
+from .report import display_width
+from .settings import Settings
+from .template import Input, load_template_spec, render_sheet
+
+HEADER_FILL = PatternFill("solid", fgColor="D9E1F2")
+ERROR_FILL = PatternFill("solid", fgColor="FCE4D6")
+FONT = "游ゴシック"
+_FORMULA_START = re.compile(r"^[=+\-@\t\r]")
+_NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
+
+
+@dataclass
+class MergedTables:
+    """The merged tables of one year, as DataFrames with Japanese column names."""
+
+    status: pd.DataFrame
+    findings: pd.DataFrame
+    overview: pd.DataFrame
+    indicators: pd.DataFrame
+    goals: pd.DataFrame
+
+
+def merged_tables(archive: Archive, plan: Plan) -> MergedTables:
+    """Build every merged table from the archive (never from re-reading a folder)."""
+    lines, others = submission_status(archive, plan)
+    current = {line.department: line.submission for line in lines if line.submission}
+    values = archive.values([s.id for s in current.values()])
+    findings = archive.findings([s.id for s in current.values()] + [s.id for s in others])
+    by_key = {}
+    for v in values:
+        by_key[(v["department"], v["project"], v["field"], v["indicator_no"], v["year"])] = v
+    tables = [_status_table(lines, others), _findings_table(findings, current, others, archive),
+              _overview_table(plan, current, by_key), _indicator_table(plan, current, by_key),
+              _goal_table(plan, current, by_key)]
+    # Object columns with None for blanks: a score stays 4 (not 4.0) in Excel and CSV.
+    return MergedTables(*(df.astype(object).where(df.notna(), None) for df in tables))
+
+
+def _status_table(lines, others) -> pd.DataFrame:
+    rows = []
+    for line in lines:
+        s = line.submission
+        rows.append({"担当課": line.department, "状況": line.status,
+                     "提出ファイル": s.original_name if s else "", "最終保存": s.last_saved if s else "",
+                     "回収日時": s.collected_at if s else "", "エラー": s.errors if s else None,
+                     "警告": s.warnings if s else None, "提出回数": line.submissions,
+                     "保管先": s.archived_path if s else ""})
+    for s in others:
+        reason = "読み取れないファイル" if not s.readable else f"{s.form_year or '?'} の様式・他計画など"
+        rows.append({"担当課": s.department or "（不明）", "状況": f"対象外（{reason}）",
+                     "提出ファイル": s.original_name, "最終保存": s.last_saved or "",
+                     "回収日時": s.collected_at, "エラー": s.errors, "警告": s.warnings,
+                     "提出回数": None, "保管先": s.archived_path})
+    return pd.DataFrame(rows, columns=["担当課", "状況", "提出ファイル", "最終保存", "回収日時",
+                                       "エラー", "警告", "提出回数", "保管先"])
+
+
+_SEVERITY_JA = {"error": "エラー", "warning": "警告", "info": "情報"}
+
+
+def _findings_table(findings, current, others, archive: Archive) -> pd.DataFrame:
+    archived = {s.original_name: s.archived_path for s in list(current.values()) + list(others)}
+    rows = []
+    for f in findings:
+        rows.append({"重要度": _SEVERITY_JA[f.severity], "コード": f.code, "担当課": f.department,
+                     "ファイル": f.file, "事業": f.project, "項目": f.field, "シート": f.sheet,
+                     "セル": f.cell, "入力値": f.value, "内容": f.message("ja"),
+                     "保管先": archived.get(f.file, "")})
+    return pd.DataFrame(rows, columns=["重要度", "コード", "担当課", "ファイル", "事業", "項目",
+                                       "シート", "セル", "入力値", "内容", "保管先"])
+
+
+def _text(v) -> object:
+    if v is None:
+        return None
+    return v["value"] if v["value"] is not None else v["raw"]
+
+
+def _hierarchy(plan: Plan, project):
+    direction = plan.direction(project.direction_id)
+    goal = plan.goal(direction.goal_no) if direction else None
+    return (f"{goal.no}. {goal.name}" if goal else "",
+            f"{direction.id} {direction.name}" if direction else project.direction_id)
+
+
+def _overview_table(plan: Plan, current, by_key) -> pd.DataFrame:
+    rows = []
+    for project in plan.projects:
+        goal, direction = _hierarchy(plan, project)
+        for dept in project.departments:
+            get = lambda field: _text(by_key.get((dept, project.id, field, None, None)))  # noqa: E731
+            submitted = dept in current
+            rows.append({"基本目標": goal, "施策の方向性": direction,
+                         "事業": f"{project.id} {project.name}", "担当課": dept,
+                         "実績": get("eval_result") if submitted else "（未提出）",
+                         "事業名": get("eval_name"), "評価": get("eval_comment"),
+                         "達成度": get("eval_score"), "次年度計画": get("next_plan"),
+                         "次年度事業名": get("next_name"), "今後の方向性": get("direction")})
+    return pd.DataFrame(rows, columns=["基本目標", "施策の方向性", "事業", "担当課", "実績", "事業名",
+                                       "評価", "達成度", "次年度計画", "次年度事業名", "今後の方向性"])
+
+
+def _indicator_table(plan: Plan, current, by_key) -> pd.DataFrame:
+    rows = []
+    for project in plan.projects:
+        for ind in project.indicators:
+            for year in plan.years:
+                target = ind.target_for(year)
+                for dept in project.departments:
+                    v = by_key.get((dept, project.id, "result", ind.no, year.short))
+                    number = v["number"] if v else None
+                    rate = None
+                    if number is not None and target is not None and isinstance(target.value, (int, float)) and target.value:
+                        rate = round(number / target.value, 3)
+                    if v is None and year != plan.year:
+                        continue
+                    rows.append({"事業番号": project.id, "事業名": project.name, "指標": ind.name,
+                                 "担当課": dept, "年度": year.short,
+                                 "目標": target.text if target else None,
+                                 "目標値": target.value if target else None,
+                                 "実績（入力）": v["raw"] if v else None, "実績": v["value"] if v else None,
+                                 "単位": ind.unit or None, "達成率": rate})
+    return pd.DataFrame(rows, columns=["事業番号", "事業名", "指標", "担当課", "年度", "目標", "目標値",
+                                       "実績（入力）", "実績", "単位", "達成率"])
+
+
+def _goal_table(plan: Plan, current, by_key) -> pd.DataFrame:
+    rows = []
+    groups = [("基本目標", g.no, g.name, [p for p in plan.projects if (plan.direction(p.direction_id)
+              and plan.direction(p.direction_id).goal_no == g.no)]) for g in plan.goals]
+    groups += [("施策の方向性", d.id, d.name, [p for p in plan.projects if p.direction_id == d.id])
+               for d in plan.directions]
+    for level, number, name, projects in groups:
+        pairs = [(p, d) for p in projects for d in p.departments]
+        scores = [by_key.get((d, p.id, "eval_score", None, None)) for p, d in pairs]
+        numbers = [s["number"] for s in scores if s and s["number"] is not None and s["kind"] == "score"
+                   and 1 <= s["number"] <= 5]
+        choices = Counter(_text(by_key.get((d, p.id, "direction", None, None))) for p, d in pairs)
+        row = {"区分": level, "番号": number, "名称": name, "事業数": len(projects),
+               "担当課数（延べ）": len(pairs), "提出済": sum(d in current for _, d in pairs),
+               "平均達成度": round(sum(numbers) / len(numbers), 1) if numbers else None}
+        for score in range(1, 6):
+            row[f"達成度{score}"] = sum(1 for n in numbers if n == score)
+        for choice in plan.direction_choices:
+            row[choice] = choices.get(choice, 0)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# --- writing the workbook -----------------------------------------------------------------
+
+
+def safe_text(value):
+    """A value as it may go into a cell or CSV: text that would start a formula is escaped
+    for CSV with a leading apostrophe (numbers such as -3 stay numbers)."""
+    if isinstance(value, str) and _FORMULA_START.match(value) and not _NUMBER.match(value.strip()):
+        return "'" + value
+    return value
+
+
+def put(cell, value) -> None:
+    """Write a value; strings are always stored as text, never as formulas."""
+    if isinstance(value, float) and pd.isna(value):
+        value = None
+    cell.value = value
+    if isinstance(value, str):
+        cell.data_type = "s"
+
+
+def _row_height(values, columns, widths: dict[str, int], wrap) -> float | None:
+    """Height that shows every line of the wrapped cells of a row (no application re-measures
+    rows of a file it did not save, so a PDF would otherwise show one line per row)."""
+    lines = 1
+    for name, value in zip(columns, values):
+        if name not in wrap or not isinstance(value, str):
+            continue
+        width = max(widths.get(name, 12) - 1, 4)
+        lines = max(lines, sum(max(1, -(-display_width(part) // width)) for part in value.split("\n")))
+    return 15.0 * lines if lines > 1 else None
+
+
+def _table_sheet(wb, title: str, df: pd.DataFrame, widths: dict[str, int], wrap=(),
+                 print_columns: int | None = None) -> object:
+    ws = wb.create_sheet(title)
+    for col, name in enumerate(df.columns, start=1):
+        c = ws.cell(1, col)
+        put(c, name)
+        c.font = Font(name=FONT, bold=True)
+        c.fill = HEADER_FILL
+        c.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+        ws.column_dimensions[get_column_letter(col)].width = widths.get(name, 12)
+    for r, row in enumerate(df.itertuples(index=False), start=2):
+        for col, value in enumerate(row, start=1):
+            c = ws.cell(r, col)
+            put(c, value)
+            c.font = Font(name=FONT)
+            c.alignment = Alignment(vertical="top", wrap_text=df.columns[col - 1] in wrap)
+        height = _row_height(row, df.columns, widths, wrap)
+        if height:
+            ws.row_dimensions[r].height = height
+    ws.freeze_panes = "A2"
+    if print_columns:
+        ws.print_area = f"A1:{get_column_letter(print_columns)}{max(len(df) + 1, 2)}"
+    if len(df.columns):
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(df.columns))}{max(len(df) + 1, 2)}"
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_title_rows = "1:1"
+    return ws
+
+
+def _link_findings(ws, df: pd.DataFrame, archive: Archive, out_dir: Path) -> None:
+    """Hyperlink each finding to the archived file at the offending cell (Excel opens it there)."""
+    cols = list(df.columns)
+    c_msg, c_store = cols.index("内容") + 1, cols.index("保管先") + 1
+    for r, row in enumerate(df.itertuples(index=False), start=2):
+        stored = row[c_store - 1]
+        if not stored:
+            continue
+        target = os.path.relpath(archive.root / stored, out_dir)
+        cell = ws.cell(r, c_msg)
+        cell.hyperlink = target.replace(os.sep, "/")
+        sheet, ref = row[cols.index("シート")], row[cols.index("セル")]
+        if sheet and ref:
+            cell.hyperlink.location = "'" + str(sheet).replace("'", "''") + f"'!{ref}"
+        cell.font = Font(name=FONT, color="0563C1", underline="single")
+        severity = row[0]
+        if severity == "エラー":
+            ws.cell(r, 1).fill = ERROR_FILL
+
+
+def _goal_charts(ws, df: pd.DataFrame) -> None:
+    if df.empty:
+        return
+    n = len(df) + 1
+    cols = list(df.columns)
+    avg = BarChart()
+    avg.type = "bar"
+    avg.title = "平均達成度（1～5）"
+    avg.y_axis.scaling.min, avg.y_axis.scaling.max = 0, 5
+    avg.add_data(Reference(ws, min_col=cols.index("平均達成度") + 1, min_row=1, max_row=n), titles_from_data=True)
+    avg.set_categories(Reference(ws, min_col=cols.index("名称") + 1, min_row=2, max_row=n))
+    avg.height, avg.width = 9, 16
+    ws.add_chart(avg, f"A{n + 3}")
+    dist = BarChart()
+    dist.type = "bar"
+    dist.grouping = "stacked"
+    dist.overlap = 100
+    dist.title = "達成度の分布（件数）"
+    first = cols.index("達成度1") + 1
+    dist.add_data(Reference(ws, min_col=first, max_col=first + 4, min_row=1, max_row=n), titles_from_data=True)
+    dist.set_categories(Reference(ws, min_col=cols.index("名称") + 1, min_row=2, max_row=n))
+    dist.height, dist.width = 9, 16
+    ws.add_chart(dist, f"J{n + 3}")
+
+
+def _merged_input(plan: Plan, project, item: Input, by_key, current) -> object:
+    """The merged value of one input placeholder: '【課】value' lines for several departments."""
+    indicator = item.payload.get("indicator")
+    year = item.payload.get("year")
+    parts = []
+    for dept in project.departments:
+        v = by_key.get((dept, project.id, item.field, indicator.no if indicator else None,
+                        year.short if year and item.field in ("result", "do") else None))
+        value = _text(v)
+        if value in (None, ""):
+            continue
+        parts.append((dept, value))
+    if not parts:
+        return None
+    if len(parts) == 1:
+        return parts[0][1]
+    return "\n".join(f"【{d}】{v}" for d, v in parts)
+
+
+def write_merged(archive: Archive, plan: Plan, settings: Settings, out: Path,
+                 csv_dir: Path | None = None) -> Path:
+    """Write the consolidated workbook (atomically) and, optionally, CSV copies of the tables."""
+    out = Path(out)
+    tables = merged_tables(archive, plan)
+    spec = load_template_spec("department", settings.templates_dir)
+    wb = spec.load_workbook()  # styles of the layout are needed for the 事業シート pages
+    template_sheets = list(wb.worksheets)
+    project_template = wb[spec.sheets["project"]]
+    project_template.title = "__template_project"
+    lines, _ = submission_status(archive, plan)
+    current = {line.department: line.submission for line in lines if line.submission}
+    by_key = {(v["department"], v["project"], v["field"], v["indicator_no"], v["year"]): v
+              for v in archive.values([s.id for s in current.values()])}
+    # 保管先 (the archived copy) is for tracing, not for print: it stays outside the print area.
+    _table_sheet(wb, "提出状況", tables.status, {"担当課": 16, "状況": 18, "提出ファイル": 40,
+                                                  "最終保存": 22, "回収日時": 22, "保管先": 50},
+                 print_columns=len(tables.status.columns) - 1)
+    ws_f = _table_sheet(wb, "要確認", tables.findings,
+                        {"コード": 22, "担当課": 14, "ファイル": 32, "項目": 30, "シート": 24, "セル": 8,
+                         "入力値": 16, "内容": 60, "保管先": 30}, wrap=("内容", "項目"),
+                        print_columns=len(tables.findings.columns) - 1)
+    _link_findings(ws_f, tables.findings, archive, out.parent)
+    _table_sheet(wb, "一覧", tables.overview,
+                 {"基本目標": 18, "施策の方向性": 18, "事業": 22, "担当課": 12, "実績": 40, "事業名": 18,
+                  "評価": 40, "達成度": 8, "次年度計画": 36, "次年度事業名": 18, "今後の方向性": 14},
+                 wrap=("基本目標", "施策の方向性", "事業", "実績", "評価", "次年度計画", "事業名", "次年度事業名"))
+    _table_sheet(wb, "指標", tables.indicators, {"事業名": 24, "指標": 34, "担当課": 14})
+    ws_g = _table_sheet(wb, "基本目標別", tables.goals, {"名称": 30, "区分": 12})
+    _goal_charts(ws_g, tables.goals)
+    taken = set(wb.sheetnames)
+    context = _Context(plan, "全担当課", spec)
+    for project in plan.projects:
+        ws = wb.create_sheet(sheet_title(f"{project.id} {project.name}", taken))
+        context.sheet_of_project[project.id] = ws.title
+        rendered = render_sheet(project_template, ws, _resolver(context, project),
+                                _items(context, project), {}, spec.sheets["project"])
+        for item in rendered:
+            if item.input is None:
+                continue
+            put(ws.cell(item.row, item.column), _merged_input(plan, project, item.input, by_key, current))
+    for ws in template_sheets:
+        wb.remove(ws)
+    wb.active = 0
+    written = atomic_write(out, wb.save)
+    if csv_dir is not None:
+        write_csv(tables, Path(csv_dir))
+    return written
+
+
+def write_csv(tables: MergedTables, folder: Path) -> list[Path]:
+    """CSV copies (UTF-8 with BOM, so Excel opens them; formula-like text escaped)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, df in (("提出状況", tables.status), ("要確認", tables.findings), ("一覧", tables.overview),
+                     ("指標", tables.indicators), ("基本目標別", tables.goals)):
+        path = folder / f"{name}.csv"
+
+        def write(tmp, df=df):
+            with open(tmp, "w", encoding="utf-8-sig", newline="") as fh:
+                w = csv.writer(fh)
+                w.writerow(df.columns)
+                for row in df.itertuples(index=False):
+                    w.writerow(["" if (isinstance(v, float) and pd.isna(v)) or v is None else safe_text(v)
+                                for v in row])
+        paths.append(atomic_write(path, write))
+    return paths
