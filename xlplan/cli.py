@@ -14,7 +14,7 @@ from . import __version__
 from .check import add_check_command
 from .findings import current_lang, has_errors
 from .fiscal import FiscalYearError, parse_fiscal_year
-from .report import format_table
+from .report import _fit, format_table
 
 EXIT_OK, EXIT_FINDINGS, EXIT_FAILED = 0, 1, 2
 
@@ -110,6 +110,103 @@ def cmd_demo(args) -> int:
     return EXIT_OK
 
 
+def _project_context(args):
+    """(settings, plan, archive) for the archive commands, or UserError / None on problems."""
+    from .archive import Archive
+    from .settings import SettingsError, find_settings
+
+    try:
+        settings = find_settings(args.project, getattr(args, "master", None))
+    except SettingsError as exc:
+        raise UserError(str(exc)) from exc
+    master = Path(args.master) if getattr(args, "master", None) else settings.master
+    if master is None or not master.exists():
+        raise UserError(_t(f"計画マスタが見つかりません: {master}", f"Plan master not found: {master}"))
+    plan, _ = _load_plan_or_report(master, _year(args.year), args.lang)
+    if plan is None:
+        raise UserError(_t("計画マスタの誤りを直してから実行してください。",
+                           "Fix the plan master first."))
+    return settings, plan, Archive.for_settings(settings)
+
+
+def _print_status(plan, archive) -> None:
+    from .archive import submission_status
+
+    lines, others = submission_status(archive, plan)
+    print(_t(f"提出状況（{plan.year.label_ja}）", f"Submission status ({plan.year.label_en})"))
+    for line in lines:
+        s = line.submission
+        detail = (f"{s.original_name}（保存 {s.last_saved or '-'}、エラー {s.errors}、警告 {s.warnings}、"
+                  f"提出 {line.submissions} 回、ID {s.id}）" if s else "")
+        print(f"  {_fit(line.department, 16)} {_fit(line.status, 8)} {detail}")
+    for s in others:
+        why = _t("読み取れないファイル", "unreadable") if not s.readable else (
+            _t(f"{s.form_year} の様式", f"form of {s.form_year}"))
+        print(_t(f"  対象外: {s.original_name}（{why}、ID {s.id}）",
+                 f"  not counted: {s.original_name} ({why}, id {s.id})"))
+
+
+def cmd_collect(args) -> int:
+    settings, plan, archive = _project_context(args)
+    missing = [p for p in args.inbox if not Path(p).exists()]
+    if missing:
+        raise UserError(_t(f"見つかりません: {'、'.join(missing)}", f"Not found: {', '.join(missing)}"))
+    summary = archive.collect(args.inbox, settings, plan)
+    for s in summary.new:
+        who = s.department or _t("（不明）", "(unknown)")
+        print(_t(f"回収: {s.original_name} → {who}（エラー {s.errors}、警告 {s.warnings}）",
+                 f"collected: {s.original_name} → {who} ({s.errors} errors, {s.warnings} warnings)"))
+    if summary.known:
+        print(_t(f"回収済みと同じ内容のため記録のみ: {len(summary.known)} ファイル",
+                 f"already archived (same content): {len(summary.known)} files"))
+    _print_status(plan, archive)
+    return EXIT_FINDINGS if any(s.errors for s in summary.new) else EXIT_OK
+
+
+def cmd_status(args) -> int:
+    _, plan, archive = _project_context(args)
+    _print_status(plan, archive)
+    return EXIT_OK
+
+
+def cmd_choose(args) -> int:
+    _, plan, archive = _project_context(args)
+    ids = {s.id: s for s in archive.submissions(plan.year.short)}
+    chosen = ids.get(args.submission)
+    if chosen is None or chosen.department != args.department or not chosen.readable:
+        raise UserError(_t(f"{args.department} の提出 ID {args.submission} は {plan.year.label_ja} にありません。",
+                           f"No submission {args.submission} of {args.department} in {plan.year.label_en}."))
+    archive.choose(plan.year.short, args.department, args.submission)
+    _print_status(plan, archive)
+    return EXIT_OK
+
+
+def cmd_merge(args) -> int:
+    from .merge import write_merged
+
+    settings, plan, archive = _project_context(args)
+    out = Path(args.out) if args.out else settings.project_dir / "集計" / f"集計_{plan.year.short}.xlsx"
+    written = write_merged(archive, plan, settings, out, csv_dir=Path(args.csv) if args.csv else None)
+    if written != out:
+        print(_t(f"{out} は開かれているため、{written.name} に書き込みました。",
+                 f"{out} is open elsewhere; wrote {written.name} instead."))
+    print(_t(f"集計ファイルを作成しました: {written}", f"Wrote the merged workbook: {written}"))
+    return EXIT_OK
+
+
+def cmd_feedback(args) -> int:
+    from .feedback import write_feedback
+
+    settings, plan, archive = _project_context(args)
+    out = Path(args.out) if args.out else settings.project_dir / "差し戻し"
+    files = write_feedback(archive, plan, settings, out)
+    for f in files:
+        print(_t(f"{f.department}: {f.path}（要修正 {f.findings} 件）",
+                 f"{f.department}: {f.path} ({f.findings} findings)"))
+    print(_t(f"差し戻し用ファイル {len(files)} 件を作成しました。", f"Wrote {len(files)} return copies."))
+    return EXIT_OK
+
+
 def cmd_catalogue(args) -> int:
     from .findings import CATALOGUE, catalogue_markdown
 
@@ -152,6 +249,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out", nargs="?", default="xlplan-demo")
     p.set_defaults(func=cmd_demo)
     add_check_command(sub)
+
+    def project_args(p, year=True):
+        p.add_argument("--project", help="設定ファイル xlplan.toml のあるフォルダ")
+        p.add_argument("--master", help="計画マスタ（既定: 設定ファイルの master）")
+        p.add_argument("--year", help="評価年度（既定: 計画マスタの評価年度）")
+
+    p = sub.add_parser("collect", help="回収フォルダのファイルを保管・チェックして記録")
+    p.add_argument("inbox", nargs="+", help="回収フォルダまたはファイル")
+    project_args(p)
+    p.set_defaults(func=cmd_collect)
+
+    p = sub.add_parser("status", help="担当課ごとの提出状況")
+    project_args(p)
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("choose", help="担当課の提出ファイルのうち集計に使うものを指定")
+    p.add_argument("--department", required=True)
+    p.add_argument("--submission", type=int, required=True, help="status に表示される ID")
+    project_args(p)
+    p.set_defaults(func=cmd_choose)
+
+    p = sub.add_parser("merge", help="集計ファイル（提出状況・要確認・一覧・指標・基本目標別・事業シート）を作成")
+    p.add_argument("--out", help="出力ファイル（既定: 集計/集計_<年度>.xlsx）")
+    p.add_argument("--csv", help="表を CSV（UTF-8 BOM 付き）でも書き出すフォルダ")
+    project_args(p)
+    p.set_defaults(func=cmd_merge)
+
+    p = sub.add_parser("feedback", help="要修正の担当課に差し戻し用ファイルを作成")
+    p.add_argument("--out", help="出力フォルダ（既定: 差し戻し）")
+    project_args(p)
+    p.set_defaults(func=cmd_feedback)
 
     p = sub.add_parser("catalogue", help="指摘コードの一覧 / list of finding codes")
     p.add_argument("--format", choices=("markdown", "json"), default="markdown")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .check import check_files
+from .archive import Archive, submission_status
+from .feedback import write_feedback
 from .findings import current_lang
-from .report import findings_json
+from .merge import write_merged
 from .simulate import simulate_returns
 from .generate import generate
 from .plan import load_plan
@@ -45,16 +46,22 @@ def run_demo(out: Path, lang: str | None = None) -> dict:
     returns = simulate_returns({f.department: f.path for f in files}, plan, project.inbox)
     _say(f"[3] 各課の入力を模擬（入力ミスを含む）: {project.inbox} に {len(returns)} ファイル",
          f"[3] simulated {len(returns)} returned files (with mistakes) in {project.inbox}", lang)
-    result = check_files([project.inbox], project.settings, plan)
-    _say(f"[4] 回収ファイルのチェック: {len(result.files)} ファイル",
-         f"[4] checked {len(result.files)} returned files", lang)
-    for report in result.files:
-        _say(f"    {report.file}: {report.department or '不明'} エラー {report.errors} 件、警告 {report.warnings} 件",
-             f"    {report.file}: {report.department or 'unknown'} {report.errors} errors, "
-             f"{report.warnings} warnings", lang)
-    project.results.mkdir(exist_ok=True)
-    report_path = project.results / "チェック結果.json"
-    report_path.write_text(findings_json(result.findings, [f.to_dict() for f in result.files], lang),
-                           encoding="utf-8")
-    _say(f"    指摘の一覧: {report_path}", f"    findings: {report_path}", lang)
-    return {"project": project, "plan": plan, "files": files, "returns": returns, "check": result}
+    archive = Archive.for_settings(project.settings)
+    summary = archive.collect([project.inbox], project.settings, plan)
+    _say(f"[4] 回収・チェック・保管: 新規 {len(summary.new)} ファイル（{archive.db_path.name} に記録）",
+         f"[4] collected, checked and archived {len(summary.new)} new files ({archive.db_path.name})", lang)
+    lines, others = submission_status(archive, plan)
+    for line in lines:
+        s = line.submission
+        _say(f"    {line.department}: {line.status}" + (f"（{s.original_name}、エラー {s.errors} 件、警告 {s.warnings} 件）" if s else ""),
+             f"    {line.department}: {line.status}" + (f" ({s.original_name}, {s.errors} errors, {s.warnings} warnings)" if s else ""), lang)
+    for s in others:
+        _say(f"    対象外: {s.original_name}", f"    not counted: {s.original_name}", lang)
+    merged = write_merged(archive, plan, project.settings,
+                          project.results / f"集計_{plan.year.short}.xlsx", csv_dir=project.results / "csv")
+    _say(f"[5] 集計ファイル: {merged}", f"[5] merged workbook: {merged}", lang)
+    feedback = write_feedback(archive, plan, project.settings, project.root / "差し戻し")
+    _say(f"[6] 差し戻し用ファイル: {len(feedback)} 件（{project.root / '差し戻し'}）",
+         f"[6] return copies: {len(feedback)} ({project.root / '差し戻し'})", lang)
+    return {"project": project, "plan": plan, "files": files, "returns": returns,
+            "archive": archive, "merged": merged, "feedback": feedback}
