@@ -79,8 +79,11 @@ def test_bad_year_and_master_with_mistakes(tmp_path):
 def test_demo_runs_end_to_end(tmp_path):
     r = run("demo", str(tmp_path / "demo"))
     assert r.returncode == 0, r.stderr
-    assert "[4]" in r.stdout
-    assert (tmp_path / "demo" / "集計" / "チェック結果.json").exists()
+    assert "[6]" in r.stdout and "未提出" in r.stdout and "要修正" in r.stdout
+    assert (tmp_path / "demo" / "集計" / "集計_R6.xlsx").exists()
+    assert len(list((tmp_path / "demo" / "集計" / "csv").glob("*.csv"))) == 5
+    assert list((tmp_path / "demo" / "差し戻し").glob("差し戻し_R6_*.xlsx"))
+    assert list((tmp_path / "demo" / "archive").rglob("*.xlsx"))
     # Running it again reuses the project (same key) instead of failing.
     r = run("demo", str(tmp_path / "demo"))
     assert r.returncode == 0, r.stderr
