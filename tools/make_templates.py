@@ -195,6 +195,60 @@ def styles_sheet(wb):
     return ws
 
 
+def scoring_cover(wb):
+    ws = wb.active
+    ws.title = "表紙"
+    for col, w in {"A": 14, "B": 14, "C": 60}.items():
+        ws.column_dimensions[col].width = w
+    put(ws, "B1", "{{plan.name}}", "B1:C1", bold=True, size=16, border=False)
+    ws.row_dimensions[1].height = 30
+    put(ws, "B2", "中間評価 評価票（{{year.label}}）", "B2:C2", bold=True, size=13, border=False)
+    for row, label, value in ((4, "委員", "{{member.name}}（{{member.group}}）"),
+                              (5, "提出期限", "{{deadline}}"), (6, "事務局", "{{plan.organisation}}"),
+                              (7, "基本理念", "{{plan.philosophy}}")):
+        put(ws, f"B{row}", label, bold=True, fill=LABEL_FILL)
+        put(ws, f"C{row}", value)
+    put(ws, "B9", "評価のしかた", bold=True, fill=LABEL_FILL)
+    put(ws, "C9", "・「評価票」シートの施策ごとに、これまでの主な取組を読んで評価を選んでください。\n"
+                  "  ①できていない ②あまりできていない ③どちらともいえない ④できている ⑤よくできている\n"
+                  "・評価できない施策は「評価しない」を選んでください（空欄のままにしないでください）。\n"
+                  "・ご意見があれば意見欄に記入してください（セル内の改行は Alt+Enter）。", v="top")
+    ws.row_dimensions[9].height = 84
+    put(ws, "B11", "入力欄", bold=True, fill=LABEL_FILL)
+    put(ws, "C11", "{{total.count}} か所")
+    put(ws, "B12", "状況", bold=True, fill=LABEL_FILL)
+    put(ws, "C12", "{{total.status}}")
+    ws["A1"] = "制御列"
+    return ws
+
+
+def scoring_sheet(wb):
+    ws = wb.create_sheet("評価票")
+    headers = [("基本目標", 14), ("施策展開の方向性", 16), ("施策の展開", 30), ("それぞれの役割", 34),
+               ("これまでの主な取組（{{year.label}}実績）", 44), ("評価", 16), ("意見", 36)]
+    cols = "BCDEFGH"
+    ws.column_dimensions["A"].width = 14
+    put(ws, "B1", "{{plan.name}}　中間評価 評価票（{{member.name}} 委員）", "B1:H1", bold=True, size=13,
+        border=False)
+    put(ws, "B2", "評価点数・・・①できていない ②あまりできていない ③どちらともいえない ④できている ⑤よくできている",
+        "B2:H2", border=False)
+    for col, (label, width) in zip(cols, headers):
+        ws.column_dimensions[col].width = width
+        put(ws, f"{col}3", label, bold=True, fill=LABEL_FILL, h="center")
+    ws.row_dimensions[3].height = 30
+    ws["A4"] = "each project"
+    values = ["{{goal.no}}. {{goal.name}}", "{{direction.id}} {{direction.name}}",
+              "{{project.id}} {{project.name}}\n{{project.policy}}", "{{project.roles}}",
+              "{{project.summary}}", "{{input.rating}}", "{{input.rating_comment}}"]
+    for col, value in zip(cols, values):
+        put(ws, f"{col}4", value, v="top", h="center" if "rating}}" in value else "left")
+    ws.row_dimensions[4].height = 150
+    ws.print_title_rows = "1:3"
+    ws.page_setup.orientation = "landscape"
+    ws["A1"] = "制御列"
+    return ws
+
+
 def main():
     OUT.mkdir(exist_ok=True)
     wb = Workbook()
@@ -204,6 +258,12 @@ def main():
     styles_sheet(wb)
     wb.save(OUT / "department.xlsx")
     print("wrote", OUT / "department.xlsx")
+    wb = Workbook()
+    scoring_cover(wb)
+    scoring_sheet(wb)
+    styles_sheet(wb)
+    wb.save(OUT / "scoring.xlsx")
+    print("wrote", OUT / "scoring.xlsx")
 
 
 if __name__ == "__main__":

@@ -25,12 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from .check import check_returned, collect_paths
+from .check import check_returned, collect_paths, template_versions
 from .findings import Finding
 from .plan import Plan
 from .read import Limits, file_digest, read_returned
 from .settings import Settings
-from .template import TemplateError, load_template_spec
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -44,7 +43,8 @@ CREATE TABLE IF NOT EXISTS submissions (
     collected_at TEXT NOT NULL, department TEXT NOT NULL DEFAULT '',
     form_year TEXT NOT NULL DEFAULT '', plan_id TEXT NOT NULL DEFAULT '',
     template_version INTEGER, readable INTEGER NOT NULL, errors INTEGER NOT NULL,
-    warnings INTEGER NOT NULL, UNIQUE (sha256, year));
+    warnings INTEGER NOT NULL, kind TEXT NOT NULL DEFAULT 'department',
+    member TEXT NOT NULL DEFAULT '', UNIQUE (sha256, year));
 CREATE TABLE IF NOT EXISTS sightings (
     sha256 TEXT NOT NULL, year TEXT NOT NULL, original_name TEXT NOT NULL,
     source_path TEXT NOT NULL, seen_at TEXT NOT NULL);
@@ -111,10 +111,13 @@ class Submission:
     warnings: int
     archived_path: str
     last_saved: str | None
+    kind: str = "department"
+    member: str = ""
 
     def sort_key(self) -> tuple:
-        """Newest last: last-saved inside the file, then file time, then collection order."""
-        return (self.last_saved or "", self.file_mtime or "", self.id)
+        """Newest last: last-saved inside the file, then file time, then collection order.
+        Times are compared as instants (09:30+09:00 is before 01:00Z), not as text."""
+        return (_instant(self.last_saved), _instant(self.file_mtime), self.id)
 
 
 @dataclass
@@ -136,6 +139,7 @@ class Archive:
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
         with closing(self._connect()) as db:
             db.executescript(SCHEMA)
+            _migrate(db)
 
     @classmethod
     def for_settings(cls, settings: Settings) -> "Archive":
@@ -168,10 +172,7 @@ class Archive:
                 limits: Limits = Limits(), progress=None) -> CollectSummary:
         """Archive, read, check and record every file of the inbox for the plan's year."""
         files = collect_paths(inbox)
-        try:
-            version = load_template_spec("department", settings.templates_dir).version
-        except TemplateError:
-            version = None
+        versions = template_versions(settings)
         year = plan.year.short
         new, known = [], []
         with closing(self._connect()) as db:
@@ -194,11 +195,24 @@ class Archive:
                 returned.path = path
                 for f in returned.findings:
                     f.file = path.name
-                findings, values = check_returned(returned, plan, settings, version)
+                findings, values = check_returned(returned, plan, settings, versions)
+                findings += self._duplicate_member(db, returned, year, path)
                 sid = self._record(db, path, sha, size, archived, year, returned, findings, values)
                 new.append(self.submission(sid))
                 _crash_hook(index)
         return CollectSummary(new, known, len(files))
+
+    def _duplicate_member(self, db, returned, year: str, path: Path) -> list[Finding]:
+        """A committee member who already sent a form this year: say so (the newest counts)."""
+        meta = returned.metadata or {}
+        if not returned.readable or meta.get("kind") != "scoring":
+            return []
+        earlier = db.execute("SELECT COUNT(*) FROM submissions WHERE year=? AND kind='scoring' "
+                             "AND member=? AND readable=1", (year, str(meta.get("member")))).fetchone()[0]
+        if not earlier:
+            return []
+        return [Finding("duplicate-member-submission", file=path.name, department=returned.department,
+                        detail=f"{earlier + 1} 件目")]
 
     def _record(self, db, path, sha, size, archived, year, returned, findings, values) -> int:
         meta = returned.metadata or {}
@@ -214,12 +228,13 @@ class Archive:
             cur = db.execute(
                 "INSERT INTO submissions (sha256, year, original_name, source_path, file_mtime,"
                 " collected_at, department, form_year, plan_id, template_version, readable,"
-                " errors, warnings) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " errors, warnings, kind, member) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (sha, year, path.name, str(path), mtime, _now(),
                  returned.department if returned.readable else "", str(meta.get("year", "")),
                  str((meta.get("plan") or {}).get("id", "")),
                  (meta.get("template") or {}).get("version"), int(returned.readable), errors,
-                 warnings))
+                 warnings, str(meta.get("kind") or "department") if returned.readable else "",
+                 str(meta.get("member") or "") if returned.readable else ""))
             sid = cur.lastrowid
             db.executemany(
                 "INSERT INTO findings VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -251,18 +266,24 @@ class Archive:
             rows = db.execute(self._SUBMISSION_SQL + " WHERE s.year=? ORDER BY s.id", (year,))
             return [_submission(r) for r in rows]
 
-    def current(self, plan: Plan) -> dict[str, Submission]:
-        """The submission that counts per department: the coordinator's choice, else the newest
-        readable one of the right plan and year."""
+    def current(self, plan: Plan, kind: str = "department") -> dict[str, Submission]:
+        """The submission that counts per department (or per committee member id for
+        kind='scoring'): the coordinator's choice, else the newest readable one of the right
+        plan and year."""
         year = plan.year.short
         candidates: dict[str, list[Submission]] = {}
         for s in self.submissions(year):
-            if s.readable and s.department and s.form_year == year and s.plan_id == plan.plan_id:
-                candidates.setdefault(s.department, []).append(s)
+            if s.readable and s.kind == kind and s.form_year == year and s.plan_id == plan.plan_id:
+                key = s.member if kind == "scoring" else s.department
+                if key:
+                    candidates.setdefault(key, []).append(s)
         chosen = {d: max(subs, key=Submission.sort_key) for d, subs in candidates.items()}
         with closing(self._connect()) as db:
             for row in db.execute("SELECT department, submission_id FROM choices WHERE year=?", (year,)):
-                chosen[row["department"]] = self.submission(row["submission_id"])
+                choice = self.submission(row["submission_id"])
+                key = choice.member if kind == "scoring" else choice.department
+                if choice.kind == kind and key == row["department"]:
+                    chosen[key] = choice
         return chosen
 
     def choose(self, year: str, department: str, submission_id: int) -> None:
@@ -302,6 +323,29 @@ class Archive:
         return out
 
 
+def _instant(text: str | None) -> float:
+    """An ISO time as seconds since the epoch (naive times are taken as UTC); -inf if absent."""
+    if not text:
+        return float("-inf")
+    try:
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return float("-inf")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment.timestamp()
+
+
+def _migrate(db) -> None:
+    """Bring a database made by an earlier xlplan up to this schema (columns added since)."""
+    have = {r["name"] for r in db.execute("PRAGMA table_info(submissions)")}
+    with db:
+        if "kind" not in have:
+            db.execute("ALTER TABLE submissions ADD COLUMN kind TEXT NOT NULL DEFAULT 'department'")
+        if "member" not in have:
+            db.execute("ALTER TABLE submissions ADD COLUMN member TEXT NOT NULL DEFAULT ''")
+
+
 def _submission(row) -> Submission:
     return Submission(
         id=row["id"], sha256=row["sha256"], year=row["year"], original_name=row["original_name"],
@@ -309,7 +353,8 @@ def _submission(row) -> Submission:
         collected_at=row["collected_at"], department=row["department"], form_year=row["form_year"],
         plan_id=row["plan_id"], template_version=row["template_version"],
         readable=bool(row["readable"]), errors=row["errors"], warnings=row["warnings"],
-        archived_path=row["archived_path"], last_saved=row["last_saved"])
+        archived_path=row["archived_path"], last_saved=row["last_saved"], kind=row["kind"],
+        member=row["member"])
 
 
 def _crash_hook(index: int) -> None:
@@ -321,40 +366,45 @@ def _crash_hook(index: int) -> None:
 
 @dataclass
 class DepartmentStatus:
-    """One line of the submission status."""
+    """One line of the submission status: a department, or a committee member (kind
+    'scoring', ``department`` then holds the member's name)."""
 
     department: str
     status: str
     submission: Submission | None
     submissions: int
+    kind: str = "department"
+    member: str = ""
 
 
 STATUS_MISSING, STATUS_FIX, STATUS_WARN, STATUS_OK = "未提出", "要修正", "要確認", "提出済"
 
 
+def _status_of(sub: Submission | None) -> str:
+    if sub is None:
+        return STATUS_MISSING
+    return STATUS_FIX if sub.errors else STATUS_WARN if sub.warnings else STATUS_OK
+
+
 def submission_status(archive: Archive, plan: Plan) -> tuple[list[DepartmentStatus], list[Submission]]:
-    """Per department (master order): status and current submission; plus files that could not
-    be assigned to a department of this plan and year."""
-    current = archive.current(plan)
+    """Per department (master order), then per committee member once any scoring form was
+    collected: status and current submission; plus files that count for nobody (unreadable,
+    another year's or plan's form). Superseded submissions are counted, not listed."""
     all_subs = archive.submissions(plan.year.short)
-    counts: dict[str, int] = {}
+    current = archive.current(plan)
+    counts: dict[tuple[str, str], int] = {}
     for s in all_subs:
-        counts[s.department] = counts.get(s.department, 0) + 1
-    lines = []
-    for dept in plan.department_names():
-        if not plan.projects_for(dept):
-            continue
-        sub = current.get(dept)
-        if sub is None:
-            status = STATUS_MISSING
-        elif sub.errors:
-            status = STATUS_FIX
-        elif sub.warnings:
-            status = STATUS_WARN
-        else:
-            status = STATUS_OK
-        lines.append(DepartmentStatus(dept, status, sub, counts.get(dept, 0)))
-    assigned = {s.id for s in current.values()}
-    others = [s for s in all_subs if s.id not in assigned and (
-        not s.readable or s.department not in current or s.form_year != plan.year.short)]
+        key = (s.kind, s.member if s.kind == "scoring" else s.department)
+        counts[key] = counts.get(key, 0) + 1
+    lines = [DepartmentStatus(d, _status_of(current.get(d)), current.get(d),
+                              counts.get(("department", d), 0))
+             for d in plan.department_names() if plan.projects_for(d)]
+    members = archive.current(plan, "scoring")
+    if members or any(s.kind == "scoring" for s in all_subs):
+        lines += [DepartmentStatus(m.name, _status_of(members.get(m.id)), members.get(m.id),
+                                   counts.get(("scoring", m.id), 0), "scoring", m.id)
+                  for m in plan.members]
+    counted = {s.id for s in current.values()} | {s.id for s in members.values()}
+    others = [s for s in all_subs if s.id not in counted and (
+        not s.readable or s.form_year != plan.year.short or s.plan_id != plan.plan_id)]
     return lines, others

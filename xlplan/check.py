@@ -17,9 +17,9 @@ import pandas as pd
 
 from .findings import ERROR, WARNING, Finding, count_by_severity
 from .fiscal import parse_fiscal_year
-from .generate import CHOICE, MILESTONE, PERCENT, QUANTITY, SCORE, TEXT
-from .normalise import (Normalised, normalise_choice, normalise_quantity, normalise_score,
-                        normalise_text)
+from .generate import CHOICE, MILESTONE, PERCENT, QUANTITY, RATING, RATINGS, SCORE, TEXT
+from .normalise import (Normalised, normalise_choice, normalise_quantity, normalise_rating,
+                        normalise_score, normalise_text)
 from .plan import Plan
 from .read import Limits, Returned, read_returned
 from .settings import Settings
@@ -87,19 +87,30 @@ def check_files(paths: Iterable[Path | str], settings: Settings, plan: Plan, *,
                 limits: Limits = Limits(), workers: int | None = None) -> CheckResult:
     """Read and check returned files; never raises for a bad file."""
     files = collect_paths(paths)
-    try:
-        template_version = load_template_spec("department", settings.templates_dir).version
-    except TemplateError:
-        template_version = None
+    versions = template_versions(settings)
     result = CheckResult()
     rows: list[dict] = []
     for returned in _read_all(files, settings.key_bytes, limits, workers):
-        findings, values = check_returned(returned, plan, settings, template_version)
+        findings, values = check_returned(returned, plan, settings, versions)
         result.findings += findings
         rows += values
         result.files.append(_file_report(returned, findings))
     result.values = pd.DataFrame(rows, columns=VALUE_COLUMNS)
     return result
+
+
+LAYOUTS = ("department", "scoring")
+
+
+def template_versions(settings: Settings) -> dict[str, int]:
+    """Current version of each layout, as declared in the coordinator's templates."""
+    versions = {}
+    for layout in LAYOUTS:
+        try:
+            versions[layout] = load_template_spec(layout, settings.templates_dir).version
+        except TemplateError:
+            continue
+    return versions
 
 
 def _read_all(files: list[Path], key: bytes, limits: Limits, workers: int | None):
@@ -128,8 +139,10 @@ def _file_report(returned: Returned, findings: list[Finding]) -> FileReport:
 
 
 def check_returned(returned: Returned, plan: Plan, settings: Settings,
-                   template_version: int | None = None) -> tuple[list[Finding], list[dict]]:
-    """Findings and value rows of one read file, against the plan and its evaluation year."""
+                   versions: dict[str, int] | None = None) -> tuple[list[Finding], list[dict]]:
+    """Findings and value rows of one read file, against the plan and its evaluation year.
+
+    ``versions`` maps each layout id to its current template version."""
     findings = list(returned.findings)
     if not returned.readable:
         return findings, []
@@ -139,7 +152,12 @@ def check_returned(returned: Returned, plan: Plan, settings: Settings,
     if meta.get("plan", {}).get("id") != plan.plan_id:
         add("wrong-plan", value=meta.get("plan", {}).get("name", ""))
         return findings, []
-    if returned.department not in plan.department_names():
+    kind = meta.get("kind", "department")
+    if kind == "scoring":
+        if plan.member(str(meta.get("member"))) is None:
+            add("unknown-member", value=returned.department)
+            return findings, []
+    elif returned.department not in plan.department_names():
         add("unknown-department", value=returned.department)
         return findings, []
     try:
@@ -150,9 +168,10 @@ def check_returned(returned: Returned, plan: Plan, settings: Settings,
         add("wrong-year", value=year.label_ja if year else str(meta.get("year")),
             expected=plan.year.label_ja)
         return findings, []
-    version = (meta.get("template") or {}).get("version")
-    if template_version is not None and version != template_version:
-        add("template-version-mismatch", value=str(version), expected=str(template_version))
+    template = meta.get("template") or {}
+    current = (versions or {}).get(template.get("id", kind))
+    if current is not None and template.get("version") != current:
+        add("template-version-mismatch", value=str(template.get("version")), expected=str(current))
     rows = []
     for spec in meta.get("fields", []):
         cell = returned.cells.get(spec["name"])
@@ -180,6 +199,8 @@ def _normalise(spec: dict, cell, plan: Plan) -> Normalised:
                                   percent=kind == PERCENT and cell.percent_format)
     if kind == SCORE:
         return normalise_score(raw)
+    if kind == RATING:
+        return normalise_rating(raw, RATINGS)
     if kind == CHOICE:
         return normalise_choice(raw, plan.direction_choices)
     return normalise_text(raw)
@@ -198,7 +219,8 @@ def _check_field(spec: dict, cell, plan: Plan, settings: Settings) -> tuple[list
         # A formula without a cached value (never recalculated by an application) is reported
         # as formula-in-input only: calling it blank would send the department the wrong way.
         if spec["required"] and not cell.formula:
-            code = "missing-result" if spec["field"] in ("result", "eval_score") else "missing-text"
+            code = ("score-missing" if kind == RATING else
+                    "missing-result" if spec["field"] in ("result", "eval_score") else "missing-text")
             findings.append(Finding(code, **where))
     elif n.problem == "excel-error" or n.kind == "error":
         findings.append(Finding("excel-error", **where))

@@ -207,6 +207,22 @@ def cmd_feedback(args) -> int:
     return EXIT_OK
 
 
+def cmd_generate_scoring(args) -> int:
+    from .scoring import generate_scoring
+
+    settings, plan, archive = _project_context(args)
+    if not plan.members:
+        raise UserError(_t("計画マスタの「委員」シートに委員が登録されていません。",
+                           "The plan master lists no committee members (sheet 委員)."))
+    out = Path(args.out) if args.out else settings.project_dir / "配布" / "中間評価"
+    files = generate_scoring(plan, out, settings, archive, members=args.member or None)
+    for f in files:
+        print(_t(f"{f.member.name}: {f.path}（施策 {f.measures} 件）",
+                 f"{f.member.name}: {f.path} ({f.measures} measures)"))
+    print(_t(f"中間評価票 {len(files)} 件を作成しました。", f"Wrote {len(files)} scoring forms."))
+    return EXIT_OK
+
+
 def cmd_catalogue(args) -> int:
     from .findings import CATALOGUE, catalogue_markdown
 
@@ -280,6 +296,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="出力フォルダ（既定: 差し戻し）")
     project_args(p)
     p.set_defaults(func=cmd_feedback)
+
+    p = sub.add_parser("generate-scoring", help="推進会議委員ごとの中間評価票を作成")
+    p.add_argument("--out", help="出力フォルダ（既定: 配布/中間評価）")
+    p.add_argument("--member", action="append", help="この委員番号だけ作成（複数指定可）")
+    project_args(p)
+    p.set_defaults(func=cmd_generate_scoring)
 
     p = sub.add_parser("catalogue", help="指摘コードの一覧 / list of finding codes")
     p.add_argument("--format", choices=("markdown", "json"), default="markdown")

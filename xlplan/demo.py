@@ -7,8 +7,9 @@ from pathlib import Path
 from .archive import Archive, submission_status
 from .feedback import write_feedback
 from .findings import current_lang
-from .merge import write_merged
-from .simulate import simulate_returns
+from .merge import merged_tables, write_merged
+from .scoring import generate_scoring
+from .simulate import simulate_returns, simulate_scoring
 from .generate import generate
 from .plan import load_plan
 from .project import ProjectFolder, init_project
@@ -63,5 +64,16 @@ def run_demo(out: Path, lang: str | None = None) -> dict:
     feedback = write_feedback(archive, plan, project.settings, project.root / "差し戻し")
     _say(f"[6] 差し戻し用ファイル: {len(feedback)} 件（{project.root / '差し戻し'}）",
          f"[6] return copies: {len(feedback)} ({project.root / '差し戻し'})", lang)
+    forms = generate_scoring(plan, project.outbox / "中間評価", project.settings, archive)
+    _say(f"[7] 推進会議委員の中間評価票: {len(forms)} 件（{project.outbox / '中間評価'}）",
+         f"[7] committee scoring forms: {len(forms)} ({project.outbox / '中間評価'})", lang)
+    scored = simulate_scoring({f.member.id: f.path for f in forms}, plan, project.inbox / "中間評価")
+    archive.collect([project.inbox / "中間評価"], project.settings, plan)
+    merged = write_merged(archive, plan, project.settings,
+                          project.results / f"集計_{plan.year.short}.xlsx", csv_dir=project.results / "csv")
+    committee = merged_tables(archive, plan).committee
+    rated = committee.dropna(subset=["評価点（平均）"]) if committee is not None else []
+    _say(f"[8] 委員 {len(scored)} 件を回収し、中間評価結果（施策 {len(rated)} 件の平均点）を集計ファイルに追加",
+         f"[8] collected {len(scored)} committee forms; 中間評価結果 with averages for {len(rated)} measures", lang)
     return {"project": project, "plan": plan, "files": files, "returns": returns,
-            "archive": archive, "merged": merged, "feedback": feedback}
+            "archive": archive, "merged": merged, "feedback": feedback, "forms": forms}

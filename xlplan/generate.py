@@ -23,13 +23,17 @@ from . import __version__
 from .files import atomic_write, safe_filename
 from .fiscal import FiscalYear
 from .metadata import FORMAT_VERSION, row_hash, write_metadata_sheet
-from .plan import Indicator, Plan, Project
+from .plan import Indicator, Member, Plan, Project
 from .settings import Settings
 from .template import (Formula, Input, Link, Locked, RenderedCell, TemplateError, TemplateSpec,
                        cell_range, load_template_spec, render_sheet, template_fill)
 
-QUANTITY, PERCENT, MILESTONE, TEXT, CHOICE, SCORE = ("quantity", "percent", "milestone", "text",
-                                                     "choice", "score")
+QUANTITY, PERCENT, MILESTONE, TEXT, CHOICE, SCORE, RATING = (
+    "quantity", "percent", "milestone", "text", "choice", "score", "rating")
+# 中間評価: what a committee member picks; the archive stores 1–5, or None for 評価しない.
+RATINGS = ("①できていない", "②あまりできていない", "③どちらともいえない", "④できている",
+           "⑤よくできている")
+ABSTAIN = "評価しない"
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,8 @@ FIELDS: dict[str, FieldSpec] = {
     "eval_score": FieldSpec(SCORE, True, "達成度"),
     "next_plan": FieldSpec(TEXT, True, "次年度計画"),
     "next_name": FieldSpec(TEXT, False, "次年度事業名"),
+    "rating": FieldSpec(RATING, True, "評価点"),
+    "rating_comment": FieldSpec(TEXT, False, "意見"),
 }
 
 BLANKS_MARK = "\u00a7BLANKS\u00a7"
@@ -98,6 +104,8 @@ class _Context:
     department: str
     spec: TemplateSpec
     history: object = None
+    member: Member | None = None
+    summaries: dict[str, str] = field(default_factory=dict)
     inputs: list[InputCell] = field(default_factory=list)
     sheet_of_project: dict[str, str] = field(default_factory=dict)
     names_by_sheet: dict[str, list[str]] = field(default_factory=dict)
@@ -139,26 +147,30 @@ def generate(plan: Plan, out_dir: Path, settings: Settings, *, departments: list
 
 
 def build_workbook(plan: Plan, department: str, settings: Settings, spec: TemplateSpec,
-                   history=None, prepare=None):
+                   history=None, prepare=None, member: Member | None = None,
+                   summaries: dict[str, str] | None = None):
     """The department's workbook in memory (openpyxl), with its input-cell records.
 
     ``prepare(wb, context)``, if given, runs after rendering and before protection and
-    signing (feedback copies fill values back and add their 要修正 sheet there).
+    signing (feedback copies fill values back and add their 要修正 sheet there). A layout
+    without a ``project`` sheet (the committee's scoring form) has no per-project sheets; for a
+    committee ``member`` the recipient is the member and every measure of the plan is listed.
     """
     wb = spec.load_workbook()
-    context = _Context(plan, department, spec, history)
+    context = _Context(plan, department, spec, history, member, dict(summaries or {}))
     roles = spec.sheets
-    for role in ("cover", "project", "evaluation"):
-        if roles.get(role) not in wb.sheetnames:
-            raise TemplateError(f"テンプレート {spec.workbook.name} にシート「{roles.get(role)}」がありません。")
-    templates = {role: wb[roles[role]] for role in ("cover", "project", "evaluation")}
+    used = [r for r in ("cover", "project", "evaluation") if r in roles]
+    for role in used:
+        if roles[role] not in wb.sheetnames:
+            raise TemplateError(f"テンプレート {spec.workbook.name} にシート「{roles[role]}」がありません。")
+    templates = {role: wb[roles[role]] for role in used}
     for role, ws in templates.items():
         ws.title = f"__template_{role}"
     input_fill = template_fill(wb, spec, "入力欄", "FFF9E5")
     blank_fill = template_fill(wb, spec, "未入力", "FCE4D6")
     reference_fill = template_fill(wb, spec, "参照のみ", "F2F2F2")
     taken = set(roles.values()) | set(wb.sheetnames)
-    projects = [p for p in plan.projects_for(department)]
+    projects = plan.projects_for(department) if "project" in templates else []
     rendered: list[RenderedCell] = []
     for project in projects:
         title = sheet_title(f"{project.id} {project.name}", taken)
@@ -204,9 +216,16 @@ def _items(context: _Context, project: Project | None):
         if tag == "year":
             return [{"do_year": y} for y in plan.years]
         if tag == "project":
-            return [{"project": p} for p in plan.projects_for(context.department)]
+            return [{"project": p} for p in _recipient_projects(context)]
         raise TemplateError(f"不明な繰り返し「each {tag}」")
     return items
+
+
+def _recipient_projects(context: _Context) -> list[Project]:
+    """A department's projects; for a committee member every measure still running."""
+    if context.member is not None:
+        return [p for p in context.plan.projects if not p.ended]
+    return context.plan.projects_for(context.department)
 
 
 def _resolver(context: _Context, sheet_project: Project | None):
@@ -220,6 +239,12 @@ def _resolver(context: _Context, sheet_project: Project | None):
         simple = _plan_values(plan, context.department)
         if key in simple:
             return simple[key]
+        if key.startswith("member.") and context.member is not None:
+            member = context.member
+            return {"member.id": member.id, "member.name": member.name,
+                    "member.group": member.group, "member.term": member.term}[key]
+        if key == "project.summary" and project is not None:
+            return context.summaries.get(project.id) or "（集計前）"
         if key.startswith(("project.", "goal.", "direction.")):
             if project is None:
                 raise KeyError(key)
@@ -382,6 +407,8 @@ def _finish_inputs(wb, context: _Context, rendered: list[RenderedCell], input_fi
             label = f"{indicator.name}（{year.short} {spec.label}）"
         elif item.input.field == "do" and year is not None:
             label = f"{year.short} {spec.label}"
+        elif kind == RATING or item.input.field == "rating_comment":
+            label = f"{project.id} {project.name}（{spec.label}）"
         record = InputCell(name, item.sheet, item.coordinate, project.id, item.input.field, kind,
                            required, label, indicator.no if indicator else None,
                            year.short if year else None, indicator.unit if indicator else "")
@@ -428,6 +455,11 @@ def _validation(kind: str, record: InputCell, plan: Plan) -> DataValidation:
         dv = DataValidation(type="list", formula1=f'"{quoted}"')
         dv.error = "一覧から選んでください: " + "／".join(plan.direction_choices)
         dv.prompt = "▼ をクリックして一覧から選んでください。"
+    elif kind == RATING:
+        options = ",".join(RATINGS + (ABSTAIN,))
+        dv = DataValidation(type="list", formula1=f'"{options}"')
+        dv.error = "一覧から選んでください（①～⑤、または評価しない）。"
+        dv.prompt = "▼ をクリックして①～⑤から選んでください。評価しない場合は「評価しない」を選びます。"
     elif kind == MILESTONE:
         dv = DataValidation()
         dv.prompt = "実施状況を入力してください（例: 実施、一部実施、未実施、検討中）。"
@@ -435,7 +467,7 @@ def _validation(kind: str, record: InputCell, plan: Plan) -> DataValidation:
         dv = DataValidation()
         dv.prompt = f"{record.label}を入力してください。セル内の改行は Alt+Enter です。"
     dv.allow_blank = True
-    dv.showErrorMessage = kind in (QUANTITY, PERCENT, SCORE, CHOICE)
+    dv.showErrorMessage = kind in (QUANTITY, PERCENT, SCORE, CHOICE, RATING)
     dv.showInputMessage = True
     dv.errorStyle = "stop"
     dv.errorTitle = "入力内容を確認してください"
@@ -483,14 +515,15 @@ def _metadata(plan: Plan, department: str, spec: TemplateSpec, context: _Context
     inputs = {(i.sheet, i.cell) for i in context.inputs}
     return {
         "format": FORMAT_VERSION,
-        "kind": "department",
+        "kind": spec.id,
+        "member": context.member.id if context.member else None,
         "generator": f"xlplan {__version__}",
         "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "plan": {"id": plan.plan_id, "name": plan.name},
         "template": {"id": spec.id, "version": spec.version},
         "year": plan.year.short,
         "department": department,
-        "projects": [p.id for p in plan.projects_for(department)],
+        "projects": [p.id for p in _recipient_projects(context)],
         "sheets": [ws.title for ws in wb.worksheets],
         "fields": [i.to_dict() for i in context.inputs],
         "fingerprint": locked_fingerprint(_locked_cells(wb, inputs)),

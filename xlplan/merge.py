@@ -25,6 +25,7 @@ from .files import atomic_write
 from .generate import _Context, _items, _resolver, sheet_title
 from .plan import Plan
 from .report import display_width
+from .scoring import committee_table
 from .settings import Settings
 from .template import Input, load_template_spec, render_sheet
 
@@ -44,40 +45,55 @@ class MergedTables:
     overview: pd.DataFrame
     indicators: pd.DataFrame
     goals: pd.DataFrame
+    committee: pd.DataFrame | None = None
 
 
 def merged_tables(archive: Archive, plan: Plan) -> MergedTables:
     """Build every merged table from the archive (never from re-reading a folder)."""
     lines, others = submission_status(archive, plan)
-    current = {line.department: line.submission for line in lines if line.submission}
+    current = _department_submissions(lines)
+    members = [line.submission for line in lines if line.kind == "scoring" and line.submission]
     values = archive.values([s.id for s in current.values()])
-    findings = archive.findings([s.id for s in current.values()] + [s.id for s in others])
+    findings = archive.findings([s.id for s in current.values()] + [s.id for s in members]
+                                + [s.id for s in others])
     by_key = {}
     for v in values:
         by_key[(v["department"], v["project"], v["field"], v["indicator_no"], v["year"])] = v
-    tables = [_status_table(lines, others), _findings_table(findings, current, others, archive),
+    tables = [_status_table(lines, others),
+              _findings_table(findings, {**current, **{s.member: s for s in members}}, others, archive),
               _overview_table(plan, current, by_key), _indicator_table(plan, current, by_key),
               _goal_table(plan, current, by_key)]
     # Object columns with None for blanks: a score stays 4 (not 4.0) in Excel and CSV.
-    return MergedTables(*(df.astype(object).where(df.notna(), None) for df in tables))
+    merged = MergedTables(*(df.astype(object).where(df.notna(), None) for df in tables))
+    if any(line.kind == "scoring" for line in lines):
+        merged.committee = committee_table(archive, plan)
+    return merged
+
+
+def _department_submissions(lines) -> dict:
+    """Department name → the submission that counts (committee forms excluded)."""
+    return {line.department: line.submission for line in lines
+            if line.kind == "department" and line.submission}
 
 
 def _status_table(lines, others) -> pd.DataFrame:
     rows = []
     for line in lines:
         s = line.submission
-        rows.append({"担当課": line.department, "状況": line.status,
+        rows.append({"区分": "委員" if line.kind == "scoring" else "担当課",
+                     "担当課": line.department, "状況": line.status,
                      "提出ファイル": s.original_name if s else "", "最終保存": s.last_saved if s else "",
                      "回収日時": s.collected_at if s else "", "エラー": s.errors if s else None,
                      "警告": s.warnings if s else None, "提出回数": line.submissions,
                      "保管先": s.archived_path if s else ""})
     for s in others:
         reason = "読み取れないファイル" if not s.readable else f"{s.form_year or '?'} の様式・他計画など"
-        rows.append({"担当課": s.department or "（不明）", "状況": f"対象外（{reason}）",
+        rows.append({"区分": "委員" if s.kind == "scoring" else "担当課" if s.kind else "",
+                     "担当課": s.department or "（不明）", "状況": f"対象外（{reason}）",
                      "提出ファイル": s.original_name, "最終保存": s.last_saved or "",
                      "回収日時": s.collected_at, "エラー": s.errors, "警告": s.warnings,
                      "提出回数": None, "保管先": s.archived_path})
-    return pd.DataFrame(rows, columns=["担当課", "状況", "提出ファイル", "最終保存", "回収日時",
+    return pd.DataFrame(rows, columns=["区分", "担当課", "状況", "提出ファイル", "最終保存", "回収日時",
                                        "エラー", "警告", "提出回数", "保管先"])
 
 
@@ -206,16 +222,22 @@ def _row_height(values, columns, widths: dict[str, int], wrap) -> float | None:
 
 
 def _table_sheet(wb, title: str, df: pd.DataFrame, widths: dict[str, int], wrap=(),
-                 print_columns: int | None = None) -> object:
+                 print_columns: int | None = None, titles: tuple[str, ...] = ()) -> object:
+    """A table sheet: optional title lines, a styled header row, frozen panes, auto-filter,
+    wrapped text with row heights that show it, A4 landscape fitted to the width."""
     ws = wb.create_sheet(title)
+    for r, text in enumerate(titles, start=1):
+        put(ws.cell(r, 1), text)
+        ws.cell(r, 1).font = Font(name=FONT, bold=r == 1, size=13 if r == 1 else 10)
+    head = len(titles) + 1
     for col, name in enumerate(df.columns, start=1):
-        c = ws.cell(1, col)
+        c = ws.cell(head, col)
         put(c, name)
         c.font = Font(name=FONT, bold=True)
         c.fill = HEADER_FILL
         c.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
         ws.column_dimensions[get_column_letter(col)].width = widths.get(name, 12)
-    for r, row in enumerate(df.itertuples(index=False), start=2):
+    for r, row in enumerate(df.itertuples(index=False), start=head + 1):
         for col, value in enumerate(row, start=1):
             c = ws.cell(r, col)
             put(c, value)
@@ -224,17 +246,18 @@ def _table_sheet(wb, title: str, df: pd.DataFrame, widths: dict[str, int], wrap=
         height = _row_height(row, df.columns, widths, wrap)
         if height:
             ws.row_dimensions[r].height = height
-    ws.freeze_panes = "A2"
+    last = max(len(df) + head, head + 1)
+    ws.freeze_panes = f"A{head + 1}"
     if print_columns:
-        ws.print_area = f"A1:{get_column_letter(print_columns)}{max(len(df) + 1, 2)}"
+        ws.print_area = f"A1:{get_column_letter(print_columns)}{last}"
     if len(df.columns):
-        ws.auto_filter.ref = f"A1:{get_column_letter(len(df.columns))}{max(len(df) + 1, 2)}"
+        ws.auto_filter.ref = f"A{head}:{get_column_letter(len(df.columns))}{last}"
     ws.page_setup.orientation = "landscape"
     ws.page_setup.paperSize = ws.PAPERSIZE_A4
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.print_title_rows = "1:1"
+    ws.print_title_rows = f"{head}:{head}"
     return ws
 
 
@@ -283,6 +306,30 @@ def _goal_charts(ws, df: pd.DataFrame) -> None:
     ws.add_chart(dist, f"J{n + 3}")
 
 
+def _committee_sheet(wb, plan: Plan, df: pd.DataFrame) -> None:
+    """中間評価結果 as seed 003 publishes it, with a chart of the average per measure."""
+    widths = {"基本目標": 14, "施策展開の方向性": 16, "施策の展開": 30, "それぞれの役割": 30,
+              "これまでの主な取組": 40, "評価点（平均）": 9, "評価者数": 7, "最低～最高": 8,
+              "評価しない": 7, "意見等": 50}
+    ws = _table_sheet(wb, "中間評価結果", df, widths,
+                      wrap=("基本目標", "施策展開の方向性", "施策の展開", "それぞれの役割",
+                            "これまでの主な取組", "意見等"),
+                      titles=(f"{plan.name} 中間評価結果（{plan.year.label_ja}）",
+                              f"基本理念：{plan.philosophy}",
+                              "評価点数・・・①できていない ②あまりできていない ③どちらともいえない "
+                              "④できている ⑤よくできている"))
+    n = len(df) + 4
+    chart = BarChart()
+    chart.type = "bar"
+    chart.title = "施策ごとの評価点（平均）"
+    chart.y_axis.scaling.min, chart.y_axis.scaling.max = 0, 5
+    col = list(df.columns).index("評価点（平均）") + 1
+    chart.add_data(Reference(ws, min_col=col, min_row=4, max_row=n), titles_from_data=True)
+    chart.set_categories(Reference(ws, min_col=3, min_row=5, max_row=n))
+    chart.height, chart.width = max(7, 0.8 * len(df)), 18
+    ws.add_chart(chart, f"A{n + 3}")
+
+
 def _merged_input(plan: Plan, project, item: Input, by_key, current) -> object:
     """The merged value of one input placeholder: '【課】value' lines for several departments."""
     indicator = item.payload.get("indicator")
@@ -313,7 +360,7 @@ def write_merged(archive: Archive, plan: Plan, settings: Settings, out: Path,
     project_template = wb[spec.sheets["project"]]
     project_template.title = "__template_project"
     lines, _ = submission_status(archive, plan)
-    current = {line.department: line.submission for line in lines if line.submission}
+    current = _department_submissions(lines)
     by_key = {(v["department"], v["project"], v["field"], v["indicator_no"], v["year"]): v
               for v in archive.values([s.id for s in current.values()])}
     # 保管先 (the archived copy) is for tracing, not for print: it stays outside the print area.
@@ -332,6 +379,8 @@ def write_merged(archive: Archive, plan: Plan, settings: Settings, out: Path,
     _table_sheet(wb, "指標", tables.indicators, {"事業名": 24, "指標": 34, "担当課": 14})
     ws_g = _table_sheet(wb, "基本目標別", tables.goals, {"名称": 30, "区分": 12})
     _goal_charts(ws_g, tables.goals)
+    if tables.committee is not None:
+        _committee_sheet(wb, plan, tables.committee)
     taken = set(wb.sheetnames)
     context = _Context(plan, "全担当課", spec)
     for project in plan.projects:
@@ -356,8 +405,11 @@ def write_csv(tables: MergedTables, folder: Path) -> list[Path]:
     """CSV copies (UTF-8 with BOM, so Excel opens them; formula-like text escaped)."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, df in (("提出状況", tables.status), ("要確認", tables.findings), ("一覧", tables.overview),
-                     ("指標", tables.indicators), ("基本目標別", tables.goals)):
+    named = [("提出状況", tables.status), ("要確認", tables.findings), ("一覧", tables.overview),
+             ("指標", tables.indicators), ("基本目標別", tables.goals)]
+    if tables.committee is not None:
+        named.append(("中間評価結果", tables.committee))
+    for name, df in named:
         path = folder / f"{name}.csv"
 
         def write(tmp, df=df):

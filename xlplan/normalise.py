@@ -295,6 +295,26 @@ def _score_from_number(raw, number, changes, low: int, high: int) -> Normalised:
                       problem=None if in_range else "score-out-of-range")
 
 
+# --- committee ratings (中間評価) -----------------------------------------------------------
+
+ABSTAIN_WORDS = ("評価しない", "評価なし", "評価できない", "該当なし")
+_CIRCLED = "①②③④⑤"
+
+
+def normalise_rating(raw: object, labels=()) -> Normalised:
+    """A committee member's rating: '④できている' (a dropdown label) or 4 → 4; '評価しない' →
+    kind 'abstain' (left unscored on purpose, value None); anything else as normalise_score."""
+    text = _as_text(raw) if not _is_number(raw) else None
+    if text is not None:
+        stripped = "".join(text.split())
+        if stripped in ABSTAIN_WORDS:
+            return Normalised(raw, None, "abstain")
+        if stripped and stripped[0] in _CIRCLED and (stripped in labels or len(stripped) > 1):
+            return Normalised(raw, _CIRCLED.index(stripped[0]) + 1, "score",
+                              changes=("choice-variant",) if stripped not in labels else ())
+    return normalise_score(raw)
+
+
 # --- choices (方向性 …) ---------------------------------------------------------------------
 
 def normalise_choice(raw: object, choices) -> Normalised:

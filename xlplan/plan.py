@@ -29,6 +29,7 @@ SHEET_PROJECTS = "事業"
 SHEET_INDICATORS = "指標"
 SHEET_DEPARTMENTS = "担当課"
 SHEET_CHOICES = "選択肢"
+SHEET_MEMBERS = "委員"
 
 DEFAULT_DIRECTION_CHOICES = ("継続", "継続（一部見直し）", "見直し", "終了")
 DEFAULT_SCORE_SCALE = (
@@ -150,6 +151,16 @@ class Department:
 
 
 @dataclass
+class Member:
+    """推進会議委員: a committee member who scores every measure (中間評価)."""
+
+    id: str
+    name: str
+    group: str = ""
+    term: str = ""
+
+
+@dataclass
 class Plan:
     """The whole plan as read from the master."""
 
@@ -167,6 +178,7 @@ class Plan:
     departments: list[Department] = field(default_factory=list)
     direction_choices: tuple[str, ...] = DEFAULT_DIRECTION_CHOICES
     score_scale: tuple[tuple[int, str], ...] = DEFAULT_SCORE_SCALE
+    members: list[Member] = field(default_factory=list)
     source: Path | None = None
 
     @property
@@ -185,6 +197,10 @@ class Plan:
     def project(self, project_id: str) -> Project | None:
         """The project with this id, if any."""
         return next((p for p in self.projects if p.id == project_id), None)
+
+    def member(self, member_id: str) -> Member | None:
+        """The committee member with this number, if any."""
+        return next((m for m in self.members if m.id == member_id), None)
 
     def department_names(self) -> list[str]:
         """Departments in master order."""
@@ -363,6 +379,7 @@ def _read_plan_workbook(wb, findings: list[Finding], file: str) -> Plan | None:
     directions = _read_directions(wb, findings, file, goals)
     projects = _read_projects(wb, findings, file, directions, departments)
     direction_choices, scale = _read_choices(wb)
+    members = _read_members(wb, findings, file)
     if None in (start, end, year) or not name:
         return None
     _read_indicators(wb, findings, file, projects, start, end)
@@ -375,7 +392,7 @@ def _read_plan_workbook(wb, findings: list[Finding], file: str) -> Plan | None:
         start=start, end=end, year=year, deadline=_as_date(items.get("提出期限", (None,))[0]),
         organisation=_clean(items.get("実施主体", (None,))[0]), goals=goals,
         directions=directions, projects=projects, departments=departments,
-        direction_choices=direction_choices, score_scale=scale,
+        direction_choices=direction_choices, score_scale=scale, members=members,
     )
 
 
@@ -436,6 +453,28 @@ def _read_directions(wb, findings, file, goals) -> list[Direction]:
             sheet.add("unknown-parent", row, c_goal, value=goal_no, expected=SHEET_GOALS)
         result.append(Direction(did, goal_no, name))
     return result
+
+
+def _read_members(wb, findings, file) -> list[Member]:
+    """The optional 委員 sheet (committee members for 中間評価)."""
+    if SHEET_MEMBERS not in wb.sheetnames:
+        return []
+    sheet = _SheetReader(wb, SHEET_MEMBERS, findings, file)
+    c_id, c_name = sheet.column("番号"), sheet.column("氏名")
+    c_group, c_term = sheet.column("区分", required=False), sheet.column("任期", required=False)
+    seen: dict[str, str] = {}
+    members = []
+    for row, values in sheet.records():
+        mid = sheet.identifier(row, values, c_id, "番号")
+        name = sheet.required_text(row, values, c_name, "氏名")
+        if not mid or not name:
+            continue
+        if mid in seen:
+            sheet.add("duplicate-id", row, c_id, value=mid, detail=seen[mid])
+            continue
+        seen[mid] = f"{SHEET_MEMBERS}!{sheet.cell(row, c_id)}"
+        members.append(Member(mid, name, sheet.text(values, c_group), sheet.text(values, c_term)))
+    return members
 
 
 def split_departments(text: str) -> list[str]:

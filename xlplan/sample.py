@@ -99,6 +99,15 @@ _DEPARTMENTS = [("長寿社会課", "保健福祉部", "田中"), ("福祉課", 
                 ("学校教育課", "教育部", "渡辺"), ("社会福祉協議会", "地域福祉係", "山本")]
 
 
+_MEMBERS = [("1", "青木 一郎", "知識経験者"), ("2", "石川 直子", "知識経験者"),
+            ("3", "上田 正明", "福祉団体"), ("4", "遠藤 和子", "福祉団体"),
+            ("5", "岡本 隆", "福祉団体"), ("6", "加藤 美穂", "市民活動団体"),
+            ("7", "木下 健二", "市民活動団体"), ("8", "小林 恵子", "民生委員児童委員"),
+            ("9", "斎藤 修", "民生委員児童委員"), ("10", "佐野 由美", "社会福祉法人"),
+            ("11", "杉山 大輔", "公募委員"), ("12", "田村 さと子", "公募委員")]
+_TERM = "令和6年7月29日～令和8年7月28日"
+
+
 def sample_plan() -> P.Plan:
     """The embedded sample plan as a Plan object (R5–R9, evaluated in R6)."""
     years = P.fiscal_years("R5", "R9")
@@ -120,6 +129,7 @@ def sample_plan() -> P.Plan:
         deadline=dt.date(2025, 7, 31), organisation="みどり市 保健福祉部 長寿社会課（事務局）",
         goals=[P.Goal(*g) for g in _GOALS], directions=[P.Direction(*d) for d in _DIRECTIONS],
         projects=projects, departments=[P.Department(*d) for d in _DEPARTMENTS],
+        members=[P.Member(mid, name, group, _TERM) for mid, name, group in _MEMBERS],
     )
 
 
@@ -201,6 +211,8 @@ def write_master(plan: P.Plan, path: Path) -> Path:
         score, label = plan.score_scale[i] if i < len(plan.score_scale) else (None, None)
         choice_rows.append((choice, score, label))
     _sheet(wb, P.SHEET_CHOICES, ["今後の方向性", "達成度", "達成度の説明"], choice_rows, (22, 8, 30))
+    _sheet(wb, P.SHEET_MEMBERS, ["番号", "氏名", "区分", "任期"],
+           [(m.id, m.name, m.group, m.term) for m in plan.members], (6, 16, 18, 34), text_cols=(1,))
     _add_master_validations(wb, plan)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

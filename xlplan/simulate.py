@@ -177,3 +177,54 @@ def simulate_returns(generated: dict[str, Path], plan: Plan, inbox: Path, seed: 
         returns.append(SimulatedReturn(first.department, older, made))
     (inbox / "送付状.txt").write_text("各課の評価シートを送付します。", encoding="utf-8")
     return returns
+
+
+_COMMENTS = ["体験者だけでなく広く活動を伝えることが必要。", "今後も活動を継続してほしい。",
+             "参加者が年々減っているので、募集方法を工夫してほしい。",
+             "市内全域で取り組む必要がある。", "コロナ禍の影響が残っているように感じる。"]
+
+
+def simulate_scoring(forms: dict[str, Path], plan: Plan, inbox: Path, seed: int = 7,
+                     missing: int = 2) -> list[SimulatedReturn]:
+    """Committee members fill their forms: ratings (①–⑤ labels), some 評価しない on purpose,
+    comments; ``missing`` members send nothing, one forgets a measure, one pastes a 6, and
+    one sends the form twice."""
+    from .generate import ABSTAIN, RATINGS
+
+    rng = random.Random(seed)
+    inbox.mkdir(parents=True, exist_ok=True)
+    ids = sorted(forms, key=lambda m: int(m) if m.isdigit() else m)
+    absent = set(ids[-missing:]) if missing else set()
+    returns = []
+    for n, member_id in enumerate(ids):
+        if member_id in absent:
+            continue
+        dst = inbox / f"中間評価_{member_id}.xlsx"
+        shutil.copyfile(forms[member_id], dst)
+        wb = load_workbook(dst)
+        made = []
+        for field in _fields(wb):
+            cell = wb[field["sheet"]][field["cell"]]
+            if field["field"] == "rating_comment":
+                cell.value = rng.choice(_COMMENTS) if rng.random() < 0.35 else None
+                continue
+            roll = rng.random()
+            if n == 0 and not made:
+                cell.value, _ = None, made.append(f"評価の記入漏れ: {field['cell']}")
+            elif n == 1 and not made:
+                cell.value, _ = 6, made.append(f"範囲外の評価点: {field['cell']}")
+            elif roll < 0.1:
+                cell.value = ABSTAIN
+            else:
+                cell.value = RATINGS[rng.choice([2, 3, 3, 3, 4, 2, 1])]
+        wb.save(dst)
+        returns.append(SimulatedReturn(member_id, dst, made))
+    if returns:
+        first = returns[-1]
+        again = inbox / f"中間評価_{first.department}_再送.xlsx"
+        shutil.copyfile(first.path, again)
+        wb = load_workbook(again)
+        wb.properties.title = "再送"
+        wb.save(again)
+        returns.append(SimulatedReturn(first.department, again, ["同じ委員が再送"]))
+    return returns

@@ -1,0 +1,823 @@
+"""Collecting, archiving, merging and sending back: what a coordinator would notice.
+
+Returned files are filled here with openpyxl (standing in for Excel on the departments' PCs),
+collected into a project's archive, merged into the coordinator's workbook and CSV files, and
+turned into 差し戻し copies. The command line is exercised in subprocesses, as a user runs it.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import os
+import random
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+from python_calamine import CalamineWorkbook
+
+from xlplan import files as files_mod
+from xlplan.archive import Archive, submission_status
+from xlplan.check import check_files
+from xlplan.feedback import write_feedback
+from xlplan.files import atomic_write
+from xlplan.merge import merged_tables, write_csv, write_merged
+from xlplan.read import read_returned
+from xlplan.simulate import _fields, _target_value, fill_workbook
+
+PDF_CHECK_DIR = Path("/tmp/xlplan-pdf-check")
+TABLE_SHEETS = ["提出状況", "要確認", "一覧", "指標", "基本目標別"]
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def _good(plan, field: dict):
+    """A value that raises no finding: the target for indicators, plain words for the rest."""
+    kind = field["kind"]
+    if kind in ("quantity", "percent"):
+        target = _target_value(plan, field)
+        return target if isinstance(target, (int, float)) and target else 1
+    if kind == "milestone":
+        return "実施"
+    if kind == "score":
+        return 4
+    if kind == "choice":
+        return "継続"
+    return f"{field['label']}を記入しました。"
+
+
+def fill(plan, src: Path, dst: Path, values: dict | None = None, texts: dict | None = None) -> list[dict]:
+    """Fill every input of ``src`` into ``dst`` with clean values.
+
+    ``values`` maps (project, field, indicator) to what a department typed; ``texts`` does the
+    same for text typed with a leading apostrophe (stored as text even when it starts with =).
+    Returns the field specs of the workbook.
+    """
+    values, texts = values or {}, texts or {}
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    wb = load_workbook(src)
+    fields = _fields(wb)
+    for f in fields:
+        key = (f["project"], f["field"], f["indicator"])
+        cell = wb[f["sheet"]][f["cell"]]
+        if key in texts:
+            cell.value = texts[key]
+            cell.data_type = "s"
+        else:
+            cell.value = values.get(key, _good(plan, f))
+    wb.save(dst)
+    return fields
+
+
+def _spec(fields: list[dict], project: str, field: str, indicator=None) -> dict:
+    return next(f for f in fields if (f["project"], f["field"], f["indicator"]) == (project, field, indicator))
+
+
+def _cache_formula_value(path: Path, sheet_title: str, ref: str, cached: str) -> None:
+    """Give a formula cell written by openpyxl the cached value Excel would have saved."""
+    wb = load_workbook(path)
+    index = wb.sheetnames.index(sheet_title)
+    part = None
+    with zipfile.ZipFile(path) as z:
+        rels = z.read("xl/_rels/workbook.xml.rels").decode()
+        book = z.read("xl/workbook.xml").decode()
+        rid = re.findall(r'<sheet [^>]*r:id="([^"]+)"', book)[index]
+        target = re.search(rf'Id="{rid}"[^>]*Target="([^"]+)"|Target="([^"]+)"[^>]*Id="{rid}"', rels)
+        part = "xl/" + (target.group(1) or target.group(2)).lstrip("/").removeprefix("xl/")
+        items = [(i, z.read(i.filename)) for i in z.infolist()]
+    tmp = path.with_suffix(".tmp")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as out:
+        for info, data in items:
+            if info.filename == part:
+                data, n = re.subn(rf'(<c r="{ref}"[^>]*>\s*<f>[^<]*</f>)\s*(?:<v\s*/>|<v></v>)?'.encode(),
+                                  rb"\g<1><v>" + cached.encode() + rb"</v>", data)
+                assert n == 1, "formula cell not found"
+            out.writestr(info, data)
+    os.replace(tmp, path)
+
+
+def run_cli(*args, env=None, cwd=None):
+    """The real console entry point in a subprocess."""
+    full_env = dict(os.environ, **(env or {}))
+    full_env.pop("XLPLAN_DEBUG", None)
+    full_env.setdefault("XLPLAN_LANG", "ja")
+    return subprocess.run([sys.executable, "-m", "xlplan.cli", *args], cwd=cwd, env=full_env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def _db_rows(archive: Archive, sql: str, params=()):
+    with sqlite3.connect(archive.db_path) as db:
+        return db.execute(sql, params).fetchall()
+
+
+def _sheet_values(path: Path) -> dict[str, list[list]]:
+    book = CalamineWorkbook.from_path(str(path))
+    try:
+        return {name: book.get_sheet_by_name(name).to_python(skip_empty_area=False)
+                for name in book.sheet_names}
+    finally:
+        book.close()
+
+
+def _sheet_part(path: Path, title: str) -> str:
+    """The XML of one worksheet of a workbook, found through workbook.xml and its relations."""
+    with zipfile.ZipFile(path) as z:
+        book = z.read("xl/workbook.xml").decode()
+        rels = z.read("xl/_rels/workbook.xml.rels").decode()
+        rid = next(m.group(2) for m in re.finditer(r'<sheet\b[^>]*name="([^"]*)"[^>]*r:id="([^"]+)"', book)
+                   if m.group(1) == title)
+        rel = re.search(rf'<Relationship\b[^>]*Id="{rid}"[^>]*/>', rels).group(0)
+        target = re.search(r'Target="([^"]+)"', rel).group(1)
+        part = target.lstrip("/") if target.startswith("/") else "xl/" + target
+        return z.read(part).decode()
+
+
+@pytest.fixture
+def filled(project, generated, tmp_path):
+    """Clean returns of every department in a staging folder: {department: path}."""
+    plan, files = generated
+    out = {}
+    for department, g in files.items():
+        out[department] = tmp_path / "clean" / f"{department}.xlsx"
+        fill(plan, g.path, out[department])
+    return out
+
+
+# --- 1. collect records every file, once ------------------------------------------------
+
+
+def test_collect_archives_every_file_and_is_idempotent(project, generated):
+    plan, files = generated
+    inbox = project.inbox
+    # A 長寿社会課 workbook under a name that says 福祉課: the signed metadata decides.
+    fill(plan, files["長寿社会課"].path, inbox / "福祉課_R6最終.xlsx")
+    fill(plan, files["児童保育課"].path, inbox / "R6_児童保育課.xlsx")
+    (inbox / "送付状.txt").write_text("各課の評価シートを送付します。", encoding="utf-8")
+    (inbox / "~$x.xlsx").write_bytes(b"\x00lock owner\x00" * 10)
+    (inbox / "福祉課.xlsx").write_text("事業,実績\n1-1-1,10\n", encoding="utf-8")  # a CSV renamed
+    before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in inbox.iterdir()}
+
+    archive = Archive.for_settings(project.settings)
+    first = archive.collect([inbox], project.settings, plan)
+    assert first.total_files == 4  # the lock file is not a returned file
+    assert sorted(s.original_name for s in first.new) == sorted(
+        ["福祉課_R6最終.xlsx", "R6_児童保育課.xlsx", "送付状.txt", "福祉課.xlsx"])
+    assert first.known == []
+    by_name = {s.original_name: s for s in first.new}
+    assert by_name["福祉課_R6最終.xlsx"].department == "長寿社会課"
+    assert by_name["R6_児童保育課.xlsx"].department == "児童保育課"
+    assert by_name["福祉課_R6最終.xlsx"].errors == 0 and by_name["R6_児童保育課.xlsx"].errors == 0
+
+    second = archive.collect([inbox], project.settings, plan)
+    assert second.new == [] and second.total_files == 4
+    assert sorted(second.known) == sorted(by_name)
+    subs = archive.submissions(plan.year.short)
+    assert len(subs) == 4 and len({s.sha256 for s in subs}) == 4
+    assert len(_db_rows(archive, "SELECT * FROM sightings")) == 4
+    assert "~$x.xlsx" not in {s.original_name for s in subs}
+
+    for s in subs:
+        stored = project.root / s.archived_path
+        suffix = Path(s.original_name).suffix.lower()
+        assert stored == project.root / "archive" / s.sha256[:2] / f"{s.sha256}{suffix}"
+        assert stored.read_bytes() == before[s.original_name][0]
+    assert not list((project.root / "archive").rglob(".*"))  # no half-copied .part files
+    # The inbox is only ever read.
+    after = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in inbox.iterdir()}
+    assert after == before
+
+    # Unreadable files are archived too, each with its finding; nothing is lost.
+    for name in ("送付状.txt", "福祉課.xlsx"):
+        s = by_name[name]
+        assert not s.readable and s.department == "" and s.errors == 1
+        assert [f.code for f in archive.findings([s.id])] == ["unreadable-file"]
+        assert archive.values([s.id]) == []
+    lines, others = submission_status(archive, plan)
+    status = {line.department: line.status for line in lines}
+    assert status["長寿社会課"] == "提出済" and status["児童保育課"] == "提出済"
+    assert status["福祉課"] == "未提出"  # the misleading file name does not count for 福祉課
+    assert sorted(s.original_name for s in others) == ["福祉課.xlsx", "送付状.txt"]
+
+
+# --- 2. resubmission ----------------------------------------------------------------------
+
+
+def test_newer_version_wins_even_when_collected_first_and_choose_overrides(project, generated, tmp_path):
+    plan, files = generated
+    src = files["福祉課"].path
+    newer, older = project.inbox / "福祉課_修正版.xlsx", project.inbox / "福祉課.xlsx"
+    fill_workbook(src, newer, plan, random.Random(1), mistakes=0)
+    two_days_ago = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=2)
+    fill_workbook(src, tmp_path / "old.xlsx", plan, random.Random(2), mistakes=2, saved_at=two_days_ago)
+    archive = Archive.for_settings(project.settings)
+    archive.collect([newer], project.settings, plan)
+    shutil.copy2(tmp_path / "old.xlsx", older)  # the old mail attachment found later
+    summary = archive.collect([project.inbox], project.settings, plan)
+    assert [s.original_name for s in summary.new] == ["福祉課.xlsx"]
+    assert summary.known == ["福祉課_修正版.xlsx"]
+
+    subs = {s.original_name: s for s in archive.submissions(plan.year.short)}
+    assert subs["福祉課.xlsx"].last_saved < subs["福祉課_修正版.xlsx"].last_saved
+    assert archive.current(plan)["福祉課"].original_name == "福祉課_修正版.xlsx"
+    line = next(x for x in submission_status(archive, plan)[0] if x.department == "福祉課")
+    assert line.submissions == 2 and line.submission.original_name == "福祉課_修正版.xlsx"
+
+    archive.choose(plan.year.short, "福祉課", subs["福祉課.xlsx"].id)
+    assert archive.current(plan)["福祉課"].id == subs["福祉課.xlsx"].id
+    lines, others = submission_status(archive, plan)
+    line = next(x for x in lines if x.department == "福祉課")
+    assert line.submissions == 2 and line.submission.original_name == "福祉課.xlsx"
+    assert others == []  # the one not chosen is a department's older version, not "対象外"
+    # The merge follows the choice.
+    status = merged_tables(archive, plan).status
+    assert status.loc[status["担当課"] == "福祉課", "提出ファイル"].tolist() == ["福祉課.xlsx"]
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG: archive.py Submission.sort_key compares last_saved as ISO strings, so a file saved at "
+    "09:30+09:00 (00:30 UTC) sorts after one saved at 01:00Z; the older file becomes current"))
+def test_newest_is_decided_by_saved_time_not_by_how_the_time_is_written(project, generated, tmp_path):
+    """The last-saved time of a file may carry an offset (+09:00) instead of Z; the newer
+    instant must still win."""
+    plan, files = generated
+    src = files["福祉課"].path
+    a, b = project.inbox / "a.xlsx", project.inbox / "b.xlsx"
+    fill(plan, src, a, {("2-2-1", "eval_score", None): 3})
+    fill(plan, src, b, {("2-2-1", "eval_score", None): 5})
+    # a: 2024-05-10 01:00 UTC written as Z; b: 2024-05-10 09:30 JST = 00:30 UTC (older).
+    for path, stamp in ((a, b"2024-05-10T01:00:00Z"), (b, b"2024-05-10T09:30:00+09:00")):
+        tmp = path.with_suffix(".tmp")
+        with zipfile.ZipFile(path) as zin, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zout:
+            for info in zin.infolist():
+                data = zin.read(info.filename)
+                if info.filename == "docProps/core.xml":
+                    data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
+                                  rb"\g<1>" + stamp + rb"\g<2>", data)
+                zout.writestr(info, data)
+        os.replace(tmp, path)
+    assert read_returned(b, project.settings.key_bytes).last_saved < read_returned(
+        a, project.settings.key_bytes).last_saved
+    archive = Archive.for_settings(project.settings)
+    archive.collect([project.inbox], project.settings, plan)
+    assert archive.current(plan)["福祉課"].original_name == "a.xlsx"
+
+
+# --- 3. a department that sent nothing ---------------------------------------------------
+
+
+def test_missing_department_is_shown_everywhere(project, generated, filled):
+    plan, _ = generated
+    for department, path in filled.items():
+        if department != "学校教育課":
+            shutil.copy2(path, project.inbox / path.name)
+    archive = Archive.for_settings(project.settings)
+    archive.collect([project.inbox], project.settings, plan)
+    lines, _ = submission_status(archive, plan)
+    line = next(x for x in lines if x.department == "学校教育課")
+    assert line.status == "未提出" and line.submission is None and line.submissions == 0
+    assert {x.status for x in lines if x.department != "学校教育課"} == {"提出済"}
+    tables = merged_tables(archive, plan)
+    row = tables.status[tables.status["担当課"] == "学校教育課"]
+    assert row["状況"].tolist() == ["未提出"] and row["提出ファイル"].tolist() == [""]
+    overview = tables.overview[tables.overview["担当課"] == "学校教育課"]
+    assert len(overview) == 1 and overview["実績"].tolist() == ["（未提出）"]
+    assert overview["達成度"].tolist() == [None]
+    # The other department of the same project is there with its entries.
+    other = tables.overview[(tables.overview["事業"].str.startswith("1-1-1"))
+                            & (tables.overview["担当課"] == "社会福祉協議会")]
+    assert other["達成度"].tolist() == [4]
+    goals = tables.goals.set_index(["区分", "番号"])
+    assert goals.loc[("基本目標", "1"), "提出済"] == 2 and goals.loc[("基本目標", "1"), "担当課数（延べ）"] == 3
+
+
+# --- 4. a collect run killed half-way -----------------------------------------------------
+
+
+def test_killed_collect_leaves_a_consistent_database_and_rerun_completes(project, generated, filled):
+    plan, _ = generated
+    names = ["児童保育課", "健康づくり課", "学校教育課", "福祉課", "長寿社会課"]
+    for department in names:
+        shutil.copy2(filled[department], project.inbox / f"{department}.xlsx")
+    # One file with mistakes, so that findings are recorded too.
+    spec_path = project.inbox / "健康づくり課.xlsx"
+    fill(plan, generated[1]["健康づくり課"].path, spec_path,
+         {("3-1-1", "eval_score", None): 6, ("3-1-1", "direction", None): "継続する"})
+    r = run_cli("collect", str(project.inbox), "--project", str(project.root),
+                env={"XLPLAN_TEST_CRASH_AFTER": "2"})
+    assert r.returncode == 99, r.stderr
+    archive = Archive.for_settings(project.settings)
+    assert _db_rows(archive, "PRAGMA integrity_check") == [("ok",)]
+    assert _db_rows(archive, "PRAGMA foreign_key_check") == []
+    subs = archive.submissions(plan.year.short)
+    assert len(subs) == 2
+    expected = check_files([project.inbox], project.settings, plan)
+    for s in subs:
+        # Every recorded submission is complete: all of its findings and values.
+        findings = [f for f in expected.findings if f.file == s.original_name]
+        assert [(f.code, f.cell) for f in archive.findings([s.id])] == [(f.code, f.cell) for f in findings]
+        values = archive.values([s.id])
+        assert len(values) == int((expected.values["file"] == s.original_name).sum()) > 0
+        assert s.errors == sum(f.severity == "error" for f in findings)
+        assert (project.root / s.archived_path).exists()
+    assert {s.original_name for s in subs} == {"健康づくり課.xlsx", "児童保育課.xlsx"}
+    assert archive.findings([s.id for s in subs])  # 健康づくり課 had mistakes
+
+    r = run_cli("collect", str(project.inbox), "--project", str(project.root))
+    assert r.returncode == 0, r.stdout + r.stderr  # the new files are clean; 健康づくり課 is known
+    assert "記録のみ: 2 ファイル" in r.stdout
+    subs = archive.submissions(plan.year.short)
+    assert len(subs) == 5 and len({s.sha256 for s in subs}) == 5
+    assert sorted(s.original_name for s in subs) == sorted(f"{d}.xlsx" for d in names)
+    assert len(_db_rows(archive, "SELECT * FROM files")) == 5
+    total_values = _db_rows(archive, "SELECT COUNT(*) FROM cell_values")[0][0]
+    assert total_values == len(expected.values)
+    assert _db_rows(archive, "SELECT COUNT(*) FROM findings")[0][0] == len(expected.findings)
+    assert "Traceback" not in r.stderr
+
+
+# --- 5. merging is deterministic ----------------------------------------------------------
+
+
+def test_merge_twice_gives_identical_tables_and_workbooks(project, generated, filled, tmp_path):
+    plan, files = generated
+    for department, path in filled.items():
+        if department != "福祉課":
+            shutil.copy2(path, project.inbox / path.name)
+    fill_workbook(files["福祉課"].path, project.inbox / "福祉課_誤りあり.xlsx", plan,
+                  random.Random(7), mistakes=3)
+    archive = Archive.for_settings(project.settings)
+    archive.collect([project.inbox], project.settings, plan)
+    one, two = merged_tables(archive, plan), merged_tables(archive, plan)
+    for name in ("status", "findings", "overview", "indicators", "goals"):
+        a, b = getattr(one, name), getattr(two, name)
+        assert a.equals(b), name
+        assert len(a.columns) and a.columns.tolist() == b.columns.tolist()
+    assert len(one.findings) > 0
+    first = write_merged(archive, plan, project.settings, tmp_path / "a" / "集計.xlsx")
+    second = write_merged(archive, plan, project.settings, tmp_path / "b" / "集計.xlsx")
+    va, vb = _sheet_values(first), _sheet_values(second)
+    assert list(va) == list(vb) and len(va) == 5 + len(plan.projects)
+    for sheet in va:
+        assert va[sheet] == vb[sheet], sheet
+
+
+# --- 6. text that looks like a formula ---------------------------------------------------
+
+
+FORMULA_TEXTS = {
+    ("3-1-1", "eval_result", None): '=HYPERLINK("http://x","x")',
+    ("3-1-1", "eval_comment", None): "@SUM(A1)",
+    ("3-1-1", "next_plan", None): "+81-3",
+    ("3-1-1", "achievement", None): "=1+1",
+}
+
+
+def test_formula_like_text_stays_text_in_workbook_and_csv(project, generated, tmp_path):
+    plan, files = generated
+    fields = fill(plan, files["健康づくり課"].path, project.inbox / "健康づくり課.xlsx",
+                  values={("3-1-1", "result", 1): -3}, texts=FORMULA_TEXTS)
+    archive = Archive.for_settings(project.settings)
+    [sub] = archive.collect([project.inbox], project.settings, plan).new
+    assert "formula-in-input" not in {f.code for f in archive.findings([sub.id])}
+    out = tmp_path / "集計.xlsx"
+    write_merged(archive, plan, project.settings, out, csv_dir=tmp_path / "csv")
+    values = _sheet_values(out)
+    texts = set(FORMULA_TEXTS.values())
+
+    overview = values["一覧"]
+    header = overview[0]
+    row = next(r for r in overview if r[header.index("担当課")] == "健康づくり課")
+    assert row[header.index("実績")] == '=HYPERLINK("http://x","x")'
+    assert row[header.index("評価")] == "@SUM(A1)"
+    assert row[header.index("次年度計画")] == "+81-3"
+    project_sheet = next(n for n in values if n.startswith("3-1-1"))
+    cells = {v for r in values[project_sheet] for v in r}
+    assert "=1+1" in cells  # 達成状況と成果 on the 事業シート
+    # No sheet holds any of them as a formula.
+    for sheet in values:
+        xml = _sheet_part(out, sheet)
+        formulas = re.findall(r"<f\b[^>]*>([^<]*)</f>", xml)
+        assert not [f for f in formulas if "HYPERLINK" in f or "SUM(A1)" in f or "81-3" in f
+                    or f.strip() == "1+1"], sheet
+    # The 事業シート's G10 is the indicator result -3 (a number, not text).
+    spec = _spec(fields, "3-1-1", "result", 1)
+    indicators = values["指標"]
+    ih = indicators[0]
+    irow = next(r for r in indicators if r[ih.index("担当課")] == "健康づくり課" and r[ih.index("指標")]
+                == "産褥期の変化についてのヘルパー研修" and r[ih.index("年度")] == "R6")
+    assert irow[ih.index("実績")] == -3 and irow[ih.index("実績（入力）")] == -3
+    assert spec["cell"] == "G10"
+
+    raw = (tmp_path / "csv" / "一覧.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(raw.decode("utf-8-sig").splitlines()))
+    crow = next(r for r in rows if r[rows[0].index("担当課")] == "健康づくり課")
+    assert crow[rows[0].index("実績")] == "'" + '=HYPERLINK("http://x","x")'
+    assert crow[rows[0].index("評価")] == "'@SUM(A1)"
+    assert crow[rows[0].index("次年度計画")] == "'+81-3"
+    rows = list(csv.reader((tmp_path / "csv" / "指標.csv").read_text(encoding="utf-8-sig").splitlines()))
+    h = rows[0]
+    crow = next(r for r in rows if r[h.index("担当課")] == "健康づくり課" and r[h.index("年度")] == "R6"
+                and r[h.index("指標")] == "産褥期の変化についてのヘルパー研修")
+    assert crow[h.index("実績")] == "-3" and crow[h.index("実績（入力）")] == "-3"
+    assert crow[h.index("達成率")] == "-3.0"
+    for name in ("提出状況", "要確認", "一覧", "指標", "基本目標別"):
+        text = (tmp_path / "csv" / f"{name}.csv").read_text(encoding="utf-8-sig")
+        for line in csv.reader(text.splitlines()):
+            for value in line:
+                assert value not in texts, (name, value)
+
+
+# --- 7. structure of the merged workbook -------------------------------------------------
+
+
+def test_merged_workbook_structure(project, generated, filled, tmp_path):
+    plan, files = generated
+    for department, path in filled.items():
+        if department not in ("福祉課", "社会福祉協議会"):
+            shutil.copy2(path, project.inbox / path.name)
+    fields = fill(plan, files["福祉課"].path, project.inbox / "福祉課.xlsx",
+                  {("2-2-1", "eval_score", None): 6, ("3-1-2", "result", 1): "たくさん"})
+    archive = Archive.for_settings(project.settings)
+    archive.collect([project.inbox], project.settings, plan)
+    out = tmp_path / "集計" / "集計_R6.xlsx"
+    assert write_merged(archive, plan, project.settings, out) == out
+    wb = load_workbook(out)
+    assert wb.sheetnames[:5] == TABLE_SHEETS
+    assert len(wb.sheetnames) == 5 + len(plan.projects)
+    assert [n.split(" ")[0] for n in wb.sheetnames[5:]] == [p.id for p in plan.projects]
+    assert not any(n.startswith("__template") for n in wb.sheetnames)
+
+    ws = wb["要確認"]
+    assert ws.auto_filter.ref and ws.auto_filter.ref.startswith("A1:")
+    assert ws.freeze_panes == "A2"
+    header = [c.value for c in ws[1]]
+    col_msg, col_sheet, col_cell = (header.index(n) + 1 for n in ("内容", "シート", "セル"))
+    rows = list(range(2, ws.max_row + 1))
+    assert len(rows) == 2
+    expected = {(_spec(fields, "2-2-1", "eval_score")["sheet"], _spec(fields, "2-2-1", "eval_score")["cell"]),
+                (_spec(fields, "3-1-2", "result", 1)["sheet"], _spec(fields, "3-1-2", "result", 1)["cell"])}
+    seen = set()
+    sub = archive.current(plan)["福祉課"]
+    for r in rows:
+        cell = ws.cell(r, col_msg)
+        assert cell.hyperlink is not None
+        target = cell.hyperlink.target
+        assert not os.path.isabs(target)
+        assert (out.parent / target).resolve() == (project.root / sub.archived_path).resolve()
+        sheet, ref = ws.cell(r, col_sheet).value, ws.cell(r, col_cell).value
+        assert cell.hyperlink.location == f"'{sheet}'!{ref}"
+        seen.add((sheet, ref))
+    assert seen == expected
+
+    for title in TABLE_SHEETS:
+        assert wb[title].freeze_panes == "A2"
+    with zipfile.ZipFile(out) as z:
+        names = set(z.namelist())
+    assert {"xl/charts/chart1.xml", "xl/charts/chart2.xml"} <= names
+    assert not any(re.fullmatch(r"xl/charts/chart\d+\.xml", n) for n in names - {
+        "xl/charts/chart1.xml", "xl/charts/chart2.xml"})
+    drawing_rels = _sheet_part(out, "基本目標別")
+    assert "<drawing" in drawing_rels
+
+    overview = wb["一覧"]
+    oh = [c.value for c in overview[1]]
+    got = [(r[oh.index("事業")].split(" ")[0], r[oh.index("担当課")])
+           for r in overview.iter_rows(min_row=2, values_only=True)]
+    assert got == [(p.id, d) for p in plan.projects for d in p.departments]
+
+
+# --- 8. values of 一覧, 指標 and 基本目標別 ------------------------------------------------
+
+
+def test_overview_indicator_and_goal_values_are_computed_from_what_was_typed(project, generated, tmp_path):
+    plan, files = generated
+    fukushi = {("2-2-1", "eval_score", None): 3, ("3-1-2", "eval_score", None): 5,
+               ("3-2-1", "eval_score", None): 4, ("2-2-1", "result", 1): 30,
+               ("3-1-2", "result", 1): 350, ("3-1-2", "result", 2): 80.5, ("3-2-1", "result", 1): 3,
+               ("3-2-1", "result", 3): 2, ("3-2-1", "result", 2): "検討した"}
+    choju = {("2-1-1", "eval_score", None): 2, ("2-1-2", "eval_score", None): 5,
+             ("2-2-1", "eval_score", None): 4, ("3-2-2", "eval_score", None): 4}
+    fill(plan, files["福祉課"].path, project.inbox / "福祉課.xlsx", fukushi)
+    fill(plan, files["長寿社会課"].path, project.inbox / "長寿社会課.xlsx", choju)
+    archive = Archive.for_settings(project.settings)
+    archive.collect([project.inbox], project.settings, plan)
+    tables = merged_tables(archive, plan)
+
+    ov = tables.overview
+    score = {(e.split(" ")[0], d): s for e, d, s in zip(ov["事業"], ov["担当課"], ov["達成度"])}
+    assert score[("2-2-1", "福祉課")] == 3 and score[("3-1-2", "福祉課")] == 5
+    assert score[("3-2-1", "福祉課")] == 4 and score[("2-1-1", "長寿社会課")] == 2
+    assert score[("2-1-1", "社会福祉協議会")] is None
+
+    ind = tables.indicators
+    r6 = ind[(ind["担当課"] == "福祉課") & (ind["年度"] == "R6")]
+    got = {(p, i): (v, rate) for p, i, v, rate in zip(r6["事業番号"], r6["指標"], r6["実績"], r6["達成率"])}
+    assert got[("2-2-1", "活動を実施した行政区数")] == (30, round(30 / 33, 3)) == (30, 0.909)
+    assert got[("3-1-2", "利用者登録数")] == (350, round(350 / 360, 3))
+    assert got[("3-1-2", "就労者の定着率")] == (80.5, round(80.5 / 85, 3))
+    assert got[("3-2-1", "利用についてのニーズ調査")] == (3, 0.75)
+    assert got[("3-2-1", "指導員の研修参加")] == (2, 1.0)
+    assert got[("3-2-1", "送迎ルートの見直し")] == ("検討した", None)
+    # Only the evaluation year without a result for other years.
+    assert set(ind["年度"]) == {"R6"}
+
+    goals = tables.goals.set_index(["区分", "番号"])
+    # 基本目標2: 2-1-1 長寿 2, 2-1-2 長寿 5, 2-2-1 長寿 4 and 福祉 3 (社協 not submitted).
+    assert goals.loc[("基本目標", "2"), "平均達成度"] == round((2 + 5 + 4 + 3) / 4, 1) == 3.5
+    # 基本目標3: 3-1-2 福祉 5, 3-2-1 福祉 4, 3-2-2 長寿 4 → 4.333 → 4.3.
+    assert goals.loc[("基本目標", "3"), "平均達成度"] == round((5 + 4 + 4) / 3, 1) == 4.3
+    assert goals.loc[("基本目標", "1"), "平均達成度"] is None
+    assert goals.loc[("施策の方向性", "2-1"), "平均達成度"] == 3.5
+    assert goals.loc[("基本目標", "3"), "達成度4"] == 2 and goals.loc[("基本目標", "3"), "達成度5"] == 1
+    assert goals.loc[("基本目標", "2"), "継続"] == 4
+
+    # The written workbook holds the same numbers.
+    out = write_merged(archive, plan, project.settings, tmp_path / "集計.xlsx")
+    sheets = _sheet_values(out)
+    g = sheets["基本目標別"]
+    gh = g[0]
+    by = {(r[gh.index("区分")], r[gh.index("番号")]): r[gh.index("平均達成度")] for r in g[1:] if r[0]}
+    assert by[("基本目標", "2")] == 3.5 and by[("基本目標", "3")] == 4.3
+    ih = sheets["指標"][0]
+    rate = {(r[ih.index("事業番号")], r[ih.index("指標")], r[ih.index("担当課")]): r[ih.index("達成率")]
+            for r in sheets["指標"][1:]}
+    assert rate[("2-2-1", "活動を実施した行政区数", "福祉課")] == 0.909
+
+
+# --- 9. 差し戻し copies ---------------------------------------------------------------------
+
+
+def _finding_key(f):
+    return (f.code, f.project, f.field, f.sheet, f.cell)
+
+
+def test_feedback_copy_lists_the_problems_and_checks_the_same(project, generated, filled, tmp_path):
+    plan, files = generated
+    for department in ("児童保育課", "学校教育課"):
+        shutil.copy2(filled[department], project.inbox / f"{department}.xlsx")
+    mistakes = {("2-2-1", "eval_score", None): 6, ("3-1-2", "direction", None): "継続する",
+                ("3-2-1", "result", 1): "A", ("3-2-1", "issues", None): None,
+                ("3-1-2", "result", 1): "１２０人"}
+    original = project.inbox / "福祉課.xlsx"
+    fields = fill(plan, files["福祉課"].path, original, mistakes,
+                  texts={("2-2-1", "eval_comment", None): "=見直しが必要"})
+    archive = Archive.for_settings(project.settings)
+    archive.collect([project.inbox], project.settings, plan)
+    sub = archive.current(plan)["福祉課"]
+    recorded = archive.findings([sub.id])
+    assert {f.code for f in recorded} == {"score-out-of-range", "invalid-choice", "not-a-number",
+                                          "missing-text", "result-far-from-target", "value-normalised"}
+
+    written = write_feedback(archive, plan, project.settings, tmp_path / "差し戻し")
+    assert [f.department for f in written] == ["福祉課"]  # the clean departments get nothing
+    copy = written[0].path
+    assert copy.name == "差し戻し_R6_福祉課_事業シート・評価表.xlsx"
+    problems = [f for f in recorded if f.severity in ("error", "warning")]
+    assert written[0].findings == len(problems) == 5
+
+    wb = load_workbook(copy)
+    assert wb.sheetnames[1] == "要修正"
+    ws = wb["要修正"]
+    listed = [r for r in ws.iter_rows(min_row=4, values_only=True) if r[0] is not None]
+    assert [r[0] for r in listed] == list(range(1, len(problems) + 1))
+    assert [r[6] for r in listed] == [f.message("ja") for f in problems]
+    assert [r[1] for r in listed] == ["エラー" if f.severity == "error" else "警告" for f in problems]
+    for f in problems:
+        comment = wb[f.sheet][f.cell].comment
+        assert comment is not None and f.message("ja") in comment.text, f.code
+        assert wb[f.sheet][f.cell].fill.fgColor.rgb.endswith("FFC7CE")
+    # The department's values are back in their cells, as typed (text stays text).
+    comment_cell = _spec(fields, "2-2-1", "eval_comment")
+    assert wb[comment_cell["sheet"]][comment_cell["cell"]].value == "=見直しが必要"
+    assert wb[comment_cell["sheet"]][comment_cell["cell"]].data_type == "s"
+    result_cell = _spec(fields, "3-1-2", "result", 1)
+    assert wb[result_cell["sheet"]][result_cell["cell"]].value == "１２０人"
+
+    returned = read_returned(copy, project.settings.key_bytes)
+    assert returned.signature_ok and returned.readable and returned.department == "福祉課"
+    result = check_files([copy], project.settings, plan)
+    assert "layout-changed" not in {f.code for f in result.findings}
+    assert sorted(_finding_key(f) for f in result.findings) == sorted(_finding_key(f) for f in recorded)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG: generate.py _locked_cells leaves text starting with '=' out of the signed fingerprint "
+    "(value.startswith('=') instead of data_type == 'f'), but read.py counts it; the 要修正 "
+    "sheet lists a formula-in-input finding's value '=30*1' as text, so the 差し戻し copy "
+    "itself is reported layout-changed (an error) when the department sends it back"))
+@pytest.mark.parametrize("cached", [True, False], ids=["formula-with-cached-value", "formula-without-cache"])
+def test_feedback_copy_of_a_formula_input_checks_clean_apart_from_the_formula(
+        project, generated, tmp_path, cached):
+    plan, files = generated
+    original = project.inbox / "福祉課.xlsx"
+    fields = fill(plan, files["福祉課"].path, original,
+                  {("2-2-1", "result", 1): "=30*1", ("2-2-1", "eval_score", None): 6})
+    formula = _spec(fields, "2-2-1", "result", 1)
+    if cached:  # as Excel saves it: the formula and its value
+        _cache_formula_value(original, formula["sheet"], formula["cell"], "30")
+    archive = Archive.for_settings(project.settings)
+    [sub] = archive.collect([project.inbox], project.settings, plan).new
+    recorded = archive.findings([sub.id])
+    assert sorted(f.code for f in recorded) == ["formula-in-input", "score-out-of-range"]
+    [fb] = write_feedback(archive, plan, project.settings, tmp_path / "fb")
+    wb = load_workbook(fb.path)
+    cell = wb[formula["sheet"]][formula["cell"]]
+    assert cell.data_type != "f" and cell.comment is not None  # never a formula in the copy
+    assert cell.value == (30 if cached else None)
+    result = check_files([fb.path], project.settings, plan)
+    expected = [_finding_key(f) for f in recorded if f.code != "formula-in-input"]
+    if not cached:
+        # Without a cached value the copy cannot know it: the cell is blank, and required.
+        expected.append(("missing-result", "2-2-1", formula["label"], formula["sheet"], formula["cell"]))
+    assert sorted(_finding_key(f) for f in result.findings) == sorted(expected)
+
+
+# --- 10. atomic_write falls back when the target is open ---------------------------------
+
+
+def test_atomic_write_falls_back_to_numbered_name_when_target_is_locked(tmp_path, monkeypatch):
+    target = tmp_path / "集計_R6.xlsx"
+    target.write_bytes(b"open in Excel")
+    real_replace = os.replace
+    attempts = []
+
+    def replace(src, dst):
+        attempts.append(Path(dst).name)
+        if Path(dst) == target:
+            raise PermissionError(13, "locked", str(dst))
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(files_mod.os, "replace", replace)
+    written = atomic_write(target, lambda p: Path(p).write_bytes(b"new content"))
+    monkeypatch.undo()
+    assert written == tmp_path / "集計_R6 (2).xlsx"
+    assert attempts == ["集計_R6.xlsx", "集計_R6 (2).xlsx"]
+    assert written.read_bytes() == b"new content"
+    assert target.read_bytes() == b"open in Excel"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["集計_R6 (2).xlsx", "集計_R6.xlsx"]
+    assert oct(written.stat().st_mode & 0o777) == oct(0o666 & ~_umask())
+
+
+def test_atomic_write_leaves_no_temporary_file_when_every_name_is_locked(tmp_path, monkeypatch):
+    def replace(src, dst):
+        raise PermissionError(13, "locked", str(dst))
+
+    monkeypatch.setattr(files_mod.os, "replace", replace)
+    with pytest.raises(PermissionError, match="書き込めません"):
+        atomic_write(tmp_path / "a.csv", lambda p: Path(p).write_text("x"))
+    monkeypatch.undo()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_merge_into_an_open_workbook_writes_beside_it(project, generated, filled, tmp_path, monkeypatch):
+    plan, _ = generated
+    shutil.copy2(filled["福祉課"], project.inbox / "福祉課.xlsx")
+    archive = Archive.for_settings(project.settings)
+    archive.collect([project.inbox], project.settings, plan)
+    out = tmp_path / "集計.xlsx"
+    out.write_bytes(b"locked")
+    real_replace = os.replace
+
+    def replace(src, dst):
+        if Path(dst) == out:
+            raise PermissionError(13, "locked", str(dst))
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(files_mod.os, "replace", replace)
+    written = write_merged(archive, plan, project.settings, out)
+    monkeypatch.undo()
+    assert written == tmp_path / "集計 (2).xlsx"
+    assert load_workbook(written).sheetnames[:5] == TABLE_SHEETS
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["集計 (2).xlsx", "集計.xlsx"]
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# --- 11. the printed merged workbook ------------------------------------------------------
+
+
+def _pdf_pages(pdf: Path) -> int:
+    out = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+    return int(re.search(r"^Pages:\s+(\d+)", out, re.M).group(1))
+
+
+def _page_text(pdf: Path, page: int) -> str:
+    return subprocess.run(["pdftotext", "-f", str(page), "-l", str(page), "-layout", str(pdf), "-"],
+                          capture_output=True, text=True, check=True).stdout
+
+
+def test_merged_workbook_prints_through_libreoffice(libreoffice, project, generated, filled, tmp_path):
+    plan, files = generated
+    for department, path in filled.items():
+        if department != "学校教育課":
+            shutil.copy2(path, project.inbox / path.name)
+    fill_workbook(files["学校教育課"].path, project.inbox / "学校教育課.xlsx", plan,
+                  random.Random(3), mistakes=2)
+    archive = Archive.for_settings(project.settings)
+    archive.collect([project.inbox], project.settings, plan)
+    out = write_merged(archive, plan, project.settings, tmp_path / "集計_R6.xlsx")
+    pdf = libreoffice.to_pdf(out, tmp_path / "pdf")
+    assert pdf.exists() and pdf.stat().st_size > 0
+    pages = _pdf_pages(pdf)
+    assert pages >= 5 + len(plan.projects)
+    overview_page = next(n for n in range(1, pages + 1)
+                         if "次年度事業名" in _page_text(pdf, n) and "今後の方向性" in _page_text(pdf, n)
+                         and "担当課" in _page_text(pdf, n))
+    text = _page_text(pdf, overview_page)
+    assert "福祉教育推進事業" in text and "社会福祉協議会" in text
+    if shutil.which("pdftoppm"):
+        subprocess.run(["pdftoppm", "-png", "-r", "80", "-f", str(overview_page), "-l", str(overview_page),
+                        "-singlefile", str(pdf), str(tmp_path / "overview")], check=True)
+        PDF_CHECK_DIR.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(tmp_path / "overview.png", PDF_CHECK_DIR / "merged-overview.png")
+
+
+# --- 12. the command line -----------------------------------------------------------------
+
+
+def test_cli_collect_status_choose_merge_feedback(project, generated, filled, tmp_path):
+    plan, files = generated
+    root = str(project.root)
+    for department in ("児童保育課", "健康づくり課", "福祉課", "長寿社会課", "社会福祉協議会"):
+        shutil.copy2(filled[department], project.inbox / f"{department}.xlsx")
+    r = run_cli("collect", str(project.inbox), "--project", root)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "回収: 福祉課.xlsx → 福祉課" in r.stdout
+    stderrs = [r.stderr]
+
+    r = run_cli("status", "--project", root)
+    assert r.returncode == 0
+    line = next(x for x in r.stdout.splitlines() if "学校教育課" in x)
+    assert "未提出" in line
+    stderrs.append(r.stderr)
+
+    # A new file with errors: exit 1; the same files again (all known): exit 0.
+    bad = tmp_path / "mail" / "福祉課_再提出.xlsx"
+    fill(plan, files["福祉課"].path, bad, {("2-2-1", "eval_score", None): 6})
+    r = run_cli("collect", str(project.inbox), str(bad), "--project", root)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "回収: 福祉課_再提出.xlsx → 福祉課（エラー 1" in r.stdout
+    stderrs.append(r.stderr)
+    r = run_cli("collect", str(project.inbox), str(bad), "--project", root)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "記録のみ: 6 ファイル" in r.stdout
+    stderrs.append(r.stderr)
+
+    archive = Archive.for_settings(project.settings)
+    subs = {s.original_name: s for s in archive.submissions(plan.year.short)}
+    r = run_cli("status", "--project", root)
+    fukushi = next(x for x in r.stdout.splitlines() if x.strip().startswith("福祉課"))
+    assert "提出 2 回" in fukushi
+    stderrs.append(r.stderr)
+
+    # choose: a wrong id, an id of another department → exit 2 with a message; a right one → 0.
+    r = run_cli("choose", "--department", "福祉課", "--submission", "999", "--project", root)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "福祉課 の提出 ID 999 は 令和6年度 にありません。" in r.stderr
+    stderrs.append(r.stderr)
+    r = run_cli("choose", "--department", "福祉課", "--submission", str(subs["長寿社会課.xlsx"].id),
+                "--project", root)
+    assert r.returncode == 2 and "ありません" in r.stderr
+    stderrs.append(r.stderr)
+    r = run_cli("choose", "--department", "福祉課", "--submission", str(subs["福祉課.xlsx"].id),
+                "--project", root)
+    assert r.returncode == 0, r.stderr
+    assert archive.current(plan)["福祉課"].id == subs["福祉課.xlsx"].id
+    stderrs.append(r.stderr)
+
+    out, csv_dir = tmp_path / "out" / "集計.xlsx", tmp_path / "out" / "csv"
+    r = run_cli("merge", "--out", str(out), "--csv", str(csv_dir), "--project", root)
+    assert r.returncode == 0, r.stderr
+    assert out.exists() and load_workbook(out).sheetnames[:5] == TABLE_SHEETS
+    assert sorted(p.name for p in csv_dir.iterdir()) == sorted(f"{n}.csv" for n in TABLE_SHEETS)
+    stderrs.append(r.stderr)
+
+    # The chosen 福祉課 file is clean: no copy for it. Choose the one with the error back.
+    r = run_cli("choose", "--department", "福祉課", "--submission", str(subs["福祉課_再提出.xlsx"].id),
+                "--project", root)
+    assert r.returncode == 0, r.stderr
+    r = run_cli("feedback", "--out", str(tmp_path / "fb"), "--project", root)
+    assert r.returncode == 0, r.stderr
+    copies = sorted(p.name for p in (tmp_path / "fb").iterdir())
+    assert copies == ["差し戻し_R6_福祉課_事業シート・評価表.xlsx"]
+    assert "1 件" in r.stdout
+    stderrs.append(r.stderr)
+
+    r = run_cli("collect", str(tmp_path / "nothing-here"), "--project", root)
+    assert r.returncode == 2 and "見つかりません" in r.stderr
+    stderrs.append(r.stderr)
+    for err in stderrs:
+        assert "Traceback" not in err, err
