@@ -17,7 +17,7 @@ import pandas as pd
 
 from .findings import ERROR, WARNING, Finding, count_by_severity
 from .fiscal import parse_fiscal_year
-from .generate import CHOICE, MILESTONE, PERCENT, QUANTITY, RATING, RATINGS, SCORE, TEXT
+from .generate import CHOICE, MILESTONE, PERCENT, QUANTITY, RATING, RATINGS, SCORE
 from .normalise import (Normalised, normalise_choice, normalise_quantity, normalise_rating,
                         normalise_score, normalise_text)
 from .plan import Plan

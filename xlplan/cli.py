@@ -7,6 +7,7 @@ not run (bad arguments, missing settings, an unusable template). No traceback re
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -314,8 +315,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.lang:
-        import os
-
         os.environ["XLPLAN_LANG"] = args.lang
     try:
         return args.func(args)
@@ -332,16 +331,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # last resort: a message, never a traceback
         print(_t(f"xlplan の内部エラー: {type(exc).__name__}: {exc}",
                  f"xlplan internal error: {type(exc).__name__}: {exc}"), file=sys.stderr)
-        if os_debug():
+        if os.environ.get("XLPLAN_DEBUG") == "1":  # developers: show the traceback
             raise
         return EXIT_FAILED
-
-
-def os_debug() -> bool:
-    """XLPLAN_DEBUG=1 re-raises internal errors with their traceback (for developers)."""
-    import os
-
-    return os.environ.get("XLPLAN_DEBUG") == "1"
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Font, PatternFill
 
 from .archive import Archive
-from .files import atomic_write, safe_filename
+from .files import atomic_write
 from .findings import Finding
 from .generate import build_workbook, workbook_filename
 from .merge import put
@@ -115,7 +115,3 @@ def _problem_sheet(wb, findings: list[Finding], cell_of) -> None:
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
 
-
-def feedback_name(department: str) -> str:
-    """Prefix used for return copies (kept for callers that list them)."""
-    return f"差し戻し_{safe_filename(department)}"

@@ -99,7 +99,10 @@ class InputCell:
 
 
 @dataclass
-class _Context:
+class RenderContext:
+    """What placeholders are resolved against: the plan, the recipient (a department, or a
+    committee member) and, filled while rendering, the input cells and sheet names."""
+
     plan: Plan
     department: str
     spec: TemplateSpec
@@ -157,7 +160,7 @@ def build_workbook(plan: Plan, department: str, settings: Settings, spec: Templa
     committee ``member`` the recipient is the member and every measure of the plan is listed.
     """
     wb = spec.load_workbook()
-    context = _Context(plan, department, spec, history, member, dict(summaries or {}))
+    context = RenderContext(plan, department, spec, history, member, dict(summaries or {}))
     roles = spec.sheets
     used = [r for r in ("cover", "project", "evaluation") if r in roles]
     for role in used:
@@ -176,12 +179,12 @@ def build_workbook(plan: Plan, department: str, settings: Settings, spec: Templa
         title = sheet_title(f"{project.id} {project.name}", taken)
         context.sheet_of_project[project.id] = title
         ws = wb.create_sheet(title)
-        rendered += render_sheet(templates["project"], ws, _resolver(context, project),
-                                 _items(context, project), {}, roles["project"])
+        rendered += render_sheet(templates["project"], ws, placeholder_resolver(context, project),
+                                 block_items(context, project), {}, roles["project"])
     evaluation_title = sheet_title(roles["evaluation"], taken - {roles["evaluation"]})
     ws_eval = wb.create_sheet(evaluation_title)
-    rendered += render_sheet(templates["evaluation"], ws_eval, _resolver(context, None),
-                             _items(context, None), {}, roles["evaluation"])
+    rendered += render_sheet(templates["evaluation"], ws_eval, placeholder_resolver(context, None),
+                             block_items(context, None), {}, roles["evaluation"])
     for item in rendered:
         if item.reference:
             wb[item.sheet].cell(item.row, item.column).fill = PatternFill("solid", fgColor=reference_fill)
@@ -189,7 +192,7 @@ def build_workbook(plan: Plan, department: str, settings: Settings, spec: Templa
     cover_title = sheet_title(roles["cover"], taken - {roles["cover"]})
     ws_cover = wb.create_sheet(cover_title, 0)
     cover_context = {"evaluation_sheet": evaluation_title}
-    render_sheet(templates["cover"], ws_cover, _resolver(context, None), _items(context, None),
+    render_sheet(templates["cover"], ws_cover, placeholder_resolver(context, None), block_items(context, None),
                  cover_context, roles["cover"])
     _resolve_blank_totals(ws_cover)
     for ws in list(templates.values()) + ([wb[roles["styles"]]] if roles.get("styles") in wb.sheetnames else []):
@@ -207,7 +210,8 @@ def build_workbook(plan: Plan, department: str, settings: Settings, spec: Templa
 # --- placeholders ---------------------------------------------------------------------------
 
 
-def _items(context: _Context, project: Project | None):
+def block_items(context: RenderContext, project: Project | None):
+    """The function that tells render_sheet what an ``each …`` block repeats over."""
     plan = context.plan
 
     def items(tag: str) -> list[dict]:
@@ -221,14 +225,15 @@ def _items(context: _Context, project: Project | None):
     return items
 
 
-def _recipient_projects(context: _Context) -> list[Project]:
+def _recipient_projects(context: RenderContext) -> list[Project]:
     """A department's projects; for a committee member every measure still running."""
     if context.member is not None:
         return [p for p in context.plan.projects if not p.ended]
     return context.plan.projects_for(context.department)
 
 
-def _resolver(context: _Context, sheet_project: Project | None):
+def placeholder_resolver(context: RenderContext, sheet_project: Project | None):
+    """The function that gives each ``{{…}}`` placeholder its value (or Input, Formula …)."""
     plan = context.plan
 
     def resolve(key: str, ctx: dict):
@@ -286,7 +291,7 @@ def _japanese_date(day: dt.date) -> str:
     return f"{era}{day.month}月{day.day}日（{weekday}）"
 
 
-def _project_values(plan: Plan, project: Project, context: _Context) -> dict:
+def _project_values(plan: Plan, project: Project, context: RenderContext) -> dict:
     direction = plan.direction(project.direction_id)
     goal = plan.goal(direction.goal_no) if direction else None
     return {
@@ -305,7 +310,7 @@ def _link_target(sheet: str) -> str:
     return "'" + sheet.replace("'", "''") + "'!A1"
 
 
-def _year_slot(context: _Context, project, indicator, what: str, slot: int):
+def _year_slot(context: RenderContext, project, indicator, what: str, slot: int):
     years = context.plan.years
     if slot < 1:
         raise KeyError(f"{what}[{slot}]")
@@ -324,7 +329,7 @@ def _year_slot(context: _Context, project, indicator, what: str, slot: int):
     return _year_input(context, project, "result", year, indicator)
 
 
-def _year_input(context: _Context, project, field_name: str, year: FiscalYear, indicator=None):
+def _year_input(context: RenderContext, project, field_name: str, year: FiscalYear, indicator=None):
     if year == context.plan.year:
         return Input(field_name, {"project": project, "indicator": indicator, "year": year})
     past = None
@@ -334,7 +339,7 @@ def _year_input(context: _Context, project, field_name: str, year: FiscalYear, i
     return Locked(past, reference=True)
 
 
-def _cover_value(context: _Context, key: str, ctx: dict, project):
+def _cover_value(context: RenderContext, key: str, ctx: dict, project):
     names = context.names_by_sheet
     if key == "inputs.count" and project is not None:
         return len(names.get(context.sheet_of_project.get(project.id), []))
@@ -385,7 +390,7 @@ def _field_kind(spec: FieldSpec, indicator: Indicator | None) -> str:
     return PERCENT if indicator.is_percent else QUANTITY
 
 
-def _finish_inputs(wb, context: _Context, rendered: list[RenderedCell], input_fill, blank_fill) -> None:
+def _finish_inputs(wb, context: RenderContext, rendered: list[RenderedCell], input_fill, blank_fill) -> None:
     plan = context.plan
     project_index = {p.id: i for i, p in enumerate(plan.projects, start=1)}
     validations: dict[tuple, DataValidation] = {}
@@ -511,7 +516,7 @@ def _locked_cells(wb, inputs: set[tuple[str, str]]) -> dict[str, dict[int, list]
     return result
 
 
-def _metadata(plan: Plan, department: str, spec: TemplateSpec, context: _Context, wb) -> dict:
+def _metadata(plan: Plan, department: str, spec: TemplateSpec, context: RenderContext, wb) -> dict:
     inputs = {(i.sheet, i.cell) for i in context.inputs}
     return {
         "format": FORMAT_VERSION,

@@ -22,7 +22,7 @@ from openpyxl.utils import get_column_letter
 
 from .archive import Archive, submission_status
 from .files import atomic_write
-from .generate import _Context, _items, _resolver, sheet_title
+from .generate import RenderContext, block_items, placeholder_resolver, sheet_title
 from .plan import Plan
 from .report import display_width
 from .scoring import committee_table
@@ -54,13 +54,11 @@ def merged_tables(archive: Archive, plan: Plan) -> MergedTables:
     current = _department_submissions(lines)
     members = [line.submission for line in lines if line.kind == "scoring" and line.submission]
     values = archive.values([s.id for s in current.values()])
-    findings = archive.findings([s.id for s in current.values()] + [s.id for s in members]
-                                + [s.id for s in others])
     by_key = {}
     for v in values:
         by_key[(v["department"], v["project"], v["field"], v["indicator_no"], v["year"])] = v
     tables = [_status_table(lines, others),
-              _findings_table(findings, {**current, **{s.member: s for s in members}}, others, archive),
+              _findings_table(archive, list(current.values()) + members + others),
               _overview_table(plan, current, by_key), _indicator_table(plan, current, by_key),
               _goal_table(plan, current, by_key)]
     # Object columns with None for blanks: a score stays 4 (not 4.0) in Excel and CSV.
@@ -100,14 +98,15 @@ def _status_table(lines, others) -> pd.DataFrame:
 _SEVERITY_JA = {"error": "エラー", "warning": "警告", "info": "情報"}
 
 
-def _findings_table(findings, current, others, archive: Archive) -> pd.DataFrame:
-    archived = {s.original_name: s.archived_path for s in list(current.values()) + list(others)}
+def _findings_table(archive: Archive, submissions) -> pd.DataFrame:
+    """Every finding of the given submissions, each linked to its own archived copy."""
     rows = []
-    for f in findings:
-        rows.append({"重要度": _SEVERITY_JA[f.severity], "コード": f.code, "担当課": f.department,
-                     "ファイル": f.file, "事業": f.project, "項目": f.field, "シート": f.sheet,
-                     "セル": f.cell, "入力値": f.value, "内容": f.message("ja"),
-                     "保管先": archived.get(f.file, "")})
+    for submission in submissions:
+        for f in archive.findings([submission.id]):
+            rows.append({"重要度": _SEVERITY_JA[f.severity], "コード": f.code, "担当課": f.department,
+                         "ファイル": f.file, "事業": f.project, "項目": f.field, "シート": f.sheet,
+                         "セル": f.cell, "入力値": f.value, "内容": f.message("ja"),
+                         "保管先": submission.archived_path})
     return pd.DataFrame(rows, columns=["重要度", "コード", "担当課", "ファイル", "事業", "項目",
                                        "シート", "セル", "入力値", "内容", "保管先"])
 
@@ -382,12 +381,12 @@ def write_merged(archive: Archive, plan: Plan, settings: Settings, out: Path,
     if tables.committee is not None:
         _committee_sheet(wb, plan, tables.committee)
     taken = set(wb.sheetnames)
-    context = _Context(plan, "全担当課", spec)
+    context = RenderContext(plan, "全担当課", spec)
     for project in plan.projects:
         ws = wb.create_sheet(sheet_title(f"{project.id} {project.name}", taken))
         context.sheet_of_project[project.id] = ws.title
-        rendered = render_sheet(project_template, ws, _resolver(context, project),
-                                _items(context, project), {}, spec.sheets["project"])
+        rendered = render_sheet(project_template, ws, placeholder_resolver(context, project),
+                                block_items(context, project), {}, spec.sheets["project"])
         for item in rendered:
             if item.input is None:
                 continue

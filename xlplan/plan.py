@@ -244,6 +244,7 @@ class _SheetReader:
             findings.append(Finding("master-missing-sheet", file=file, expected=name))
         self.rows = list(self.ws.iter_rows(values_only=True)) if self.ws is not None else []
         self.header = {_header_key(v): i for i, v in enumerate(self.rows[0])} if self.rows else {}
+        self.seen: dict[str, str] = {}
 
     def column(self, label: str, required: bool = True) -> int | None:
         idx = self.header.get(_header_key(label))
@@ -257,6 +258,15 @@ class _SheetReader:
         for number, row in enumerate(self.rows[1:], start=2):
             if any(_clean(v) for v in row):
                 yield number, row
+
+    def unique(self, key: str, row: int, col: int | None) -> bool:
+        """True the first time a key is seen on this sheet; a repeat is a duplicate-id finding
+        that names where the key was first used."""
+        if key in self.seen:
+            self.add("duplicate-id", row, col, value=key, detail=self.seen[key])
+            return False
+        self.seen[key] = f"{self.name}!{self.cell(row, col)}"
+        return True
 
     def cell(self, row: int, col: int | None) -> str:
         return f"{get_column_letter(col + 1)}{row}" if col is not None else f"A{row}"
@@ -400,16 +410,13 @@ def _read_departments(wb, findings, file) -> list[Department]:
     sheet = _SheetReader(wb, SHEET_DEPARTMENTS, findings, file)
     c_name = sheet.column("担当課")
     c_div, c_contact, c_mail = (sheet.column(x, required=False) for x in ("部", "担当者", "メール"))
-    seen: dict[str, str] = {}
     result = []
     for row, values in sheet.records():
         name = sheet.required_text(row, values, c_name, "担当課")
         if not name:
             continue
-        if name in seen:
-            sheet.add("duplicate-id", row, c_name, value=name, detail=seen[name])
+        if not sheet.unique(name, row, c_name):
             continue
-        seen[name] = f"{SHEET_DEPARTMENTS}!{sheet.cell(row, c_name)}"
         result.append(Department(name, sheet.text(values, c_div), sheet.text(values, c_contact),
                                  sheet.text(values, c_mail)))
     return result
@@ -418,17 +425,14 @@ def _read_departments(wb, findings, file) -> list[Department]:
 def _read_goals(wb, findings, file) -> list[Goal]:
     sheet = _SheetReader(wb, SHEET_GOALS, findings, file)
     c_no, c_name = sheet.column("番号"), sheet.column("基本目標")
-    seen: dict[str, str] = {}
     goals = []
     for row, values in sheet.records():
         no = sheet.identifier(row, values, c_no, "番号")
         name = sheet.required_text(row, values, c_name, "基本目標")
         if not no:
             continue
-        if no in seen:
-            sheet.add("duplicate-id", row, c_no, value=no, detail=seen[no])
+        if not sheet.unique(no, row, c_no):
             continue
-        seen[no] = f"{SHEET_GOALS}!{sheet.cell(row, c_no)}"
         goals.append(Goal(no, name))
     return goals
 
@@ -437,7 +441,6 @@ def _read_directions(wb, findings, file, goals) -> list[Direction]:
     sheet = _SheetReader(wb, SHEET_DIRECTIONS, findings, file)
     c_id, c_goal, c_name = sheet.column("番号"), sheet.column("基本目標番号"), sheet.column("施策の方向性")
     goal_nos = {g.no for g in goals}
-    seen: dict[str, str] = {}
     result = []
     for row, values in sheet.records():
         did = sheet.identifier(row, values, c_id, "番号")
@@ -445,10 +448,8 @@ def _read_directions(wb, findings, file, goals) -> list[Direction]:
         name = sheet.required_text(row, values, c_name, "施策の方向性")
         if not did:
             continue
-        if did in seen:
-            sheet.add("duplicate-id", row, c_id, value=did, detail=seen[did])
+        if not sheet.unique(did, row, c_id):
             continue
-        seen[did] = f"{SHEET_DIRECTIONS}!{sheet.cell(row, c_id)}"
         if goal_no and goal_no not in goal_nos:
             sheet.add("unknown-parent", row, c_goal, value=goal_no, expected=SHEET_GOALS)
         result.append(Direction(did, goal_no, name))
@@ -462,17 +463,14 @@ def _read_members(wb, findings, file) -> list[Member]:
     sheet = _SheetReader(wb, SHEET_MEMBERS, findings, file)
     c_id, c_name = sheet.column("番号"), sheet.column("氏名")
     c_group, c_term = sheet.column("区分", required=False), sheet.column("任期", required=False)
-    seen: dict[str, str] = {}
     members = []
     for row, values in sheet.records():
         mid = sheet.identifier(row, values, c_id, "番号")
         name = sheet.required_text(row, values, c_name, "氏名")
         if not mid or not name:
             continue
-        if mid in seen:
-            sheet.add("duplicate-id", row, c_id, value=mid, detail=seen[mid])
+        if not sheet.unique(mid, row, c_id):
             continue
-        seen[mid] = f"{SHEET_MEMBERS}!{sheet.cell(row, c_id)}"
         members.append(Member(mid, name, sheet.text(values, c_group), sheet.text(values, c_term)))
     return members
 
@@ -490,7 +488,6 @@ def _read_projects(wb, findings, file, directions, departments) -> list[Project]
         sheet.column(x, required=False) for x in ("現状と課題", "方針・目標", "それぞれの役割", "状態", "様式"))
     direction_ids = {d.id for d in directions}
     listed = {d.name for d in departments}
-    seen: dict[str, str] = {}
     projects = []
     for row, values in sheet.records():
         pid = sheet.identifier(row, values, c_id, "事業番号")
@@ -498,10 +495,8 @@ def _read_projects(wb, findings, file, directions, departments) -> list[Project]
         name = sheet.required_text(row, values, c_name, "事業名")
         if not pid:
             continue
-        if pid in seen:
-            sheet.add("duplicate-id", row, c_id, value=pid, detail=seen[pid])
+        if not sheet.unique(pid, row, c_id):
             continue
-        seen[pid] = f"{SHEET_PROJECTS}!{sheet.cell(row, c_id)}"
         if did and did not in direction_ids:
             sheet.add("unknown-parent", row, c_dir, value=did, expected=SHEET_DIRECTIONS)
         depts = split_departments(sheet.text(values, c_dept))
@@ -545,7 +540,6 @@ def _read_indicators(wb, findings, file, projects, start, end) -> None:
     c_name, c_unit = sheet.column("取組みの達成目標"), sheet.column("単位", required=False)
     years = _year_columns(sheet, start, end)
     by_id = {p.id: p for p in projects}
-    seen: dict[str, str] = {}
     for row, values in sheet.records():
         pid = sheet.identifier(row, values, c_pid, "事業番号")
         name = sheet.required_text(row, values, c_name, "取組みの達成目標")
@@ -558,10 +552,8 @@ def _read_indicators(wb, findings, file, projects, start, end) -> None:
         no_text = sheet.text(values, c_no)
         no = int(no_text) if no_text.isdigit() else len(project.indicators) + 1
         key = f"{pid}#{no}"
-        if key in seen:
-            sheet.add("duplicate-id", row, c_no, value=key, detail=seen[key])
+        if not sheet.unique(key, row, c_no):
             continue
-        seen[key] = f"{SHEET_INDICATORS}!{sheet.cell(row, c_no)}"
         unit = sheet.text(values, c_unit)
         targets = {}
         for col, year in years.items():

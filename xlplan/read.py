@@ -200,7 +200,6 @@ class _Package:
     zip: zipfile.ZipFile
     sheets: list[tuple[str, str, str]]  # (name, part path, state)
     names: dict[str, str]
-    structure_locked: bool
 
     def part(self, sheet: str) -> str | None:
         return next((p for n, p, _ in self.sheets if n == sheet), None)
@@ -231,9 +230,7 @@ def _open_package(path: Path, limits: Limits) -> _Package:
     for dn in workbook.iter(f"{NS_MAIN}definedName"):
         if dn.get("localSheetId") is None and dn.text:
             names[dn.get("name", "")] = dn.text
-    protection = workbook.find(f"{NS_MAIN}workbookProtection")
-    locked = protection is not None and protection.get("lockStructure") in ("1", "true")
-    return _Package(z, sheets, names, locked)
+    return _Package(z, sheets, names)
 
 
 def _normpath(part: str) -> str:

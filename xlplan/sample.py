@@ -14,7 +14,8 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from . import plan as P
-from .fiscal import parse_fiscal_year
+from .fiscal import fiscal_years, parse_fiscal_year
+from .normalise import normalise_quantity
 
 _FONT = "游ゴシック"
 _HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
@@ -110,16 +111,16 @@ _TERM = "令和6年7月29日～令和8年7月28日"
 
 def sample_plan() -> P.Plan:
     """The embedded sample plan as a Plan object (R5–R9, evaluated in R6)."""
-    years = P.fiscal_years("R5", "R9")
+    years = fiscal_years("R5", "R9")
     projects = []
     for pid, did, name, depts, issues, policy, roles, indicators in _PROJECTS:
         project = P.Project(pid, did, name, P.split_departments(depts), issues, policy, roles)
         for no, (iname, unit, targets) in enumerate(indicators, start=1):
             parsed = {}
             for year, raw in zip(years, targets):
-                norm = P.normalise_quantity(raw, unit or None)
-                parsed[year] = P.Target(P._clean(raw), norm.value if norm.kind == "number" else None,
-                                        norm.kind)
+                norm = normalise_quantity(raw, unit or None)
+                text = "" if raw is None else str(raw)
+                parsed[year] = P.Target(text, norm.value if norm.kind == "number" else None, norm.kind)
             project.indicators.append(P.Indicator(pid, no, iname, unit, parsed))
         projects.append(project)
     return P.Plan(
