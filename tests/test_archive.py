@@ -28,7 +28,7 @@ from xlplan.archive import Archive, submission_status
 from xlplan.check import check_files
 from xlplan.feedback import write_feedback
 from xlplan.files import atomic_write
-from xlplan.merge import merged_tables, write_csv, write_merged
+from xlplan.merge import merged_tables, write_merged
 from xlplan.read import read_returned
 from xlplan.simulate import _fields, _target_value, fill_workbook
 
@@ -241,9 +241,6 @@ def test_newer_version_wins_even_when_collected_first_and_choose_overrides(proje
     assert status.loc[status["担当課"] == "福祉課", "提出ファイル"].tolist() == ["福祉課.xlsx"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: archive.py Submission.sort_key compares last_saved as ISO strings, so a file saved at "
-    "09:30+09:00 (00:30 UTC) sorts after one saved at 01:00Z; the older file becomes current"))
 def test_newest_is_decided_by_saved_time_not_by_how_the_time_is_written(project, generated, tmp_path):
     """The last-saved time of a file may carry an offset (+09:00) instead of Z; the newer
     instant must still win."""
@@ -495,6 +492,32 @@ def test_merged_workbook_structure(project, generated, filled, tmp_path):
     assert got == [(p.id, d) for p in plan.projects for d in p.departments]
 
 
+def test_findings_link_to_their_own_file_when_two_files_share_a_name(project, generated, tmp_path):
+    """Two mails, both with 福祉課.xlsx attached: each finding links to the file it is about."""
+    plan, files = generated
+    (project.inbox / "mail1").mkdir()
+    (project.inbox / "mail2").mkdir()
+    fill(plan, files["福祉課"].path, project.inbox / "mail1" / "福祉課.xlsx",
+         {("2-2-1", "eval_score", None): 6})
+    (project.inbox / "mail2" / "福祉課.xlsx").write_text("not a workbook", encoding="utf-8")
+    archive = Archive.for_settings(project.settings)
+    archive.collect([project.inbox], project.settings, plan)
+    subs = archive.submissions(plan.year.short)
+    real = next(s for s in subs if s.readable)
+    broken = next(s for s in subs if not s.readable)
+    findings = merged_tables(archive, plan).findings
+    stored = dict(zip(findings["コード"], findings["保管先"]))
+    assert stored == {"score-out-of-range": real.archived_path, "unreadable-file": broken.archived_path}
+    out = write_merged(archive, plan, project.settings, tmp_path / "集計.xlsx")
+    ws = load_workbook(out)["要確認"]
+    header = [c.value for c in ws[1]]
+    for r in range(2, ws.max_row + 1):
+        code = ws.cell(r, header.index("コード") + 1).value
+        link = ws.cell(r, header.index("内容") + 1).hyperlink
+        expected = real if code == "score-out-of-range" else broken
+        assert (out.parent / link.target).resolve() == (project.root / expected.archived_path).resolve()
+
+
 # --- 8. values of 一覧, 指標 and 基本目標別 ------------------------------------------------
 
 
@@ -609,11 +632,6 @@ def test_feedback_copy_lists_the_problems_and_checks_the_same(project, generated
     assert sorted(_finding_key(f) for f in result.findings) == sorted(_finding_key(f) for f in recorded)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: generate.py _locked_cells leaves text starting with '=' out of the signed fingerprint "
-    "(value.startswith('=') instead of data_type == 'f'), but read.py counts it; the 要修正 "
-    "sheet lists a formula-in-input finding's value '=30*1' as text, so the 差し戻し copy "
-    "itself is reported layout-changed (an error) when the department sends it back"))
 @pytest.mark.parametrize("cached", [True, False], ids=["formula-with-cached-value", "formula-without-cache"])
 def test_feedback_copy_of_a_formula_input_checks_clean_apart_from_the_formula(
         project, generated, tmp_path, cached):

@@ -271,11 +271,12 @@ class Archive:
         kind='scoring'): the coordinator's choice, else the newest readable one of the right
         plan and year."""
         year = plan.year.short
+        recipients = {m.id for m in plan.members} if kind == "scoring" else set(plan.department_names())
         candidates: dict[str, list[Submission]] = {}
         for s in self.submissions(year):
             if s.readable and s.kind == kind and s.form_year == year and s.plan_id == plan.plan_id:
                 key = s.member if kind == "scoring" else s.department
-                if key:
+                if key in recipients:  # a form for someone not in the master counts for nobody
                     candidates.setdefault(key, []).append(s)
         chosen = {d: max(subs, key=Submission.sort_key) for d, subs in candidates.items()}
         with closing(self._connect()) as db:
@@ -405,6 +406,12 @@ def submission_status(archive: Archive, plan: Plan) -> tuple[list[DepartmentStat
                                    counts.get(("scoring", m.id), 0), "scoring", m.id)
                   for m in plan.members]
     counted = {s.id for s in current.values()} | {s.id for s in members.values()}
-    others = [s for s in all_subs if s.id not in counted and (
-        not s.readable or s.form_year != plan.year.short or s.plan_id != plan.plan_id)]
+    # Superseded forms of someone who has a current one are counted in 提出回数, not listed;
+    # everything else that counts for nobody is (unreadable, another year or plan, a sender
+    # not in the master).
+    superseded = {("department", s.department) for s in current.values()} | {
+        ("scoring", s.member) for s in members.values()}
+    others = [s for s in all_subs if s.id not in counted and not (
+        s.readable and s.form_year == plan.year.short and s.plan_id == plan.plan_id
+        and (s.kind, s.member if s.kind == "scoring" else s.department) in superseded)]
     return lines, others

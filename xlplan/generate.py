@@ -509,7 +509,7 @@ def _locked_cells(wb, inputs: set[tuple[str, str]]) -> dict[str, dict[int, list]
                 value = cell.value
                 if value is None or (ws.title, cell.coordinate) in inputs:
                     continue
-                if isinstance(value, str) and value.startswith("="):
+                if cell.data_type == "f":  # a real formula; text that starts with "=" counts
                     continue
                 rows.setdefault(cell.row, []).append((cell.column, value))
         result[ws.title] = rows

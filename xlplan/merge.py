@@ -30,6 +30,7 @@ from .settings import Settings
 from .template import Input, load_template_spec, render_sheet
 
 HEADER_FILL = PatternFill("solid", fgColor="D9E1F2")
+ONE_DECIMAL = {"平均達成度", "評価点（平均）"}
 ERROR_FILL = PatternFill("solid", fgColor="FCE4D6")
 FONT = "游ゴシック"
 _FORMULA_START = re.compile(r"^[=+\-@\t\r]")
@@ -57,7 +58,7 @@ def merged_tables(archive: Archive, plan: Plan) -> MergedTables:
     by_key = {}
     for v in values:
         by_key[(v["department"], v["project"], v["field"], v["indicator_no"], v["year"])] = v
-    tables = [_status_table(lines, others),
+    tables = [_status_table(lines, others, plan),
               _findings_table(archive, list(current.values()) + members + others),
               _overview_table(plan, current, by_key), _indicator_table(plan, current, by_key),
               _goal_table(plan, current, by_key)]
@@ -74,7 +75,18 @@ def _department_submissions(lines) -> dict:
             if line.kind == "department" and line.submission}
 
 
-def _status_table(lines, others) -> pd.DataFrame:
+def _not_counted_reason(s, plan: Plan) -> str:
+    """Why a file counts for nobody, in the coordinator's words."""
+    if not s.readable:
+        return "読み取れないファイル"
+    if s.plan_id != plan.plan_id:
+        return "別の計画の様式"
+    if s.form_year != plan.year.short:
+        return f"{s.form_year or '?'} の様式"
+    return "計画マスタにない委員" if s.kind == "scoring" else "計画マスタにない担当課"
+
+
+def _status_table(lines, others, plan: Plan) -> pd.DataFrame:
     rows = []
     for line in lines:
         s = line.submission
@@ -85,7 +97,7 @@ def _status_table(lines, others) -> pd.DataFrame:
                      "警告": s.warnings if s else None, "提出回数": line.submissions,
                      "保管先": s.archived_path if s else ""})
     for s in others:
-        reason = "読み取れないファイル" if not s.readable else f"{s.form_year or '?'} の様式・他計画など"
+        reason = _not_counted_reason(s, plan)
         rows.append({"区分": "委員" if s.kind == "scoring" else "担当課" if s.kind else "",
                      "担当課": s.department or "（不明）", "状況": f"対象外（{reason}）",
                      "提出ファイル": s.original_name, "最終保存": s.last_saved or "",
@@ -236,12 +248,20 @@ def _table_sheet(wb, title: str, df: pd.DataFrame, widths: dict[str, int], wrap=
         c.fill = HEADER_FILL
         c.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
         ws.column_dimensions[get_column_letter(col)].width = widths.get(name, 12)
+    header_lines = max((-(-display_width(str(n)) // max(widths.get(n, 12) - 1, 4)) for n in df.columns),
+                       default=1)
+    if header_lines > 1:
+        ws.row_dimensions[head].height = 15.0 * header_lines
     for r, row in enumerate(df.itertuples(index=False), start=head + 1):
         for col, value in enumerate(row, start=1):
             c = ws.cell(r, col)
             put(c, value)
             c.font = Font(name=FONT)
-            c.alignment = Alignment(vertical="top", wrap_text=df.columns[col - 1] in wrap)
+            numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+            c.alignment = Alignment(vertical="top", wrap_text=df.columns[col - 1] in wrap,
+                                    horizontal="center" if numeric else None)
+            if df.columns[col - 1] in ONE_DECIMAL and numeric:
+                c.number_format = "0.0"  # an average of 3 is published as 3.0
         height = _row_height(row, df.columns, widths, wrap)
         if height:
             ws.row_dimensions[r].height = height

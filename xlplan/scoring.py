@@ -105,7 +105,8 @@ def committee_table(archive: Archive, plan: Plan) -> pd.DataFrame:
             "評価者数": len(scores),
             "最低～最高": f"{min(scores)}～{max(scores)}" if scores else "",
             "評価しない": abstained.get(project.id, 0),
-            "意見等": (f"{average}\n" if average is not None else "") + bullets,
+            "意見等": "\n".join(part for part in (f"{average}" if average is not None else "", bullets)
+                               if part),
         })
     columns = ["基本目標", "施策展開の方向性", "施策の展開", "それぞれの役割", "これまでの主な取組",
                "評価点（平均）", "評価者数", "最低～最高", "評価しない", "意見等"]

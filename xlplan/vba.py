@@ -326,9 +326,10 @@ def _cfb_sort_key(name: str) -> tuple[int, str]:
 def _link_siblings(entries: list[_Entry]) -> int:
     """Make a balanced binary search tree of ``entries``; returns the root's index.
 
-    [MS-CFB] 2.6.4 asks for a red-black tree and allows all nodes to be black; a balanced
-    tree whose nodes are all black is a valid red-black tree when its depth is even on
-    all paths, and readers (Office included) only need the search-tree order anyway.
+    [MS-CFB] 2.6.4 lists the constraints a directory tree MUST keep: the root black, no
+    two consecutive red nodes, left sibling < right sibling (by :func:`_cfb_sort_key`).
+    Every node is written black (color flag 1), which keeps all three; balancing keeps
+    lookups short.
     """
     if not entries:
         return _NOSTREAM

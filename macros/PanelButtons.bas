@@ -1,0 +1,36 @@
+Attribute VB_Name = "PanelButtons"
+' xlplan coordinator panel: one Sub per form button.
+' Each Sub calls xlwings' RunPython (module xlwings in this project) with an entry
+' point of xlplan.excel. Source of truth for the panel's VBA project: built into
+' vbaProject.bin by xlplan.vba.build_vba_project. Keep this file ASCII with CRLF.
+Option Explicit
+
+' Generate the department workbooks from the plan master.
+Public Sub GenerateWorkbooks()
+    RunPython "import xlplan.excel; xlplan.excel.generate()"
+End Sub
+
+' Collect the returned workbooks and check them.
+Public Sub CollectAndCheck()
+    RunPython "import xlplan.excel; xlplan.excel.collect()"
+End Sub
+
+' Merge the checked results into the archive.
+Public Sub MergeResults()
+    RunPython "import xlplan.excel; xlplan.excel.merge()"
+End Sub
+
+' Write the feedback sheets for the departments.
+Public Sub WriteFeedback()
+    RunPython "import xlplan.excel; xlplan.excel.feedback()"
+End Sub
+
+' Check one returned workbook chosen by the coordinator.
+Public Sub CheckOneFile()
+    RunPython "import xlplan.excel; xlplan.excel.check_one()"
+End Sub
+
+' Generate the committee members' scoring forms.
+Public Sub GenerateScoringForms()
+    RunPython "import xlplan.excel; xlplan.excel.generate_scoring()"
+End Sub
