@@ -415,3 +415,32 @@ def submission_status(archive: Archive, plan: Plan) -> tuple[list[DepartmentStat
         s.readable and s.form_year == plan.year.short and s.plan_id == plan.plan_id
         and (s.kind, s.member if s.kind == "scoring" else s.department) in superseded)]
     return lines, others
+
+
+class ArchiveHistory:
+    """Earlier years' reported values, for prefilling next year's sheets (locked).
+
+    For each earlier year of the plan, the submission that counts for the department in that
+    year gives its results and DO texts; a year nobody reported stays blank.
+    """
+
+    def __init__(self, archive: Archive, plan: Plan):
+        self.archive, self.plan = archive, plan
+        self._by_year: dict[str, dict[tuple, object]] = {}
+
+    def _year_values(self, year) -> dict[tuple, object]:
+        key = year.short
+        if key not in self._by_year:
+            current = self.archive.current(self.plan.with_year(year))
+            values = {}
+            for v in self.archive.values([s.id for s in current.values()]):
+                if v["kind"] in ("blank", "error"):
+                    continue
+                values[(v["department"], v["project"], v["field"], v["indicator_no"], v["year"])] = (
+                    v["value"] if v["value"] is not None else v["raw"])
+            self._by_year[key] = values
+        return self._by_year[key]
+
+    def value(self, department: str, project: str, field: str, indicator: int | None, year):
+        """The value a department reported for a field in an earlier year, or None."""
+        return self._year_values(year).get((department, project, field, indicator, year.short))
