@@ -413,9 +413,7 @@ def _read_departments(wb, findings, file) -> list[Department]:
     result = []
     for row, values in sheet.records():
         name = sheet.required_text(row, values, c_name, "担当課")
-        if not name:
-            continue
-        if not sheet.unique(name, row, c_name):
+        if not name or not sheet.unique(name, row, c_name):
             continue
         result.append(Department(name, sheet.text(values, c_div), sheet.text(values, c_contact),
                                  sheet.text(values, c_mail)))
@@ -429,9 +427,7 @@ def _read_goals(wb, findings, file) -> list[Goal]:
     for row, values in sheet.records():
         no = sheet.identifier(row, values, c_no, "番号")
         name = sheet.required_text(row, values, c_name, "基本目標")
-        if not no:
-            continue
-        if not sheet.unique(no, row, c_no):
+        if not no or not sheet.unique(no, row, c_no):
             continue
         goals.append(Goal(no, name))
     return goals
@@ -446,9 +442,7 @@ def _read_directions(wb, findings, file, goals) -> list[Direction]:
         did = sheet.identifier(row, values, c_id, "番号")
         goal_no = sheet.identifier(row, values, c_goal, "基本目標番号")
         name = sheet.required_text(row, values, c_name, "施策の方向性")
-        if not did:
-            continue
-        if not sheet.unique(did, row, c_id):
+        if not did or not sheet.unique(did, row, c_id):
             continue
         if goal_no and goal_no not in goal_nos:
             sheet.add("unknown-parent", row, c_goal, value=goal_no, expected=SHEET_GOALS)
@@ -467,9 +461,7 @@ def _read_members(wb, findings, file) -> list[Member]:
     for row, values in sheet.records():
         mid = sheet.identifier(row, values, c_id, "番号")
         name = sheet.required_text(row, values, c_name, "氏名")
-        if not mid or not name:
-            continue
-        if not sheet.unique(mid, row, c_id):
+        if not mid or not name or not sheet.unique(mid, row, c_id):
             continue
         members.append(Member(mid, name, sheet.text(values, c_group), sheet.text(values, c_term)))
     return members
@@ -493,9 +485,7 @@ def _read_projects(wb, findings, file, directions, departments) -> list[Project]
         pid = sheet.identifier(row, values, c_id, "事業番号")
         did = sheet.identifier(row, values, c_dir, "施策の方向性番号")
         name = sheet.required_text(row, values, c_name, "事業名")
-        if not pid:
-            continue
-        if not sheet.unique(pid, row, c_id):
+        if not pid or not sheet.unique(pid, row, c_id):
             continue
         if did and did not in direction_ids:
             sheet.add("unknown-parent", row, c_dir, value=did, expected=SHEET_DIRECTIONS)
