@@ -287,6 +287,13 @@ class Archive:
                     chosen[key] = choice
         return chosen
 
+    def department_current(self, plan: Plan) -> dict[tuple[str, str], Submission]:
+        """(layout, department) → the submission that counts, for every department layout the
+        plan uses (most plans: one layout, so one entry per department)."""
+        layouts = {plan.layout_of(p) for p in plan.projects}
+        return {(layout, dept): sub for layout in sorted(layouts)
+                for dept, sub in self.current(plan, layout).items()}
+
     def choose(self, year: str, department: str, submission_id: int) -> None:
         """Override which submission counts for a department (the coordinator's decision)."""
         with closing(self._connect()) as db, db:
@@ -367,8 +374,8 @@ def _crash_hook(index: int) -> None:
 
 @dataclass
 class DepartmentStatus:
-    """One line of the submission status: a department, or a committee member (kind
-    'scoring', ``department`` then holds the member's name)."""
+    """One line of the submission status: a department in one layout (``kind`` is the layout
+    id), or a committee member (kind 'scoring'; ``department`` then holds the member's name)."""
 
     department: str
     status: str
@@ -388,29 +395,27 @@ def _status_of(sub: Submission | None) -> str:
 
 
 def submission_status(archive: Archive, plan: Plan) -> tuple[list[DepartmentStatus], list[Submission]]:
-    """Per department (master order), then per committee member once any scoring form was
-    collected: status and current submission; plus files that count for nobody (unreadable,
-    another year's or plan's form). Superseded submissions are counted, not listed."""
+    """Per department (master order) and layout, then per committee member once any scoring
+    form was collected: status and current submission; plus files that count for nobody
+    (unreadable, another year's or plan's form, a sender not in the master). Superseded
+    submissions are counted, not listed."""
     all_subs = archive.submissions(plan.year.short)
-    current = archive.current(plan)
+    current = archive.department_current(plan)
     counts: dict[tuple[str, str], int] = {}
     for s in all_subs:
         key = (s.kind, s.member if s.kind == "scoring" else s.department)
         counts[key] = counts.get(key, 0) + 1
-    lines = [DepartmentStatus(d, _status_of(current.get(d)), current.get(d),
-                              counts.get(("department", d), 0))
-             for d in plan.department_names() if plan.projects_for(d)]
+    lines = [DepartmentStatus(d, _status_of(current.get((layout, d))), current.get((layout, d)),
+                              counts.get((layout, d), 0), layout)
+             for d in plan.department_names() for layout in plan.layouts_for(d)]
     members = archive.current(plan, "scoring")
     if members or any(s.kind == "scoring" for s in all_subs):
         lines += [DepartmentStatus(m.name, _status_of(members.get(m.id)), members.get(m.id),
                                    counts.get(("scoring", m.id), 0), "scoring", m.id)
                   for m in plan.members]
     counted = {s.id for s in current.values()} | {s.id for s in members.values()}
-    # Superseded forms of someone who has a current one are counted in 提出回数, not listed;
-    # everything else that counts for nobody is (unreadable, another year or plan, a sender
-    # not in the master).
-    superseded = {("department", s.department) for s in current.values()} | {
-        ("scoring", s.member) for s in members.values()}
+    # Superseded forms of someone who has a current one are counted in 提出回数, not listed.
+    superseded = {(layout, d) for layout, d in current} | {("scoring", s.member) for s in members.values()}
     others = [s for s in all_subs if s.id not in counted and not (
         s.readable and s.form_year == plan.year.short and s.plan_id == plan.plan_id
         and (s.kind, s.member if s.kind == "scoring" else s.department) in superseded)]
@@ -431,7 +436,7 @@ class ArchiveHistory:
     def _year_values(self, year) -> dict[tuple, object]:
         key = year.short
         if key not in self._by_year:
-            current = self.archive.current(self.plan.with_year(year))
+            current = self.archive.department_current(self.plan.with_year(year))
             values = {}
             for v in self.archive.values([s.id for s in current.values()]):
                 if v["kind"] in ("blank", "error"):

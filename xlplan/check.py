@@ -178,12 +178,39 @@ def check_returned(returned: Returned, plan: Plan, settings: Settings,
         if cell is None:
             continue
         field_findings, row = _check_field(spec, cell, plan, settings)
-        for f in field_findings:
-            f.file, f.department = returned.path.name, returned.department
         findings += field_findings
         row.update(file=returned.path.name, department=returned.department)
         rows.append(row)
+    findings += breakdown_findings(meta.get("checks", []), meta.get("fields", []), rows)
+    for f in findings:
+        f.file, f.department = returned.path.name, returned.department
     return findings, rows
+
+
+def breakdown_findings(checks: list[dict], fields: list[dict], rows: list[dict]) -> list[Finding]:
+    """Declared sums (a result broken down by area or category): the parts must add up to the
+    total, per project and indicator. Checked only when the total and every part are numbers."""
+    out = []
+    by_key = {(r["project"], r["indicator_no"], r["field"]): r for r in rows}
+    spec_of = {(f["project"], f.get("indicator"), f["field"]): f for f in fields}
+    for check in checks:
+        if check.get("kind") != "sum":
+            continue
+        totals = [k for k in by_key if k[2] == check["total"]]
+        for project, indicator, _ in totals:
+            total = by_key[(project, indicator, check["total"])]
+            parts = [by_key.get((project, indicator, part)) for part in check["parts"]]
+            numbers = [p["value"] for p in parts if p and p["kind"] == "number"]
+            if total["kind"] != "number" or len(numbers) != len(check["parts"]):
+                continue
+            if abs(sum(numbers) - total["value"]) > 1e-9:
+                spec = spec_of.get((project, indicator, check["total"]), {})
+                labels = "＋".join(str(spec_of.get((project, indicator, p), {}).get("label", p))
+                                  .split("（")[-1].rstrip("）") for p in check["parts"])
+                out.append(Finding("breakdown-mismatch", project=project, field=spec.get("label", ""),
+                                   sheet=total["sheet"], cell=total["cell"], value=total["raw"],
+                                   expected=_shown(sum(numbers)), detail=labels))
+    return out
 
 
 def _normalise(spec: dict, cell, plan: Plan) -> Normalised:
@@ -202,7 +229,7 @@ def _normalise(spec: dict, cell, plan: Plan) -> Normalised:
     if kind == RATING:
         return normalise_rating(raw, RATINGS)
     if kind == CHOICE:
-        return normalise_choice(raw, plan.direction_choices)
+        return normalise_choice(raw, spec.get("choices") or plan.direction_choices)
     return normalise_text(raw)
 
 
@@ -225,7 +252,8 @@ def _check_field(spec: dict, cell, plan: Plan, settings: Settings) -> tuple[list
     elif n.problem == "excel-error" or n.kind == "error":
         findings.append(Finding("excel-error", **where))
     elif n.problem == "invalid-choice":
-        findings.append(Finding("invalid-choice", **where, expected="／".join(plan.direction_choices)))
+        choices = spec.get("choices") or plan.direction_choices
+        findings.append(Finding("invalid-choice", **where, expected="／".join(choices)))
     elif n.problem in ("not-a-number", "score-out-of-range"):
         findings.append(Finding(n.problem, **where))
     elif n.problem == "unit-mismatch":

@@ -39,15 +39,16 @@ class FeedbackFile:
 def write_feedback(archive: Archive, plan: Plan, settings: Settings, out_dir: Path,
                    severities=("error", "warning")) -> list[FeedbackFile]:
     """Write a return copy for every department whose current submission has findings."""
-    spec = load_template_spec("department", settings.templates_dir)
     written = []
-    for department, submission in archive.current(plan).items():
+    for (layout, department), submission in archive.department_current(plan).items():
         findings = [f for f in archive.findings([submission.id]) if f.severity in severities]
         if not findings:
             continue
+        spec = load_template_spec(layout, settings.templates_dir)
+        projects = [p for p in plan.projects_for(department) if plan.layout_of(p) == layout]
         values = archive.values([submission.id])
         prepare = _prepare(values, findings)
-        wb, _ = build_workbook(plan, department, settings, spec, prepare=prepare)
+        wb, _ = build_workbook(plan, department, settings, spec, prepare=prepare, projects=projects)
         path = Path(out_dir) / f"差し戻し_{workbook_filename(plan, department, spec)}"
         written.append(FeedbackFile(department, atomic_write(path, wb.save), len(findings)))
     return written

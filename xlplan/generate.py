@@ -75,6 +75,7 @@ class GeneratedFile:
     path: Path
     projects: list[str]
     inputs: int
+    layout: str = "department"
 
 
 @dataclass
@@ -92,6 +93,7 @@ class InputCell:
     indicator: int | None = None
     year: str | None = None
     unit: str = ""
+    choices: list[str] | None = None
 
     def to_dict(self) -> dict:
         """The JSON form stored in the metadata sheet."""
@@ -109,6 +111,7 @@ class RenderContext:
     history: object = None
     member: Member | None = None
     summaries: dict[str, str] = field(default_factory=dict)
+    projects: list[Project] | None = None
     inputs: list[InputCell] = field(default_factory=list)
     sheet_of_project: dict[str, str] = field(default_factory=dict)
     names_by_sheet: dict[str, list[str]] = field(default_factory=dict)
@@ -132,8 +135,9 @@ def sheet_title(text: str, taken: set[str]) -> str:
 
 def generate(plan: Plan, out_dir: Path, settings: Settings, *, departments: list[str] | None = None,
              templates_dir: Path | None = None, history=None) -> list[GeneratedFile]:
-    """Write one workbook per department (all departments with projects, or those named)."""
-    spec = load_template_spec("department", templates_dir or settings.templates_dir)
+    """Write one workbook per department and layout (all departments with projects, or those
+    named). Most plans use one layout; a project may name another in the master's 様式 column."""
+    folder = templates_dir or settings.templates_dir
     wanted = departments or [d for d in plan.department_names() if plan.projects_for(d)]
     unknown = [d for d in wanted if d not in plan.department_names()]
     if unknown:
@@ -141,17 +145,20 @@ def generate(plan: Plan, out_dir: Path, settings: Settings, *, departments: list
     out_dir = Path(out_dir)
     results = []
     for department in wanted:
-        wb, context = build_workbook(plan, department, settings, spec, history)
-        path = out_dir / workbook_filename(plan, department, spec)
-        written = atomic_write(path, wb.save)
-        results.append(GeneratedFile(department, written, [p.id for p in plan.projects_for(department)],
-                                     len(context.inputs)))
+        for layout in plan.layouts_for(department):
+            spec = load_template_spec(layout, folder)
+            projects = [p for p in plan.projects_for(department) if plan.layout_of(p) == layout]
+            wb, context = build_workbook(plan, department, settings, spec, history, projects=projects)
+            path = out_dir / workbook_filename(plan, department, spec)
+            written = atomic_write(path, wb.save)
+            results.append(GeneratedFile(department, written, [p.id for p in projects],
+                                         len(context.inputs), layout))
     return results
 
 
 def build_workbook(plan: Plan, department: str, settings: Settings, spec: TemplateSpec,
                    history=None, prepare=None, member: Member | None = None,
-                   summaries: dict[str, str] | None = None):
+                   summaries: dict[str, str] | None = None, projects: list[Project] | None = None):
     """The department's workbook in memory (openpyxl), with its input-cell records.
 
     ``prepare(wb, context)``, if given, runs after rendering and before protection and
@@ -160,7 +167,7 @@ def build_workbook(plan: Plan, department: str, settings: Settings, spec: Templa
     committee ``member`` the recipient is the member and every measure of the plan is listed.
     """
     wb = spec.load_workbook()
-    context = RenderContext(plan, department, spec, history, member, dict(summaries or {}))
+    context = RenderContext(plan, department, spec, history, member, dict(summaries or {}), projects)
     roles = spec.sheets
     used = [r for r in ("cover", "project", "evaluation") if r in roles]
     for role in used:
@@ -173,7 +180,7 @@ def build_workbook(plan: Plan, department: str, settings: Settings, spec: Templa
     blank_fill = template_fill(wb, spec, "未入力", "FCE4D6")
     reference_fill = template_fill(wb, spec, "参照のみ", "F2F2F2")
     taken = set(roles.values()) | set(wb.sheetnames)
-    projects = plan.projects_for(department) if "project" in templates else []
+    projects = _recipient_projects(context) if "project" in templates else []
     rendered: list[RenderedCell] = []
     for project in projects:
         title = sheet_title(f"{project.id} {project.name}", taken)
@@ -217,6 +224,9 @@ def block_items(context: RenderContext, project: Project | None):
     def items(tag: str) -> list[dict]:
         if tag == "indicator" and project is not None:
             return [{"indicator": ind} for ind in project.indicators]
+        if tag == "indicator":  # a sheet listing every indicator (seed 002's results table)
+            return [{"project": p, "indicator": ind} for p in _recipient_projects(context)
+                    for ind in p.indicators]
         if tag == "year":
             return [{"do_year": y} for y in plan.years]
         if tag == "project":
@@ -226,7 +236,10 @@ def block_items(context: RenderContext, project: Project | None):
 
 
 def _recipient_projects(context: RenderContext) -> list[Project]:
-    """A department's projects; for a committee member every measure still running."""
+    """A department's projects in this layout; for a committee member every measure still
+    running."""
+    if context.projects is not None:
+        return context.projects
     if context.member is not None:
         return [p for p in context.plan.projects if not p.ended]
     return context.plan.projects_for(context.department)
@@ -264,9 +277,9 @@ def placeholder_resolver(context: RenderContext, sheet_project: Project | None):
             return _year_input(context, project, "do", ctx["do_year"])
         if key.startswith("input."):
             name = key.split(".", 1)[1]
-            if name not in FIELDS or project is None:
+            if (name not in FIELDS and name not in context.spec.fields) or project is None:
                 raise KeyError(key)
-            return Input(name, {"project": project})
+            return Input(name, {"project": project, "indicator": ctx.get("indicator")})
         return _cover_value(context, key, ctx, project)
     return resolve
 
@@ -382,6 +395,15 @@ def _resolve_blank_totals(ws) -> None:
 # --- input cells ------------------------------------------------------------------------------
 
 
+def field_spec(name: str, template: TemplateSpec) -> FieldSpec:
+    """The built-in field, or one the layout declares in its .toml (``[fields.<name>]``)."""
+    if name in FIELDS:
+        return FIELDS[name]
+    declared = template.fields[name]
+    return FieldSpec(declared.get("kind", TEXT), bool(declared.get("required", True)),
+                     str(declared.get("label", name)))
+
+
 def _field_kind(spec: FieldSpec, indicator: Indicator | None) -> str:
     if spec.kind != QUANTITY or indicator is None:
         return spec.kind
@@ -399,7 +421,8 @@ def _finish_inputs(wb, context: RenderContext, rendered: list[RenderedCell], inp
         project: Project = item.input.payload["project"]
         indicator: Indicator | None = item.input.payload.get("indicator")
         year: FiscalYear | None = item.input.payload.get("year")
-        spec = FIELDS[item.input.field]
+        spec = field_spec(item.input.field, context.spec)
+        declared = context.spec.fields.get(item.input.field, {})
         kind = _field_kind(spec, indicator)
         name = f"xp_p{project_index[project.id]:02d}_{item.input.field}"
         if indicator is not None:
@@ -412,11 +435,14 @@ def _finish_inputs(wb, context: RenderContext, rendered: list[RenderedCell], inp
             label = f"{indicator.name}（{year.short} {spec.label}）"
         elif item.input.field == "do" and year is not None:
             label = f"{year.short} {spec.label}"
-        elif kind == RATING or item.input.field == "rating_comment":
+        elif kind == RATING or item.input.field == "rating_comment" or declared:
             label = f"{project.id} {project.name}（{spec.label}）"
+        unit = declared.get("unit") or (indicator.unit if indicator else "")
+        choices = list(declared["choices"]) if declared.get("choices") else (
+            list(plan.direction_choices) if kind == CHOICE else None)
         record = InputCell(name, item.sheet, item.coordinate, project.id, item.input.field, kind,
                            required, label, indicator.no if indicator else None,
-                           year.short if year else None, indicator.unit if indicator else "")
+                           year.short if year else None, unit, choices)
         context.inputs.append(record)
         context.names_by_sheet.setdefault(item.sheet, []).append(name)
         wb.defined_names[name] = DefinedName(name, attr_text=cell_range(item.sheet, item.coordinate))
@@ -428,7 +454,7 @@ def _finish_inputs(wb, context: RenderContext, rendered: list[RenderedCell], inp
             cell.alignment = Alignment(horizontal=old.horizontal, vertical="top", wrap_text=True)
         if kind in (QUANTITY, PERCENT):
             cell.number_format = "#,##0.0" if kind == PERCENT else "#,##0.##"
-        key = (item.sheet, kind, indicator.unit if indicator else "", item.input.field)
+        key = (item.sheet, kind, unit, item.input.field)
         if key not in validations:
             validations[key] = _validation(kind, record, plan)
             ws.add_data_validation(validations[key])
@@ -456,9 +482,9 @@ def _validation(kind: str, record: InputCell, plan: Plan) -> DataValidation:
         dv.error = "達成度は 1～5 の整数で入力してください。"
         dv.prompt = f"1～5 の整数で入力してください。{labels}"
     elif kind == CHOICE:
-        quoted = ",".join(plan.direction_choices)
-        dv = DataValidation(type="list", formula1=f'"{quoted}"')
-        dv.error = "一覧から選んでください: " + "／".join(plan.direction_choices)
+        choices = record.choices or list(plan.direction_choices)
+        dv = DataValidation(type="list", formula1='"' + ",".join(choices) + '"')
+        dv.error = "一覧から選んでください: " + "／".join(choices)
         dv.prompt = "▼ をクリックして一覧から選んでください。"
     elif kind == RATING:
         options = ",".join(RATINGS + (ABSTAIN,))
@@ -533,4 +559,5 @@ def _metadata(plan: Plan, department: str, spec: TemplateSpec, context: RenderCo
         "fields": [i.to_dict() for i in context.inputs],
         "fingerprint": locked_fingerprint(_locked_cells(wb, inputs)),
         "validations": {ws.title: len(ws.data_validations.dataValidation) for ws in wb.worksheets},
+        "checks": context.spec.checks,
     }

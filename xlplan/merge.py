@@ -52,7 +52,7 @@ class MergedTables:
 def merged_tables(archive: Archive, plan: Plan) -> MergedTables:
     """Build every merged table from the archive (never from re-reading a folder)."""
     lines, others = submission_status(archive, plan)
-    current = _department_submissions(lines)
+    current = archive.department_current(plan)
     members = [line.submission for line in lines if line.kind == "scoring" and line.submission]
     values = archive.values([s.id for s in current.values()])
     by_key = {}
@@ -69,10 +69,9 @@ def merged_tables(archive: Archive, plan: Plan) -> MergedTables:
     return merged
 
 
-def _department_submissions(lines) -> dict:
-    """Department name → the submission that counts (committee forms excluded)."""
-    return {line.department: line.submission for line in lines
-            if line.kind == "department" and line.submission}
+def _submitted(plan: Plan, current, project, department: str) -> bool:
+    """Whether the department's workbook holding this project has come in."""
+    return (plan.layout_of(project), department) in current
 
 
 def _not_counted_reason(s, plan: Plan) -> str:
@@ -142,7 +141,7 @@ def _overview_table(plan: Plan, current, by_key) -> pd.DataFrame:
         goal, direction = _hierarchy(plan, project)
         for dept in project.departments:
             get = lambda field: _text(by_key.get((dept, project.id, field, None, None)))  # noqa: E731
-            submitted = dept in current
+            submitted = _submitted(plan, current, project, dept)
             rows.append({"基本目標": goal, "施策の方向性": direction,
                          "事業": f"{project.id} {project.name}", "担当課": dept,
                          "実績": get("eval_result") if submitted else "（未提出）",
@@ -190,7 +189,7 @@ def _goal_table(plan: Plan, current, by_key) -> pd.DataFrame:
                    and 1 <= s["number"] <= 5]
         choices = Counter(_text(by_key.get((d, p.id, "direction", None, None))) for p, d in pairs)
         row = {"区分": level, "番号": number, "名称": name, "事業数": len(projects),
-               "担当課数（延べ）": len(pairs), "提出済": sum(d in current for _, d in pairs),
+               "担当課数（延べ）": len(pairs), "提出済": sum(_submitted(plan, current, p, d) for p, d in pairs),
                "平均達成度": round(sum(numbers) / len(numbers), 1) if numbers else None}
         for score in range(1, 6):
             row[f"達成度{score}"] = sum(1 for n in numbers if n == score)
@@ -378,8 +377,7 @@ def write_merged(archive: Archive, plan: Plan, settings: Settings, out: Path,
     template_sheets = list(wb.worksheets)
     project_template = wb[spec.sheets["project"]]
     project_template.title = "__template_project"
-    lines, _ = submission_status(archive, plan)
-    current = _department_submissions(lines)
+    current = archive.department_current(plan)
     by_key = {(v["department"], v["project"], v["field"], v["indicator_no"], v["year"]): v
               for v in archive.values([s.id for s in current.values()])}
     # 保管先 (the archived copy) is for tracing, not for print: it stays outside the print area.

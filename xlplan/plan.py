@@ -39,6 +39,10 @@ DEFAULT_SCORE_SCALE = (
     (2, "あまり達成できなかった"),
     (1, "達成できなかった"),
 )
+# What a coordinator may type in the 様式 column for the built-in layouts.
+LAYOUT_ALIASES = {"事業シート": "department", "評価シート": "department", "": "",
+                  "活動報告": "activity", "指標": "indicators", "実績報告": "indicators",
+                  "件数": "counts", "相談件数": "counts"}
 _DEPARTMENT_SPLIT = re.compile(r"[、,，/／・;；\n]+")
 
 
@@ -113,7 +117,7 @@ class Project:
     policy: str = ""
     roles: str = ""
     status: str = "実施中"
-    layout: str = "事業シート"
+    layout: str = ""
     indicators: list[Indicator] = field(default_factory=list)
     source: str = ""
 
@@ -179,6 +183,7 @@ class Plan:
     direction_choices: tuple[str, ...] = DEFAULT_DIRECTION_CHOICES
     score_scale: tuple[tuple[int, str], ...] = DEFAULT_SCORE_SCALE
     members: list[Member] = field(default_factory=list)
+    layout: str = "department"
     source: Path | None = None
 
     @property
@@ -201,6 +206,15 @@ class Plan:
     def member(self, member_id: str) -> Member | None:
         """The committee member with this number, if any."""
         return next((m for m in self.members if m.id == member_id), None)
+
+    def layout_of(self, project: Project) -> str:
+        """The layout (template id) a project is reported in: its own 様式, else the plan's."""
+        chosen = (project.layout or "").strip()
+        return LAYOUT_ALIASES.get(chosen, chosen) or self.layout
+
+    def layouts_for(self, department: str) -> list[str]:
+        """The layouts of a department's projects, in plan order (one workbook each)."""
+        return list(dict.fromkeys(self.layout_of(p) for p in self.projects_for(department)))
 
     def department_names(self) -> list[str]:
         """Departments in master order."""
@@ -401,6 +415,8 @@ def _read_plan_workbook(wb, findings: list[Finding], file: str) -> Plan | None:
         plan_id=plan_id, name=name, philosophy=_clean(items.get("基本理念", (None,))[0]),
         start=start, end=end, year=year, deadline=_as_date(items.get("提出期限", (None,))[0]),
         organisation=_clean(items.get("実施主体", (None,))[0]), goals=goals,
+        layout=LAYOUT_ALIASES.get(_clean(items.get("様式", (None,))[0]),
+                                  _clean(items.get("様式", (None,))[0])) or "department",
         directions=directions, projects=projects, departments=departments,
         direction_choices=direction_choices, score_scale=scale, members=members,
     )
@@ -499,7 +515,7 @@ def _read_projects(wb, findings, file, directions, departments) -> list[Project]
             id=pid, direction_id=did, name=name, departments=depts,
             issues=sheet.text(values, c_issues), policy=sheet.text(values, c_policy),
             roles=sheet.text(values, c_roles), status=sheet.text(values, c_status) or "実施中",
-            layout=sheet.text(values, c_layout) or "事業シート", source=sheet.cell(row, c_id)))
+            layout=sheet.text(values, c_layout), source=sheet.cell(row, c_id)))
     return projects
 
 

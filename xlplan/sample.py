@@ -167,11 +167,12 @@ def write_master(plan: P.Plan, path: Path) -> Path:
     items = [("計画ID", plan.plan_id), ("計画名", plan.name), ("基本理念", plan.philosophy),
              ("開始年度", plan.start.short), ("終了年度", plan.end.short),
              ("評価年度", plan.year.short), ("提出期限", plan.deadline),
-             ("実施主体", plan.organisation)]
+             ("実施主体", plan.organisation), ("様式", plan.layout)]
     ws.append(["項目", "値", "説明"])
     notes = {"計画ID": "計画を識別する英数字。配布後は変更しないでください。",
              "開始年度": "R5、令和5年度、2023、FY2023 のいずれの形でも入力できます。",
              "評価年度": "今回評価する年度。xlplan generate --year で上書きできます。",
+             "様式": "配布する様式の既定（department=事業シート、activity=活動報告、indicators=指標の実績、counts=件数）。事業シートの「様式」列で事業ごとに変更できます。",
              "提出期限": "各課の提出期限（表紙に表示されます）。"}
     for label, value in items:
         ws.append([label, value, notes.get(label, "")])

@@ -37,7 +37,7 @@ def results_summaries(archive: Archive | None, plan: Plan) -> dict[str, str]:
     """これまでの主な取組 per project: each department's 実績 of this year, '【課】…' lines."""
     if archive is None:
         return {}
-    current = archive.current(plan)
+    current = archive.department_current(plan)
     texts: dict[str, list[str]] = {}
     for v in archive.values([s.id for s in current.values()]):
         if v["field"] == "eval_result" and isinstance(v["value"], str) and v["value"].strip():

@@ -47,6 +47,9 @@ class TemplateSpec:
     workbook: Path
     sheets: dict[str, str]
     declaration: Path
+    fields: dict[str, dict] = field(default_factory=dict)
+    checks: list[dict] = field(default_factory=list)
+    recipient: str = "department"
 
     def load_workbook(self):
         """Open the template workbook (a fresh copy each call: rendering edits it in memory)."""
@@ -61,8 +64,19 @@ def builtin_templates_dir() -> Path:
     return Path(str(resources.files("xlplan.workbook_templates")))
 
 
+LAYOUT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+FIELD_KINDS = {"quantity", "percent", "milestone", "text", "choice", "score"}
+
+
 def load_template_spec(layout_id: str = "department", folder: Path | None = None) -> TemplateSpec:
-    """Read the declaration ``<folder>/<layout_id>.toml``; the coordinator's folder wins over the built-in one."""
+    """Read the declaration ``<folder>/<layout_id>.toml``; the coordinator's folder wins over the built-in one.
+
+    Besides the sheets, a declaration may declare its own input fields (``[fields.<name>]`` with
+    kind, label, required, unit, choices) placed with ``{{input.<name>}}``, and checks across
+    fields (``[[checks]]`` with kind "sum", total and parts: a breakdown that must add up).
+    """
+    if not LAYOUT_ID.match(layout_id or ""):
+        raise TemplateError(f"様式名「{layout_id}」は使えません（半角英小文字・数字・_ - のみ）。")
     candidates = [Path(folder)] if folder else []
     candidates.append(builtin_templates_dir())
     for base in candidates:
@@ -76,9 +90,18 @@ def load_template_spec(layout_id: str = "department", folder: Path | None = None
         spec = TemplateSpec(
             id=str(data["id"]), version=int(data["version"]), title=str(data.get("title", "")),
             workbook=declaration.parent / data["workbook"], sheets=dict(data["sheets"]),
-            declaration=declaration)
+            declaration=declaration, fields=dict(data.get("fields", {})),
+            checks=list(data.get("checks", [])), recipient=str(data.get("recipient", "department")))
     except (KeyError, ValueError, TypeError, tomllib.TOMLDecodeError) as exc:
         raise TemplateError(f"{declaration.name} を読み取れません: {exc}") from exc
+    for name, declared in spec.fields.items():
+        if declared.get("kind", "text") not in FIELD_KINDS:
+            raise TemplateError(f"{declaration.name}: 項目 {name} の kind「{declared.get('kind')}」は使えません"
+                                f"（{', '.join(sorted(FIELD_KINDS))}）。")
+    for check in spec.checks:
+        unknown = [f for f in [check.get("total"), *check.get("parts", [])] if f not in spec.fields]
+        if check.get("kind") != "sum" or unknown:
+            raise TemplateError(f"{declaration.name}: チェック {check} の項目が宣言されていません: {unknown}")
     if not spec.workbook.is_file():
         raise TemplateError(f"{declaration.name} に書かれたファイル {spec.workbook.name} がありません。")
     return spec
