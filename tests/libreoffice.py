@@ -11,6 +11,8 @@ exchanges one JSON request/reply.
         info = lo.inspect("plan.xlsx")
         lo.fill("plan.xlsx", "filled.xlsx", [{"name": "xp_score", "value": "4"}])
         pdf = lo.to_pdf("filled.xlsx", outdir)
+        lo.basic_modules("panel.xlsm"); lo.buttons("panel.xlsm")
+        lo.press("panel.xlsm", "pressed.xlsx", "Sheet1", "Run")
 
 Environment overrides: ``XLPLAN_SOFFICE`` (soffice binary), ``XLPLAN_UNO_PYTHON`` (a Python
 that can import uno), ``XLPLAN_LO_START_TIMEOUT`` (seconds, default 90).
@@ -397,6 +399,51 @@ class LibreOffice:
         outdir = Path(outdir)
         outdir.mkdir(parents=True, exist_ok=True)
         return self.convert(src, outdir / (Path(src).stem + ".pdf"), PDF_FILTER)
+
+    # -- macros (documents loaded with MacroExecutionMode ALWAYS_EXECUTE_NO_WARN) ------
+
+    def basic_modules(self, path, library: str = "VBAProject") -> dict[str, str]:
+        """``{module: source}`` of the Basic library LibreOffice made of the workbook's VBA project.
+
+        LibreOffice imports an .xlsm's VBA modules (standard and document modules) into the
+        library "VBAProject"; each source starts with ``Rem Attribute VBA_ModuleType=...`` and
+        ``Option VBASupport 1`` instead of the ``Attribute`` lines, with LF line ends.
+        {} when the document has no such library (``self.last_reply["libraries"]`` lists them).
+        Loading with macros enabled runs auto-open macros (Workbook_Open) of the file.
+        """
+        self.last_reply = self.call({"op": "basic_modules", "path": str(Path(path).resolve()), "library": library})
+        return self.last_reply["modules"]
+
+    def buttons(self, path) -> list[dict]:
+        """The form command buttons on every sheet, in sheet and draw-page order.
+
+        Each: ``sheet``, ``label``, ``name`` (the control's), ``script``
+        (the script URL bound to the click, e.g.
+        ``vnd.sun.star.script:VBAProject.PanelButtons.GenerateWorkbooks?language=Basic&location=document``,
+        or None when nothing is bound), its parts ``library``/``module``/``sub``, and
+        ``events`` (every script event of the control). LibreOffice resolves an Excel
+        button's macro name to a module when it imports the file: a macro name that
+        matches no Sub leaves the button with no script at all.
+        """
+        return self.call({"op": "buttons", "path": str(Path(path).resolve())})["buttons"]
+
+    def press(self, src, out, sheet: str | None, label: str, how: str = "click") -> dict:
+        """Press the button ``label`` (on ``sheet``; None: any sheet), then store the document to ``out``.
+
+        ``how``: ``"click"`` (default) presses the view's button control through its
+        accessibility action, so the click runs the script event LibreOffice bound to the
+        button; ``"script"`` invokes the bound script URL through the document's script
+        provider; ``"guarded"`` calls the bound Sub from a temporary Basic function with
+        ``On Error`` and raises :class:`LibreOfficeError` with the Basic error (or when the
+        library does not compile and nothing ran). With "click" and "script" a Basic error
+        is NOT reported: headless LibreOffice swallows it (read what the macro wrote).
+        ``out`` is stored as .xlsm (VBA kept) when it ends in .xlsm, else as .xlsx.
+        Returns the reply: ``out``, ``button`` (as in :meth:`buttons`), ``how``, ``seconds``.
+        """
+        out_p = Path(out).resolve()
+        req = {"op": "press", "path": str(Path(src).resolve()), "out": str(out_p), "sheet": sheet, "label": label, "how": how}
+        self.last_reply = self.call(req)
+        return self.last_reply
 
 
 if __name__ == "__main__":  # smoke test: python tests/libreoffice.py file.xlsx

@@ -33,7 +33,7 @@ from xlplan.read import read_returned
 from xlplan.simulate import _fields, _target_value, fill_workbook
 
 PDF_CHECK_DIR = Path("/tmp/xlplan-pdf-check")
-TABLE_SHEETS = ["提出状況", "要確認", "一覧", "指標", "基本目標別"]
+TABLE_SHEETS = ["提出状況", "要確認", "一覧", "指標", "基本目標別", "推移", "入力値"]
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -353,7 +353,7 @@ def test_merge_twice_gives_identical_tables_and_workbooks(project, generated, fi
     archive = Archive.for_settings(project.settings)
     archive.collect([project.inbox], project.settings, plan)
     one, two = merged_tables(archive, plan), merged_tables(archive, plan)
-    for name in ("status", "findings", "overview", "indicators", "goals"):
+    for name in ("status", "findings", "overview", "indicators", "goals", "trend", "values"):
         a, b = getattr(one, name), getattr(two, name)
         assert a.equals(b), name
         assert len(a.columns) and a.columns.tolist() == b.columns.tolist()
@@ -361,7 +361,7 @@ def test_merge_twice_gives_identical_tables_and_workbooks(project, generated, fi
     first = write_merged(archive, plan, project.settings, tmp_path / "a" / "集計.xlsx")
     second = write_merged(archive, plan, project.settings, tmp_path / "b" / "集計.xlsx")
     va, vb = _sheet_values(first), _sheet_values(second)
-    assert list(va) == list(vb) and len(va) == 5 + len(plan.projects)
+    assert list(va) == list(vb) and len(va) == len(TABLE_SHEETS) + len(plan.projects)
     for sheet in va:
         assert va[sheet] == vb[sheet], sheet
 
@@ -426,7 +426,7 @@ def test_formula_like_text_stays_text_in_workbook_and_csv(project, generated, tm
                 and r[h.index("指標")] == "産褥期の変化についてのヘルパー研修")
     assert crow[h.index("実績")] == "-3" and crow[h.index("実績（入力）")] == "-3"
     assert crow[h.index("達成率")] == "-3.0"
-    for name in ("提出状況", "要確認", "一覧", "指標", "基本目標別"):
+    for name in TABLE_SHEETS:
         text = (tmp_path / "csv" / f"{name}.csv").read_text(encoding="utf-8-sig")
         for line in csv.reader(text.splitlines()):
             for value in line:
@@ -448,9 +448,9 @@ def test_merged_workbook_structure(project, generated, filled, tmp_path):
     out = tmp_path / "集計" / "集計_R6.xlsx"
     assert write_merged(archive, plan, project.settings, out) == out
     wb = load_workbook(out)
-    assert wb.sheetnames[:5] == TABLE_SHEETS
-    assert len(wb.sheetnames) == 5 + len(plan.projects)
-    assert [n.split(" ")[0] for n in wb.sheetnames[5:]] == [p.id for p in plan.projects]
+    assert wb.sheetnames[:len(TABLE_SHEETS)] == TABLE_SHEETS
+    assert len(wb.sheetnames) == len(TABLE_SHEETS) + len(plan.projects)
+    assert [n.split(" ")[0] for n in wb.sheetnames[len(TABLE_SHEETS):]] == [p.id for p in plan.projects]
     assert not any(n.startswith("__template") for n in wb.sheetnames)
 
     ws = wb["要確認"]
@@ -479,9 +479,9 @@ def test_merged_workbook_structure(project, generated, filled, tmp_path):
         assert wb[title].freeze_panes == "A2"
     with zipfile.ZipFile(out) as z:
         names = set(z.namelist())
-    assert {"xl/charts/chart1.xml", "xl/charts/chart2.xml"} <= names
-    assert not any(re.fullmatch(r"xl/charts/chart\d+\.xml", n) for n in names - {
-        "xl/charts/chart1.xml", "xl/charts/chart2.xml"})
+    # 基本目標別: average and distribution; 推移: the achievement-rate trend.
+    charts = {n for n in names if re.fullmatch(r"xl/charts/chart\d+\.xml", n)}
+    assert charts == {"xl/charts/chart1.xml", "xl/charts/chart2.xml", "xl/charts/chart3.xml"}
     drawing_rels = _sheet_part(out, "基本目標別")
     assert "<drawing" in drawing_rels
 
@@ -714,7 +714,7 @@ def test_merge_into_an_open_workbook_writes_beside_it(project, generated, filled
     written = write_merged(archive, plan, project.settings, out)
     monkeypatch.undo()
     assert written == tmp_path / "集計 (2).xlsx"
-    assert load_workbook(written).sheetnames[:5] == TABLE_SHEETS
+    assert load_workbook(written).sheetnames[:len(TABLE_SHEETS)] == TABLE_SHEETS
     assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["集計 (2).xlsx", "集計.xlsx"]
 
 
@@ -750,7 +750,7 @@ def test_merged_workbook_prints_through_libreoffice(libreoffice, project, genera
     pdf = libreoffice.to_pdf(out, tmp_path / "pdf")
     assert pdf.exists() and pdf.stat().st_size > 0
     pages = _pdf_pages(pdf)
-    assert pages >= 5 + len(plan.projects)
+    assert pages >= len(TABLE_SHEETS) + len(plan.projects)
     overview_page = next(n for n in range(1, pages + 1)
                          if "次年度事業名" in _page_text(pdf, n) and "今後の方向性" in _page_text(pdf, n)
                          and "担当課" in _page_text(pdf, n))
@@ -819,7 +819,7 @@ def test_cli_collect_status_choose_merge_feedback(project, generated, filled, tm
     out, csv_dir = tmp_path / "out" / "集計.xlsx", tmp_path / "out" / "csv"
     r = run_cli("merge", "--out", str(out), "--csv", str(csv_dir), "--project", root)
     assert r.returncode == 0, r.stderr
-    assert out.exists() and load_workbook(out).sheetnames[:5] == TABLE_SHEETS
+    assert out.exists() and load_workbook(out).sheetnames[:len(TABLE_SHEETS)] == TABLE_SHEETS
     assert sorted(p.name for p in csv_dir.iterdir()) == sorted(f"{n}.csv" for n in TABLE_SHEETS)
     stderrs.append(r.stderr)
 

@@ -82,7 +82,7 @@ def test_demo_runs_end_to_end(tmp_path):
     assert "[6]" in r.stdout and "未提出" in r.stdout and "要修正" in r.stdout
     assert (tmp_path / "demo" / "集計" / "集計_R6.xlsx").exists()
     csvs = {p.stem for p in (tmp_path / "demo" / "集計" / "csv").glob("*.csv")}
-    assert csvs == {"提出状況", "要確認", "一覧", "指標", "基本目標別", "中間評価結果"}
+    assert csvs == {"提出状況", "要確認", "一覧", "指標", "基本目標別", "推移", "入力値", "中間評価結果"}
     assert "[8]" in r.stdout
     assert list((tmp_path / "demo" / "差し戻し").glob("差し戻し_R6_*.xlsx"))
     assert list((tmp_path / "demo" / "archive").rglob("*.xlsx"))

@@ -20,6 +20,11 @@ Requests (JSON object on stdin):
   such as ``"=SUM(1,2)"``, parsed in the UI locale's grammar (``FormulaLocal``; en-US uses
   Excel's ``,`` separator); ``"grammar": "api"`` uses ``setFormula`` (``;`` separators)
 * ``{"op": "convert", "path": src, "out": dst, "filter": "calc_pdf_Export" | ...}``
+* ``{"op": "basic_modules", "path": ..., "library": "VBAProject"?}`` -> the Basic modules
+  LibreOffice made of the workbook's VBA project (loaded with macros enabled)
+* ``{"op": "buttons", "path": ...}`` -> the form buttons and the script bound to each click
+* ``{"op": "press", "path": src, "out": dst, "sheet": ..., "label": ..., "how": "click"?}``
+  -> clicks a form button (macros enabled) and stores the document to ``out``
 * ``{"op": "shutdown"}`` -> terminates soffice
 
 Every failure becomes ``{"error": message}`` on stdout with exit code 0 (a reply whose
@@ -46,6 +51,10 @@ from com.sun.star.connection import NoConnectException  # type: ignore[import-no
 CF_VALUE, CF_DATETIME, CF_STRING, CF_FORMULA = 1, 2, 4, 16
 # com.sun.star.document.MacroExecMode.NEVER_EXECUTE
 MACRO_NEVER_EXECUTE = 0
+# com.sun.star.document.MacroExecMode.ALWAYS_EXECUTE_NO_WARN: LibreOffice then imports an
+# .xlsm's VBA project as the Basic library "VBAProject" (modules run in VBA mode).
+MACRO_ALWAYS_EXECUTE_NO_WARN = 4
+XLSM_FILTER = "Calc MS Excel 2007 VBA XML"
 
 PDF_FILTER = "calc_pdf_Export"
 XLSX_FILTER = "Calc MS Excel 2007 XML"
@@ -101,8 +110,8 @@ def connect(conn: str, wait: float):
     return ctx, desktop
 
 
-def load(desktop, path: str, read_only: bool = True):
-    """Open hidden, macros never executed.
+def load(desktop, path: str, read_only: bool = True, macro_mode: int = MACRO_NEVER_EXECUTE):
+    """Open hidden, macros never executed (``macro_mode`` overrides that).
 
     read_only=True: no lock file is created and a stale ``.~lock.*#`` file next to the
     workbook does not make the load fail (headless LibreOffice cannot ask, and
@@ -115,7 +124,7 @@ def load(desktop, path: str, read_only: bool = True):
         file_url(path),
         "_blank",
         0,
-        props(Hidden=True, ReadOnly=read_only, MacroExecutionMode=MACRO_NEVER_EXECUTE, UpdateDocMode=0),
+        props(Hidden=True, ReadOnly=read_only, MacroExecutionMode=macro_mode, UpdateDocMode=0),
     )
     if doc is None:
         raise DriverError(f"LibreOffice could not open {path}")
@@ -539,6 +548,216 @@ def op_convert(desktop, req):
         close(doc)
 
 
+# ---------------------------------------------------------------------------- macros
+
+# com.sun.star.form.FormComponentType.COMMANDBUTTON
+FORM_COMMANDBUTTON = 2
+_SCRIPT_URL_RE = re.compile(r"^vnd\.sun\.star\.script:([^?]*)(?:\?(.*))?$")
+GUARD_MODULE = "XlplanPressGuard"
+
+
+def load_with_macros(desktop, path: str, read_only: bool = True):
+    return load(desktop, path, read_only=read_only, macro_mode=MACRO_ALWAYS_EXECUTE_NO_WARN)
+
+
+def basic_library(doc, name: str):
+    """The document's Basic library ``name`` (loaded), or None when there is none."""
+    libs = doc.BasicLibraries
+    if not libs.hasByName(name):
+        return None
+    if not libs.isLibraryLoaded(name):
+        libs.loadLibrary(name)
+    return libs.getByName(name)
+
+
+def op_basic_modules(desktop, req):
+    name = req.get("library") or "VBAProject"
+    doc = load_with_macros(desktop, req.get("path"))
+    try:
+        libraries = list(doc.BasicLibraries.getElementNames())
+        lib = basic_library(doc, name)
+        modules = {} if lib is None else {m: lib.getByName(m) for m in lib.getElementNames()}
+        return {"library": name, "libraries": libraries, "modules": modules}
+    finally:
+        close(doc)
+
+
+def parse_script_url(url):
+    """{"library", "module", "sub", "language", "location"} of a Basic script URL (else partial)."""
+    out = {"library": None, "module": None, "sub": None, "language": None, "location": None}
+    m = _SCRIPT_URL_RE.match(url or "")
+    if not m:
+        return out
+    parts = m.group(1).split(".")
+    if len(parts) == 3:
+        out["library"], out["module"], out["sub"] = parts
+    elif parts:
+        out["sub"] = parts[-1]
+    for kv in (m.group(2) or "").split("&"):
+        k, _, v = kv.partition("=")
+        if k in ("language", "location"):
+            out[k] = v
+    return out
+
+
+def _control_index(form, model) -> int:
+    for i in range(form.getCount()):
+        if form.getByIndex(i) == model:
+            return i
+    raise DriverError(f"control {model.Name!r} not found in its form")
+
+
+def iter_buttons(doc):
+    """Yield (sheet, model, info) for each form command button on each sheet's draw page."""
+    sheets = doc.getSheets()
+    for s in range(sheets.getCount()):
+        sheet = sheets.getByIndex(s)
+        page = sheet.getDrawPage()
+        for j in range(page.getCount()):
+            shape = page.getByIndex(j)
+            model = getattr(shape, "Control", None)
+            if model is None:
+                continue
+            if getattr(model, "ClassId", None) != FORM_COMMANDBUTTON:
+                continue
+            form = model.Parent
+            events = []
+            if form is not None and hasattr(form, "getScriptEvents"):
+                for ev in form.getScriptEvents(_control_index(form, model)):
+                    events.append(
+                        {
+                            "listener": ev.ListenerType,
+                            "method": ev.EventMethod,
+                            "type": ev.ScriptType,
+                            "code": ev.ScriptCode,
+                        }
+                    )
+            click = [e for e in events if e["method"] == "actionPerformed"]
+            script = (click or events or [{"code": None}])[0]["code"]
+            info = {
+                "sheet": sheet.getName(),
+                "label": model.Label,
+                "name": model.Name,
+                "script": script,
+                "events": events,
+                **parse_script_url(script),
+            }
+            yield sheet, model, info
+
+
+def op_buttons(desktop, req):
+    doc = load_with_macros(desktop, req.get("path"))
+    try:
+        return {"buttons": [info for _, _, info in iter_buttons(doc)]}
+    finally:
+        close(doc)
+
+
+def _process_events(ctx):
+    """Let the main loop run posted events (a click may post its handler)."""
+    try:
+        toolkit = ctx.ServiceManager.createInstanceWithContext("com.sun.star.awt.Toolkit", ctx)
+        toolkit.processEventsToIdle()
+    except Exception:  # noqa: BLE001 - XToolkitExperimental missing: nothing to wait for
+        pass
+
+
+def _click(doc, sheet, model):
+    """Press the button's view control the way a user does (its accessible 'press' action)."""
+    controller = doc.getCurrentController()
+    controller.setActiveSheet(sheet)
+    control = controller.getControl(model)
+    if control is None:
+        raise DriverError(f"no view control for button {model.Label!r}")
+    acc = control.getAccessibleContext() if hasattr(control, "getAccessibleContext") else None
+    if acc is None:
+        acc = control.getPeer().getAccessibleContext()
+    if acc.getAccessibleActionCount() < 1:
+        raise DriverError(f"button {model.Label!r} offers no accessible action")
+    acc.doAccessibleAction(0)
+    _process_events(CTX)
+
+
+def _guarded_call(doc, info):
+    """Call the bound Sub from a temporary Basic function with ``On Error``: (ok, message)."""
+    lib = basic_library(doc, info["library"] or "")
+    if lib is None or not info["module"]:
+        raise DriverError(f"guarded press needs a Basic script in a document library, got {info['script']!r}")
+    if lib.hasByName(GUARD_MODULE):
+        lib.removeByName(GUARD_MODULE)
+    lib.insertByName(
+        GUARD_MODULE,
+        "Option VBASupport 1\n"
+        "Function XlplanGuard() As String\n"
+        "    On Error GoTo failed\n"
+        f"    {info['module']}.{info['sub']}\n"
+        '    XlplanGuard = "ok"\n'
+        "    Exit Function\n"
+        "failed:\n"
+        '    XlplanGuard = "Basic error " & Err.Number & ": " & Err.Description\n'
+        "End Function\n",
+    )
+    try:
+        url = f"vnd.sun.star.script:{info['library']}.{GUARD_MODULE}.XlplanGuard?language=Basic&location=document"
+        result = doc.getScriptProvider().getScript(url).invoke((), (), ())[0]
+    finally:
+        lib.removeByName(GUARD_MODULE)  # not stored with the document
+    if result == "ok":
+        return True, None
+    if result:
+        return False, str(result)
+    # LibreOffice reports nothing when the library does not compile: the function never ran.
+    return False, f"{info['module']}.{info['sub']} did not run (Basic compile error in library {info['library']}?)"
+
+
+def op_press(desktop, req):
+    src, out = req.get("path"), req.get("out")
+    label, sheet_name = req.get("label"), req.get("sheet")
+    how = req.get("how") or "click"
+    if how not in ("click", "script", "guarded"):
+        raise DriverError(f"unknown how {how!r} (expected 'click', 'script' or 'guarded')")
+    if not out:
+        raise DriverError("missing 'out'")
+    if not src or not os.path.isfile(src):
+        raise DriverError(f"file not found: {src}")
+    workdir = tempfile.mkdtemp(prefix="xlplan-uno-")
+    doc = None
+    try:
+        copy = os.path.join(workdir, os.path.basename(src))
+        shutil.copyfile(src, copy)  # the macro writes into a private copy
+        doc = load_with_macros(desktop, copy, read_only=False)
+        found = [
+            (sh, model, info)
+            for sh, model, info in iter_buttons(doc)
+            if info["label"] == label and (sheet_name is None or info["sheet"] == sheet_name)
+        ]
+        if not found:
+            seen = [(i["sheet"], i["label"]) for _, _, i in iter_buttons(doc)]
+            raise DriverError(f"no button {label!r} on sheet {sheet_name!r}; buttons: {seen}")
+        if len(found) > 1:
+            raise DriverError(f"{len(found)} buttons labelled {label!r}; name the sheet")
+        sheet, model, info = found[0]
+        if not info["script"]:
+            raise DriverError(f"button {label!r} on {info['sheet']} is bound to no script")
+        t0 = time.monotonic()
+        if how == "click":
+            _click(doc, sheet, model)
+        elif how == "script":
+            doc.getScriptProvider().getScript(info["script"]).invoke((), (), ())
+        else:
+            ok, message = _guarded_call(doc, info)
+            if not ok:
+                raise DriverError(f"button {label!r} ({info['script']}): {message}")
+        seconds = time.monotonic() - t0
+        doc.calculateAll()
+        filt = req.get("filter") or (XLSM_FILTER if out.lower().endswith(".xlsm") else XLSX_FILTER)
+        store(doc, out, filt)
+        return {"out": os.path.abspath(out), "button": info, "how": how, "seconds": seconds}
+    finally:
+        close(doc)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def op_shutdown(desktop, req):
     try:
         desktop.terminate()
@@ -557,6 +776,9 @@ OPS = {
     "fill": op_fill,
     "set_formula": lambda d, r: op_fill(d, r, force_formula=True),
     "convert": op_convert,
+    "basic_modules": op_basic_modules,
+    "buttons": op_buttons,
+    "press": op_press,
     "shutdown": op_shutdown,
 }
 

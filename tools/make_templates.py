@@ -12,6 +12,7 @@ from pathlib import Path
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter
 
 OUT = Path(__file__).resolve().parent.parent / "workbook_templates"
 FONT = "游ゴシック"
@@ -249,6 +250,103 @@ def scoring_sheet(wb):
     return ws
 
 
+def generic_cover(wb, title):
+    """A cover for one-sheet layouts: who, when, how, and how many inputs are still blank."""
+    ws = wb.active
+    ws.title = "表紙"
+    for col, w in {"A": 14, "B": 14, "C": 64}.items():
+        ws.column_dimensions[col].width = w
+    put(ws, "B1", "{{plan.name}}", "B1:C1", bold=True, size=16, border=False)
+    ws.row_dimensions[1].height = 30
+    put(ws, "B2", f"{{{{year.label}}}}　{title}", "B2:C2", bold=True, size=13, border=False)
+    for row, label, value in ((4, "担当課", "{{department}}"), (5, "提出期限", "{{deadline}}"),
+                              (6, "事務局", "{{plan.organisation}}")):
+        put(ws, f"B{row}", label, bold=True, fill=LABEL_FILL)
+        put(ws, f"C{row}", value)
+    put(ws, "B8", "入力のしかた", bold=True, fill=LABEL_FILL)
+    put(ws, "C8", "・色の付いた欄だけ入力できます（未入力の欄はオレンジ、入力済みは黄色）。\n"
+                  "・件数・人数は数値だけを入力してください（単位は不要です）。\n"
+                  "・内訳がある場合は、内訳の合計が実績と一致するようにしてください。\n"
+                  "・シートの追加・削除や行の挿入はしないでください。", v="top")
+    ws.row_dimensions[8].height = 70
+    put(ws, "B10", "入力欄", bold=True, fill=LABEL_FILL)
+    put(ws, "C10", "{{total.count}} か所")
+    put(ws, "B11", "未入力", bold=True, fill=LABEL_FILL)
+    put(ws, "C11", "{{total.blank}}")
+    put(ws, "B13", "{{total.status}}", "B13:C13", bold=True, size=12, border=False)
+    ws["A1"] = "制御列"
+    return ws
+
+
+def table_sheet(wb, name, title, headers, values, tag, height=60):
+    """One table with a header row and a row block repeated per ``tag``."""
+    ws = wb.create_sheet(name)
+    cols = [get_column_letter(i) for i in range(2, len(headers) + 2)]
+    ws.column_dimensions["A"].width = 14
+    put(ws, "B1", title, f"B1:{cols[-1]}1", bold=True, size=13, border=False)
+    ws.row_dimensions[1].height = 26
+    for col, (label, width) in zip(cols, headers):
+        ws.column_dimensions[col].width = width
+        put(ws, f"{col}2", label, bold=True, fill=LABEL_FILL, h="center")
+    ws.row_dimensions[2].height = 36
+    ws["A3"] = f"each {tag}"
+    for col, value in zip(cols, values):
+        numeric = value.startswith("{{input.n_") or value.startswith("{{result") or value.startswith("{{prev")
+        put(ws, f"{col}3", value, v="top", h="center" if numeric else "left")
+    ws.row_dimensions[3].height = height
+    ws.print_title_rows = "1:2"
+    ws.page_setup.orientation = "landscape"
+    ws["A1"] = "制御列"
+    return ws
+
+
+def activity_layout():
+    """seed 001: an activity report per activity direction, two years side by side, areas."""
+    wb = Workbook()
+    generic_cover(wb, "活動報告")
+    table_sheet(wb, "活動報告", "{{plan.name}}　{{year.label}} 活動報告（{{department}}）",
+                [("No", 7), ("基本的な活動の方向性", 22), ("{{year.label}} 具体的活動", 30), ("活動項目", 26),
+                 ("{{prev_year.label}}\n実績", 10), ("{{year.label}}\n実績", 10), ("うち 中", 8),
+                 ("うち 小", 8), ("うち 宮", 8), ("{{next_year.label}} 重点活動", 30)],
+                ["{{project.id}}", "{{project.name}}", "{{project.policy}}", "{{input.activity_items}}",
+                 "{{prev.n_total}}", "{{input.n_total}}", "{{input.n_area1}}", "{{input.n_area2}}",
+                 "{{input.n_area3}}", "{{input.focus_next}}"], "project", height=90)
+    styles_sheet(wb)
+    return wb
+
+
+def indicators_layout():
+    """seed 002: an indicator results table, values per year, 担当課 and 今後の方針."""
+    wb = Workbook()
+    generic_cover(wb, "取組実績（指標）")
+    table_sheet(wb, "指標実績", "{{plan.name}}　指標の実績（{{year.label}}・{{department}}）",
+                [("事業", 24), ("指標", 30), ("単位", 7), ("{{year[1]}}", 9), ("{{year[2]}}", 9),
+                 ("{{year[3]}}", 9), ("{{year[4]}}", 9), ("{{year[5]}}", 9),
+                 ("{{year.label}}\n目標", 9), ("担当課", 14), ("今後の方針", 14)],
+                ["{{project.id}} {{project.name}}", "{{indicator.name}}", "{{indicator.unit}}",
+                 "{{result[1]}}", "{{result[2]}}", "{{result[3]}}", "{{result[4]}}", "{{result[5]}}",
+                 "{{target.current}}", "{{project.departments}}", "{{input.policy_next}}"],
+                "indicator", height=30)
+    styles_sheet(wb)
+    return wb
+
+
+def counts_layout():
+    """seed 004: a counts form (相談件数 by category with a total) for a model project."""
+    wb = Workbook()
+    generic_cover(wb, "相談件数報告")
+    table_sheet(wb, "相談件数", "{{plan.name}}　{{year.label}} 相談件数（{{department}}）",
+                [("事業", 24), ("相談件数\n（実数）", 10), ("母子", 8), ("身体・知的", 9), ("精神", 8),
+                 ("こころの\n相談", 8), ("難病", 8), ("生活困窮", 9), ("その他", 8), ("延べ件数", 9),
+                 ("主な相談内容・連携事例", 40)],
+                ["{{project.id}} {{project.name}}", "{{input.n_total}}", "{{input.n_boshi}}",
+                 "{{input.n_shintai}}", "{{input.n_seishin}}", "{{input.n_kokoro}}", "{{input.n_nanbyo}}",
+                 "{{input.n_konkyu}}", "{{input.n_sonota}}", "{{input.n_visits}}", "{{input.summary}}"],
+                "project", height=80)
+    styles_sheet(wb)
+    return wb
+
+
 def main():
     OUT.mkdir(exist_ok=True)
     wb = Workbook()
@@ -264,6 +362,10 @@ def main():
     styles_sheet(wb)
     wb.save(OUT / "scoring.xlsx")
     print("wrote", OUT / "scoring.xlsx")
+    for name, build in (("activity", activity_layout), ("indicators", indicators_layout),
+                        ("counts", counts_layout)):
+        build().save(OUT / f"{name}.xlsx")
+        print("wrote", OUT / f"{name}.xlsx")
 
 
 if __name__ == "__main__":

@@ -441,7 +441,8 @@ class ArchiveHistory:
             for v in self.archive.values([s.id for s in current.values()]):
                 if v["kind"] in ("blank", "error"):
                     continue
-                values[(v["department"], v["project"], v["field"], v["indicator_no"], v["year"])] = (
+                # Fields with no year of their own (texts, declared fields) belong to the form's year.
+                values[(v["department"], v["project"], v["field"], v["indicator_no"], v["year"] or key)] = (
                     v["value"] if v["value"] is not None else v["raw"])
             self._by_year[key] = values
         return self._by_year[key]

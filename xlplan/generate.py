@@ -267,10 +267,23 @@ def placeholder_resolver(context: RenderContext, sheet_project: Project | None):
             if project is None:
                 raise KeyError(key)
             return _project_values(plan, project, context)[key]
+        if key == "target.current" and ctx.get("indicator") is not None:
+            target = ctx["indicator"].target_for(plan.year)
+            if target is None:
+                return Locked("")
+            return Locked(target.value if target.kind == "number" else target.text)
         if key.startswith("indicator."):
             ind: Indicator = ctx["indicator"]
             return {"indicator.name": ind.name, "indicator.unit": ind.unit,
                     "indicator.no": ind.no}[key]
+        if key.startswith("prev.") and project is not None:
+            # Last year's reported value of a field (seed 001 shows two years side by side).
+            indicator = ctx.get("indicator")
+            past = None
+            if context.history is not None:
+                past = context.history.value(context.department, project.id, key[5:],
+                                             indicator.no if indicator else None, plan.year - 1)
+            return Locked(past, reference=True)
         if key == "do.year":
             return ctx["do_year"].short
         if key == "do.text":
@@ -292,6 +305,7 @@ def _plan_values(plan: Plan, department: str) -> dict:
         "plan.period": f"{plan.start.label_ja}～{plan.end.label_ja}",
         "year.label": plan.year.label_ja, "year.short": plan.year.short,
         "next_year.label": (plan.year + 1).label_ja, "next_year.short": (plan.year + 1).short,
+        "prev_year.label": (plan.year - 1).label_ja, "prev_year.short": (plan.year - 1).short,
         "department": department,
         "deadline": _japanese_date(deadline) if deadline else "",
     }
@@ -429,10 +443,12 @@ def _finish_inputs(wb, context: RenderContext, rendered: list[RenderedCell], inp
             name += f"_i{indicator.no}"
         required = spec.required
         label = spec.label
-        if indicator is not None:
-            target = indicator.target_for(year) if year else None
+        if indicator is not None and year is not None:
+            target = indicator.target_for(year)
             required = required and (target is None or target.kind not in ("none", "blank"))
             label = f"{indicator.name}（{year.short} {spec.label}）"
+        elif indicator is not None:  # a declared field per indicator (今後の方針)
+            label = f"{indicator.name}（{spec.label}）"
         elif item.input.field == "do" and year is not None:
             label = f"{year.short} {spec.label}"
         elif kind == RATING or item.input.field == "rating_comment" or declared:

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from openpyxl.chart import BarChart, Reference
+from openpyxl.chart import BarChart, LineChart, Reference
+from openpyxl.chart.series import SeriesLabel
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
@@ -46,6 +47,8 @@ class MergedTables:
     overview: pd.DataFrame
     indicators: pd.DataFrame
     goals: pd.DataFrame
+    values: pd.DataFrame
+    trend: pd.DataFrame
     committee: pd.DataFrame | None = None
 
 
@@ -63,6 +66,7 @@ def merged_tables(archive: Archive, plan: Plan) -> MergedTables:
               _overview_table(plan, current, by_key), _indicator_table(plan, current, by_key),
               _goal_table(plan, current, by_key)]
     # Object columns with None for blanks: a score stays 4 (not 4.0) in Excel and CSV.
+    tables += [_values_table(plan, current, values), trend_table(archive, plan)]
     merged = MergedTables(*(df.astype(object).where(df.notna(), None) for df in tables))
     if any(line.kind == "scoring" for line in lines):
         merged.committee = committee_table(archive, plan)
@@ -142,14 +146,16 @@ def _overview_table(plan: Plan, current, by_key) -> pd.DataFrame:
         for dept in project.departments:
             get = lambda field: _text(by_key.get((dept, project.id, field, None, None)))  # noqa: E731
             submitted = _submitted(plan, current, project, dept)
+            missing = "（終了）" if project.ended else "（未提出）"
             rows.append({"基本目標": goal, "施策の方向性": direction,
                          "事業": f"{project.id} {project.name}", "担当課": dept,
-                         "実績": get("eval_result") if submitted else "（未提出）",
+                         "実績": get("eval_result") if submitted else missing,
                          "事業名": get("eval_name"), "評価": get("eval_comment"),
                          "達成度": get("eval_score"), "次年度計画": get("next_plan"),
-                         "次年度事業名": get("next_name"), "今後の方向性": get("direction")})
+                         "次年度事業名": get("next_name"), "今後の方向性": get("direction"),
+                         "状態": project.status})
     return pd.DataFrame(rows, columns=["基本目標", "施策の方向性", "事業", "担当課", "実績", "事業名",
-                                       "評価", "達成度", "次年度計画", "次年度事業名", "今後の方向性"])
+                                       "評価", "達成度", "次年度計画", "次年度事業名", "今後の方向性", "状態"])
 
 
 def _indicator_table(plan: Plan, current, by_key) -> pd.DataFrame:
@@ -174,6 +180,48 @@ def _indicator_table(plan: Plan, current, by_key) -> pd.DataFrame:
                                  "単位": ind.unit or None, "達成率": rate})
     return pd.DataFrame(rows, columns=["事業番号", "事業名", "指標", "担当課", "年度", "目標", "目標値",
                                        "実績（入力）", "実績", "単位", "達成率"])
+
+
+def _values_table(plan: Plan, current, values: list[dict]) -> pd.DataFrame:
+    """Every value of every current department workbook, whatever its layout (long form)."""
+    layout_of = {s.id: layout for (layout, _), s in current.items()}
+    rows = [{"担当課": v["department"], "様式": layout_of.get(v["submission_id"], ""),
+             "事業": v["project"], "項目": v["label"], "年度": v["year"] or plan.year.short,
+             "目標": v["planned"], "入力値": v["raw"], "値": v["value"], "単位": v["unit"],
+             "シート": v["sheet"], "セル": v["cell"]} for v in values]
+    return pd.DataFrame(rows, columns=["担当課", "様式", "事業", "項目", "年度", "目標", "入力値", "値",
+                                       "単位", "シート", "セル"])
+
+
+def trend_table(archive: Archive, plan: Plan) -> pd.DataFrame:
+    """推移: per indicator and department, target and result for every year reported so far.
+    A target revised in the master since a year was reported shows as 'new（当時 old）'."""
+    reported: dict[tuple, dict] = {}
+    for year in (y for y in plan.years if y <= plan.year):
+        current = archive.department_current(plan.with_year(year))
+        for v in archive.values([s.id for s in current.values()]):
+            if v["field"] == "result" and v["year"] == year.short:
+                reported[(v["project"], v["indicator_no"], v["department"], year.short)] = v
+    rows = []
+    for project in plan.projects:
+        for ind in project.indicators:
+            for dept in project.departments:
+                row = {"事業": f"{project.id} {project.name}", "指標": ind.name, "担当課": dept,
+                       "単位": ind.unit or None}
+                for year in (y for y in plan.years if y <= plan.year):
+                    target = ind.target_for(year)
+                    v = reported.get((project.id, ind.no, dept, year.short))
+                    text = target.text if target else None
+                    if v is not None and v["planned"] not in (None, text):
+                        text = f"{text}（当時 {v['planned']}）"
+                    row[f"{year.short} 目標"] = text
+                    row[f"{year.short} 実績"] = v["value"] if v else None
+                    number = v["number"] if v else None
+                    row[f"{year.short} 達成率"] = (round(number / target.value, 3) if number is not None
+                                                  and target and isinstance(target.value, (int, float))
+                                                  and target.value else None)
+                rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def _goal_table(plan: Plan, current, by_key) -> pd.DataFrame:
@@ -324,6 +372,23 @@ def _goal_charts(ws, df: pd.DataFrame) -> None:
     ws.add_chart(dist, f"J{n + 3}")
 
 
+def _trend_chart(ws, df: pd.DataFrame, series: int = 12) -> None:
+    """Achievement rate (result / target) per year, one line per indicator and department."""
+    rate_cols = [i + 1 for i, c in enumerate(df.columns) if str(c).endswith("達成率")]
+    if df.empty or not rate_cols:
+        return
+    chart = LineChart()
+    chart.title = "達成率の推移（実績÷目標）"
+    chart.y_axis.title = "達成率"
+    for r in range(2, min(len(df), series) + 2):
+        values = Reference(ws, min_col=rate_cols[0], max_col=rate_cols[-1], min_row=r, max_row=r)
+        chart.add_data(values, from_rows=True, titles_from_data=False)
+        chart.series[-1].tx = SeriesLabel(v=f"{df.iloc[r - 2]['指標']}（{df.iloc[r - 2]['担当課']}）"[:40])
+    chart.set_categories(Reference(ws, min_col=rate_cols[0], max_col=rate_cols[-1], min_row=1, max_row=1))
+    chart.height, chart.width = 10, 22
+    ws.add_chart(chart, f"A{len(df) + 4}")
+
+
 def _committee_sheet(wb, plan: Plan, df: pd.DataFrame) -> None:
     """中間評価結果 as seed 003 publishes it, with a chart of the average per measure."""
     widths = {"基本目標": 14, "施策展開の方向性": 16, "施策の展開": 30, "それぞれの役割": 30,
@@ -396,6 +461,11 @@ def write_merged(archive: Archive, plan: Plan, settings: Settings, out: Path,
     _table_sheet(wb, "指標", tables.indicators, {"事業名": 24, "指標": 34, "担当課": 14})
     ws_g = _table_sheet(wb, "基本目標別", tables.goals, {"名称": 30, "区分": 12})
     _goal_charts(ws_g, tables.goals)
+    ws_t = _table_sheet(wb, "推移", tables.trend, {"事業": 24, "指標": 30, "担当課": 14},
+                        wrap=("事業", "指標"))
+    _trend_chart(ws_t, tables.trend)
+    _table_sheet(wb, "入力値", tables.values, {"担当課": 14, "項目": 34, "入力値": 24, "値": 16, "目標": 10},
+                 wrap=("項目",))
     if tables.committee is not None:
         _committee_sheet(wb, plan, tables.committee)
     taken = set(wb.sheetnames)
@@ -423,7 +493,8 @@ def write_csv(tables: MergedTables, folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     named = [("提出状況", tables.status), ("要確認", tables.findings), ("一覧", tables.overview),
-             ("指標", tables.indicators), ("基本目標別", tables.goals)]
+             ("指標", tables.indicators), ("基本目標別", tables.goals), ("推移", tables.trend),
+             ("入力値", tables.values)]
     if tables.committee is not None:
         named.append(("中間評価結果", tables.committee))
     for name, df in named:

@@ -221,8 +221,9 @@ class Plan:
         return [d.name for d in self.departments]
 
     def projects_for(self, department: str) -> list[Project]:
-        """Projects a department is responsible for, in plan order."""
-        return [p for p in self.projects if department in p.departments]
+        """Projects a department reports on, in plan order (a project marked 終了 in the master
+        is no longer sent out; its earlier years stay in the archive and the merged views)."""
+        return [p for p in self.projects if department in p.departments and not p.ended]
 
     def with_year(self, year) -> "Plan":
         """A copy of the plan evaluated in another fiscal year (any accepted year form)."""
