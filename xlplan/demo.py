@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .archive import Archive, submission_status
+from .archive import Archive, ArchiveHistory, submission_status
 from .feedback import write_feedback
 from .findings import current_lang
 from .merge import merged_tables, write_merged
@@ -75,5 +75,48 @@ def run_demo(out: Path, lang: str | None = None) -> dict:
     rated = committee.dropna(subset=["評価点（平均）"]) if committee is not None else []
     _say(f"[8] 委員 {len(scored)} 件を回収し、中間評価結果（施策 {len(rated)} 件の平均点）を集計ファイルに追加",
          f"[8] collected {len(scored)} committee forms; 中間評価結果 with averages for {len(rated)} measures", lang)
+    next_year = run_next_year(project, plan, archive, lang)
     return {"project": project, "plan": plan, "files": files, "returns": returns,
-            "archive": archive, "merged": merged, "feedback": feedback, "forms": forms}
+            "archive": archive, "merged": merged, "feedback": feedback, "forms": forms,
+            "next_year": next_year}
+
+
+def run_next_year(project: ProjectFolder, plan, archive: Archive, lang: str | None) -> dict:
+    """The following year: sheets prefilled with this year's reported results, collected and
+    merged, so the 推移 sheet shows two years."""
+    plan2 = plan.with_year(plan.year + 1)
+    y = plan2.year.short
+    files = generate(plan2, project.root / f"配布_{y}", project.settings,
+                     history=ArchiveHistory(archive, plan2))
+    shown = _prefilled_example(files, plan)
+    _say(f"[9] {plan2.year.label_ja}の配布ファイル: {len(files)} 件（{plan.year.label_ja}の実績を表示・変更不可）"
+         + (f"。例: {shown}" if shown else ""),
+         f"[9] {plan2.year.label_en} workbooks: {len(files)} (showing {plan.year.label_en} results, locked)"
+         + (f"; e.g. {shown}" if shown else ""), lang)
+    returns = simulate_returns({f.department: f.path for f in files}, plan2, project.root / f"回収_{y}",
+                               seed=2025)
+    archive.collect([project.root / f"回収_{y}"], project.settings, plan2)
+    merged = write_merged(archive, plan2, project.settings, project.results / f"集計_{y}.xlsx")
+    _say(f"[10] {plan2.year.label_ja}: {len(returns)} ファイルを回収・集計（推移シートに 2 年分）: {merged}",
+         f"[10] {plan2.year.label_en}: collected {len(returns)} files and merged (推移 shows two years): {merged}",
+         lang)
+    return {"plan": plan2, "files": files, "merged": merged}
+
+
+def _prefilled_example(files, plan) -> str:
+    """One earlier-year value as it appears in a next-year sheet, for the demo's summary."""
+    from openpyxl import load_workbook
+
+    from .metadata import METADATA_SHEET, parse_metadata_rows
+
+    for f in files:
+        wb = load_workbook(f.path)
+        data, _ = parse_metadata_rows([list(r) for r in wb[METADATA_SHEET].iter_rows(values_only=True)])
+        for field in data["fields"]:
+            if field["field"] == "result":
+                ws = wb[field["sheet"]]
+                cell = ws[field["cell"]]
+                past = ws.cell(cell.row, cell.column - 1).value
+                if past not in (None, ""):
+                    return f"{f.department}「{field['label'].split('（')[0]}」{plan.year.short} 実績 {past}"
+    return ""
