@@ -84,6 +84,10 @@ def test_demo_runs_end_to_end(tmp_path):
     csvs = {p.stem for p in (tmp_path / "demo" / "集計" / "csv").glob("*.csv")}
     assert csvs == {"提出状況", "要確認", "一覧", "指標", "基本目標別", "推移", "入力値", "中間評価結果"}
     assert "[8]" in r.stdout
+    # The second year: R7 sheets show R6's reported results; R7 collected and merged.
+    assert "[10]" in r.stdout and "R6 実績" in r.stdout
+    assert len(list((tmp_path / "demo" / "配布_R7").glob("R7_*.xlsx"))) == 6
+    assert (tmp_path / "demo" / "集計" / "集計_R7.xlsx").exists()
     assert list((tmp_path / "demo" / "差し戻し").glob("差し戻し_R6_*.xlsx"))
     assert list((tmp_path / "demo" / "archive").rglob("*.xlsx"))
     # Running it again reuses the project (same key) instead of failing.
