@@ -15,12 +15,12 @@ Public Sub CollectAndCheck()
     RunPython "import xlplan.excel; xlplan.excel.collect()"
 End Sub
 
-' Merge the checked results into the archive.
+' Write the merged workbook from the archive.
 Public Sub MergeResults()
     RunPython "import xlplan.excel; xlplan.excel.merge()"
 End Sub
 
-' Write the feedback sheets for the departments.
+' Write return copies for the departments with findings.
 Public Sub WriteFeedback()
     RunPython "import xlplan.excel; xlplan.excel.feedback()"
 End Sub

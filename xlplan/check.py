@@ -23,7 +23,7 @@ from .normalise import (Normalised, normalise_choice, normalise_quantity, normal
 from .plan import Plan
 from .read import Limits, Returned, read_returned
 from .settings import Settings
-from .template import TemplateError, load_template_spec
+from .template import TemplateError, available_layouts, load_template_spec
 
 # Changes worth telling the coordinator about (trimming spaces is not).
 NOTABLE_CHANGES = {"full-width", "thousands-separator", "unit-stripped", "percent-scaled",
@@ -99,13 +99,11 @@ def check_files(paths: Iterable[Path | str], settings: Settings, plan: Plan, *,
     return result
 
 
-LAYOUTS = ("department", "scoring")
-
-
 def template_versions(settings: Settings) -> dict[str, int]:
-    """Current version of each layout, as declared in the coordinator's templates."""
+    """Current version of every layout declared in the coordinator's templates folder or
+    shipped with xlplan (the coordinator's declaration wins)."""
     versions = {}
-    for layout in LAYOUTS:
+    for layout in available_layouts(settings.templates_dir):
         try:
             versions[layout] = load_template_spec(layout, settings.templates_dir).version
         except TemplateError:
@@ -247,7 +245,7 @@ def _check_field(spec: dict, cell, plan: Plan, settings: Settings) -> tuple[list
         # as formula-in-input only: calling it blank would send the department the wrong way.
         if spec["required"] and not cell.formula:
             code = ("score-missing" if kind == RATING else
-                    "missing-result" if spec["field"] in ("result", "eval_score") else "missing-text")
+                    "missing-result" if kind in (QUANTITY, PERCENT, MILESTONE, SCORE) else "missing-text")
             findings.append(Finding(code, **where))
     elif n.problem == "excel-error" or n.kind == "error":
         findings.append(Finding("excel-error", **where))

@@ -65,6 +65,15 @@ def _load_plan_or_report(master: Path, year, lang):
     return (plan.with_year(year) if year else plan), findings
 
 
+def _history(settings, plan):
+    """Earlier years' reported values from the project's archive, when there is one."""
+    from .archive import DB_NAME, Archive, ArchiveHistory
+
+    store = settings.extra.get("store", {}).get("path")
+    db = settings.project_dir / (store or DB_NAME)
+    return ArchiveHistory(Archive.for_settings(settings), plan) if db.exists() else None
+
+
 def cmd_master(args) -> int:
     from .plan import read_plan
 
@@ -92,8 +101,10 @@ def cmd_generate(args) -> int:
     plan, _ = _load_plan_or_report(Path(args.master), _year(args.year), args.lang)
     if plan is None:
         return EXIT_FINDINGS
+    history = _history(settings, plan)
     try:
-        files = generate(plan, Path(args.out), settings, departments=args.department or None)
+        files = generate(plan, Path(args.out), settings, departments=args.department or None,
+                         history=history)
     except TemplateError as exc:
         raise UserError(_t(f"様式を使えません: {exc}", f"Template cannot be used: {exc}")) from exc
     for f in files:
@@ -224,6 +235,24 @@ def cmd_generate_scoring(args) -> int:
     return EXIT_OK
 
 
+def cmd_panel(args) -> int:
+    from .panel import PANEL_NAME, build_panel, project_defaults
+    from .settings import SettingsError, find_settings
+
+    try:
+        settings = find_settings(args.project)
+    except SettingsError as exc:
+        raise UserError(str(exc)) from exc
+    try:
+        written = build_panel(Path(args.out) / PANEL_NAME, **project_defaults(settings.project_dir))
+    except FileNotFoundError as exc:  # no xlwings.bas in the installed xlwings
+        raise UserError(str(exc)) from exc
+    print(_t(f"事務局パネルを作成しました: {written}", f"Wrote the coordinator panel: {written}"))
+    print(_t("  Excel で開き、マクロを有効にしてから「設定」シートのボタンを押してください（README「Excel のボタン」）。",
+             "  Open it in Excel, enable macros, then use the buttons on sheet 設定 (README, Coordinator buttons)."))
+    return EXIT_OK
+
+
 def cmd_catalogue(args) -> int:
     from .findings import CATALOGUE, catalogue_markdown
 
@@ -303,6 +332,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--member", action="append", help="この委員番号だけ作成（複数指定可）")
     project_args(p)
     p.set_defaults(func=cmd_generate_scoring)
+
+    p = sub.add_parser("panel", help="事務局パネル（ボタン付きの Excel ファイル xlplan_panel.xlsm）を作成")
+    p.add_argument("--out", required=True, help="出力フォルダ（xlplan_panel.xlsm を書き出す）")
+    p.add_argument("--project", help="設定ファイル xlplan.toml のあるフォルダ（既定: 現在のフォルダ）")
+    p.set_defaults(func=cmd_panel)
 
     p = sub.add_parser("catalogue", help="指摘コードの一覧 / list of finding codes")
     p.add_argument("--format", choices=("markdown", "json"), default="markdown")

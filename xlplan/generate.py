@@ -453,7 +453,7 @@ def _finish_inputs(wb, context: RenderContext, rendered: list[RenderedCell], inp
             label = f"{year.short} {spec.label}"
         elif kind == RATING or item.input.field == "rating_comment" or declared:
             label = f"{project.id} {project.name}（{spec.label}）"
-        unit = declared.get("unit") or (indicator.unit if indicator else "")
+        unit = declared.get("unit") or (indicator.unit if indicator and kind in (QUANTITY, PERCENT) else "")
         choices = list(declared["choices"]) if declared.get("choices") else (
             list(plan.direction_choices) if kind == CHOICE else None)
         record = InputCell(name, item.sheet, item.coordinate, project.id, item.input.field, kind,

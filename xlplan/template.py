@@ -107,6 +107,13 @@ def load_template_spec(layout_id: str = "department", folder: Path | None = None
     return spec
 
 
+def available_layouts(folder: Path | None = None) -> list[str]:
+    """Ids of every layout declared in ``folder`` or shipped with xlplan."""
+    bases = ([Path(folder)] if folder else []) + [builtin_templates_dir()]
+    ids = {p.stem for base in bases if base.is_dir() for p in base.glob("*.toml")}
+    return sorted(i for i in ids if LAYOUT_ID.match(i))
+
+
 # --- rendering --------------------------------------------------------------------------------
 
 

@@ -1,0 +1,472 @@
+"""Entry points of the coordinator panel's buttons (called by xlwings' ``RunPython``).
+
+Each button's Sub runs ``RunPython "import xlplan.excel; xlplan.excel.<entry point>()"``.
+An entry point takes the calling workbook (``xlwings.Book.caller()``), and hands it to
+:func:`run`, which holds the logic and is tested without Excel through :class:`FilePanel`:
+
+* it reads the settings of the panel's ``設定`` sheet (through the defined names
+  ``xlplan_project``, ``xlplan_master``, ...);
+* it calls the same public API as the corresponding CLI command (``xlplan generate``,
+  ``collect``, ``merge``, ``feedback``, ``check``, ``generate-scoring``), with the same
+  default output folders;
+* it writes back a Japanese message (``xlplan_message``), the submission status
+  (``xlplan_status``, as ``xlplan status`` shows it) and, for 回収・チェック and
+  1ファイル確認, the findings (``xlplan_findings``).
+
+Nothing escapes as a Python traceback: every problem becomes a message starting with
+``エラー:`` in the panel. The return code is the CLI's exit status (0 fine, 1 findings with
+errors, 2 could not run).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from .panel import BUTTONS, FINDINGS_HEADER, SETTING_NAMES, STATUS_HEADER
+
+__all__ = [
+    "ACTIONS", "FilePanel", "PanelIO", "XlwingsPanel", "check_one", "collect", "feedback",
+    "generate", "generate_scoring", "merge", "run",
+]
+
+EXIT_OK, EXIT_FINDINGS, EXIT_FAILED = 0, 1, 2
+ACTIONS = tuple(b.entry_point for b in BUTTONS)
+_CAPTION = {b.entry_point: b.caption for b in BUTTONS}
+_SEVERITY = {"error": "エラー", "warning": "警告", "info": "情報"}
+_FORMULA_START = ("=", "+", "-", "@")
+
+
+class PanelError(Exception):
+    """A problem to show in the panel as ``エラー: …`` (exit status ``code``)."""
+
+    def __init__(self, message: str, code: int = EXIT_FAILED):
+        super().__init__(message)
+        self.code = code
+
+
+@runtime_checkable
+class PanelIO(Protocol):
+    """What :func:`run` needs from the panel workbook."""
+
+    def read_settings(self) -> dict:
+        """``{"project", "master", "inbox", "year", "out", "check_file"}`` (None when blank)
+        plus ``"panel_dir"``: the folder of the panel workbook (or None), against which
+        relative paths are resolved."""
+
+    def write_message(self, text: str) -> None:
+        """Replace the message cell's text."""
+
+    def write_table(self, anchor_name: str, header: list[str], rows: list[list]) -> None:
+        """Write ``header`` at the named cell and ``rows`` below it, clearing the old rows."""
+
+
+def _clean(value: Any) -> Any:
+    """A settings cell's value: None for blank, text stripped, 2024.0 as "2024"."""
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value
+    text = str(value).strip()
+    return text or None
+
+
+def _safe_text(value: Any) -> Any:
+    """Text that would start a formula is written as text (a file name such as "=cmd|…")."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+# ---------------------------------------------------------------------------------- panels
+
+class XlwingsPanel:
+    """The panel open in Excel, through xlwings (``book`` is an ``xlwings.Book``)."""
+
+    def __init__(self, book):
+        self.book = book
+
+    def _range(self, name: str):
+        return self.book.names[name].refers_to_range
+
+    def read_settings(self) -> dict:
+        values = {key: _clean(self._range(name).value) for key, name in SETTING_NAMES.items()}
+        try:
+            full = Path(self.book.fullname)
+            values["panel_dir"] = full.parent if full.parent != Path("") and full.is_absolute() else None
+        except Exception:  # e.g. a workbook on SharePoint (URL) or never saved
+            values["panel_dir"] = None
+        return values
+
+    def write_message(self, text: str) -> None:
+        self._range("xlplan_message").value = text
+
+    def write_table(self, anchor_name: str, header: list[str], rows: list[list]) -> None:
+        anchor = self._range(anchor_name)
+        sheet = anchor.sheet
+        width = len(header)
+        last = sheet.used_range.last_cell.row
+        if last > anchor.row:
+            sheet.range((anchor.row + 1, anchor.column), (last, anchor.column + width - 1)).clear_contents()
+        anchor.resize(1, width).value = [header]
+        if rows:
+            data = [[_safe_text(v) for v in r] + [None] * (width - len(r)) for r in rows]
+            sheet.range((anchor.row + 1, anchor.column)).resize(len(data), width).value = data
+
+
+class FilePanel:
+    """The panel as a file (openpyxl, VBA project and buttons kept): for tests, and for
+    running a button's action without Excel. Each write saves the panel file."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+
+    def _load(self):
+        from openpyxl import load_workbook
+
+        return load_workbook(self.path, keep_vba=True)
+
+    @staticmethod
+    def _cell(wb, name: str):
+        defined = wb.defined_names[name]
+        sheet, ref = next(iter(defined.destinations))
+        ws = wb[sheet]
+        return ws, ws[ref.replace("$", "")]
+
+    def read_settings(self) -> dict:
+        wb = self._load()
+        try:
+            values = {key: _clean(self._cell(wb, name)[1].value) for key, name in SETTING_NAMES.items()}
+        finally:
+            wb.close()
+        values["panel_dir"] = self.path.resolve().parent
+        return values
+
+    def _save(self, wb) -> None:
+        from .files import atomic_write
+
+        atomic_write(self.path, wb.save)
+
+    @staticmethod
+    def _put(cell, value) -> None:
+        cell.value = value
+        if isinstance(value, str) and value.startswith("="):
+            cell.data_type = "s"  # text, never a formula
+
+    def write_message(self, text: str) -> None:
+        wb = self._load()
+        self._put(self._cell(wb, "xlplan_message")[1], text)
+        self._save(wb)
+
+    def write_table(self, anchor_name: str, header: list[str], rows: list[list]) -> None:
+        wb = self._load()
+        ws, anchor = self._cell(wb, anchor_name)
+        width = len(header)
+        for r in range(anchor.row + 1, max(ws.max_row, anchor.row) + 1):
+            for c in range(anchor.column, anchor.column + width):
+                ws.cell(r, c).value = None
+        for c, text in enumerate(header):
+            self._put(ws.cell(anchor.row, anchor.column + c), text)
+        for i, row in enumerate(rows, start=1):
+            for c, value in enumerate(row):
+                self._put(ws.cell(anchor.row + i, anchor.column + c), value)
+        self._save(wb)
+
+
+# ---------------------------------------------------------------------------------- logic
+
+class _Context:
+    """Settings of the panel resolved into paths, the project settings and the plan."""
+
+    def __init__(self, values: dict):
+        self.values = values
+        self.base = values.get("panel_dir")
+
+    def path(self, key: str) -> Path | None:
+        value = self.values.get(key)
+        if value is None:
+            return None
+        path = Path(str(value)).expanduser()
+        if not path.is_absolute() and self.base is not None:
+            path = Path(self.base) / path
+        return path
+
+    def settings(self):
+        from .settings import SettingsError, find_settings
+
+        master = self.master()
+        try:
+            return find_settings(self.path("project"), master, cwd=self.base)
+        except SettingsError as exc:
+            raise PanelError(str(exc)) from exc
+
+    def master(self) -> Path:
+        master = self.path("master")
+        if master is None:
+            raise PanelError("計画マスタが設定されていません。「設定」シートの「計画マスタ」にパスを入力してください。")
+        if not master.is_file():
+            raise PanelError(f"計画マスタが見つかりません: {master}")
+        return master
+
+    def year(self):
+        from .fiscal import FiscalYearError, parse_fiscal_year
+
+        value = self.values.get("year")
+        if value is None:
+            return None
+        try:
+            return parse_fiscal_year(value if isinstance(value, (int, str)) else str(value))
+        except FiscalYearError as exc:
+            raise PanelError(f"評価年度「{value}」: {exc}") from exc
+
+    def plan(self, panel: PanelIO, code_when_invalid: int = EXIT_FAILED):
+        """The plan in the year asked for; master errors go to the findings table."""
+        from .findings import has_errors
+        from .plan import read_plan
+
+        year = self.year()
+        plan, findings = read_plan(self.master())
+        if plan is None or has_errors(findings):
+            panel.write_table("xlplan_findings", FINDINGS_HEADER, _finding_rows(findings))
+            errors = [f for f in findings if f.severity == "error"]
+            first = "\n".join(f"・{_where(f) or '-'}: {f.message('ja')}" for f in errors[:5])
+            more = f"\n（ほか {len(errors) - 5} 件）" if len(errors) > 5 else ""
+            raise PanelError(f"計画マスタに誤りがあります（{len(errors)} 件、「状況」シートの指摘一覧）。"
+                             f"直してから実行してください。\n{first}{more}", code_when_invalid)
+        return plan.with_year(year) if year else plan
+
+
+def _where(f) -> str:
+    if not f.cell:
+        return f.sheet or ""
+    return f"{f.sheet}!{f.cell}" if f.sheet else f.cell
+
+
+def _finding_rows(findings) -> list[list]:
+    return [[_SEVERITY.get(f.severity, f.severity), f.code, f.file or "", _where(f), f.message("ja")]
+            for f in findings]
+
+
+def _status_rows(plan, archive) -> list[list]:
+    """The submission status as ``xlplan status`` prints it, one row per line."""
+    from .archive import submission_status
+
+    lines, others = submission_status(archive, plan)
+    rows = []
+    for line in lines:
+        s = line.submission
+        rows.append([line.department, line.status, s.original_name if s else "",
+                     s.errors if s else None, s.warnings if s else None])
+    for s in others:
+        why = "読み取れないファイル" if not s.readable else f"{s.form_year} の様式"
+        rows.append([s.department or "（不明）", f"対象外（{why}）", s.original_name, s.errors, s.warnings])
+    return rows
+
+
+def _archive_if_any(settings):
+    """The project's archive when its database exists (generate must not create one)."""
+    from .archive import DB_NAME, Archive
+
+    store = settings.extra.get("store", {}).get("path")
+    db = settings.project_dir / (store or DB_NAME)
+    return Archive.for_settings(settings) if db.exists() else None
+
+
+def _write_status(panel: PanelIO, plan, archive) -> None:
+    if archive is not None:
+        panel.write_table("xlplan_status", STATUS_HEADER, _status_rows(plan, archive))
+
+
+def _do_generate(ctx: _Context, panel: PanelIO) -> tuple[int, str]:
+    from .cli import _history
+    from .generate import generate
+    from .project import OUTBOX
+    from .template import TemplateError
+
+    settings = ctx.settings()
+    plan = ctx.plan(panel, code_when_invalid=EXIT_FINDINGS)  # as `xlplan generate`: 1
+    out = settings.project_dir / OUTBOX
+    try:
+        files = generate(plan, out, settings, history=_history(settings, plan))
+    except TemplateError as exc:
+        raise PanelError(f"様式を使えません: {exc}") from exc
+    lines = [f"・{f.department}: {f.path.name}（事業 {len(f.projects)} 件、入力欄 {f.inputs} か所）" for f in files]
+    _write_status(panel, plan, _archive_if_any(settings))
+    return EXIT_OK, (f"{len(files)} 課分の入力用ファイルを作成しました（{plan.year.label_ja}）。\n"
+                     f"出力先: {out}\n" + "\n".join(lines))
+
+
+def _project(ctx: _Context, panel: PanelIO):
+    from .archive import Archive
+
+    settings = ctx.settings()
+    plan = ctx.plan(panel)
+    return settings, plan, Archive.for_settings(settings)
+
+
+def _do_collect(ctx: _Context, panel: PanelIO) -> tuple[int, str]:
+    from .project import INBOX
+
+    settings, plan, archive = _project(ctx, panel)
+    inbox = ctx.path("inbox") or settings.project_dir / INBOX
+    if not inbox.exists():
+        raise PanelError(f"回収フォルダが見つかりません: {inbox}")
+    summary = archive.collect([inbox], settings, plan)
+    findings = archive.findings([s.id for s in summary.new])
+    panel.write_table("xlplan_findings", FINDINGS_HEADER, _finding_rows(findings))
+    _write_status(panel, plan, archive)
+    with_errors = sum(1 for s in summary.new if s.errors)
+    text = (f"回収・チェックしました（{plan.year.label_ja}）: 新規 {len(summary.new)} ファイル"
+            f"（エラーのあるファイル {with_errors} 件）")
+    if summary.known:
+        text += f"、回収済みと同じ内容のため記録のみ {len(summary.known)} ファイル"
+    text += f"。\n回収フォルダ: {inbox}\n保管庫: {archive.db_path}\n"
+    text += "提出状況と指摘は下の表のとおりです。" if summary.new else "新しいファイルはありませんでした。"
+    return (EXIT_FINDINGS if with_errors else EXIT_OK), text
+
+
+def _do_merge(ctx: _Context, panel: PanelIO) -> tuple[int, str]:
+    from .merge import write_merged
+    from .project import RESULTS
+
+    settings, plan, archive = _project(ctx, panel)
+    folder = ctx.path("out") or settings.project_dir / RESULTS
+    out = folder / f"集計_{plan.year.short}.xlsx"
+    written = write_merged(archive, plan, settings, out)
+    _write_status(panel, plan, archive)
+    text = f"集計ファイルを作成しました（{plan.year.label_ja}）: {written}"
+    if written != out:
+        text += f"\n{out.name} は開かれているため、{written.name} に書き込みました。"
+    return EXIT_OK, text
+
+
+def _do_feedback(ctx: _Context, panel: PanelIO) -> tuple[int, str]:
+    from .feedback import write_feedback
+
+    settings, plan, archive = _project(ctx, panel)
+    out = settings.project_dir / "差し戻し"
+    files = write_feedback(archive, plan, settings, out)
+    _write_status(panel, plan, archive)
+    lines = [f"・{f.department}: {f.path.name}（要修正 {f.findings} 件）" for f in files]
+    return EXIT_OK, (f"差し戻し用ファイル {len(files)} 件を作成しました（{plan.year.label_ja}）。\n"
+                     f"出力先: {out}\n" + "\n".join(lines))
+
+
+def _do_check_one(ctx: _Context, panel: PanelIO) -> tuple[int, str]:
+    from .check import check_files
+    from .findings import count_by_severity
+
+    settings = ctx.settings()
+    plan = ctx.plan(panel)
+    target = ctx.path("check_file")
+    if target is None:
+        raise PanelError("確認するファイルが設定されていません。「設定」シートの「確認するファイル」にパスを入力してください。")
+    if not target.exists():
+        raise PanelError(f"見つかりません: {target}")
+    result = check_files([target], settings, plan)
+    panel.write_table("xlplan_findings", FINDINGS_HEADER, _finding_rows(result.findings))
+    counts = count_by_severity(result.findings)
+    return result.exit_code, (
+        f"ファイル {len(result.files)} 件を確認しました（{plan.year.label_ja}、保管はしていません）: {target.name}\n"
+        f"エラー {counts['error']} 件、警告 {counts['warning']} 件、情報 {counts['info']} 件。指摘は下の表のとおりです。")
+
+
+def _do_generate_scoring(ctx: _Context, panel: PanelIO) -> tuple[int, str]:
+    from .project import OUTBOX
+    from .scoring import generate_scoring
+
+    settings, plan, archive = _project(ctx, panel)
+    if not plan.members:
+        raise PanelError("計画マスタの「委員」シートに委員が登録されていません。")
+    out = settings.project_dir / OUTBOX / "中間評価"
+    files = generate_scoring(plan, out, settings, archive)
+    _write_status(panel, plan, archive)
+    lines = [f"・{f.member.name}: {f.path.name}（施策 {f.measures} 件）" for f in files]
+    return EXIT_OK, (f"中間評価票 {len(files)} 件を作成しました（{plan.year.label_ja}）。\n"
+                     f"出力先: {out}\n" + "\n".join(lines))
+
+
+_HANDLERS = {
+    "generate": _do_generate,
+    "collect": _do_collect,
+    "merge": _do_merge,
+    "feedback": _do_feedback,
+    "check_one": _do_check_one,
+    "generate_scoring": _do_generate_scoring,
+}
+
+
+def run(action: str, panel: PanelIO) -> int:
+    """Run one button's action against ``panel``; return the CLI's exit status (0/1/2).
+
+    Never raises: any problem is written to the panel's message cell as ``エラー: …``.
+    """
+    caption = _CAPTION.get(action, action)
+    stamp = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    try:
+        handler = _HANDLERS.get(action)
+        if handler is None:
+            raise PanelError(f"不明な操作です: {action}")
+        ctx = _Context(panel.read_settings())
+        code, text = handler(ctx, panel)
+        message = f"【{caption}】{stamp}\n{text}"
+    except PanelError as exc:
+        code, message = exc.code, f"エラー: 【{caption}】{exc}"
+    except Exception as exc:  # last resort, as the CLI: a message, never a traceback
+        code, message = EXIT_FAILED, f"エラー: 【{caption}】xlplan の内部エラー: {type(exc).__name__}: {exc}"
+    try:
+        panel.write_message(message)
+    except Exception:  # the panel itself cannot be written to: nothing left to tell
+        pass
+    return code
+
+
+# ---------------------------------------------------------------------------- entry points
+
+def _book_panel(book) -> PanelIO:
+    if book is None:
+        import xlwings  # only in Excel: the tests and Linux never need it
+
+        book = xlwings.Book.caller()
+    return XlwingsPanel(book)
+
+
+def _entry(action: str, book) -> int:
+    try:
+        panel = _book_panel(book)
+    except Exception:  # not called from Excel: nothing to write to
+        return EXIT_FAILED
+    return run(action, panel)
+
+
+def generate(book=None) -> int:
+    """配布ファイル作成: the department workbooks into the project's 配布 folder."""
+    return _entry("generate", book)
+
+
+def collect(book=None) -> int:
+    """回収・チェック: archive and check the inbox; status and findings into the panel."""
+    return _entry("collect", book)
+
+
+def merge(book=None) -> int:
+    """集計: the merged workbook 集計_<year>.xlsx."""
+    return _entry("merge", book)
+
+
+def feedback(book=None) -> int:
+    """差し戻し作成: return copies for departments with findings."""
+    return _entry("feedback", book)
+
+
+def check_one(book=None) -> int:
+    """1ファイル確認: check the file named in the panel (not archived)."""
+    return _entry("check_one", book)
+
+
+def generate_scoring(book=None) -> int:
+    """中間評価票作成: one scoring form per committee member."""
+    return _entry("generate_scoring", book)

@@ -1,0 +1,284 @@
+"""The coordinator's control workbook (``xlplan_panel.xlsm``): settings, buttons, results.
+
+The panel is the one workbook with macros. It carries
+
+* sheet ``設定``: the settings (label in column A, value in column B, a note in column C), each
+  value cell with a workbook-level defined name (``xlplan_project``, ``xlplan_master``,
+  ``xlplan_inbox``, ``xlplan_year``, ``xlplan_out``, ``xlplan_check_file``), and six form
+  buttons, one per :data:`BUTTONS` entry, bound to the Subs of ``macros/PanelButtons.bas``;
+* sheet ``状況``: the message cell ``xlplan_message``, the submission status table at
+  ``xlplan_status`` and the findings table at ``xlplan_findings`` (written by
+  :mod:`xlplan.excel`);
+* sheet ``xlwings.conf``: the key/value settings xlwings' VBA reads (``Interpreter_Win``,
+  ``Interpreter_Mac``, ``PYTHONPATH``; keys from A1 down in column A, values in column B);
+* a VBA project built from source by :func:`xlplan.vba.build_vba_project`: the modules of
+  ``macros/*.bas`` plus the ``xlwings`` module shipped by the installed xlwings package, so
+  the VBA side always matches the Python side's version.
+
+Each button's Sub is one line, ``RunPython "<python_command(entry_point)>"``, calling an
+entry point of :mod:`xlplan.excel`. Department workbooks never carry macros; only this panel.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import importlib.util
+import io
+import sys
+from pathlib import Path
+from typing import NamedTuple
+
+from .files import atomic_write
+from .vba import build_vba_project, read_bas
+
+__all__ = [
+    "BUTTONS", "Button", "PANEL_NAME", "SETTING_NAMES", "SETTINGS_SHEET", "STATUS_SHEET",
+    "CONF_SHEET", "DOCUMENT_MODULES", "STATUS_HEADER", "FINDINGS_HEADER",
+    "build_panel", "python_command", "macro_sources", "macros_dir", "xlwings_bas_path",
+    "project_defaults",
+]
+
+PANEL_NAME = "xlplan_panel.xlsm"
+SETTINGS_SHEET, STATUS_SHEET, CONF_SHEET = "設定", "状況", "xlwings.conf"
+
+
+class Button(NamedTuple):
+    """One button of the panel: its Japanese caption, the VBA Sub it runs and the
+    :mod:`xlplan.excel` function that Sub calls through RunPython."""
+
+    caption: str
+    sub: str
+    entry_point: str
+
+
+BUTTONS: list[Button] = [
+    Button("配布ファイル作成", "GenerateWorkbooks", "generate"),
+    Button("回収・チェック", "CollectAndCheck", "collect"),
+    Button("集計", "MergeResults", "merge"),
+    Button("差し戻し作成", "WriteFeedback", "feedback"),
+    Button("1ファイル確認", "CheckOneFile", "check_one"),
+    Button("中間評価票作成", "GenerateScoringForms", "generate_scoring"),
+]
+
+_BUTTON_NOTES = {
+    "generate": "計画マスタから担当課ごとの入力用ファイルを「配布」フォルダに作成します（xlplan generate）。",
+    "collect": "回収フォルダの全ファイルを保管庫に複製・記録してチェックし、提出状況と指摘を「状況」シートに表示します（xlplan collect）。",
+    "merge": "保管庫から集計ファイル 集計_<年度>.xlsx を作成します（xlplan merge）。",
+    "feedback": "要修正の課ごとに差し戻し用ファイルを「差し戻し」フォルダに作成します（xlplan feedback）。",
+    "check_one": "「確認するファイル」の 1 ファイルだけをチェックします。保管はしません（xlplan check）。",
+    "generate_scoring": "推進会議委員ごとの中間評価票を「配布/中間評価」フォルダに作成します（xlplan generate-scoring）。",
+}
+
+# (setting key, defined name, label, note)
+SETTINGS_ROWS: list[tuple[str, str, str, str]] = [
+    ("project", "xlplan_project", "プロジェクトフォルダ",
+     "設定ファイル xlplan.toml のあるフォルダ。空欄なら計画マスタのフォルダ、次にこのファイルのフォルダを探します。"),
+    ("master", "xlplan_master", "計画マスタ",
+     "計画マスタ（.xlsx）のパス。必須です。相対パスはこのファイルのフォルダから数えます。"),
+    ("inbox", "xlplan_inbox", "回収フォルダ",
+     "各課から届いたファイルを置くフォルダ（「回収・チェック」で使用）。空欄ならプロジェクトフォルダの「回収」。"),
+    ("year", "xlplan_year", "評価年度",
+     "R6、令和6年度、2024 など。空欄なら計画マスタの評価年度。"),
+    ("out", "xlplan_out", "集計の出力フォルダ",
+     "「集計」で 集計_<年度>.xlsx を書き出すフォルダ。空欄ならプロジェクトフォルダの「集計」。"),
+    ("check_file", "xlplan_check_file", "確認するファイル",
+     "「1ファイル確認」でチェックするファイル（またはフォルダ）のパス。"),
+]
+SETTING_NAMES: dict[str, str] = {key: name for key, name, _, _ in SETTINGS_ROWS}
+FIRST_SETTING_ROW = 4  # 1-based Excel row of the first setting
+
+STATUS_HEADER = ["担当課", "状況", "ファイル", "エラー", "警告"]
+FINDINGS_HEADER = ["重要度", "コード", "ファイル", "場所", "内容"]
+
+# Code names of the document modules (VBA names must be ASCII): the workbook and each sheet.
+DOCUMENT_MODULES: dict[str, str] = {"ThisWorkbook": "", "Sheet1": "", "Sheet2": "", "Sheet3": ""}
+_SHEET_CODE_NAMES = {SETTINGS_SHEET: "Sheet1", STATUS_SHEET: "Sheet2", CONF_SHEET: "Sheet3"}
+
+
+def python_command(entry_point: str) -> str:
+    """The exact Python statement a button's Sub passes to xlwings' ``RunPython``."""
+    return f"import xlplan.excel; xlplan.excel.{entry_point}()"
+
+
+def macros_dir() -> Path:
+    """The folder of the panel's VBA sources (``macros/`` of the source tree, installed as the
+    data package ``xlplan.macros``)."""
+    try:
+        folder = Path(str(importlib.resources.files("xlplan.macros")))
+        if any(folder.glob("*.bas")):
+            return folder
+    except ModuleNotFoundError:
+        pass
+    # An editable install made before xlplan.macros was declared: the source tree's folder.
+    return Path(__file__).resolve().parent.parent / "macros"
+
+
+def macro_sources() -> dict[str, str]:
+    """``{module name: source}`` of every ``macros/*.bas`` (CRLF, attribute lines kept)."""
+    return dict(read_bas(p) for p in sorted(macros_dir().glob("*.bas")))
+
+
+def xlwings_bas_path() -> Path:
+    """``xlwings.bas`` of the installed xlwings package (found without importing xlwings)."""
+    spec = importlib.util.find_spec("xlwings")
+    if spec is None or not spec.origin:
+        raise FileNotFoundError("xlwings がインストールされていません（pip install xlwings）。")
+    package = Path(spec.origin).resolve().parent
+    direct = package / "xlwings.bas"
+    if direct.is_file():
+        return direct
+    found = sorted(package.rglob("xlwings.bas"))
+    if not found:
+        raise FileNotFoundError(f"インストールされた xlwings に xlwings.bas が見つかりません: {package}")
+    return found[0]
+
+
+def _default_interpreters() -> dict[str, str]:
+    """Interpreter_Win / Interpreter_Mac for the xlwings.conf sheet.
+
+    Built on Windows (or macOS), the panel names the Python that runs this code: the one
+    xlplan is installed in, which is the one RunPython must start. Built elsewhere,
+    Interpreter_Win is ``python`` (xlwings' own default) and the coordinator sets it.
+    """
+    win = sys.executable if sys.platform == "win32" and sys.executable else "python"
+    mac = sys.executable if sys.platform == "darwin" and sys.executable else ""
+    return {"Interpreter_Win": win, "Interpreter_Mac": mac}
+
+
+def project_defaults(project_dir: Path | str) -> dict[str, str]:
+    """The panel settings of a project folder, as ``xlplan panel`` prefills them:
+    project folder, its plan master, ``回収``, the master's evaluation year, ``集計``.
+    Raises SettingsError when the folder has no xlplan.toml."""
+    from .plan import read_plan
+    from .project import INBOX, RESULTS
+    from .settings import load_settings
+
+    root = Path(project_dir).resolve()
+    settings = load_settings(root / "xlplan.toml")
+    values = {"project_dir": str(root), "inbox": str(root / INBOX), "out_dir": str(root / RESULTS)}
+    if settings.master is not None:
+        values["master"] = str(settings.master)
+        if settings.master.exists():
+            plan, _ = read_plan(settings.master)
+            if plan is not None:
+                values["year"] = plan.year.short
+    return values
+
+
+def _vba_project(xlwings_module: tuple[str, str] | None) -> bytes:
+    modules = macro_sources()
+    if xlwings_module is None:
+        xlwings_module = read_bas(xlwings_bas_path())
+    name, source = xlwings_module
+    modules[name] = source
+    return build_vba_project(modules, DOCUMENT_MODULES)
+
+
+def _text(value) -> str:
+    return "" if value is None else str(value)
+
+
+def build_panel(path: Path | str, *, project_dir: Path | str | None = None, master: Path | str | None = None,
+                inbox: Path | str | None = None, year: str | None = None, out_dir: Path | str | None = None,
+                xlwings_module: tuple[str, str] | None = None) -> Path:
+    """Write the coordinator's control workbook (.xlsm) at ``path``; return the path written.
+
+    The given settings are written as they are (blank when None). ``xlwings_module`` =
+    ``(module name, VBA source)`` replaces the installed xlwings' ``xlwings.bas`` (tests use a
+    stand-in ``RunPython``). Written atomically; when ``path`` is open in Excel the panel goes
+    to ``name (2).xlsm`` and that path is returned.
+    """
+    import xlsxwriter
+
+    project = _vba_project(xlwings_module)
+    values = {"project": project_dir, "master": master, "inbox": inbox, "year": year,
+              "out": out_dir, "check_file": None}
+
+    def write(target: Path) -> None:
+        wb = xlsxwriter.Workbook(str(target), {"strings_to_formulas": False, "strings_to_urls": False})
+        wb.set_vba_name("ThisWorkbook")
+        wb.add_vba_project(io.BytesIO(project), is_stream=True)
+        title = wb.add_format({"bold": True, "font_size": 14})
+        bold = wb.add_format({"bold": True})
+        head = wb.add_format({"bold": True, "bg_color": "#D9E1F2", "border": 1})
+        label = wb.add_format({"bold": True, "border": 1, "valign": "vcenter"})
+        value = wb.add_format({"border": 1, "bg_color": "#FFF2CC", "valign": "vcenter"})
+        note = wb.add_format({"text_wrap": True, "valign": "vcenter", "font_color": "#404040"})
+        message = wb.add_format({"text_wrap": True, "valign": "top", "border": 1, "bg_color": "#F2F2F2"})
+
+        # --- 設定 -------------------------------------------------------------------------
+        ws = wb.add_worksheet(SETTINGS_SHEET)
+        ws.set_vba_name(_SHEET_CODE_NAMES[SETTINGS_SHEET])
+        ws.set_column("A:A", 30)
+        ws.set_column("B:B", 60)
+        ws.set_column("C:C", 70)
+        ws.write("A1", "xlplan 事務局パネル", title)
+        ws.write("A2", "黄色の欄に設定を入力し、下のボタンを押してください。結果は「状況」シートに表示されます。")
+        ws.write_row("A3", ["項目", "値", "説明"], head)
+        for i, (key, name, text, explanation) in enumerate(SETTINGS_ROWS):
+            row = FIRST_SETTING_ROW - 1 + i  # 0-based
+            ws.write_string(row, 0, text, label)
+            ws.write_string(row, 1, _text(values[key]), value)
+            ws.write_string(row, 2, explanation, note)
+            ws.set_row(row, 30)
+            wb.define_name(name, f"='{SETTINGS_SHEET}'!$B${row + 1}")
+        first_button_row = FIRST_SETTING_ROW + len(SETTINGS_ROWS) + 2  # 0-based, after a gap
+        ws.write(first_button_row - 1, 0, "ボタン", bold)
+        for i, button in enumerate(BUTTONS):
+            row = first_button_row + 3 * i
+            ws.insert_button(row, 0, {"macro": button.sub, "caption": button.caption,
+                                      "width": 200, "height": 44, "x_offset": 2, "y_offset": 4})
+            ws.write_string(row, 1, _BUTTON_NOTES[button.entry_point], note)
+        ws.activate()
+
+        # --- 状況 -------------------------------------------------------------------------
+        st = wb.add_worksheet(STATUS_SHEET)
+        st.set_vba_name(_SHEET_CODE_NAMES[STATUS_SHEET])
+        for col, width in zip("ABCDEFGHIJK", (18, 10, 44, 7, 7, 3, 8, 26, 36, 24, 80)):
+            st.set_column(f"{col}:{col}", width)
+        st.write("A1", "実行結果", title)
+        st.merge_range("A2:K2", "", message)
+        st.write_string("A2", "（まだ実行していません）", message)
+        st.set_row(1, 75)
+        wb.define_name("xlplan_message", f"='{STATUS_SHEET}'!$A$2")
+        st.write("A4", "提出状況", bold)
+        st.write_row("A5", STATUS_HEADER, head)
+        wb.define_name("xlplan_status", f"='{STATUS_SHEET}'!$A$5")
+        st.write("G4", "指摘（回収・チェック／1ファイル確認）", bold)
+        st.write_row("G5", FINDINGS_HEADER, head)
+        wb.define_name("xlplan_findings", f"='{STATUS_SHEET}'!$G$5")
+
+        # --- xlwings.conf -------------------------------------------------------------------
+        # xlwings' VBA (GetConfigFromSheet) reads column A from A1 down to the first blank
+        # cell as keys (case-insensitive) and column B as their values; a key present here
+        # overrides the add-in / user settings (%USERPROFILE%\.xlwings\xlwings.conf).
+        cf = wb.add_worksheet(CONF_SHEET)
+        cf.set_vba_name(_SHEET_CODE_NAMES[CONF_SHEET])
+        cf.set_column("A:A", 20)
+        cf.set_column("B:B", 50)
+        cf.set_column("C:C", 90)
+        interpreters = _default_interpreters()
+        conf = [
+            ("Interpreter_Win", interpreters["Interpreter_Win"],
+             "Windows: xlplan をインストールした python.exe のフルパス（例 C:\\Users\\…\\Python311\\python.exe）。"
+             "「python」のままなら PATH 上の Python を使います。"),
+            ("Interpreter_Mac", interpreters["Interpreter_Mac"],
+             "macOS: python のフルパス（例 /usr/local/bin/python3）。Windows だけで使うなら空欄のまま。"),
+            ("PYTHONPATH", "",
+             "xlplan を pip install していない場合だけ、xlplan のソースのフォルダを入力します。通常は空欄。"),
+        ]
+        for row, (key, val, explanation) in enumerate(conf):
+            cf.write_string(row, 0, key)
+            cf.write_string(row, 1, val)
+            cf.write_string(row, 2, explanation, note)
+        notes = [
+            "このシートは xlwings の設定です（シート名「xlwings.conf」を変えないでください）。",
+            "A 列の 1 行目から空白行までがキー、B 列が値です。キーの間に空白行を入れないでください。",
+            "ここにあるキーは、xlwings アドインや xlwings config（ユーザーフォルダの .xlwings\\xlwings.conf）の設定より優先されます。",
+            "アドイン側の設定を使いたいキーは、行ごと削除してください（空欄の値も「空欄」として優先されます）。",
+        ]
+        for i, text in enumerate(notes):
+            cf.write_string(len(conf) + 2 + i, 2, text)
+        wb.close()
+
+    return atomic_write(Path(path), write)
