@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from .check import check_returned, collect_paths, template_versions
+from .check import check_returned, collect_paths, read_many, template_versions
 from .findings import Finding
 from .plan import Plan
-from .read import Limits, file_digest, read_returned
+from .read import Limits, file_digest
 from .settings import Settings
 
 SCHEMA = """
@@ -169,27 +169,36 @@ class Archive:
         return target
 
     def collect(self, inbox: Iterable[Path | str], settings: Settings, plan: Plan,
-                limits: Limits = Limits(), progress=None) -> CollectSummary:
-        """Archive, read, check and record every file of the inbox for the plan's year."""
+                limits: Limits = Limits(), progress=None, workers: int | None = None) -> CollectSummary:
+        """Archive, read, check and record every file of the inbox for the plan's year.
+
+        First every file is hashed and copied into the archive (content seen before, in the
+        database or earlier in this batch, is only noted as a sighting); then the new copies
+        are read — across processes for a large batch — and each is checked and recorded in
+        its own transaction as its result arrives.
+        """
         files = collect_paths(inbox)
         versions = template_versions(settings)
         year = plan.year.short
-        new, known = [], []
+        new, known, pending = [], [], []
         with closing(self._connect()) as db:
-            for index, path in enumerate(files, start=1):
-                if progress:
-                    progress(index, len(files), path)
+            batch: set[str] = set()
+            for path in files:
                 size, sha = file_digest(path)
-                row = db.execute("SELECT id FROM submissions WHERE sha256=? AND year=?",
-                                 (sha, year)).fetchone()
-                if row is not None:
+                recorded = db.execute("SELECT 1 FROM submissions WHERE sha256=? AND year=?",
+                                      (sha, year)).fetchone()
+                if recorded is not None or sha in batch:
                     with db:
                         db.execute("INSERT INTO sightings VALUES (?,?,?,?,?)",
                                    (sha, year, path.name, str(path), _now()))
                     known.append(path.name)
                     continue
-                archived = self.store_file(path, sha)
-                returned = read_returned(archived, settings.key_bytes, limits)
+                batch.add(sha)
+                pending.append((path, sha, size, self.store_file(path, sha)))
+            results = read_many([item[3] for item in pending], settings.key_bytes, limits, workers)
+            for index, ((path, sha, size, archived), returned) in enumerate(zip(pending, results), start=1):
+                if progress:
+                    progress(index, len(pending), path)
                 # Read the archived copy (what we keep is what we checked), but name the
                 # file in findings as the department sent it.
                 returned.path = path

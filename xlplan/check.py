@@ -90,7 +90,7 @@ def check_files(paths: Iterable[Path | str], settings: Settings, plan: Plan, *,
     versions = template_versions(settings)
     result = CheckResult()
     rows: list[dict] = []
-    for returned in _read_all(files, settings.key_bytes, limits, workers):
+    for returned in read_many(files, settings.key_bytes, limits, workers):
         findings, values = check_returned(returned, plan, settings, versions)
         result.findings += findings
         rows += values
@@ -111,7 +111,9 @@ def template_versions(settings: Settings) -> dict[str, int]:
     return versions
 
 
-def _read_all(files: list[Path], key: bytes, limits: Limits, workers: int | None):
+def read_many(files: list[Path], key: bytes, limits: Limits = Limits(), workers: int | None = None):
+    """Read files in order, across processes for a large batch (16 files or more by default).
+    Results are yielded as they come, so the caller can record each and keep memory flat."""
     if workers is None:
         workers = min(os.cpu_count() or 1, 8) if len(files) >= 16 else 1
     if workers <= 1:

@@ -163,7 +163,7 @@ def cmd_collect(args) -> int:
     missing = [p for p in args.inbox if not Path(p).exists()]
     if missing:
         raise UserError(_t(f"見つかりません: {'、'.join(missing)}", f"Not found: {', '.join(missing)}"))
-    summary = archive.collect(args.inbox, settings, plan)
+    summary = archive.collect(args.inbox, settings, plan, progress=_progress("回収・チェック", "collecting"))
     for s in summary.new:
         who = s.department or _t("（不明）", "(unknown)")
         print(_t(f"回収: {s.original_name} → {who}（エラー {s.errors}、警告 {s.warnings}）",
@@ -173,6 +173,17 @@ def cmd_collect(args) -> int:
                  f"already archived (same content): {len(summary.known)} files"))
     _print_status(plan, archive)
     return EXIT_FINDINGS if any(s.errors for s in summary.new) else EXIT_OK
+
+
+def _progress(ja: str, en: str):
+    """A one-line progress counter on stderr (only on a terminal, so logs and pipes stay clean)."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int, path) -> None:
+        end = "\n" if done == total else ""
+        print(f"\r{_t(ja, en)} {done}/{total}", end=end, file=sys.stderr, flush=True)
+    return show
 
 
 def cmd_status(args) -> int:
