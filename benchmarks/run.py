@@ -98,7 +98,7 @@ def _naive_read(path: Path) -> list[dict]:
     return rows
 
 
-def run_stage(stage: str, folder: Path, n: int, workers: int) -> dict:
+def run_stage(stage: str, folder: Path, n: int, workers: int, sample: int = 0) -> dict:
     """Run one stage in this process; return what was measured."""
     import pandas as pd  # noqa: F401  (every stage pays the same imports before timing)
 
@@ -116,14 +116,19 @@ def run_stage(stage: str, folder: Path, n: int, workers: int) -> dict:
     generated = sorted(outbox.glob("*.xlsx"))
     scratch = folder / "bench"
     extra: dict = {}
+    # generate and naive are per-file linear and slow: with --sample K they run on the first K
+    # departments / files only (reported as files=K; ratios use the per-file time).
+    measured = n
+    if sample and n > sample and stage in ("generate", "naive"):
+        measured = sample
 
     if stage == "idle":
         t0 = time.perf_counter()
     elif stage == "generate":
         out = _fresh(scratch / "generate")
         t0 = time.perf_counter()
-        written = xlplan.generate(plan, out, settings)
-        extra["files"] = len(written)
+        wanted = plan.department_names()[:measured]
+        written = xlplan.generate(plan, out, settings, departments=wanted)
         extra["inputs_per_file"] = written[0].inputs
     elif stage == "xlsxwriter":
         import xlsxwriter
@@ -168,7 +173,6 @@ def run_stage(stage: str, folder: Path, n: int, workers: int) -> dict:
         w = 1 if stage == "check1" else workers
         t0 = time.perf_counter()
         result = xlplan.check_files([inbox], settings, plan, workers=w)
-        extra["files"] = len(result.files)
         extra["findings"] = len(result.findings)
         extra["values"] = len(result.values)
         extra["workers"] = w
@@ -201,7 +205,7 @@ def run_stage(stage: str, folder: Path, n: int, workers: int) -> dict:
     elif stage == "naive":
         t0 = time.perf_counter()
         rows = []
-        for p in files:
+        for p in files[:measured]:
             rows += _naive_read(p)
         df = pd.DataFrame(rows)
         extra["values"] = len(df)
@@ -209,19 +213,20 @@ def run_stage(stage: str, folder: Path, n: int, workers: int) -> dict:
         raise SystemExit(f"unknown stage {stage}")
     seconds = time.perf_counter() - t0
     children_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return {"stage": stage, "n": n, "seconds": seconds, "peak_mb": _vm_hwm_mb(),
+    return {"stage": stage, "n": n, "files": measured, "seconds": seconds, "peak_mb": _vm_hwm_mb(),
             "worker_peak_mb": children_mb or None, **extra}
 
 
 # --------------------------------------------------------------------------- parent side
 
 
-def run_child(stage: str, folder: Path, n: int, workers: int, profile: Path | None = None) -> dict:
+def run_child(stage: str, folder: Path, n: int, workers: int, profile: Path | None = None,
+              sample: int = 0) -> dict:
     cmd = [sys.executable]
     if profile is not None:
         cmd += ["-m", "cProfile", "-o", str(profile)]
     cmd += [str(Path(__file__).resolve()), "--child", stage, "--folder", str(folder), "--n", str(n),
-            "--workers", str(workers)]
+            "--workers", str(workers), "--sample", str(sample)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         sys.stderr.write(proc.stderr)
@@ -234,19 +239,21 @@ def _ratio(a, b):
 
 
 def summarise(results: dict[int, dict[str, dict]], workers: int) -> str:
-    lines = ["| N | stage | s | ms/file | peak RSS MB (main) | largest worker MB | notes |",
-             "|---:|---|---:|---:|---:|---:|---|"]
+    lines = ["| N | stage | files timed | s | ms/file | peak RSS MB (main) | largest worker MB | notes |",
+             "|---:|---|---:|---:|---:|---:|---:|---|"]
     for n, stages in results.items():
         for stage, r in stages.items():
             notes = ", ".join(f"{k}={v}" for k, v in r.items()
-                              if k not in ("stage", "n", "seconds", "peak_mb", "worker_peak_mb"))
+                              if k not in ("stage", "n", "files", "seconds", "peak_mb", "worker_peak_mb"))
             wp = f"{r['worker_peak_mb']:.0f}" if r.get("worker_peak_mb") else ""
-            lines.append(f"| {n} | {stage} | {r['seconds']:.2f} | {1000 * r['seconds'] / n:.1f} | "
+            lines.append(f"| {n} | {stage} | {r['files']} | {r['seconds']:.2f} | "
+                         f"{1000 * r['seconds'] / r['files']:.1f} | "
                          f"{r['peak_mb']:.0f} | {wp} | {notes} |")
     lines += ["", "| N | ratio | value |", "|---:|---|---:|"]
     for n, s in results.items():
         def sec(k):
-            return s[k]["seconds"] if k in s else None
+            # seconds for all N files (per-file time × N when a stage ran on a sample)
+            return s[k]["seconds"] * n / s[k]["files"] if k in s else None
 
         pipeline = None
         if all(k in s for k in ("collect", "checkP", "merge")):
@@ -290,6 +297,8 @@ def main(argv=None) -> int:
                     help="where corpora are made and cached (one folder per N)")
     ap.add_argument("--stages", nargs="+", default=STAGES, choices=STAGES)
     ap.add_argument("--corpus-workers", type=int, default=2, help="processes to build a missing corpus")
+    ap.add_argument("--sample", type=int, default=0,
+                    help="run generate and naive on the first K files only when N > K (per-file time)")
     ap.add_argument("--json", help="write all results to this JSON file")
     ap.add_argument("--profile", choices=STAGES, help="run only this stage under cProfile, print the top")
     ap.add_argument("--child", choices=STAGES, help=argparse.SUPPRESS)
@@ -297,7 +306,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     if args.child:
-        print(json.dumps(run_stage(args.child, Path(args.folder), args.n[0], args.workers),
+        print(json.dumps(run_stage(args.child, Path(args.folder), args.n[0], args.workers,
+                                   args.sample),
                          ensure_ascii=False))
         return 0
 
@@ -315,7 +325,7 @@ def main(argv=None) -> int:
             if args.profile == "merge" and not (folder / "bench" / "archive" / "xlplan.sqlite").exists():
                 run_child("collect", folder, n, args.workers)
             prof = folder / f"{args.profile}.prof"
-            r = run_child(args.profile, folder, n, args.workers, profile=prof)
+            r = run_child(args.profile, folder, n, args.workers, profile=prof, sample=args.sample)
             print(json.dumps(r, ensure_ascii=False))
             import pstats
 
@@ -328,9 +338,10 @@ def main(argv=None) -> int:
             if stage == "merge" and "collect" not in args.stages and \
                     not (folder / "bench" / "archive" / "xlplan.sqlite").exists():
                 run_child("collect", folder, n, args.workers)
-            r = run_child(stage, folder, n, args.workers)
+            r = run_child(stage, folder, n, args.workers, sample=args.sample)
             results[n][stage] = r
-            print(f"N={n} {stage:10s} {r['seconds']:8.2f}s  {1000 * r['seconds'] / n:7.1f} ms/file  "
+            print(f"N={n} {stage:10s} {r['files']:5d} files {r['seconds']:8.2f}s  "
+                  f"{1000 * r['seconds'] / r['files']:7.1f} ms/file  "
                   f"peak {r['peak_mb']:.0f} MB", file=sys.stderr, flush=True)
     if args.profile:
         return 0

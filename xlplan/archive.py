@@ -309,31 +309,30 @@ class Archive:
             db.execute("INSERT OR REPLACE INTO choices VALUES (?,?,?,?)",
                        (year, department, submission_id, _now()))
 
+    def _rows(self, table: str, submission_ids: Iterable[int]) -> list[sqlite3.Row]:
+        """Rows of ``findings`` or ``cell_values`` for submissions, in recorded order (queried
+        in slices, so thousands of ids stay under SQLite's limit on parameters)."""
+        ids = sorted(set(submission_ids))
+        rows: list[sqlite3.Row] = []
+        with closing(self._connect()) as db:
+            for start in range(0, len(ids), 500):
+                part = ids[start:start + 500]
+                marks = ",".join("?" * len(part))
+                rows += db.execute(f"SELECT * FROM {table} WHERE submission_id IN ({marks}) "
+                                   "ORDER BY submission_id, seq", part).fetchall()
+        return rows
+
     def findings(self, submission_ids: Iterable[int]) -> list[Finding]:
         """Findings of submissions, in recorded order."""
-        ids = list(submission_ids)
-        if not ids:
-            return []
-        marks = ",".join("?" * len(ids))
-        with closing(self._connect()) as db:
-            rows = db.execute(f"SELECT * FROM findings WHERE submission_id IN ({marks}) "
-                              "ORDER BY submission_id, seq", ids).fetchall()
         return [Finding(r["code"], file=r["file"] or "", department=r["department"] or "",
                         project=r["project"] or "", field=r["field"] or "", sheet=r["sheet"] or "",
                         cell=r["cell"] or "", value=from_json(r["value"]), expected=r["expected"] or "",
-                        detail=r["detail"] or "") for r in rows]
+                        detail=r["detail"] or "") for r in self._rows("findings", submission_ids)]
 
     def values(self, submission_ids: Iterable[int]) -> list[dict]:
         """Normalised values of submissions (raw and value decoded), in recorded order."""
-        ids = list(submission_ids)
-        if not ids:
-            return []
-        marks = ",".join("?" * len(ids))
-        with closing(self._connect()) as db:
-            rows = db.execute(f"SELECT * FROM cell_values WHERE submission_id IN ({marks}) "
-                              "ORDER BY submission_id, seq", ids).fetchall()
         out = []
-        for r in rows:
+        for r in self._rows("cell_values", submission_ids):
             record = dict(r)
             record["raw"], record["value"] = from_json(r["raw"]), from_json(r["value"])
             out.append(record)
