@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import os
 import re
+from copy import copy
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -258,10 +259,17 @@ def safe_text(value):
     return value
 
 
+EXCEL_CELL_LIMIT = 32767
+_CUT_NOTE = "…（文字数が Excel の上限を超えるため以下省略。全文は「入力値」シートを参照）"
+
+
 def put(cell, value) -> None:
-    """Write a value; strings are always stored as text, never as formulas."""
+    """Write a value; strings are always stored as text, never as formulas, and cut with a
+    note at Excel's 32,767-character limit (a merged cell of hundreds of departments)."""
     if isinstance(value, float) and pd.isna(value):
         value = None
+    if isinstance(value, str) and len(value) > EXCEL_CELL_LIMIT:
+        value = value[:EXCEL_CELL_LIMIT - len(_CUT_NOTE)] + _CUT_NOTE
     cell.value = value
     if isinstance(value, str):
         cell.data_type = "s"
@@ -277,6 +285,30 @@ def _row_height(values, columns, widths: dict[str, int], wrap) -> float | None:
         width = max(widths.get(name, 12) - 1, 4)
         lines = max(lines, sum(max(1, -(-display_width(part) // width)) for part in value.split("\n")))
     return 15.0 * lines if lines > 1 else None
+
+
+class _StylePrototypes:
+    """One style per column and kind (text / number), computed once and copied into each cell:
+    setting Font and Alignment objects cell by cell costs openpyxl a hash and a look-up each
+    time, which made merging hundreds of departments take minutes."""
+
+    def __init__(self, ws, columns, wrap):
+        self.ws, self.columns, self.wrap = ws, list(columns), wrap
+        self.cache: dict[tuple[int, bool], object] = {}
+
+    def get(self, col: int, numeric: bool):
+        key = (col, numeric)
+        if key not in self.cache:
+            scratch = self.ws.cell(self.ws.max_row + 1000, col)  # styled once, then dropped
+            name = self.columns[col - 1]
+            scratch.font = Font(name=FONT)
+            scratch.alignment = Alignment(vertical="top", wrap_text=name in self.wrap,
+                                          horizontal="center" if numeric else None)
+            if name in ONE_DECIMAL and numeric:
+                scratch.number_format = "0.0"  # an average of 3 is published as 3.0
+            self.cache[key] = copy(scratch._style)
+            del self.ws._cells[(scratch.row, scratch.column)]
+        return self.cache[key]
 
 
 def _table_sheet(wb, title: str, df: pd.DataFrame, widths: dict[str, int], wrap=(),
@@ -299,16 +331,13 @@ def _table_sheet(wb, title: str, df: pd.DataFrame, widths: dict[str, int], wrap=
                        default=1)
     if header_lines > 1:
         ws.row_dimensions[head].height = 15.0 * header_lines
+    styles = _StylePrototypes(ws, df.columns, wrap)
     for r, row in enumerate(df.itertuples(index=False), start=head + 1):
         for col, value in enumerate(row, start=1):
             c = ws.cell(r, col)
             put(c, value)
-            c.font = Font(name=FONT)
             numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
-            c.alignment = Alignment(vertical="top", wrap_text=df.columns[col - 1] in wrap,
-                                    horizontal="center" if numeric else None)
-            if df.columns[col - 1] in ONE_DECIMAL and numeric:
-                c.number_format = "0.0"  # an average of 3 is published as 3.0
+            c._style = copy(styles.get(col, numeric))
         height = _row_height(row, df.columns, widths, wrap)
         if height:
             ws.row_dimensions[r].height = height

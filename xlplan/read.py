@@ -262,8 +262,9 @@ def _read_package(result: Returned, key: bytes | None, limits: Limits) -> None:
             if not result.signature_ok:
                 result.finding("signature-invalid")
                 return
-            _read_fields(result, pkg, values)
-            _check_layout(result, pkg, values)
+            xml_cache: dict[str, _SheetXml] = {}  # each sheet's XML is scanned once
+            _read_fields(result, pkg, values, xml_cache)
+            _check_layout(result, pkg, values, xml_cache)
         finally:
             values.close()
 
@@ -409,10 +410,10 @@ def percent_styles(z: zipfile.ZipFile) -> set[int]:
             if int(xf.get("numFmtId", "0")) in percent_ids}
 
 
-def _read_fields(result: Returned, pkg: _Package, values: _SheetValues) -> None:
+def _read_fields(result: Returned, pkg: _Package, values: _SheetValues,
+                 xml_cache: dict[str, "_SheetXml"]) -> None:
     sheets = {n for n, _, _ in pkg.sheets}
     percent = percent_styles(pkg.zip)
-    xml_cache: dict[str, _SheetXml] = {}
     for spec in result.metadata.get("fields", []):
         target = _resolve_name(pkg, spec["name"])
         if target is None or target[0] not in sheets:
@@ -440,7 +441,8 @@ def _read_fields(result: Returned, pkg: _Package, values: _SheetValues) -> None:
                                           xml.styles.get(coordinate, 0) in percent)
 
 
-def _check_layout(result: Returned, pkg: _Package, values: _SheetValues) -> None:
+def _check_layout(result: Returned, pkg: _Package, values: _SheetValues,
+                  xml_cache: dict[str, "_SheetXml"]) -> None:
     """Protection, sheets, validations and the locked content against the signed fingerprint."""
     meta = result.metadata
     present = {n: part for n, part, _ in pkg.sheets}
@@ -459,7 +461,9 @@ def _check_layout(result: Returned, pkg: _Package, values: _SheetValues) -> None
     for sheet in expected:
         if sheet not in present:
             continue
-        xml = _sheet_xml(pkg.zip, present[sheet])
+        if sheet not in xml_cache:
+            xml_cache[sheet] = _sheet_xml(pkg.zip, present[sheet])
+        xml = xml_cache[sheet]
         if not xml.protected:
             result.finding("layout-changed", sheet=sheet, detail=f"シート「{sheet}」の保護が解除されています")
         for f in meta.get("fields", []):
