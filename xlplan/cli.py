@@ -14,6 +14,7 @@ from pathlib import Path
 from . import __version__
 from .check import add_check_command
 from .findings import current_lang, has_errors
+from .project import RESULTS, feedback_dir, merged_path, scoring_dir
 from .fiscal import FiscalYearError, parse_fiscal_year
 from .report import _fit, format_table
 
@@ -208,7 +209,7 @@ def cmd_merge(args) -> int:
     from .merge import write_merged
 
     settings, plan, archive = _project_context(args)
-    out = Path(args.out) if args.out else settings.project_dir / "集計" / f"集計_{plan.year.short}.xlsx"
+    out = Path(args.out) if args.out else merged_path(settings.project_dir / RESULTS, plan.year)
     written = write_merged(archive, plan, settings, out, csv_dir=Path(args.csv) if args.csv else None)
     if written != out:
         print(_t(f"{out} は開かれているため、{written.name} に書き込みました。",
@@ -221,7 +222,7 @@ def cmd_feedback(args) -> int:
     from .feedback import write_feedback
 
     settings, plan, archive = _project_context(args)
-    out = Path(args.out) if args.out else settings.project_dir / "差し戻し"
+    out = Path(args.out) if args.out else feedback_dir(settings.project_dir)
     files = write_feedback(archive, plan, settings, out)
     for f in files:
         print(_t(f"{f.department}: {f.path}（要修正 {f.findings} 件）",
@@ -237,7 +238,7 @@ def cmd_generate_scoring(args) -> int:
     if not plan.members:
         raise UserError(_t("計画マスタの「委員」シートに委員が登録されていません。",
                            "The plan master lists no committee members (sheet 委員)."))
-    out = Path(args.out) if args.out else settings.project_dir / "配布" / "中間評価"
+    out = Path(args.out) if args.out else scoring_dir(settings.project_dir)
     files = generate_scoring(plan, out, settings, archive, members=args.member or None)
     for f in files:
         print(_t(f"{f.member.name}: {f.path}（施策 {f.measures} 件）",

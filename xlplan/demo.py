@@ -13,7 +13,7 @@ from .simulate import simulate_returns, simulate_scoring
 from .generate import generate
 from .plan import load_plan
 from .project import ProjectFolder, init_project
-from .project import MASTER_NAME
+from .project import MASTER_NAME, feedback_dir, merged_path, scoring_dir
 from .settings import SETTINGS_NAME, load_settings
 
 
@@ -59,18 +59,18 @@ def run_demo(out: Path, lang: str | None = None) -> dict:
     for s in others:
         _say(f"    対象外: {s.original_name}", f"    not counted: {s.original_name}", lang)
     merged = write_merged(archive, plan, project.settings,
-                          project.results / f"集計_{plan.year.short}.xlsx", csv_dir=project.results / "csv")
+                          merged_path(project.results, plan.year), csv_dir=project.results / "csv")
     _say(f"[5] 集計ファイル: {merged}", f"[5] merged workbook: {merged}", lang)
-    feedback = write_feedback(archive, plan, project.settings, project.root / "差し戻し")
-    _say(f"[6] 差し戻し用ファイル: {len(feedback)} 件（{project.root / '差し戻し'}）",
-         f"[6] return copies: {len(feedback)} ({project.root / '差し戻し'})", lang)
-    forms = generate_scoring(plan, project.outbox / "中間評価", project.settings, archive)
-    _say(f"[7] 推進会議委員の中間評価票: {len(forms)} 件（{project.outbox / '中間評価'}）",
-         f"[7] committee scoring forms: {len(forms)} ({project.outbox / '中間評価'})", lang)
+    feedback = write_feedback(archive, plan, project.settings, feedback_dir(project.root))
+    _say(f"[6] 差し戻し用ファイル: {len(feedback)} 件（{feedback_dir(project.root)}）",
+         f"[6] return copies: {len(feedback)} ({feedback_dir(project.root)})", lang)
+    forms = generate_scoring(plan, scoring_dir(project.root), project.settings, archive)
+    _say(f"[7] 推進会議委員の中間評価票: {len(forms)} 件（{scoring_dir(project.root)}）",
+         f"[7] committee scoring forms: {len(forms)} ({scoring_dir(project.root)})", lang)
     scored = simulate_scoring({f.member.id: f.path for f in forms}, plan, project.inbox / "中間評価")
     archive.collect([project.inbox / "中間評価"], project.settings, plan)
     merged = write_merged(archive, plan, project.settings,
-                          project.results / f"集計_{plan.year.short}.xlsx", csv_dir=project.results / "csv")
+                          merged_path(project.results, plan.year), csv_dir=project.results / "csv")
     committee = merged_tables(archive, plan).committee
     rated = committee.dropna(subset=["評価点（平均）"]) if committee is not None else []
     _say(f"[8] 委員 {len(scored)} 件を回収し、中間評価結果（施策 {len(rated)} 件の平均点）を集計ファイルに追加",
@@ -96,7 +96,7 @@ def run_next_year(project: ProjectFolder, plan, archive: Archive, lang: str | No
     returns = simulate_returns({f.department: f.path for f in files}, plan2, project.root / f"回収_{y}",
                                seed=2025)
     archive.collect([project.root / f"回収_{y}"], project.settings, plan2)
-    merged = write_merged(archive, plan2, project.settings, project.results / f"集計_{y}.xlsx")
+    merged = write_merged(archive, plan2, project.settings, merged_path(project.results, plan2.year))
     _say(f"[10] {plan2.year.label_ja}: {len(returns)} ファイルを回収・集計（推移シートに 2 年分）: {merged}",
          f"[10] {plan2.year.label_en}: collected {len(returns)} files and merged (推移 shows two years): {merged}",
          lang)

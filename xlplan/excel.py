@@ -330,11 +330,10 @@ def _do_collect(ctx: _Context, panel: PanelIO) -> tuple[int, str]:
 
 def _do_merge(ctx: _Context, panel: PanelIO) -> tuple[int, str]:
     from .merge import write_merged
-    from .project import RESULTS
+    from .project import RESULTS, merged_path
 
     settings, plan, archive = _project(ctx, panel)
-    folder = ctx.path("out") or settings.project_dir / RESULTS
-    out = folder / f"集計_{plan.year.short}.xlsx"
+    out = merged_path(ctx.path("out") or settings.project_dir / RESULTS, plan.year)
     written = write_merged(archive, plan, settings, out)
     _write_status(panel, plan, archive)
     text = f"集計ファイルを作成しました（{plan.year.label_ja}）: {written}"
@@ -345,9 +344,10 @@ def _do_merge(ctx: _Context, panel: PanelIO) -> tuple[int, str]:
 
 def _do_feedback(ctx: _Context, panel: PanelIO) -> tuple[int, str]:
     from .feedback import write_feedback
+    from .project import feedback_dir
 
     settings, plan, archive = _project(ctx, panel)
-    out = settings.project_dir / "差し戻し"
+    out = feedback_dir(settings.project_dir)
     files = write_feedback(archive, plan, settings, out)
     _write_status(panel, plan, archive)
     lines = [f"・{f.department}: {f.path.name}（要修正 {f.findings} 件）" for f in files]
@@ -375,13 +375,13 @@ def _do_check_one(ctx: _Context, panel: PanelIO) -> tuple[int, str]:
 
 
 def _do_generate_scoring(ctx: _Context, panel: PanelIO) -> tuple[int, str]:
-    from .project import OUTBOX
+    from .project import scoring_dir
     from .scoring import generate_scoring
 
     settings, plan, archive = _project(ctx, panel)
     if not plan.members:
         raise PanelError("計画マスタの「委員」シートに委員が登録されていません。")
-    out = settings.project_dir / OUTBOX / "中間評価"
+    out = scoring_dir(settings.project_dir)
     files = generate_scoring(plan, out, settings, archive)
     _write_status(panel, plan, archive)
     lines = [f"・{f.member.name}: {f.path.name}（施策 {f.measures} 件）" for f in files]

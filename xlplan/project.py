@@ -16,6 +16,25 @@ INBOX = "回収"
 RESULTS = "集計"
 
 
+FEEDBACK = "差し戻し"
+SCORING = "中間評価"
+
+
+def merged_path(folder: Path, year) -> Path:
+    """Where the merged workbook of a year goes by default: <集計>/集計_R6.xlsx."""
+    return Path(folder) / f"集計_{year.short}.xlsx"
+
+
+def feedback_dir(root: Path) -> Path:
+    """Default folder of the return copies (差し戻し) in a project folder."""
+    return Path(root) / FEEDBACK
+
+
+def scoring_dir(root: Path) -> Path:
+    """Default folder of the committee's scoring forms: 配布/中間評価."""
+    return Path(root) / OUTBOX / SCORING
+
+
 class ProjectExistsError(Exception):
     """init refuses to replace settings: a new key would make sent workbooks unverifiable."""
 
