@@ -113,6 +113,17 @@ def _fill_part(jobs: list[tuple[str, str, int, int]], master: str) -> int:
     return len(jobs)
 
 
+def _fill_jobs(jobs: list, project: ProjectFolder, workers: int) -> None:
+    if workers > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(workers) as pool:
+            list(pool.map(_fill_part, [jobs[k::workers] for k in range(workers)],
+                          [str(project.master)] * workers))
+    else:
+        _fill_part(jobs, str(project.master))
+
+
 def make_corpus(folder: Path | str, n: int, seed: int = 0, verbose: bool = False, workers: int = 1):
     """(project, plan, files): the project folder, its plan and the n filled workbooks in 回収.
 
@@ -124,6 +135,13 @@ def make_corpus(folder: Path | str, n: int, seed: int = 0, verbose: bool = False
         files = filled_files(project)
         if len(files) == n and len(plan.departments) == n:
             return project, plan, files
+        generated = sorted(project.outbox.glob("*.xlsx"))
+        if len(plan.departments) == n and len(generated) == n:  # an interrupted build: fill the rest
+            done = {f.name for f in files}
+            jobs = [(str(src), str(project.inbox / src.name), seed * 1_000_003 + i, i % 3)
+                    for i, src in enumerate(generated) if src.name not in done]
+            _fill_jobs(jobs, project, workers)
+            return project, plan, filled_files(project)
         raise RuntimeError(f"{folder} holds an incomplete or different corpus "
                            f"({len(files)} files, {len(plan.departments)} departments); remove it")
     started = time.perf_counter()
@@ -149,14 +167,7 @@ def make_corpus(folder: Path | str, n: int, seed: int = 0, verbose: bool = False
     # Sorted by file name, which is R6_<department>_…: the same order as the departments.
     jobs = [(str(src), str(project.inbox / src.name), rng_seed + i, i % 3)
             for i, src in enumerate(sorted(generated, key=lambda g: g.name))]
-    if workers > 1:
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(workers) as pool:
-            list(pool.map(_fill_part, [jobs[k::workers] for k in range(workers)],
-                          [str(project.master)] * workers))
-    else:
-        _fill_part(jobs, str(project.master))
+    _fill_jobs(jobs, project, workers)
     if verbose:
         print(f"  corpus n={n}: filled in {time.perf_counter() - started:.1f}s total",
               file=sys.stderr, flush=True)

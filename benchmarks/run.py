@@ -9,7 +9,10 @@ runs in its own subprocess (``--child``), so imports are paid outside the timed 
 
 Stages:
   idle              imports only (memory baseline of a child)
-  generate          xlplan.generate of the N department workbooks
+  generate          xlplan.generate of the N department workbooks (every department gets the same
+                    12 projects, so xlplan renders one prototype and stamps N copies)
+  render            the full openpyxl render of one department's workbook, per department: what
+                    generate costs per file when every department has projects of its own
   xlsxwriter        baseline: XlsxWriter writes N workbooks with the same cells (text/numbers, no
                     styles) as one generated workbook, the department name replaced
   zipcopy           floor: one generated workbook copied N times at zip level, the department
@@ -37,7 +40,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-STAGES = ["idle", "generate", "xlsxwriter", "zipcopy", "check1", "checkP", "collect", "merge",
+STAGES = ["idle", "generate", "render", "xlsxwriter", "zipcopy", "check1", "checkP", "collect", "merge",
           "calamine1", "calamineP", "naive"]
 
 
@@ -119,7 +122,7 @@ def run_stage(stage: str, folder: Path, n: int, workers: int, sample: int = 0) -
     # generate and naive are per-file linear and slow: with --sample K they run on the first K
     # departments / files only (reported as files=K; ratios use the per-file time).
     measured = n
-    if sample and n > sample and stage in ("generate", "naive"):
+    if sample and n > sample and stage in ("render", "naive"):
         measured = sample
 
     if stage == "idle":
@@ -130,6 +133,16 @@ def run_stage(stage: str, folder: Path, n: int, workers: int, sample: int = 0) -
         wanted = plan.department_names()[:measured]
         written = xlplan.generate(plan, out, settings, departments=wanted)
         extra["inputs_per_file"] = written[0].inputs
+    elif stage == "render":
+        from xlplan.generate import build_workbook
+        from xlplan.template import load_template_spec
+
+        out = _fresh(scratch / "render")
+        spec = load_template_spec("department", settings.templates_dir)
+        t0 = time.perf_counter()
+        for i, dept in enumerate(plan.department_names()[:measured]):
+            wb, _ = build_workbook(plan, dept, settings, spec, projects=plan.projects_for(dept))
+            wb.save(out / f"{i:05d}.xlsx")
     elif stage == "xlsxwriter":
         import xlsxwriter
 
@@ -277,6 +290,7 @@ def summarise(results: dict[int, dict[str, dict]], workers: int) -> str:
             ("naive ÷ (collect + merge)", _ratio(sec("naive"), (sec("collect") or 0) + (sec("merge") or 0))),
             (f"naive ÷ (collect + check[{workers}] + merge)", _ratio(sec("naive"), pipeline)),
             ("generate ÷ XlsxWriter", _ratio(sec("generate"), sec("xlsxwriter"))),
+            ("full render (per department) ÷ XlsxWriter", _ratio(sec("render"), sec("xlsxwriter"))),
             ("generate ÷ zip-copy floor", _ratio(sec("generate"), sec("zipcopy"))),
         ]
         for label, value in rows:
@@ -284,12 +298,14 @@ def summarise(results: dict[int, dict[str, dict]], workers: int) -> str:
                 lines.append(f"| {n} | {label} | {value:.2f} |")
     ns = sorted(results)
     if len(ns) >= 2:
-        lo, hi = ns[0], ns[-1]
-        lines += ["", f"| stage | peak RSS MB N={lo} | N={hi} | ratio N={hi} ÷ N={lo} |", "|---|---:|---:|---:|"]
+        head = " | ".join(f"N={n}" for n in ns)
+        lines += ["", f"| stage | peak RSS MB {head} | ratio N={ns[-1]} ÷ N={ns[-2]} |",
+                  "|---|" + "---:|" * (len(ns) + 1)]
         for stage in STAGES:
-            if stage in results[lo] and stage in results[hi]:
-                a, b = results[lo][stage]["peak_mb"], results[hi][stage]["peak_mb"]
-                lines.append(f"| {stage} | {a:.0f} | {b:.0f} | {b / a:.2f} |")
+            if all(stage in results[n] for n in ns):
+                peaks = [results[n][stage]["peak_mb"] for n in ns]
+                lines.append(f"| {stage} | " + " | ".join(f"{p:.0f}" for p in peaks) +
+                             f" | {peaks[-1] / peaks[-2]:.2f} |")
     return "\n".join(lines)
 
 

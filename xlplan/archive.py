@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from .check import check_returned, collect_paths, read_many, template_versions
+from .check import Reader, check_returned, collect_paths, read_many, template_versions
 from .findings import Finding
 from .plan import Plan
 from .read import Limits, file_digest
@@ -62,6 +62,7 @@ CREATE TABLE IF NOT EXISTS choices (
     chosen_at TEXT NOT NULL, PRIMARY KEY (year, department));
 CREATE INDEX IF NOT EXISTS findings_by_submission ON findings(submission_id);
 CREATE INDEX IF NOT EXISTS values_by_submission ON cell_values(submission_id);
+CREATE INDEX IF NOT EXISTS values_by_project ON cell_values(project, submission_id);
 """
 
 DB_NAME = "xlplan.sqlite"
@@ -153,6 +154,10 @@ class Archive:
         db.row_factory = sqlite3.Row
         db.execute("PRAGMA foreign_keys = ON")
         db.execute("PRAGMA journal_mode = WAL")
+        # In WAL mode NORMAL keeps the database consistent through a killed process or a crash;
+        # only the last commits before a power cut may be lost, and collect completes them when
+        # run again. FULL would wait for the disk at every file.
+        db.execute("PRAGMA synchronous = NORMAL")
         return db
 
     # --- collecting ---------------------------------------------------------------------
@@ -169,13 +174,18 @@ class Archive:
         return target
 
     def collect(self, inbox: Iterable[Path | str], settings: Settings, plan: Plan,
-                limits: Limits = Limits(), progress=None, workers: int | None = None) -> CollectSummary:
+                limits: Limits = Limits(), progress=None, workers: int | None = None,
+                reader: Reader | None = None) -> CollectSummary:
         """Archive, read, check and record every file of the inbox for the plan's year.
 
         First every file is hashed and copied into the archive (content seen before, in the
         database or earlier in this batch, is only noted as a sighting); then the new copies
         are read — across processes for a large batch — and each is checked and recorded in
         its own transaction as its result arrives.
+
+        ``reader(paths, key, limits)`` replaces the reading step (it must yield one ``Returned``
+        per path, in order): ``xlplan.cluster.dask_reader`` reads on a Dask cluster, while
+        checking and the database step stay here.
         """
         files = collect_paths(inbox)
         versions = template_versions(settings)
@@ -195,7 +205,9 @@ class Archive:
                     continue
                 batch.add(sha)
                 pending.append((path, sha, size, self.store_file(path, sha)))
-            results = read_many([item[3] for item in pending], settings.key_bytes, limits, workers)
+            archived_copies = [item[3] for item in pending]
+            results = (reader(archived_copies, settings.key_bytes, limits) if reader is not None
+                       else read_many(archived_copies, settings.key_bytes, limits, workers))
             for index, ((path, sha, size, archived), returned) in enumerate(zip(pending, results), start=1):
                 if progress:
                     progress(index, len(pending), path)
@@ -322,6 +334,22 @@ class Archive:
                                    "ORDER BY submission_id, seq", part).fetchall()
         return rows
 
+    def iter_values(self, submission_ids: Iterable[int], project: str | None = None):
+        """Normalised values of submissions (optionally of one project), one at a time: the
+        merge streams them, so its memory does not grow with the number of departments."""
+        ids = sorted(set(submission_ids))
+        where = " AND project=?" if project is not None else ""
+        with closing(self._connect()) as db:
+            for start in range(0, len(ids), 500):
+                part = ids[start:start + 500]
+                marks = ",".join("?" * len(part))
+                params = part + ([project] if project is not None else [])
+                for r in db.execute(f"SELECT * FROM cell_values WHERE submission_id IN ({marks})"
+                                    f"{where} ORDER BY submission_id, seq", params):
+                    record = dict(r)
+                    record["raw"], record["value"] = from_json(r["raw"]), from_json(r["value"])
+                    yield record
+
     def findings(self, submission_ids: Iterable[int]) -> list[Finding]:
         """Findings of submissions, in recorded order."""
         return [Finding(r["code"], file=r["file"] or "", department=r["department"] or "",
@@ -331,12 +359,7 @@ class Archive:
 
     def values(self, submission_ids: Iterable[int]) -> list[dict]:
         """Normalised values of submissions (raw and value decoded), in recorded order."""
-        out = []
-        for r in self._rows("cell_values", submission_ids):
-            record = dict(r)
-            record["raw"], record["value"] = from_json(r["raw"]), from_json(r["value"])
-            out.append(record)
-        return out
+        return list(self.iter_values(submission_ids))
 
 
 def _instant(text: str | None) -> float:

@@ -11,7 +11,7 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import pandas as pd
 
@@ -21,6 +21,7 @@ from .generate import CHOICE, MILESTONE, PERCENT, QUANTITY, RATING, RATINGS, SCO
 from .normalise import (Normalised, normalise_choice, normalise_quantity, normalise_rating,
                         normalise_score, normalise_text)
 from .plan import Plan
+from .progress import progress
 from .read import Limits, Returned, read_returned
 from .settings import Settings
 from .template import TemplateError, available_layouts, load_template_spec
@@ -84,13 +85,18 @@ def collect_paths(inputs: Iterable[Path | str]) -> list[Path]:
 
 
 def check_files(paths: Iterable[Path | str], settings: Settings, plan: Plan, *,
-                limits: Limits = Limits(), workers: int | None = None) -> CheckResult:
-    """Read and check returned files; never raises for a bad file."""
+                limits: Limits = Limits(), workers: int | None = None,
+                reader: Reader | None = None) -> CheckResult:
+    """Read and check returned files; never raises for a bad file.
+
+    ``reader`` replaces the reading step, as in ``Archive.collect``."""
     files = collect_paths(paths)
     versions = template_versions(settings)
     result = CheckResult()
     rows: list[dict] = []
-    for returned in read_many(files, settings.key_bytes, limits, workers):
+    returned_files = (reader(files, settings.key_bytes, limits) if reader is not None
+                      else read_many(files, settings.key_bytes, limits, workers))
+    for returned in progress(returned_files, "読み取り・チェック", "checking", total=len(files)):
         findings, values = check_returned(returned, plan, settings, versions)
         result.findings += findings
         rows += values
@@ -109,6 +115,10 @@ def template_versions(settings: Settings) -> dict[str, int]:
         except TemplateError:
             continue
     return versions
+
+
+# Reads files in order: (paths, signing key, limits) → one Returned per path.
+Reader = Callable[[list[Path], bytes, Limits], Iterable[Returned]]
 
 
 def read_many(files: list[Path], key: bytes, limits: Limits = Limits(), workers: int | None = None):

@@ -14,6 +14,7 @@ from pathlib import Path
 from . import __version__
 from .check import add_check_command
 from .findings import current_lang, has_errors
+from .progress import ProgressCallback
 from .project import RESULTS, feedback_dir, merged_path, scoring_dir
 from .fiscal import FiscalYearError, parse_fiscal_year
 from .report import _fit, format_table
@@ -164,7 +165,11 @@ def cmd_collect(args) -> int:
     missing = [p for p in args.inbox if not Path(p).exists()]
     if missing:
         raise UserError(_t(f"見つかりません: {'、'.join(missing)}", f"Not found: {', '.join(missing)}"))
-    summary = archive.collect(args.inbox, settings, plan, progress=_progress("回収・チェック", "collecting"))
+    bar = ProgressCallback("回収・チェック", "collecting")
+    try:
+        summary = archive.collect(args.inbox, settings, plan, progress=bar)
+    finally:
+        bar.close()
     for s in summary.new:
         who = s.department or _t("（不明）", "(unknown)")
         print(_t(f"回収: {s.original_name} → {who}（エラー {s.errors}、警告 {s.warnings}）",
@@ -174,17 +179,6 @@ def cmd_collect(args) -> int:
                  f"already archived (same content): {len(summary.known)} files"))
     _print_status(plan, archive)
     return EXIT_FINDINGS if any(s.errors for s in summary.new) else EXIT_OK
-
-
-def _progress(ja: str, en: str):
-    """A one-line progress counter on stderr (only on a terminal, so logs and pipes stay clean)."""
-    if not sys.stderr.isatty():
-        return None
-
-    def show(done: int, total: int, path) -> None:
-        end = "\n" if done == total else ""
-        print(f"\r{_t(ja, en)} {done}/{total}", end=end, file=sys.stderr, flush=True)
-    return show
 
 
 def cmd_status(args) -> int:

@@ -20,6 +20,7 @@ from .findings import Finding
 from .generate import build_workbook, workbook_filename
 from .merge import put
 from .plan import Plan
+from .progress import progress
 from .settings import Settings
 from .template import load_template_spec
 
@@ -40,7 +41,9 @@ def write_feedback(archive: Archive, plan: Plan, settings: Settings, out_dir: Pa
                    severities=("error", "warning")) -> list[FeedbackFile]:
     """Write a return copy for every department whose current submission has findings."""
     written = []
-    for (layout, department), submission in archive.department_current(plan).items():
+    current = archive.department_current(plan)
+    for (layout, department), submission in progress(list(current.items()), "差し戻し用ブックを作成",
+                                                     "feedback copies"):
         findings = [f for f in archive.findings([submission.id]) if f.severity in severities]
         if not findings:
             continue

@@ -9,6 +9,7 @@ No macros are ever put in a department workbook.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,9 @@ from .files import atomic_write, safe_filename
 from .fiscal import FiscalYear
 from .metadata import FORMAT_VERSION, row_hash, write_metadata_sheet
 from .plan import Indicator, Member, Plan, Project
+from .progress import progress
 from .settings import Settings
+from .stamp import NotStampable, Prototype, new_marker
 from .template import (Formula, Input, Link, Locked, RenderedCell, TemplateError, TemplateSpec,
                        cell_range, load_template_spec, render_sheet, template_fill)
 
@@ -144,16 +147,79 @@ def generate(plan: Plan, out_dir: Path, settings: Settings, *, departments: list
         raise TemplateError(f"担当課「{'、'.join(unknown)}」は計画マスタにありません。")
     out_dir = Path(out_dir)
     results = []
-    for department in wanted:
+    specs: dict[str, TemplateSpec] = {}
+    prototypes: dict[tuple, _GroupPrototype | None] = {}
+    for department in progress(wanted, "配布用ブックを作成", "generating"):
         for layout in plan.layouts_for(department):
-            spec = load_template_spec(layout, folder)
+            spec = specs.get(layout) or specs.setdefault(layout, load_template_spec(layout, folder))
             projects = [p for p in plan.projects_for(department) if plan.layout_of(p) == layout]
-            wb, context = build_workbook(plan, department, settings, spec, history, projects=projects)
+            group = (layout, tuple(p.id for p in projects))
+            if group not in prototypes:
+                prototypes[group] = _prototype(plan, settings, spec, history, projects)
+            prototype = prototypes[group]
             path = out_dir / workbook_filename(plan, department, spec)
-            written = atomic_write(path, wb.save)
-            results.append(GeneratedFile(department, written, [p.id for p in projects],
-                                         len(context.inputs), layout))
+            if prototype is not None and prototype.fits(department, history):
+                data = prototype.stamp(department, settings.key_bytes)
+                written = atomic_write(path, lambda tmp: tmp.write_bytes(data))
+                inputs = prototype.inputs
+            else:
+                wb, context = build_workbook(plan, department, settings, spec, history, projects=projects)
+                written = atomic_write(path, wb.save)
+                inputs = len(context.inputs)
+            results.append(GeneratedFile(department, written, [p.id for p in projects], inputs, layout))
     return results
+
+
+@dataclass
+class _GroupPrototype:
+    """The rendered workbook shared by the departments that get the same projects in a layout."""
+
+    prototype: Prototype
+    inputs: int
+    # The history look-ups rendering made: a department whose history answers any of them
+    # gets prefilled values, so its workbook is rendered in full.
+    asked: list[tuple]
+
+    def fits(self, department: str, history) -> bool:
+        """True when ``department``'s workbook is the prototype with its name stamped in."""
+        return history is None or all(history.value(department, *key) is None for key in self.asked)
+
+    def stamp(self, department: str, key: bytes) -> bytes:
+        """The department's workbook as bytes."""
+        return self.prototype.stamp(department, key)
+
+
+class _RecordingHistory:
+    """Stands in for the archive's history while a prototype renders: answers nothing, and
+    remembers what was asked."""
+
+    def __init__(self):
+        self.asked: list[tuple] = []
+
+    def value(self, department, project, field_name, indicator, year):
+        self.asked.append((project, field_name, indicator, year))
+        return None
+
+
+def _prototype(plan: Plan, settings: Settings, spec: TemplateSpec, history,
+               projects: list[Project]) -> _GroupPrototype | None:
+    """Render the layout once with a marker for the department (None when it cannot be stamped)."""
+    recorder = _RecordingHistory() if history is not None else None
+    marker = new_marker()
+    wb, context = render_workbook(plan, marker, settings, spec, recorder, projects=projects)
+    metadata = _metadata(plan, marker, spec, context, wb)
+    inputs = {(i.sheet, i.cell) for i in context.inputs}
+    marked = {(sheet, r): cells for sheet, rows in _locked_cells(wb, inputs).items()
+              for r, cells in rows.items() if any(isinstance(v, str) and marker in v for _, v in cells)}
+    write_metadata_sheet(wb, None, settings.key_bytes)
+    wb.calculation.fullCalcOnLoad = True
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    try:
+        prototype = Prototype.from_workbook_bytes(buffer.getvalue(), marker, metadata, marked)
+    except NotStampable:
+        return None
+    return _GroupPrototype(prototype, len(context.inputs), recorder.asked if recorder else [])
 
 
 def build_workbook(plan: Plan, department: str, settings: Settings, spec: TemplateSpec,
@@ -166,6 +232,18 @@ def build_workbook(plan: Plan, department: str, settings: Settings, spec: Templa
     without a ``project`` sheet (the committee's scoring form) has no per-project sheets; for a
     committee ``member`` the recipient is the member and every measure of the plan is listed.
     """
+    wb, context = render_workbook(plan, department, settings, spec, history, prepare, member,
+                                  summaries, projects)
+    metadata = _metadata(plan, department, spec, context, wb)
+    write_metadata_sheet(wb, metadata, settings.key_bytes)
+    wb.calculation.fullCalcOnLoad = True
+    return wb, context
+
+
+def render_workbook(plan: Plan, department: str, settings: Settings, spec: TemplateSpec,
+                    history=None, prepare=None, member: Member | None = None,
+                    summaries: dict[str, str] | None = None, projects: list[Project] | None = None):
+    """build_workbook without the metadata sheet: rendered, prepared and protected."""
     wb = spec.load_workbook()
     context = RenderContext(plan, department, spec, history, member, dict(summaries or {}), projects)
     roles = spec.sheets
@@ -208,9 +286,6 @@ def build_workbook(plan: Plan, department: str, settings: Settings, spec: Templa
         prepare(wb, context)
     _protect(wb, settings.sheet_password)
     wb.active = 0
-    metadata = _metadata(plan, department, spec, context, wb)
-    write_metadata_sheet(wb, metadata, settings.key_bytes)
-    wb.calculation.fullCalcOnLoad = True
     return wb, context
 
 

@@ -9,31 +9,29 @@ Text a department typed is always written as text, never as a formula.
 from __future__ import annotations
 
 import csv
+import math
 import os
 import re
-from copy import copy
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Iterator
 
 import pandas as pd
-from openpyxl.chart import BarChart, LineChart, Reference
-from openpyxl.chart.series import SeriesLabel
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
+import xlsxwriter
+from openpyxl.utils import column_index_from_string, get_column_letter
 
 from .archive import Archive, submission_status
 from .files import atomic_write
 from .generate import RenderContext, block_items, placeholder_resolver, sheet_title
 from .plan import Plan
+from .progress import progress
 from .report import display_width
 from .scoring import committee_table
 from .settings import Settings
 from .template import Input, load_template_spec, render_sheet
 
-HEADER_FILL = PatternFill("solid", fgColor="D9E1F2")
 ONE_DECIMAL = {"平均達成度", "評価点（平均）"}
-ERROR_FILL = PatternFill("solid", fgColor="FCE4D6")
 FONT = "游ゴシック"
 _FORMULA_START = re.compile(r"^[=+\-@\t\r]")
 _NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
@@ -53,30 +51,75 @@ class MergedTables:
     committee: pd.DataFrame | None = None
 
 
+@dataclass
+class Table:
+    """One merged table, streamed: its columns and a function giving its rows (dicts) afresh
+    each call, read from the archive as they are needed."""
+
+    name: str
+    columns: list[str]
+    rows: Callable[[], Iterator[dict]]
+
+    def frame(self) -> pd.DataFrame:
+        """The table as a DataFrame (None for blanks, so a score stays 4, not 4.0)."""
+        df = pd.DataFrame(list(self.rows()), columns=self.columns)
+        return df.astype(object).where(df.notna(), None)
+
+
+class MergeSource:
+    """What the merge reads from the archive: the submissions that count, and the values of
+    one project at a time (never every value at once, so memory stays flat as N grows)."""
+
+    def __init__(self, archive: Archive, plan: Plan):
+        self.archive, self.plan = archive, plan
+        self.lines, self.others = submission_status(archive, plan)
+        self.current = archive.department_current(plan)
+        self.ids = [s.id for s in self.current.values()]
+        self._cached: tuple[str, dict] | None = None
+
+    def project_values(self, project_id: str) -> dict[tuple, dict]:
+        """(department, project, field, indicator no, year) → value, for one project."""
+        if self._cached is None or self._cached[0] != project_id:
+            values = self.archive.iter_values(self.ids, project=project_id)
+            self._cached = (project_id, {_value_key(v): v for v in values})
+        return self._cached[1]
+
+    def submitted(self, project, department: str) -> bool:
+        """Whether the department's workbook holding this project has come in."""
+        return (self.plan.layout_of(project), department) in self.current
+
+
+def _value_key(v: dict) -> tuple:
+    return (v["department"], v["project"], v["field"], v["indicator_no"], v["year"])
+
+
 def merged_tables(archive: Archive, plan: Plan) -> MergedTables:
     """Build every merged table from the archive (never from re-reading a folder)."""
-    lines, others = submission_status(archive, plan)
-    current = archive.department_current(plan)
-    members = [line.submission for line in lines if line.kind == "scoring" and line.submission]
-    values = archive.values([s.id for s in current.values()])
-    by_key = {}
-    for v in values:
-        by_key[(v["department"], v["project"], v["field"], v["indicator_no"], v["year"])] = v
-    tables = [_status_table(lines, others, plan),
-              _findings_table(archive, list(current.values()) + members + others),
-              _overview_table(plan, current, by_key), _indicator_table(plan, current, by_key),
-              _goal_table(plan, current, by_key)]
-    # Object columns with None for blanks: a score stays 4 (not 4.0) in Excel and CSV.
-    tables += [_values_table(plan, current, values), trend_table(archive, plan)]
-    merged = MergedTables(*(df.astype(object).where(df.notna(), None) for df in tables))
-    if any(line.kind == "scoring" for line in lines):
-        merged.committee = committee_table(archive, plan)
+    source = MergeSource(archive, plan)
+    tables = table_sources(source)
+    merged = MergedTables(*(t.frame() for t in tables[:7]))
+    if len(tables) > 7:
+        merged.committee = tables[7].frame()
     return merged
 
 
-def _submitted(plan: Plan, current, project, department: str) -> bool:
-    """Whether the department's workbook holding this project has come in."""
-    return (plan.layout_of(project), department) in current
+def table_sources(source: MergeSource) -> list[Table]:
+    """The merged tables in sheet order (提出状況 … 入力値, then 中間評価結果 when members replied)."""
+    plan, archive = source.plan, source.archive
+    tables = [
+        Table("提出状況", STATUS_COLUMNS, lambda: _status_rows(source)),
+        Table("要確認", FINDING_COLUMNS, lambda: _finding_rows(source)),
+        Table("一覧", OVERVIEW_COLUMNS, lambda: _overview_rows(source)),
+        Table("指標", INDICATOR_COLUMNS, lambda: _indicator_rows(source)),
+        Table("基本目標別", _goal_columns(plan), lambda: _goal_rows(source)),
+        Table("入力値", VALUE_COLUMNS, lambda: _value_rows(source)),
+        Table("推移", _trend_columns(plan), lambda: _trend_rows(archive, plan)),
+    ]
+    if any(line.kind == "scoring" for line in source.lines):
+        committee = committee_table(archive, plan)
+        tables.append(Table("中間評価結果", list(committee.columns),
+                            lambda: iter(committee.to_dict("records"))))
+    return tables
 
 
 def _not_counted_reason(s, plan: Plan) -> str:
@@ -90,41 +133,43 @@ def _not_counted_reason(s, plan: Plan) -> str:
     return "計画マスタにない委員" if s.kind == "scoring" else "計画マスタにない担当課"
 
 
-def _status_table(lines, others, plan: Plan) -> pd.DataFrame:
-    rows = []
-    for line in lines:
+STATUS_COLUMNS = ["区分", "担当課", "状況", "提出ファイル", "最終保存", "回収日時", "エラー", "警告",
+                  "提出回数", "保管先"]
+
+
+def _status_rows(source: MergeSource) -> Iterator[dict]:
+    for line in source.lines:
         s = line.submission
-        rows.append({"区分": "委員" if line.kind == "scoring" else "担当課",
-                     "担当課": line.department, "状況": line.status,
-                     "提出ファイル": s.original_name if s else "", "最終保存": s.last_saved if s else "",
-                     "回収日時": s.collected_at if s else "", "エラー": s.errors if s else None,
-                     "警告": s.warnings if s else None, "提出回数": line.submissions,
-                     "保管先": s.archived_path if s else ""})
-    for s in others:
-        reason = _not_counted_reason(s, plan)
-        rows.append({"区分": "委員" if s.kind == "scoring" else "担当課" if s.kind else "",
-                     "担当課": s.department or "（不明）", "状況": f"対象外（{reason}）",
-                     "提出ファイル": s.original_name, "最終保存": s.last_saved or "",
-                     "回収日時": s.collected_at, "エラー": s.errors, "警告": s.warnings,
-                     "提出回数": None, "保管先": s.archived_path})
-    return pd.DataFrame(rows, columns=["区分", "担当課", "状況", "提出ファイル", "最終保存", "回収日時",
-                                       "エラー", "警告", "提出回数", "保管先"])
+        yield {"区分": "委員" if line.kind == "scoring" else "担当課",
+               "担当課": line.department, "状況": line.status,
+               "提出ファイル": s.original_name if s else "", "最終保存": s.last_saved if s else "",
+               "回収日時": s.collected_at if s else "", "エラー": s.errors if s else None,
+               "警告": s.warnings if s else None, "提出回数": line.submissions,
+               "保管先": s.archived_path if s else ""}
+    for s in source.others:
+        reason = _not_counted_reason(s, source.plan)
+        yield {"区分": "委員" if s.kind == "scoring" else "担当課" if s.kind else "",
+               "担当課": s.department or "（不明）", "状況": f"対象外（{reason}）",
+               "提出ファイル": s.original_name, "最終保存": s.last_saved or "",
+               "回収日時": s.collected_at, "エラー": s.errors, "警告": s.warnings,
+               "提出回数": None, "保管先": s.archived_path}
 
 
 _SEVERITY_JA = {"error": "エラー", "warning": "警告", "info": "情報"}
+FINDING_COLUMNS = ["重要度", "コード", "担当課", "ファイル", "事業", "項目", "シート", "セル", "入力値",
+                   "内容", "保管先"]
 
 
-def _findings_table(archive: Archive, submissions) -> pd.DataFrame:
-    """Every finding of the given submissions, each linked to its own archived copy."""
-    rows = []
-    for submission in submissions:
-        for f in archive.findings([submission.id]):
-            rows.append({"重要度": _SEVERITY_JA[f.severity], "コード": f.code, "担当課": f.department,
-                         "ファイル": f.file, "事業": f.project, "項目": f.field, "シート": f.sheet,
-                         "セル": f.cell, "入力値": f.value, "内容": f.message("ja"),
-                         "保管先": submission.archived_path})
-    return pd.DataFrame(rows, columns=["重要度", "コード", "担当課", "ファイル", "事業", "項目",
-                                       "シート", "セル", "入力値", "内容", "保管先"])
+def _finding_rows(source: MergeSource) -> Iterator[dict]:
+    """Every finding of the counted, the committee's and the not-counted submissions, each
+    linked to its own archived copy."""
+    members = [line.submission for line in source.lines if line.kind == "scoring" and line.submission]
+    for submission in list(source.current.values()) + members + source.others:
+        for f in source.archive.findings([submission.id]):
+            yield {"重要度": _SEVERITY_JA[f.severity], "コード": f.code, "担当課": f.department,
+                   "ファイル": f.file, "事業": f.project, "項目": f.field, "シート": f.sheet,
+                   "セル": f.cell, "入力値": f.value, "内容": f.message("ja"),
+                   "保管先": submission.archived_path}
 
 
 def _text(v) -> object:
@@ -140,112 +185,147 @@ def _hierarchy(plan: Plan, project):
             f"{direction.id} {direction.name}" if direction else project.direction_id)
 
 
-def _overview_table(plan: Plan, current, by_key) -> pd.DataFrame:
-    rows = []
+OVERVIEW_COLUMNS = ["基本目標", "施策の方向性", "事業", "担当課", "実績", "事業名", "評価", "達成度",
+                    "次年度計画", "次年度事業名", "今後の方向性", "状態"]
+
+
+def _overview_rows(source: MergeSource) -> Iterator[dict]:
+    plan = source.plan
     for project in plan.projects:
         goal, direction = _hierarchy(plan, project)
+        by_key = source.project_values(project.id)
         for dept in project.departments:
             get = lambda field: _text(by_key.get((dept, project.id, field, None, None)))  # noqa: E731
-            submitted = _submitted(plan, current, project, dept)
             missing = "（終了）" if project.ended else "（未提出）"
-            rows.append({"基本目標": goal, "施策の方向性": direction,
-                         "事業": f"{project.id} {project.name}", "担当課": dept,
-                         "実績": get("eval_result") if submitted else missing,
-                         "事業名": get("eval_name"), "評価": get("eval_comment"),
-                         "達成度": get("eval_score"), "次年度計画": get("next_plan"),
-                         "次年度事業名": get("next_name"), "今後の方向性": get("direction"),
-                         "状態": project.status})
-    return pd.DataFrame(rows, columns=["基本目標", "施策の方向性", "事業", "担当課", "実績", "事業名",
-                                       "評価", "達成度", "次年度計画", "次年度事業名", "今後の方向性", "状態"])
+            yield {"基本目標": goal, "施策の方向性": direction,
+                   "事業": f"{project.id} {project.name}", "担当課": dept,
+                   "実績": get("eval_result") if source.submitted(project, dept) else missing,
+                   "事業名": get("eval_name"), "評価": get("eval_comment"),
+                   "達成度": get("eval_score"), "次年度計画": get("next_plan"),
+                   "次年度事業名": get("next_name"), "今後の方向性": get("direction"),
+                   "状態": project.status}
 
 
-def _indicator_table(plan: Plan, current, by_key) -> pd.DataFrame:
-    rows = []
+INDICATOR_COLUMNS = ["事業番号", "事業名", "指標", "担当課", "年度", "目標", "目標値", "実績（入力）",
+                     "実績", "単位", "達成率"]
+
+
+def _rate(number, target) -> float | None:
+    if number is None or target is None or not isinstance(target.value, (int, float)) or not target.value:
+        return None
+    return round(number / target.value, 3)
+
+
+def _indicator_rows(source: MergeSource) -> Iterator[dict]:
+    plan = source.plan
     for project in plan.projects:
+        by_key = source.project_values(project.id)
         for ind in project.indicators:
             for year in plan.years:
                 target = ind.target_for(year)
                 for dept in project.departments:
                     v = by_key.get((dept, project.id, "result", ind.no, year.short))
-                    number = v["number"] if v else None
-                    rate = None
-                    if number is not None and target is not None and isinstance(target.value, (int, float)) and target.value:
-                        rate = round(number / target.value, 3)
                     if v is None and year != plan.year:
                         continue
-                    rows.append({"事業番号": project.id, "事業名": project.name, "指標": ind.name,
-                                 "担当課": dept, "年度": year.short,
-                                 "目標": target.text if target else None,
-                                 "目標値": target.value if target else None,
-                                 "実績（入力）": v["raw"] if v else None, "実績": v["value"] if v else None,
-                                 "単位": ind.unit or None, "達成率": rate})
-    return pd.DataFrame(rows, columns=["事業番号", "事業名", "指標", "担当課", "年度", "目標", "目標値",
-                                       "実績（入力）", "実績", "単位", "達成率"])
+                    yield {"事業番号": project.id, "事業名": project.name, "指標": ind.name,
+                           "担当課": dept, "年度": year.short,
+                           "目標": target.text if target else None,
+                           "目標値": target.value if target else None,
+                           "実績（入力）": v["raw"] if v else None, "実績": v["value"] if v else None,
+                           "単位": ind.unit or None, "達成率": _rate(v["number"] if v else None, target)}
 
 
-def _values_table(plan: Plan, current, values: list[dict]) -> pd.DataFrame:
+VALUE_COLUMNS = ["担当課", "様式", "事業", "項目", "年度", "目標", "入力値", "値", "単位", "シート", "セル"]
+
+
+def _value_rows(source: MergeSource) -> Iterator[dict]:
     """Every value of every current department workbook, whatever its layout (long form)."""
-    layout_of = {s.id: layout for (layout, _), s in current.items()}
-    rows = [{"担当課": v["department"], "様式": layout_of.get(v["submission_id"], ""),
-             "事業": v["project"], "項目": v["label"], "年度": v["year"] or plan.year.short,
-             "目標": v["planned"], "入力値": v["raw"], "値": v["value"], "単位": v["unit"],
-             "シート": v["sheet"], "セル": v["cell"]} for v in values]
-    return pd.DataFrame(rows, columns=["担当課", "様式", "事業", "項目", "年度", "目標", "入力値", "値",
-                                       "単位", "シート", "セル"])
+    layout_of = {s.id: layout for (layout, _), s in source.current.items()}
+    for v in source.archive.iter_values(source.ids):
+        yield {"担当課": v["department"], "様式": layout_of.get(v["submission_id"], ""),
+               "事業": v["project"], "項目": v["label"], "年度": v["year"] or source.plan.year.short,
+               "目標": v["planned"], "入力値": v["raw"], "値": v["value"], "単位": v["unit"],
+               "シート": v["sheet"], "セル": v["cell"]}
 
 
-def trend_table(archive: Archive, plan: Plan) -> pd.DataFrame:
-    """推移: per indicator and department, target and result for every year reported so far.
-    A target revised in the master since a year was reported shows as 'new（当時 old）'."""
-    reported: dict[tuple, dict] = {}
-    for year in (y for y in plan.years if y <= plan.year):
-        current = archive.department_current(plan.with_year(year))
-        for v in archive.values([s.id for s in current.values()]):
-            if v["field"] == "result" and v["year"] == year.short:
-                reported[(v["project"], v["indicator_no"], v["department"], year.short)] = v
-    rows = []
+def _reported_years(plan: Plan):
+    return [y for y in plan.years if y <= plan.year]
+
+
+def _trend_columns(plan: Plan) -> list[str]:
+    columns = ["事業", "指標", "担当課", "単位"]
+    for year in _reported_years(plan):
+        columns += [f"{year.short} 目標", f"{year.short} 実績", f"{year.short} 達成率"]
+    return columns
+
+
+def _trend_rows(archive: Archive, plan: Plan) -> Iterator[dict]:
+    ids_by_year = {year.short: [s.id for s in archive.department_current(plan.with_year(year)).values()]
+                   for year in _reported_years(plan)}
     for project in plan.projects:
+        if not project.indicators:
+            continue
+        reported: dict[tuple, dict] = {}
+        for year, ids in ids_by_year.items():
+            for v in archive.iter_values(ids, project=project.id):
+                if v["field"] == "result" and v["year"] == year:
+                    reported[(v["indicator_no"], v["department"], year)] = v
         for ind in project.indicators:
             for dept in project.departments:
                 row = {"事業": f"{project.id} {project.name}", "指標": ind.name, "担当課": dept,
                        "単位": ind.unit or None}
-                for year in (y for y in plan.years if y <= plan.year):
+                for year in _reported_years(plan):
                     target = ind.target_for(year)
-                    v = reported.get((project.id, ind.no, dept, year.short))
+                    v = reported.get((ind.no, dept, year.short))
                     text = target.text if target else None
                     if v is not None and v["planned"] not in (None, text):
                         text = f"{text}（当時 {v['planned']}）"
                     row[f"{year.short} 目標"] = text
                     row[f"{year.short} 実績"] = v["value"] if v else None
-                    number = v["number"] if v else None
-                    row[f"{year.short} 達成率"] = (round(number / target.value, 3) if number is not None
-                                                  and target and isinstance(target.value, (int, float))
-                                                  and target.value else None)
-                rows.append(row)
-    return pd.DataFrame(rows)
+                    row[f"{year.short} 達成率"] = _rate(v["number"] if v else None, target)
+                yield row
 
 
-def _goal_table(plan: Plan, current, by_key) -> pd.DataFrame:
-    rows = []
+def trend_table(archive: Archive, plan: Plan) -> pd.DataFrame:
+    """推移: per indicator and department, target and result for every year reported so far.
+    A target revised in the master since a year was reported shows as 'new（当時 old）'."""
+    return Table("推移", _trend_columns(plan), lambda: _trend_rows(archive, plan)).frame()
+
+
+def _goal_columns(plan: Plan) -> list[str]:
+    return (["区分", "番号", "名称", "事業数", "担当課数（延べ）", "提出済", "平均達成度"]
+            + [f"達成度{score}" for score in range(1, 6)] + list(plan.direction_choices))
+
+
+def _goal_rows(source: MergeSource) -> Iterator[dict]:
+    plan = source.plan
+    # Per project, the scores (1–5) and chosen directions of its departments: small, so the
+    # groups below can be counted without keeping any project's values.
+    scores: dict[str, list[float]] = {}
+    choices: dict[str, Counter] = {}
+    for project in plan.projects:
+        by_key = source.project_values(project.id)
+        pairs = [by_key.get((d, project.id, "eval_score", None, None)) for d in project.departments]
+        scores[project.id] = [s["number"] for s in pairs if s and s["number"] is not None
+                              and s["kind"] == "score" and 1 <= s["number"] <= 5]
+        choices[project.id] = Counter(_text(by_key.get((d, project.id, "direction", None, None)))
+                                      for d in project.departments)
     groups = [("基本目標", g.no, g.name, [p for p in plan.projects if (plan.direction(p.direction_id)
               and plan.direction(p.direction_id).goal_no == g.no)]) for g in plan.goals]
     groups += [("施策の方向性", d.id, d.name, [p for p in plan.projects if p.direction_id == d.id])
                for d in plan.directions]
     for level, number, name, projects in groups:
-        pairs = [(p, d) for p in projects for d in p.departments]
-        scores = [by_key.get((d, p.id, "eval_score", None, None)) for p, d in pairs]
-        numbers = [s["number"] for s in scores if s and s["number"] is not None and s["kind"] == "score"
-                   and 1 <= s["number"] <= 5]
-        choices = Counter(_text(by_key.get((d, p.id, "direction", None, None))) for p, d in pairs)
+        numbers = [n for p in projects for n in scores[p.id]]
+        chosen = sum((choices[p.id] for p in projects), Counter())
         row = {"区分": level, "番号": number, "名称": name, "事業数": len(projects),
-               "担当課数（延べ）": len(pairs), "提出済": sum(_submitted(plan, current, p, d) for p, d in pairs),
+               "担当課数（延べ）": sum(len(p.departments) for p in projects),
+               "提出済": sum(source.submitted(p, d) for p in projects for d in p.departments),
                "平均達成度": round(sum(numbers) / len(numbers), 1) if numbers else None}
         for score in range(1, 6):
             row[f"達成度{score}"] = sum(1 for n in numbers if n == score)
         for choice in plan.direction_choices:
-            row[choice] = choices.get(choice, 0)
-        rows.append(row)
-    return pd.DataFrame(rows)
+            row[choice] = chosen.get(choice, 0)
+        yield row
 
 
 # --- writing the workbook -----------------------------------------------------------------
@@ -263,13 +343,18 @@ EXCEL_CELL_LIMIT = 32767
 _CUT_NOTE = "…（文字数が Excel の上限を超えるため以下省略。全文は「入力値」シートを参照）"
 
 
+def _cell_value(value):
+    if isinstance(value, float) and pd.isna(value):
+        return None
+    if isinstance(value, str) and len(value) > EXCEL_CELL_LIMIT:
+        return value[:EXCEL_CELL_LIMIT - len(_CUT_NOTE)] + _CUT_NOTE
+    return value
+
+
 def put(cell, value) -> None:
     """Write a value; strings are always stored as text, never as formulas, and cut with a
     note at Excel's 32,767-character limit (a merged cell of hundreds of departments)."""
-    if isinstance(value, float) and pd.isna(value):
-        value = None
-    if isinstance(value, str) and len(value) > EXCEL_CELL_LIMIT:
-        value = value[:EXCEL_CELL_LIMIT - len(_CUT_NOTE)] + _CUT_NOTE
+    value = _cell_value(value)
     cell.value = value
     if isinstance(value, str):
         cell.data_type = "s"
@@ -287,162 +372,211 @@ def _row_height(values, columns, widths: dict[str, int], wrap) -> float | None:
     return 15.0 * lines if lines > 1 else None
 
 
-class _StylePrototypes:
-    """One style per column and kind (text / number), computed once and copied into each cell:
-    setting Font and Alignment objects cell by cell costs openpyxl a hash and a look-up each
-    time, which made merging hundreds of departments take minutes."""
+class _Formats:
+    """XlsxWriter formats, one per distinct look (made once: a workbook holds a limited number)."""
 
-    def __init__(self, ws, columns, wrap):
-        self.ws, self.columns, self.wrap = ws, list(columns), wrap
-        self.cache: dict[tuple[int, bool], object] = {}
+    def __init__(self, wb):
+        self.wb = wb
+        self.cache: dict[tuple, object] = {}
 
-    def get(self, col: int, numeric: bool):
-        key = (col, numeric)
+    def get(self, **props):
+        """The format with these XlsxWriter properties."""
+        key = tuple(sorted(props.items()))
         if key not in self.cache:
-            scratch = self.ws.cell(self.ws.max_row + 1000, col)  # styled once, then dropped
-            name = self.columns[col - 1]
-            scratch.font = Font(name=FONT)
-            scratch.alignment = Alignment(vertical="top", wrap_text=name in self.wrap,
-                                          horizontal="center" if numeric else None)
-            if name in ONE_DECIMAL and numeric:
-                scratch.number_format = "0.0"  # an average of 3 is published as 3.0
-            self.cache[key] = copy(scratch._style)
-            del self.ws._cells[(scratch.row, scratch.column)]
+            self.cache[key] = self.wb.add_format(dict(props))
         return self.cache[key]
 
+    def column(self, name: str, wrap, numeric: bool, **extra):
+        """The look of a table cell: the merged workbook's font, text at the top of the row,
+        wrapped in the wrap columns, numbers centred (averages with one decimal)."""
+        props = {"font_name": FONT, "valign": "top", **extra}
+        if name in wrap:
+            props["text_wrap"] = True
+        if numeric:
+            props["align"] = "center"
+            if name in ONE_DECIMAL:
+                props["num_format"] = "0.0"  # an average of 3 is published as 3.0
+        return self.get(**props)
 
-def _table_sheet(wb, title: str, df: pd.DataFrame, widths: dict[str, int], wrap=(),
-                 print_columns: int | None = None, titles: tuple[str, ...] = ()) -> object:
-    """A table sheet: optional title lines, a styled header row, frozen panes, auto-filter,
-    wrapped text with row heights that show it, A4 landscape fitted to the width."""
-    ws = wb.create_sheet(title)
-    for r, text in enumerate(titles, start=1):
-        put(ws.cell(r, 1), text)
-        ws.cell(r, 1).font = Font(name=FONT, bold=r == 1, size=13 if r == 1 else 10)
-    head = len(titles) + 1
-    for col, name in enumerate(df.columns, start=1):
-        c = ws.cell(head, col)
-        put(c, name)
-        c.font = Font(name=FONT, bold=True)
-        c.fill = HEADER_FILL
-        c.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-        ws.column_dimensions[get_column_letter(col)].width = widths.get(name, 12)
-    header_lines = max((-(-display_width(str(n)) // max(widths.get(n, 12) - 1, 4)) for n in df.columns),
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _write(ws, r: int, c: int, value, fmt) -> None:
+    """Write one value: text always as text (never a formula or a link), numbers as numbers,
+    text over Excel's cell limit cut with a note."""
+    value = _cell_value(value)
+    if value is None:
+        return
+    if isinstance(value, bool):
+        ws.write_boolean(r, c, value, fmt)
+    elif _is_number(value) and math.isfinite(value):
+        ws.write_number(r, c, value, fmt)
+    else:
+        ws.write_string(r, c, str(value), fmt)
+
+
+@dataclass
+class _Written:
+    """What a streamed table sheet needs afterwards (charts point at its rows)."""
+
+    ws: object
+    rows: int
+    head: int   # 0-based row of the header
+    first: list[dict]
+
+
+def _table_sheet(wb, formats: _Formats, table: Table, widths: dict[str, int], wrap=(),
+                 print_columns: int | None = None, titles: tuple[str, ...] = (), decorate=None,
+                 keep_first: int = 0) -> _Written:
+    """A table sheet, streamed row by row: optional title lines, a styled header row, frozen
+    panes, auto-filter, wrapped text with row heights that show it, A4 landscape fitted to
+    the width. ``decorate(ws, r, row, formats)`` may add a link or a fill to a written row."""
+    ws = wb.add_worksheet(table.name)
+    columns = table.columns
+    head = len(titles)
+    for col, name in enumerate(columns):
+        ws.set_column(col, col, widths.get(name, 12))
+    ws.freeze_panes(head + 1, 0)
+    ws.set_landscape()
+    ws.set_paper(9)  # A4
+    ws.fit_to_pages(1, 0)
+    ws.repeat_rows(head)
+    for r, text in enumerate(titles):
+        ws.write_string(r, 0, text, formats.get(font_name=FONT, bold=r == 0, font_size=13 if r == 0 else 10))
+    header_lines = max((-(-display_width(str(n)) // max(widths.get(n, 12) - 1, 4)) for n in columns),
                        default=1)
     if header_lines > 1:
-        ws.row_dimensions[head].height = 15.0 * header_lines
-    styles = _StylePrototypes(ws, df.columns, wrap)
-    for r, row in enumerate(df.itertuples(index=False), start=head + 1):
-        for col, value in enumerate(row, start=1):
-            c = ws.cell(r, col)
-            put(c, value)
-            numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
-            c._style = copy(styles.get(col, numeric))
-        height = _row_height(row, df.columns, widths, wrap)
+        ws.set_row(head, 15.0 * header_lines)
+    header = formats.get(font_name=FONT, bold=True, bg_color="#D9E1F2", pattern=1, align="center",
+                         valign="vcenter", text_wrap=True)
+    for col, name in enumerate(columns):
+        ws.write_string(head, col, name, header)
+    looks = [(formats.column(name, wrap, False), formats.column(name, wrap, True)) for name in columns]
+    first: list[dict] = []
+    r = head
+    for row in table.rows():
+        r += 1
+        values = [row.get(name) for name in columns]
+        height = _row_height(values, columns, widths, wrap)
         if height:
-            ws.row_dimensions[r].height = height
-    last = max(len(df) + head, head + 1)
-    ws.freeze_panes = f"A{head + 1}"
+            ws.set_row(r, height)
+        for col, value in enumerate(values):
+            _write(ws, r, col, value, looks[col][_is_number(value)])
+        if decorate is not None:
+            decorate(ws, r, row)
+        if len(first) < keep_first:
+            first.append(row)
+    last = max(r, head + 1)
     if print_columns:
-        ws.print_area = f"A1:{get_column_letter(print_columns)}{last}"
-    if len(df.columns):
-        ws.auto_filter.ref = f"A{head}:{get_column_letter(len(df.columns))}{last}"
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.print_title_rows = f"{head}:{head}"
-    return ws
+        ws.print_area(0, 0, last, print_columns - 1)
+    if columns:
+        ws.autofilter(head, 0, last, len(columns) - 1)
+    return _Written(ws, r - head, head, first)
 
 
-def _link_findings(ws, df: pd.DataFrame, archive: Archive, out_dir: Path) -> None:
-    """Hyperlink each finding to the archived file at the offending cell (Excel opens it there)."""
-    cols = list(df.columns)
-    c_msg, c_store = cols.index("内容") + 1, cols.index("保管先") + 1
-    for r, row in enumerate(df.itertuples(index=False), start=2):
-        stored = row[c_store - 1]
+def _finding_links(archive: Archive, out_dir: Path, formats: _Formats):
+    """Link each finding to the archived file at the offending cell (Excel opens it there),
+    and colour the severity of errors."""
+    c_msg = FINDING_COLUMNS.index("内容")
+    wrap = _WRAP["要確認"]
+    link = formats.column("内容", wrap, False, font_color="#0563C1", underline=1)
+    error = formats.column("重要度", wrap, False, bg_color="#FCE4D6", pattern=1)
+
+    def decorate(ws, r: int, row: dict) -> None:
+        if row["重要度"] == "エラー":
+            _write(ws, r, 0, row["重要度"], error)
+        stored = row["保管先"]
         if not stored:
-            continue
+            return
         target = os.path.relpath(archive.root / stored, out_dir)
-        cell = ws.cell(r, c_msg)
-        cell.hyperlink = target.replace(os.sep, "/")
-        sheet, ref = row[cols.index("シート")], row[cols.index("セル")]
-        if sheet and ref:
-            cell.hyperlink.location = "'" + str(sheet).replace("'", "''") + f"'!{ref}"
-        cell.font = Font(name=FONT, color="0563C1", underline="single")
-        severity = row[0]
-        if severity == "エラー":
-            ws.cell(r, 1).fill = ERROR_FILL
+        if row["シート"] and row["セル"]:
+            target += "#'" + str(row["シート"]).replace("'", "''") + f"'!{row['セル']}"
+        ws.write_url(r, c_msg, "external:" + target, link, string=_cell_value(row["内容"]))
+    return decorate
 
 
-def _goal_charts(ws, df: pd.DataFrame) -> None:
-    if df.empty:
+_CM = 37.8  # pixels per centimetre at 96 dpi (chart sizes were set in cm)
+
+
+def _bar_chart(wb, title: str, subtype: str | None = None):
+    chart = wb.add_chart({"type": "bar", **({"subtype": subtype} if subtype else {})})
+    chart.set_title({"name": title, "name_font": {"size": 12}})
+    chart.set_size({"width": 16 * _CM, "height": 9 * _CM})
+    return chart
+
+
+def _goal_charts(wb, written: _Written, columns: list[str]) -> None:
+    if not written.rows:
         return
-    n = len(df) + 1
-    cols = list(df.columns)
-    avg = BarChart()
-    avg.type = "bar"
-    avg.title = "平均達成度（1～5）"
-    avg.y_axis.scaling.min, avg.y_axis.scaling.max = 0, 5
-    avg.add_data(Reference(ws, min_col=cols.index("平均達成度") + 1, min_row=1, max_row=n), titles_from_data=True)
-    avg.set_categories(Reference(ws, min_col=cols.index("名称") + 1, min_row=2, max_row=n))
-    avg.height, avg.width = 9, 16
-    ws.add_chart(avg, f"A{n + 3}")
-    dist = BarChart()
-    dist.type = "bar"
-    dist.grouping = "stacked"
-    dist.overlap = 100
-    dist.title = "達成度の分布（件数）"
-    first = cols.index("達成度1") + 1
-    dist.add_data(Reference(ws, min_col=first, max_col=first + 4, min_row=1, max_row=n), titles_from_data=True)
-    dist.set_categories(Reference(ws, min_col=cols.index("名称") + 1, min_row=2, max_row=n))
-    dist.height, dist.width = 9, 16
-    ws.add_chart(dist, f"J{n + 3}")
+    ws, n, sheet = written.ws, written.rows, written.ws.name
+    name_col = columns.index("名称")
+    avg = _bar_chart(wb, "平均達成度（1～5）")
+    col = columns.index("平均達成度")
+    avg.add_series({"name": [sheet, 0, col], "categories": [sheet, 1, name_col, n, name_col],
+                    "values": [sheet, 1, col, n, col]})
+    avg.set_x_axis({"min": 0, "max": 5})
+    ws.insert_chart(n + 2, 0, avg)
+    dist = _bar_chart(wb, "達成度の分布（件数）", "stacked")
+    first = columns.index("達成度1")
+    for col in range(first, first + 5):
+        dist.add_series({"name": [sheet, 0, col], "categories": [sheet, 1, name_col, n, name_col],
+                         "values": [sheet, 1, col, n, col]})
+    ws.insert_chart(n + 2, 9, dist)
 
 
-def _trend_chart(ws, df: pd.DataFrame, series: int = 12) -> None:
-    """Achievement rate (result / target) per year, one line per indicator and department."""
-    rate_cols = [i + 1 for i, c in enumerate(df.columns) if str(c).endswith("達成率")]
-    if df.empty or not rate_cols:
+def _union(sheet: str, row: int, cols: list[int]) -> str:
+    """A chart range over cells that are not next to each other (one rate column per year)."""
+    quoted = "'" + sheet.replace("'", "''") + "'"
+    return "=(" + ",".join(f"{quoted}!${get_column_letter(c + 1)}${row + 1}" for c in cols) + ")"
+
+
+def _trend_chart(wb, written: _Written, columns: list[str]) -> None:
+    """Achievement rate (result / target) per year, one line per indicator and department
+    (the first rows of the sheet)."""
+    rate_cols = [i for i, c in enumerate(columns) if str(c).endswith("達成率")]
+    if not written.rows or not rate_cols:
         return
-    chart = LineChart()
-    chart.title = "達成率の推移（実績÷目標）"
-    chart.y_axis.title = "達成率"
-    for r in range(2, min(len(df), series) + 2):
-        values = Reference(ws, min_col=rate_cols[0], max_col=rate_cols[-1], min_row=r, max_row=r)
-        chart.add_data(values, from_rows=True, titles_from_data=False)
-        chart.series[-1].tx = SeriesLabel(v=f"{df.iloc[r - 2]['指標']}（{df.iloc[r - 2]['担当課']}）"[:40])
-    chart.set_categories(Reference(ws, min_col=rate_cols[0], max_col=rate_cols[-1], min_row=1, max_row=1))
-    chart.height, chart.width = 10, 22
-    ws.add_chart(chart, f"A{len(df) + 4}")
+    sheet = written.ws.name
+    chart = wb.add_chart({"type": "line"})
+    chart.set_title({"name": "達成率の推移（実績÷目標）", "name_font": {"size": 12}})
+    chart.set_y_axis({"name": "達成率"})
+    for r, row in enumerate(written.first, start=1):
+        chart.add_series({"name": f"{row['指標']}（{row['担当課']}）"[:40],
+                          "categories": _union(sheet, 0, rate_cols), "values": _union(sheet, r, rate_cols),
+                          "marker": {"type": "circle"}})
+    chart.set_size({"width": 22 * _CM, "height": 10 * _CM})
+    written.ws.insert_chart(written.rows + 3, 0, chart)
 
 
-def _committee_sheet(wb, plan: Plan, df: pd.DataFrame) -> None:
+_COMMITTEE_WIDTHS = {"基本目標": 14, "施策展開の方向性": 16, "施策の展開": 30, "それぞれの役割": 30,
+                     "これまでの主な取組": 40, "評価点（平均）": 9, "評価者数": 7, "最低～最高": 8,
+                     "評価しない": 7, "意見等": 50}
+
+
+def _committee_sheet(wb, formats: _Formats, plan: Plan, table: Table) -> None:
     """中間評価結果 as seed 003 publishes it, with a chart of the average per measure."""
-    widths = {"基本目標": 14, "施策展開の方向性": 16, "施策の展開": 30, "それぞれの役割": 30,
-              "これまでの主な取組": 40, "評価点（平均）": 9, "評価者数": 7, "最低～最高": 8,
-              "評価しない": 7, "意見等": 50}
-    ws = _table_sheet(wb, "中間評価結果", df, widths,
-                      wrap=("基本目標", "施策展開の方向性", "施策の展開", "それぞれの役割",
-                            "これまでの主な取組", "意見等"),
-                      titles=(f"{plan.name} 中間評価結果（{plan.year.label_ja}）",
-                              f"基本理念：{plan.philosophy}",
-                              "評価点数・・・①できていない ②あまりできていない ③どちらともいえない "
-                              "④できている ⑤よくできている"))
-    n = len(df) + 4
-    chart = BarChart()
-    chart.type = "bar"
-    chart.title = "施策ごとの評価点（平均）"
-    chart.y_axis.scaling.min, chart.y_axis.scaling.max = 0, 5
-    col = list(df.columns).index("評価点（平均）") + 1
-    chart.add_data(Reference(ws, min_col=col, min_row=4, max_row=n), titles_from_data=True)
-    chart.set_categories(Reference(ws, min_col=3, min_row=5, max_row=n))
-    chart.height, chart.width = max(7, 0.8 * len(df)), 18
-    ws.add_chart(chart, f"A{n + 3}")
+    written = _table_sheet(wb, formats, table, _COMMITTEE_WIDTHS,
+                           wrap=("基本目標", "施策展開の方向性", "施策の展開", "それぞれの役割",
+                                 "これまでの主な取組", "意見等"),
+                           titles=(f"{plan.name} 中間評価結果（{plan.year.label_ja}）",
+                                   f"基本理念：{plan.philosophy}",
+                                   "評価点数・・・①できていない ②あまりできていない ③どちらともいえない "
+                                   "④できている ⑤よくできている"))
+    if not written.rows:
+        return
+    sheet, head, n = written.ws.name, written.head, written.rows
+    chart = _bar_chart(wb, "施策ごとの評価点（平均）")
+    col = table.columns.index("評価点（平均）")
+    chart.add_series({"name": [sheet, head, col], "categories": [sheet, head + 1, 2, head + n, 2],
+                      "values": [sheet, head + 1, col, head + n, col]})
+    chart.set_x_axis({"min": 0, "max": 5})
+    chart.set_size({"width": 18 * _CM, "height": max(7, 0.8 * n) * _CM})
+    written.ws.insert_chart(head + n + 3, 0, chart)
 
 
-def _merged_input(plan: Plan, project, item: Input, by_key, current) -> object:
+def _merged_input(project, item: Input, by_key) -> object:
     """The merged value of one input placeholder: '【課】value' lines for several departments."""
     indicator = item.payload.get("indicator")
     year = item.payload.get("year")
@@ -461,80 +595,215 @@ def _merged_input(plan: Plan, project, item: Input, by_key, current) -> object:
     return "\n".join(f"【{d}】{v}" for d, v in parts)
 
 
-def write_merged(archive: Archive, plan: Plan, settings: Settings, out: Path,
-                 csv_dir: Path | None = None) -> Path:
-    """Write the consolidated workbook (atomically) and, optionally, CSV copies of the tables."""
-    out = Path(out)
-    tables = merged_tables(archive, plan)
-    spec = load_template_spec("department", settings.templates_dir)
-    wb = spec.load_workbook()  # styles of the layout are needed for the 事業シート pages
-    template_sheets = list(wb.worksheets)
-    project_template = wb[spec.sheets["project"]]
+_BORDERS = {"thin": 1, "medium": 2, "dashed": 3, "dotted": 4, "thick": 5, "double": 6, "hair": 7,
+            "mediumDashed": 8, "dashDot": 9, "mediumDashDot": 10, "dashDotDot": 11,
+            "mediumDashDotDot": 12, "slantDashDot": 13}
+_HORIZONTAL = {"left": "left", "center": "center", "right": "right", "fill": "fill", "justify": "justify",
+               "centerContinuous": "center_across", "distributed": "distributed"}
+_VERTICAL = {"top": "top", "center": "vcenter", "bottom": "bottom", "justify": "vjustify",
+             "distributed": "vdistributed"}
+
+
+def _rgb(color) -> str | None:
+    """'#RRGGBB' of an openpyxl colour given as RGB (theme and indexed colours keep the default)."""
+    if color is None or color.type != "rgb" or not isinstance(color.rgb, str) or len(color.rgb) < 6:
+        return None
+    return "#" + color.rgb[-6:]
+
+
+def _look_of(c) -> dict:
+    """XlsxWriter format properties of a styled openpyxl cell of the layout workbook."""
+    props: dict = {}
+    font = c.font
+    if font.name:
+        props["font_name"] = font.name
+    if font.sz:
+        props["font_size"] = float(font.sz)
+    if font.b:
+        props["bold"] = True
+    if font.i:
+        props["italic"] = True
+    if font.u:
+        props["underline"] = 1
+    if (color := _rgb(font.color)) is not None:
+        props["font_color"] = color
+    if c.fill is not None and c.fill.fill_type == "solid" and (color := _rgb(c.fill.fgColor)):
+        props.update(bg_color=color, pattern=1)
+    for side in ("left", "right", "top", "bottom"):
+        edge = getattr(c.border, side)
+        if edge is not None and edge.style in _BORDERS:
+            props[side] = _BORDERS[edge.style]
+            if (color := _rgb(edge.color)) is not None:
+                props[f"{side}_color"] = color
+    al = c.alignment
+    if al.horizontal in _HORIZONTAL:
+        props["align"] = _HORIZONTAL[al.horizontal]
+    if al.vertical in _VERTICAL:
+        props["valign"] = _VERTICAL[al.vertical]
+    if al.wrap_text:
+        props["text_wrap"] = True
+    if al.shrink_to_fit:
+        props["shrink"] = True
+    if al.indent:
+        props["indent"] = int(al.indent)
+    if c.number_format and c.number_format != "General":
+        props["num_format"] = c.number_format
+    return props
+
+
+def _copy_rendered(src, ws, formats: _Formats, looks: dict) -> None:
+    """Write a rendered (openpyxl) sheet into an XlsxWriter sheet: values, looks, links,
+    merged ranges, widths, heights and page set-up."""
+    for key, dim in src.column_dimensions.items():
+        if dim.width:
+            index = column_index_from_string(key) - 1
+            # XlsxWriter takes the width Excel shows and adds the cell padding (5 px at 7 px a
+            # character) when it writes the file; openpyxl gives the width as written.
+            ws.set_column(index, index, max(dim.width - 5 / 7, 0))
+    if src.page_setup.orientation == "landscape":
+        ws.set_landscape()
+    else:
+        ws.set_portrait()
+    ws.set_paper(int(src.page_setup.paperSize or 9))
+    if src.sheet_properties.pageSetUpPr is not None and src.sheet_properties.pageSetUpPr.fitToPage:
+        ws.fit_to_pages(int(src.page_setup.fitToWidth or 1), int(src.page_setup.fitToHeight or 0))
+    if src.print_options.horizontalCentered:
+        ws.center_horizontally()
+    m = src.page_margins
+    ws.set_margins(left=m.left, right=m.right, top=m.top, bottom=m.bottom)
+    if src.print_title_rows:
+        first, last = (int(x) for x in re.findall(r"\d+", src.print_title_rows)[:2])
+        ws.repeat_rows(first - 1, last - 1)
+    # Merged ranges are declared as a whole; their cells are written row by row below (in
+    # constant-memory mode a range spanning rows cannot be written in one call).
+    for merged in src.merged_cells.ranges:
+        ws.merge.append([merged.min_row - 1, merged.min_col - 1, merged.max_row - 1, merged.max_col - 1])
+    for r, row in enumerate(src.iter_rows(min_row=1, max_row=max(src.max_row, 1))):
+        height = src.row_dimensions[r + 1].height if (r + 1) in src.row_dimensions else None
+        if height:
+            ws.set_row(r, height)
+        for c, cell in enumerate(row):
+            fmt = None
+            if cell.has_style:
+                key = tuple(cell._style)
+                if key not in looks:
+                    looks[key] = formats.get(**_look_of(cell))
+                fmt = looks[key]
+            value = cell.value
+            if cell.hyperlink is not None and cell.hyperlink.target and cell.hyperlink.target.startswith("#"):
+                ws.write_url(r, c, "internal:" + cell.hyperlink.target[1:], fmt, string=str(value or ""))
+            elif cell.data_type == "f" and isinstance(value, str):
+                ws.write_formula(r, c, value, fmt)
+            elif value is None:
+                if fmt is not None:
+                    ws.write_blank(r, c, None, fmt)
+            else:
+                _write(ws, r, c, value, fmt)
+
+
+def _project_sheets(wb, formats: _Formats, source: MergeSource, spec) -> None:
+    """One 事業シート per project, every department's entries in its input cells."""
+    plan = source.plan
+    scratch = spec.load_workbook()  # the layout's looks and page set-up come from here
+    project_template = scratch[spec.sheets["project"]]
     project_template.title = "__template_project"
-    current = archive.department_current(plan)
-    by_key = {(v["department"], v["project"], v["field"], v["indicator_no"], v["year"]): v
-              for v in archive.values([s.id for s in current.values()])}
-    # 保管先 (the archived copy) is for tracing, not for print: it stays outside the print area.
-    _table_sheet(wb, "提出状況", tables.status, {"担当課": 16, "状況": 18, "提出ファイル": 40,
-                                                  "最終保存": 22, "回収日時": 22, "保管先": 50},
-                 print_columns=len(tables.status.columns) - 1)
-    ws_f = _table_sheet(wb, "要確認", tables.findings,
-                        {"コード": 22, "担当課": 14, "ファイル": 32, "項目": 30, "シート": 24, "セル": 8,
-                         "入力値": 16, "内容": 60, "保管先": 30}, wrap=("内容", "項目"),
-                        print_columns=len(tables.findings.columns) - 1)
-    _link_findings(ws_f, tables.findings, archive, out.parent)
-    _table_sheet(wb, "一覧", tables.overview,
-                 {"基本目標": 18, "施策の方向性": 18, "事業": 22, "担当課": 12, "実績": 40, "事業名": 18,
-                  "評価": 40, "達成度": 8, "次年度計画": 36, "次年度事業名": 18, "今後の方向性": 14},
-                 wrap=("基本目標", "施策の方向性", "事業", "実績", "評価", "次年度計画", "事業名", "次年度事業名"))
-    _table_sheet(wb, "指標", tables.indicators, {"事業名": 24, "指標": 34, "担当課": 14})
-    ws_g = _table_sheet(wb, "基本目標別", tables.goals, {"名称": 30, "区分": 12})
-    _goal_charts(ws_g, tables.goals)
-    ws_t = _table_sheet(wb, "推移", tables.trend, {"事業": 24, "指標": 30, "担当課": 14},
-                        wrap=("事業", "指標"))
-    _trend_chart(ws_t, tables.trend)
-    _table_sheet(wb, "入力値", tables.values, {"担当課": 14, "項目": 34, "入力値": 24, "値": 16, "目標": 10},
-                 wrap=("項目",))
-    if tables.committee is not None:
-        _committee_sheet(wb, plan, tables.committee)
     taken = set(wb.sheetnames)
     context = RenderContext(plan, "全担当課", spec)
-    for project in plan.projects:
-        ws = wb.create_sheet(sheet_title(f"{project.id} {project.name}", taken))
-        context.sheet_of_project[project.id] = ws.title
+    looks: dict[tuple, object] = {}
+    for project in progress(plan.projects, "事業シートを作成", "project sheets", unit="sheet"):
+        title = sheet_title(f"{project.id} {project.name}", taken)
+        context.sheet_of_project[project.id] = title
+        ws = scratch.create_sheet(title)
         rendered = render_sheet(project_template, ws, placeholder_resolver(context, project),
                                 block_items(context, project), {}, spec.sheets["project"])
+        by_key = source.project_values(project.id)
         for item in rendered:
-            if item.input is None:
-                continue
-            put(ws.cell(item.row, item.column), _merged_input(plan, project, item.input, by_key, current))
-    for ws in template_sheets:
-        wb.remove(ws)
-    wb.active = 0
-    written = atomic_write(out, wb.save)
+            if item.input is not None:
+                put(ws.cell(item.row, item.column), _merged_input(project, item.input, by_key))
+        _copy_rendered(ws, wb.add_worksheet(title), formats, looks)
+        scratch.remove(ws)  # one rendered project at a time
+
+
+_WIDTHS = {
+    "提出状況": {"担当課": 16, "状況": 18, "提出ファイル": 40, "最終保存": 22, "回収日時": 22, "保管先": 50},
+    "要確認": {"コード": 22, "担当課": 14, "ファイル": 32, "項目": 30, "シート": 24, "セル": 8,
+            "入力値": 16, "内容": 60, "保管先": 30},
+    "一覧": {"基本目標": 18, "施策の方向性": 18, "事業": 22, "担当課": 12, "実績": 40, "事業名": 18,
+           "評価": 40, "達成度": 8, "次年度計画": 36, "次年度事業名": 18, "今後の方向性": 14},
+    "指標": {"事業名": 24, "指標": 34, "担当課": 14},
+    "基本目標別": {"名称": 30, "区分": 12},
+    "推移": {"事業": 24, "指標": 30, "担当課": 14},
+    "入力値": {"担当課": 14, "項目": 34, "入力値": 24, "値": 16, "目標": 10},
+}
+_WRAP = {"要確認": ("内容", "項目"), "推移": ("事業", "指標"), "入力値": ("項目",),
+         "一覧": ("基本目標", "施策の方向性", "事業", "実績", "評価", "次年度計画", "事業名", "次年度事業名")}
+_TABLE_ORDER = ["提出状況", "要確認", "一覧", "指標", "基本目標別", "推移", "入力値"]
+
+
+def write_merged(archive: Archive, plan: Plan, settings: Settings, out: Path,
+                 csv_dir: Path | None = None) -> Path:
+    """Write the consolidated workbook (atomically) and, optionally, CSV copies of the tables.
+
+    Every sheet is streamed from the archive row by row (XlsxWriter in constant-memory mode,
+    one project's values at a time), so the memory a merge needs does not grow with the
+    number of departments."""
+    out = Path(out)
+    source = MergeSource(archive, plan)
+    tables = {t.name: t for t in table_sources(source)}
+    spec = load_template_spec("department", settings.templates_dir)
+
+    def write(tmp: Path) -> None:
+        wb = xlsxwriter.Workbook(str(tmp), {"constant_memory": True, "strings_to_formulas": False,
+                                            "strings_to_urls": False, "strings_to_numbers": False})
+        formats = _Formats(wb)
+        for name in progress(_TABLE_ORDER, "集計表を作成", "merging", unit="sheet"):
+            table = tables[name]
+            # 保管先 (the archived copy) is for tracing, not for print: it stays outside the print area.
+            print_columns = len(table.columns) - 1 if name in ("提出状況", "要確認") else None
+            decorate = _finding_links(archive, out.parent, formats) if name == "要確認" else None
+            written = _table_sheet(wb, formats, table, _WIDTHS[name], wrap=_WRAP.get(name, ()),
+                                   print_columns=print_columns, decorate=decorate,
+                                   keep_first=12 if name == "推移" else 0)
+            if name == "基本目標別":
+                _goal_charts(wb, written, table.columns)
+            if name == "推移":
+                _trend_chart(wb, written, table.columns)
+        if "中間評価結果" in tables:
+            _committee_sheet(wb, formats, plan, tables["中間評価結果"])
+        _project_sheets(wb, formats, source, spec)
+        wb.close()
+
+    written = atomic_write(out, write)
     if csv_dir is not None:
-        write_csv(tables, Path(csv_dir))
+        write_table_csv(list(tables.values()), Path(csv_dir))
     return written
+
+
+_CSV_ORDER = ["提出状況", "要確認", "一覧", "指標", "基本目標別", "推移", "入力値", "中間評価結果"]
 
 
 def write_csv(tables: MergedTables, folder: Path) -> list[Path]:
     """CSV copies (UTF-8 with BOM, so Excel opens them; formula-like text escaped)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
     named = [("提出状況", tables.status), ("要確認", tables.findings), ("一覧", tables.overview),
              ("指標", tables.indicators), ("基本目標別", tables.goals), ("推移", tables.trend),
              ("入力値", tables.values)]
     if tables.committee is not None:
         named.append(("中間評価結果", tables.committee))
-    for name, df in named:
-        path = folder / f"{name}.csv"
+    return write_table_csv([Table(name, list(df.columns), lambda df=df: iter(df.to_dict("records")))
+                            for name, df in named], folder)
 
-        def write(tmp, df=df):
+
+def write_table_csv(tables: list[Table], folder: Path) -> list[Path]:
+    """CSV copies of streamed tables, one file per table, written row by row."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for table in sorted(tables, key=lambda t: _CSV_ORDER.index(t.name) if t.name in _CSV_ORDER else 99):
+        def write(tmp, table=table):
             with open(tmp, "w", encoding="utf-8-sig", newline="") as fh:
                 w = csv.writer(fh)
-                w.writerow(df.columns)
-                for row in df.itertuples(index=False):
+                w.writerow(table.columns)
+                for row in table.rows():
                     w.writerow(["" if (isinstance(v, float) and pd.isna(v)) or v is None else safe_text(v)
-                                for v in row])
-        paths.append(atomic_write(path, write))
+                                for v in (row.get(c) for c in table.columns)])
+        paths.append(atomic_write(folder / f"{table.name}.csv", write))
     return paths

@@ -69,17 +69,23 @@ def row_hash(cells: list[tuple[int, object]]) -> str:
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:12]
 
 
-def write_metadata_sheet(wb, data: dict, key: bytes) -> None:
-    """Add the very hidden metadata sheet to an openpyxl workbook, signed with ``key``."""
+def metadata_rows(data: dict, key: bytes) -> list[list]:
+    """The metadata sheet's rows (label, value), signed with ``key``."""
+    text = canonical_json(data)
+    return [[MARKER, FORMAT_VERSION], ["signature", sign(data, key)]] + [
+        ["data", text[i:i + _CHUNK]] for i in range(0, max(len(text), 1), _CHUNK)]
+
+
+def write_metadata_sheet(wb, data: dict | None, key: bytes) -> None:
+    """Add the very hidden metadata sheet to an openpyxl workbook, signed with ``key``.
+
+    ``data=None`` writes the marker row only (a prototype that ``stamp`` signs per copy)."""
     ws = wb.create_sheet(METADATA_SHEET)
     ws.sheet_state = "veryHidden"
-    ws["A1"], ws["B1"] = MARKER, FORMAT_VERSION
-    ws["A2"], ws["B2"] = "signature", sign(data, key)
-    text = canonical_json(data)
-    for i in range(0, max(len(text), 1), _CHUNK):
-        row = 3 + i // _CHUNK
-        ws.cell(row, 1, "data")
-        ws.cell(row, 2, text[i:i + _CHUNK])
+    rows = metadata_rows(data, key) if data is not None else [[MARKER, FORMAT_VERSION]]
+    for r, row in enumerate(rows, start=1):
+        for c, value in enumerate(row, start=1):
+            ws.cell(r, c, value)
     ws.protection.sheet = True
 
 

@@ -331,23 +331,31 @@ class _SheetXml:
     styles: dict[str, int]
 
 
+# A cell's reference and style in one match, whichever order the writer put them in (Excel,
+# LibreOffice and openpyxl write r before s; one findall instead of a loop over every cell).
+_REF_AND_STYLE = re.compile(rb'<(?:\w+:)?c\b[^>]*?(?:\br="([A-Z]+[0-9]+)"[^>]*?\bs="([0-9]+)"'
+                            rb'|\bs="([0-9]+)"[^>]*?\br="([A-Z]+[0-9]+)")')
+
+
+# A cell formula element (<f>, <f t="shared" …/>), not <formula> of a conditional format.
+_HAS_FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
+
+
 def _sheet_xml(z: zipfile.ZipFile, part: str) -> _SheetXml:
     data = z.read(part)
     formulas = {}
     styles: dict[str, int] = {}
-    for match in _CELL_XML.finditer(data):
-        style = _STYLE_ATTR.search(match.group(1))
-        if style:
-            ref = _REF_ATTR.search(match.group(1))
-            if ref:
-                styles[ref.group(1).decode()] = int(style.group(1))
-        inner = match.group(3)
-        if inner and b"<f" in inner:
-            ref = _REF_ATTR.search(match.group(1))
-            f = _FORMULA.search(inner)
-            if ref and f:
-                text = (f.group(1) or b"").decode("utf-8", "replace")
-                formulas[ref.group(1).decode()] = "=" + _unescape(text) if text else "=(shared)"
+    for ref, style, style2, ref2 in _REF_AND_STYLE.findall(data):
+        styles[(ref or ref2).decode()] = int(style or style2)
+    if _HAS_FORMULA.search(data):  # most sheets hold no formula: skip the per-cell pass
+        for match in _CELL_XML.finditer(data):
+            inner = match.group(3)
+            if inner and _HAS_FORMULA.search(inner):
+                ref = _REF_ATTR.search(match.group(1))
+                f = _FORMULA.search(inner)
+                if ref and f:
+                    text = (f.group(1) or b"").decode("utf-8", "replace")
+                    formulas[ref.group(1).decode()] = "=" + _unescape(text) if text else "=(shared)"
     prot = _PROTECTION.search(data)
     protected = bool(prot and re.search(rb'\bsheet="(1|true)"', prot.group(1)))
     validated: set[str] = set()

@@ -1,0 +1,113 @@
+"""Departments that get the same projects are written by stamping one rendered prototype.
+
+The stamped file must be the workbook a full render gives for that department: the same XML in
+every part (but the file times and the signed metadata), same values, a valid signature naming the
+department. Names with XML's special characters must survive.
+"""
+
+from __future__ import annotations
+
+import io
+import xml.etree.ElementTree as ET
+import zipfile
+
+import python_calamine
+
+from xlplan.check import check_files
+from xlplan.generate import build_workbook, generate
+from xlplan.plan import load_plan
+from xlplan.read import read_returned
+from xlplan.template import load_template_spec
+
+
+def _parts(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        assert zf.testzip() is None  # every CRC matches: the copied entries are intact
+        return {info.filename: zf.read(info) for info in zf.infolist()}
+
+
+def _canonical(part: bytes) -> bytes:
+    """An XML part in canonical form (C14N 2.0): '&#26085;' and '日' compare equal, as they are
+    for every reader (openpyxl writes either, depending on whether lxml is installed)."""
+    try:
+        return ET.canonicalize(part.decode("utf-8")).encode("utf-8")
+    except (ET.ParseError, UnicodeDecodeError):
+        return part
+
+
+def _full_render(plan, project, department, layout, project_ids) -> bytes:
+    spec = load_template_spec(layout, project.settings.templates_dir)
+    wb, _ = build_workbook(plan, department, project.settings, spec,
+                           projects=[p for p in plan.projects if p.id in project_ids])
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()
+
+
+def _values(data: bytes) -> dict[str, list]:
+    wb = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
+    return {name: wb.get_sheet_by_name(name).to_python() for name in wb.sheet_names}
+
+
+def test_stamped_workbook_is_the_full_render_of_that_department(project, generated):
+    plan, files = generated
+    for department in list(files)[:3]:
+        f = files[department]
+        stamped = _parts(f.path.read_bytes())
+        full = _parts(_full_render(plan, project, department, f.layout, f.projects))
+        assert stamped.keys() == full.keys()
+        metadata_part = "xl/worksheets/sheet%d.xml" % len(
+            [n for n in full if n.startswith("xl/worksheets/sheet")])
+        differing = {n for n in full if _canonical(stamped[n]) != _canonical(full[n])}
+        # Only the file times and the metadata sheet (signed with a time) may differ.
+        assert differing <= {"docProps/core.xml", metadata_part}, differing
+        a, b = read_returned(f.path, project.settings.key_bytes), None
+        assert a.signature_ok and a.department == department
+        tmp = f.path.with_name("full.xlsx")
+        tmp.write_bytes(_full_render(plan, project, department, f.layout, f.projects))
+        b = read_returned(tmp, project.settings.key_bytes)
+        tmp.unlink()
+        for meta in (a.metadata, b.metadata):
+            meta.pop("generated_at")
+        assert a.metadata == b.metadata
+
+
+def test_department_name_with_xml_special_characters(project):
+    """A department called 'A&B <課> "引用" 'x'' in the master gets exactly that name."""
+    from openpyxl import load_workbook
+
+    nasty = 'A&B <課> "引用" \'x\''
+    original = load_plan(project.master).department_names()[0]
+    wb = load_workbook(project.master)
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                if isinstance(cell.value, str) and original in cell.value:
+                    cell.value = cell.value.replace(original, nasty)
+    wb.save(project.master)
+    plan = load_plan(project.master)
+    assert nasty in plan.department_names()
+    files = generate(plan, project.outbox, project.settings, departments=[nasty])
+    data = files[0].path.read_bytes()
+    returned = read_returned(files[0].path, project.settings.key_bytes)
+    assert returned.signature_ok and returned.department == nasty
+    cover = next(iter(_values(data).values()))
+    assert any(nasty in str(v) for row in cover for v in row)
+    # The per-row fingerprint was recomputed for the real name: no layout change is reported,
+    # only the blanks of a workbook nobody has filled.
+    result = check_files([files[0].path], project.settings, plan)
+    assert {f.code for f in result.findings} <= {"missing-result", "missing-text", "score-missing"}
+    assert result.findings
+
+
+def test_shared_projects_render_once_and_every_copy_checks_clean(project, tmp_path):
+    """Every department of a group gets its own name and signature from one prototype."""
+    plan = load_plan(project.master)
+    out = tmp_path / "out"
+    files = generate(plan, out, project.settings)
+    departments = {read_returned(f.path, project.settings.key_bytes).department for f in files}
+    assert departments == {f.department for f in files}
+    result = check_files([out], project.settings, plan)
+    # Blank inputs are all there is to report in a workbook nobody has filled yet.
+    assert {f.code for f in result.findings} <= {"missing-result", "missing-text", "score-missing"}
+    assert len(result.files) == len(files)
