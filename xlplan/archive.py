@@ -28,6 +28,7 @@ from typing import Iterable
 from .check import Reader, check_returned, collect_paths, read_many, template_versions
 from .findings import Finding
 from .plan import Plan
+from .progress import ProgressCallback
 from .read import Limits, file_digest
 from .settings import Settings
 
@@ -189,6 +190,8 @@ class Archive:
         """
         files = collect_paths(inbox)
         versions = template_versions(settings)
+        # Without a callback of the caller's, a bar on the terminal (tqdm; see xlplan.progress).
+        report = progress or ProgressCallback("回収・チェック", "collecting")
         year = plan.year.short
         new, known, pending = [], [], []
         with closing(self._connect()) as db:
@@ -209,8 +212,7 @@ class Archive:
             results = (reader(archived_copies, settings.key_bytes, limits) if reader is not None
                        else read_many(archived_copies, settings.key_bytes, limits, workers))
             for index, ((path, sha, size, archived), returned) in enumerate(zip(pending, results), start=1):
-                if progress:
-                    progress(index, len(pending), path)
+                report(index, len(pending), path)
                 # Read the archived copy (what we keep is what we checked), but name the
                 # file in findings as the department sent it.
                 returned.path = path
@@ -221,6 +223,8 @@ class Archive:
                 sid = self._record(db, path, sha, size, archived, year, returned, findings, values)
                 new.append(self.submission(sid))
                 _crash_hook(index)
+        if isinstance(report, ProgressCallback):
+            report.close()
         return CollectSummary(new, known, len(files))
 
     def _duplicate_member(self, db, returned, year: str, path: Path) -> list[Finding]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable
@@ -22,7 +23,7 @@ from .normalise import (Normalised, normalise_choice, normalise_quantity, normal
                         normalise_score, normalise_text)
 from .plan import Plan
 from .progress import progress
-from .read import Limits, Returned, read_returned
+from .read import Limits, Returned, file_digest, read_returned
 from .settings import Settings
 from .template import TemplateError, available_layouts, load_template_spec
 
@@ -130,9 +131,44 @@ def read_many(files: list[Path], key: bytes, limits: Limits = Limits(), workers:
         for path in files:
             yield read_returned(path, key, limits)
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        yield from pool.map(read_returned, files, [key] * len(files), [limits] * len(files),
-                            chunksize=8)
+    done = 0
+    while done < len(files):
+        rest = files[done:]
+        try:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                for returned in pool.map(_read_in_worker, rest, [key] * len(rest),
+                                         [limits] * len(rest), chunksize=8):
+                    yield returned
+                    done += 1
+        except BrokenProcessPool:
+            # A reading process died (out of memory, a crash in a native library) on one of
+            # the next files. Read the next one alone: if its process dies too, that file is
+            # the cause and is reported as unreadable; the batch goes on either way.
+            yield _read_alone(files[done], key, limits)
+            done += 1
+
+
+def _read_in_worker(path: Path, key: bytes, limits: Limits) -> Returned:
+    """read_returned in a pool process. Tests make the process die on one file
+    (XLPLAN_TEST_KILL_READING=<file name>) to prove the batch goes on."""
+    if os.environ.get("XLPLAN_TEST_KILL_READING") == Path(path).name:
+        os._exit(70)
+    return read_returned(path, key, limits)
+
+
+def _read_alone(path: Path, key: bytes, limits: Limits) -> Returned:
+    """Read one file in a process of its own; a file that kills the process is unreadable."""
+    try:
+        with ProcessPoolExecutor(max_workers=1) as pool:
+            return pool.submit(_read_in_worker, path, key, limits).result()
+    except BrokenProcessPool:
+        result = Returned(Path(path))
+        try:
+            result.size, result.sha256 = file_digest(Path(path))
+        except OSError:
+            pass
+        result.finding("unreadable-file", detail="読み取り中に処理が異常終了しました")
+        return result
 
 
 def _file_report(returned: Returned, findings: list[Finding]) -> FileReport:
