@@ -17,7 +17,8 @@ Stages:
                     styles) as one generated workbook, the department name replaced
   zipcopy           floor: one generated workbook copied N times at zip level, the department
                     name replaced in every XML part (recompressed)
-  check1 / checkP   xlplan.check_files([inbox], settings, plan, workers=1 / workers=W)
+  check1 / checkP   xlplan.check_files([inbox], settings, plan, workers=1 / W, keep_values=False),
+                    as `xlplan check` runs it
   collect           Archive(fresh folder).collect([inbox], settings, plan, workers=W)
   merge             xlplan.merge.write_merged from that archive
   calamine1 / calamineP  floor: python-calamine reads every cell of every sheet, 1 / W processes
@@ -185,9 +186,10 @@ def run_stage(stage: str, folder: Path, n: int, workers: int, sample: int = 0) -
     elif stage in ("check1", "checkP"):
         w = 1 if stage == "check1" else workers
         t0 = time.perf_counter()
-        result = xlplan.check_files([inbox], settings, plan, workers=w)
+        # As `xlplan check` does: findings only (check_files(...) with values keeps every
+        # value of every file in a DataFrame: memory grows with N by design).
+        result = xlplan.check_files([inbox], settings, plan, workers=w, keep_values=False)
         extra["findings"] = len(result.findings)
-        extra["values"] = len(result.values)
         extra["workers"] = w
     elif stage == "collect":
         root = _fresh(scratch / "archive")

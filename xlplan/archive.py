@@ -338,20 +338,25 @@ class Archive:
                                    "ORDER BY submission_id, seq", part).fetchall()
         return rows
 
-    def iter_values(self, submission_ids: Iterable[int], project: str | None = None):
-        """Normalised values of submissions (optionally of one project), one at a time: the
-        merge streams them, so its memory does not grow with the number of departments."""
+    def iter_values(self, submission_ids: Iterable[int], project: str | None = None,
+                    columns: tuple[str, ...] | None = None):
+        """Normalised values of submissions (optionally of one project, optionally only some
+        columns), one at a time: the merge streams them, so its memory does not grow with the
+        number of departments."""
         ids = sorted(set(submission_ids))
         where = " AND project=?" if project is not None else ""
+        wanted = ", ".join(c for c in columns if c.isidentifier()) if columns else "*"
         with closing(self._connect()) as db:
             for start in range(0, len(ids), 500):
                 part = ids[start:start + 500]
                 marks = ",".join("?" * len(part))
                 params = part + ([project] if project is not None else [])
-                for r in db.execute(f"SELECT * FROM cell_values WHERE submission_id IN ({marks})"
-                                    f"{where} ORDER BY submission_id, seq", params):
+                for r in db.execute(f"SELECT {wanted} FROM cell_values WHERE submission_id IN "
+                                    f"({marks}){where} ORDER BY submission_id, seq", params):
                     record = dict(r)
-                    record["raw"], record["value"] = from_json(r["raw"]), from_json(r["value"])
+                    for name in ("raw", "value"):
+                        if name in record:
+                            record[name] = from_json(record[name])
                     yield record
 
     def findings(self, submission_ids: Iterable[int]) -> list[Finding]:

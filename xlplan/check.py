@@ -87,10 +87,12 @@ def collect_paths(inputs: Iterable[Path | str]) -> list[Path]:
 
 def check_files(paths: Iterable[Path | str], settings: Settings, plan: Plan, *,
                 limits: Limits = Limits(), workers: int | None = None,
-                reader: Reader | None = None) -> CheckResult:
+                reader: Reader | None = None, keep_values: bool = True) -> CheckResult:
     """Read and check returned files; never raises for a bad file.
 
-    ``reader`` replaces the reading step, as in ``Archive.collect``."""
+    ``reader`` replaces the reading step, as in ``Archive.collect``. ``keep_values=False``
+    leaves ``values`` empty: findings only, in memory that does not grow with the values of
+    thousands of files (what ``xlplan check`` and the panel need)."""
     files = collect_paths(paths)
     versions = template_versions(settings)
     result = CheckResult()
@@ -100,7 +102,8 @@ def check_files(paths: Iterable[Path | str], settings: Settings, plan: Plan, *,
     for returned in progress(returned_files, "読み取り・チェック", "checking", total=len(files)):
         findings, values = check_returned(returned, plan, settings, versions)
         result.findings += findings
-        rows += values
+        if keep_values:
+            rows += values
         result.files.append(_file_report(returned, findings))
     result.values = pd.DataFrame(rows, columns=VALUE_COLUMNS)
     return result
@@ -384,7 +387,7 @@ def cmd_check(args) -> int:
     missing = [p for p in args.paths if not Path(p).exists()]
     if missing:
         raise UserError(_t(f"見つかりません: {'、'.join(missing)}", f"Not found: {', '.join(missing)}"))
-    result = check_files(args.paths, settings, plan)
+    result = check_files(args.paths, settings, plan, keep_values=False)
     if args.format == "json":
         print(findings_json(result.findings, [f.to_dict() for f in result.files], args.lang))
     else:

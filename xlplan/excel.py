@@ -366,7 +366,7 @@ def _do_check_one(ctx: _Context, panel: PanelIO) -> tuple[int, str]:
         raise PanelError("確認するファイルが設定されていません。「設定」シートの「確認するファイル」にパスを入力してください。")
     if not target.exists():
         raise PanelError(f"見つかりません: {target}")
-    result = check_files([target], settings, plan)
+    result = check_files([target], settings, plan, keep_values=False)
     panel.write_table("xlplan_findings", FINDINGS_HEADER, _finding_rows(result.findings))
     counts = count_by_severity(result.findings)
     return result.exit_code, (
