@@ -37,17 +37,6 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def _calamine_read(path: str) -> int:
-    from python_calamine import CalamineWorkbook
-
-    wb = CalamineWorkbook.from_path(path)
-    cells = 0
-    for name in wb.sheet_names:
-        rows = wb.get_sheet_by_name(name).to_python()
-        cells += sum(1 for row in rows for v in row if v != "")
-    return cells
-
-
 def _fresh(path: Path) -> Path:
     if path.exists():
         shutil.rmtree(path)
@@ -96,6 +85,7 @@ def run(n: int, data: Path, scratch: Path, workers: int, batch_size: int, build:
 
     sys.path.insert(0, str(HERE))
     from corpus import make_corpus
+    from run import _calamine_read  # the same floor as run.py's calamineP
 
     folder = data / f"n{n}"
     if not build and not (folder / "xlplan.toml").exists():

@@ -325,24 +325,11 @@ class Archive:
             db.execute("INSERT OR REPLACE INTO choices VALUES (?,?,?,?)",
                        (year, department, submission_id, _now()))
 
-    def _rows(self, table: str, submission_ids: Iterable[int]) -> list[sqlite3.Row]:
-        """Rows of ``findings`` or ``cell_values`` for submissions, in recorded order (queried
-        in slices, so thousands of ids stay under SQLite's limit on parameters)."""
-        ids = sorted(set(submission_ids))
-        rows: list[sqlite3.Row] = []
-        with closing(self._connect()) as db:
-            for start in range(0, len(ids), 500):
-                part = ids[start:start + 500]
-                marks = ",".join("?" * len(part))
-                rows += db.execute(f"SELECT * FROM {table} WHERE submission_id IN ({marks}) "
-                                   "ORDER BY submission_id, seq", part).fetchall()
-        return rows
-
-    def iter_values(self, submission_ids: Iterable[int], project: str | None = None,
-                    columns: tuple[str, ...] | None = None):
-        """Normalised values of submissions (optionally of one project, optionally only some
-        columns), one at a time: the merge streams them, so its memory does not grow with the
-        number of departments."""
+    def _rows(self, table: str, submission_ids: Iterable[int], project: str | None = None,
+              columns: tuple[str, ...] | None = None):
+        """Rows of ``findings`` or ``cell_values`` for submissions (optionally of one project,
+        only some columns), in recorded order, one at a time: queried in slices, so thousands
+        of ids stay under SQLite's limit on parameters."""
         ids = sorted(set(submission_ids))
         where = " AND project=?" if project is not None else ""
         wanted = ", ".join(c for c in columns if c.isidentifier()) if columns else "*"
@@ -351,13 +338,20 @@ class Archive:
                 part = ids[start:start + 500]
                 marks = ",".join("?" * len(part))
                 params = part + ([project] if project is not None else [])
-                for r in db.execute(f"SELECT {wanted} FROM cell_values WHERE submission_id IN "
-                                    f"({marks}){where} ORDER BY submission_id, seq", params):
-                    record = dict(r)
-                    for name in ("raw", "value"):
-                        if name in record:
-                            record[name] = from_json(record[name])
-                    yield record
+                yield from db.execute(f"SELECT {wanted} FROM {table} WHERE submission_id IN "
+                                      f"({marks}){where} ORDER BY submission_id, seq", params)
+
+    def iter_values(self, submission_ids: Iterable[int], project: str | None = None,
+                    columns: tuple[str, ...] | None = None):
+        """Normalised values of submissions (optionally of one project, optionally only some
+        columns), one at a time: the merge streams them, so its memory does not grow with the
+        number of departments."""
+        for r in self._rows("cell_values", submission_ids, project, columns):
+            record = dict(r)
+            for name in ("raw", "value"):
+                if name in record:
+                    record[name] = from_json(record[name])
+            yield record
 
     def findings(self, submission_ids: Iterable[int]) -> list[Finding]:
         """Findings of submissions, in recorded order."""

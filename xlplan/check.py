@@ -23,7 +23,7 @@ from .normalise import (Normalised, normalise_choice, normalise_quantity, normal
                         normalise_score, normalise_text)
 from .plan import Plan
 from .progress import progress
-from .read import Limits, Returned, file_digest, read_returned
+from .read import Limits, Returned, read_returned, unreadable
 from .settings import Settings
 from .template import TemplateError, available_layouts, load_template_spec
 
@@ -165,13 +165,7 @@ def _read_alone(path: Path, key: bytes, limits: Limits) -> Returned:
         with ProcessPoolExecutor(max_workers=1) as pool:
             return pool.submit(_read_in_worker, path, key, limits).result()
     except BrokenProcessPool:
-        result = Returned(Path(path))
-        try:
-            result.size, result.sha256 = file_digest(Path(path))
-        except OSError:
-            pass
-        result.finding("unreadable-file", detail="読み取り中に処理が異常終了しました")
-        return result
+        return unreadable(path, "読み取り中に処理が異常終了しました")
 
 
 def _file_report(returned: Returned, findings: list[Finding]) -> FileReport:

@@ -14,7 +14,6 @@ from pathlib import Path
 from . import __version__
 from .check import add_check_command
 from .findings import current_lang, has_errors
-from .progress import ProgressCallback
 from .project import RESULTS, feedback_dir, merged_path, scoring_dir
 from .fiscal import FiscalYearError, parse_fiscal_year
 from .report import _fit, format_table
@@ -165,11 +164,7 @@ def cmd_collect(args) -> int:
     missing = [p for p in args.inbox if not Path(p).exists()]
     if missing:
         raise UserError(_t(f"見つかりません: {'、'.join(missing)}", f"Not found: {', '.join(missing)}"))
-    bar = ProgressCallback("回収・チェック", "collecting")
-    try:
-        summary = archive.collect(args.inbox, settings, plan, progress=bar)
-    finally:
-        bar.close()
+    summary = archive.collect(args.inbox, settings, plan)  # with its progress bar on a terminal
     for s in summary.new:
         who = s.department or _t("（不明）", "(unknown)")
         print(_t(f"回収: {s.original_name} → {who}（エラー {s.errors}、警告 {s.warnings}）",

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .check import Reader
-from .read import Limits, Returned, file_digest, read_returned
+from .read import Limits, Returned, read_returned, unreadable
 
 MISSING_DASK = ("Dask が必要です: pip install 'xlplan[dask]' / "
                 "Dask is needed: pip install 'xlplan[dask]'")
@@ -144,13 +144,6 @@ def _result(client, path: Path, future) -> Returned:
 
 def _failed(path: Path, exc: BaseException) -> Returned:
     """A file whose reading failed on the cluster, as read_returned reports an unreadable file."""
-    path = Path(path)
-    result = Returned(path)
-    try:
-        result.size, result.sha256 = file_digest(path)
-    except OSError:
-        pass
     cause = ("読み取り中にワーカーが停止しました" if type(exc).__name__ == "KilledWorker"
              else "クラスタでの読み取りに失敗しました")
-    result.finding("unreadable-file", detail=f"{cause}（{type(exc).__name__}）")
-    return result
+    return unreadable(path, f"{cause}（{type(exc).__name__}）")

@@ -150,6 +150,18 @@ _KIND_DETAIL = {
 }
 
 
+def unreadable(path: Path | str, detail: str) -> Returned:
+    """A file whose reading failed outside ``read_returned`` (its process died, a cluster task
+    failed): size and hash when the file is there, and one ``unreadable-file`` finding."""
+    result = Returned(Path(path))
+    try:
+        result.size, result.sha256 = file_digest(result.path)
+    except OSError:
+        pass
+    result.finding("unreadable-file", detail=detail)
+    return result
+
+
 def read_returned(path: Path | str, key: bytes | None = None, limits: Limits = Limits()) -> Returned:
     """Read one returned file into a Returned record; never raises, never writes to the file."""
     path = Path(path)
