@@ -28,7 +28,8 @@ from xlplan.archive import Archive, submission_status
 from xlplan.check import check_files
 from xlplan.feedback import write_feedback
 from xlplan.files import atomic_write
-from xlplan.merge import merged_tables, write_merged
+from xlplan import merge as merge_mod
+from xlplan.merge import VALUE_COLUMNS, merged_tables, write_merged
 from xlplan.read import read_returned
 from xlplan.simulate import _fields, _target_value, fill_workbook
 
@@ -377,6 +378,26 @@ FORMULA_TEXTS = {
 }
 
 
+def test_text_that_looks_like_rich_string_xml_stays_text(project, generated, tmp_path):
+    """XlsxWriter writes '<r>…</r>' text unescaped as rich-string XML: typed by a department it
+    must still come out as that text, in a workbook every reader opens."""
+    plan, files = generated
+    typed = {("3-1-1", "achievement", None): "<r>課題</r>",
+             ("3-1-1", "eval_comment", None): "<r><t>x</t></r>"}
+    fill(plan, files["健康づくり課"].path, project.inbox / "健康づくり課.xlsx", texts=typed)
+    archive = Archive.for_settings(project.settings)
+    archive.collect([project.inbox], project.settings, plan)
+    out = tmp_path / "集計.xlsx"
+    write_merged(archive, plan, project.settings, out)
+    values = _sheet_values(out)  # python-calamine
+    project_sheet = next(n for n in values if n.startswith("3-1-1"))
+    assert "<r>課題</r>" in {v for r in values[project_sheet] for v in r}
+    everywhere = {v for rows in values.values() for r in rows for v in r}
+    assert set(typed.values()) <= everywhere
+    wb = load_workbook(out)  # openpyxl parses every sheet's XML
+    assert "<r>課題</r>" in {c.value for row in wb[project_sheet].iter_rows() for c in row}
+
+
 def test_formula_like_text_stays_text_in_workbook_and_csv(project, generated, tmp_path):
     plan, files = generated
     fields = fill(plan, files["健康づくり課"].path, project.inbox / "健康づくり課.xlsx",
@@ -431,6 +452,108 @@ def test_formula_like_text_stays_text_in_workbook_and_csv(project, generated, tm
         for line in csv.reader(text.splitlines()):
             for value in line:
                 assert value not in texts, (name, value)
+
+
+# --- 6b. the streamed rows of the table sheets ----------------------------------------------
+# The data rows of the table sheets (all but 要確認) are written as XML by xlplan and spliced
+# into the workbook XlsxWriter saved: every kind of value must come out as XlsxWriter writes it.
+
+_CUT = merge_mod._CUT_NOTE
+SPLICED_ROWS = [  # (項目 (wrapped), 入力値, 値, 目標)
+    ("一行目\n二行目\n三行目", "a&b<c>\"d'e", 1.5, True),
+    ("制御\x01文字", "=1+1", -3, False),
+    (" 前後に空白 ", "_x0041_", 12345678901234567890, None),
+    ("😀" * 3, "x" * 40000, float("nan"), float("inf")),
+]
+
+
+def _spliced_row(department: str, row: tuple) -> dict:
+    item, raw, value, target = row
+    return {**dict.fromkeys(VALUE_COLUMNS), "担当課": department, "項目": item, "入力値": raw, "値": value,
+            "目標": target}
+
+
+def test_streamed_rows_read_back_with_their_values_types_and_heights(project, generated, tmp_path,
+                                                                   monkeypatch):
+    plan, files = generated
+    fill(plan, files["福祉課"].path, project.inbox / "福祉課.xlsx")
+    archive = Archive.for_settings(project.settings)
+    archive.collect([project.inbox], project.settings, plan)
+    real_rows = merge_mod._value_rows
+
+    def value_rows(source):
+        yield from real_rows(source)
+        yield from (_spliced_row("福祉課", row) for row in SPLICED_ROWS)
+
+    monkeypatch.setattr(merge_mod, "_value_rows", value_rows)
+    out = write_merged(archive, plan, project.settings, tmp_path / "out" / "集計.xlsx")
+    assert [p.name for p in out.parent.iterdir()] == [out.name]  # no row or splice file left behind
+    cols = [VALUE_COLUMNS.index(n) for n in ("項目", "入力値", "値", "目標")]
+    cut = "x" * (32767 - len(_CUT)) + _CUT
+
+    rows = _sheet_values(out)["入力値"]
+    assert [[r[c] for c in cols] for r in rows[-4:]] == [
+        ["一行目\n二行目\n三行目", "a&b<c>\"d'e", 1.5, True],
+        ["制御\x01文字", "=1+1", -3.0, False],
+        [" 前後に空白 ", "_x0041_", 1.234567890123457e19, ""],
+        ["😀" * 3, cut, "", "inf"]]
+    assert type(rows[-4][cols[3]]) is bool and type(rows[-2][cols[2]]) is float
+
+    ws = load_workbook(out)["入力値"]
+    last = ws.max_row
+    assert last == len(rows) and last > 5
+    got = [[(ws.cell(r, c + 1).value, ws.cell(r, c + 1).data_type) for c in cols] for r in range(last - 3, last + 1)]
+    # openpyxl keeps Excel's _xHHHH_ escapes as they are (calamine above undoes them).
+    assert got == [
+        [("一行目\n二行目\n三行目", "s"), ("a&b<c>\"d'e", "s"), (1.5, "n"), (True, "b")],
+        [("制御_x0001_文字", "s"), ("=1+1", "s"), (-3, "n"), (False, "b")],
+        [(" 前後に空白 ", "s"), ("_x005F_x0041_", "s"), (1.234567890123457e19, "n"), (None, "n")],
+        [("😀" * 3, "s"), (cut, "s"), (None, "n"), ("inf", "s")]]
+    assert ws.row_dimensions[last - 3].height == 45  # three lines of 項目
+    assert ws.row_dimensions[last].height is None
+    assert ws.cell(last - 3, cols[2] + 1).alignment.horizontal == "center"  # the number look
+    assert ws.cell(last - 3, cols[0] + 1).alignment.wrap_text
+    assert ws.auto_filter.ref == f"A1:K{last}" and ws.freeze_panes == "A2"
+    xml = _sheet_part(out, "入力値")
+    assert f'<dimension ref="A1:K{last}"/>' in xml and "<f>" not in xml
+
+
+def test_streamed_rows_match_the_xlsxwriter_path(tmp_path):
+    """The same table written through the row stream and through XlsxWriter's own cells (the
+    path of the decorated 要確認) reads back the same: values, types, looks, heights, ranges."""
+    import xlsxwriter
+
+    table = merge_mod.Table("入力値", VALUE_COLUMNS,
+                            lambda: (_spliced_row(d, row) for d in ("A課", "B課") for row in SPLICED_ROWS))
+    paths = {}
+    for way in ("stream", "xlsxwriter"):
+        paths[way] = tmp_path / way / "t.xlsx"
+        paths[way].parent.mkdir()
+        row_files = merge_mod._RowFiles(paths[way].parent)
+        wb = xlsxwriter.Workbook(str(paths[way]), {"constant_memory": True, "strings_to_formulas": False})
+        formats = merge_mod._Formats(wb)
+        merge_mod._table_sheet(wb, formats, table, merge_mod._WIDTHS["入力値"], wrap=("項目",),
+                               titles=("題",), row_files=row_files,
+                               decorate=None if way == "stream" else (lambda ws, r, row: None))
+        wb.close()
+        row_files.splice(paths[way])
+        row_files.remove()
+        assert [p.name for p in paths[way].parent.iterdir()] == ["t.xlsx"]
+    stream, plain = _sheet_values(paths["stream"]), _sheet_values(paths["xlsxwriter"])
+    assert stream == plain and len(stream["入力値"]) == 2 + 2 * len(SPLICED_ROWS)
+    a, b = load_workbook(paths["stream"])["入力値"], load_workbook(paths["xlsxwriter"])["入力値"]
+    assert a.max_row == b.max_row == 2 + 2 * len(SPLICED_ROWS)
+    for ra, rb in zip(a.iter_rows(), b.iter_rows()):
+        for x, y in zip(ra, rb):
+            assert (x.value, x.data_type, x.number_format, x.font.name, x.font.b, x.alignment.horizontal,
+                    x.alignment.vertical, x.alignment.wrap_text) == \
+                   (y.value, y.data_type, y.number_format, y.font.name, y.font.b, y.alignment.horizontal,
+                    y.alignment.vertical, y.alignment.wrap_text), x.coordinate
+    assert {r: d.height for r, d in a.row_dimensions.items()} == {r: d.height for r, d in b.row_dimensions.items()}
+    assert a.auto_filter.ref == b.auto_filter.ref == f"A2:K{a.max_row}"
+    dimension = re.compile(r'<dimension ref="[^"]*"/>')
+    assert dimension.search(_sheet_part(paths["stream"], "入力値")).group(0) == \
+        dimension.search(_sheet_part(paths["xlsxwriter"], "入力値")).group(0) == f'<dimension ref="A1:K{a.max_row}"/>'
 
 
 # --- 7. structure of the merged workbook -------------------------------------------------

@@ -308,3 +308,15 @@ def test_random_damage_never_raises_and_never_gives_silent_wrong_values(gen, fil
                 [(e.code, e.sheet, e.cell) for e in result.findings])
 
     check()
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(st.text(), st.integers(), st.floats(allow_nan=False), st.booleans(), st.none(),
+                 st.dates()))
+def test_every_archived_value_comes_back_with_its_type(value):
+    """Values go into the archive as JSON and come back (text and whole numbers on a fast
+    path that skips the JSON parser): the same value, of the same type."""
+    from xlplan.archive import _json, from_json
+
+    back = from_json(_json(value))
+    assert back == value and type(back) is type(value)

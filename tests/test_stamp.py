@@ -111,3 +111,25 @@ def test_shared_projects_render_once_and_every_copy_checks_clean(project, tmp_pa
     # Blank inputs are all there is to report in a workbook nobody has filled yet.
     assert {f.code for f in result.findings} <= {"missing-result", "missing-text", "score-missing"}
     assert len(result.files) == len(files)
+
+
+def test_a_project_sent_to_many_departments_names_the_recipient_and_a_count(project, tmp_path):
+    """A survey-like project shared by 12 departments: each workbook's 担当課 cell names its own
+    department and how many others share it (not all 12 names), stamped or rendered in full."""
+    from xlplan.plan import Department
+
+    plan = load_plan(project.master)
+    shared = plan.projects[0]
+    extra = [f"調査{i:02d}課" for i in range(1, 13 - len(shared.departments))]
+    plan.departments += [Department(name) for name in extra]
+    shared.departments = list(shared.departments) + extra
+    assert len(shared.departments) == 12
+    files = {f.department: f for f in generate(plan, tmp_path / "out", project.settings,
+                                               departments=[shared.departments[0], extra[3]])}
+    for department, f in files.items():
+        values = _values(f.path.read_bytes())
+        cells = [v for rows in values.values() for row in rows for v in row if isinstance(v, str)]
+        assert f"{department}ほか11担当" in cells
+        assert not any(extra[-1] in v for v in cells if department != extra[-1])
+    result = check_files([tmp_path / "out"], project.settings, plan)
+    assert {f.code for f in result.findings} <= {"missing-result", "missing-text", "score-missing"}

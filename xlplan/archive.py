@@ -87,6 +87,13 @@ def from_json(text: str | None):
     """Inverse of the raw-value encoding."""
     if text is None:
         return None
+    # Most values are text or whole numbers: those are decoded without the JSON parser, which
+    # was a quarter of a merge's time. A JSON string without a backslash is its characters
+    # between the quotes (json.dumps escapes quotes, backslashes and control characters).
+    if text[:1] == '"' and "\\" not in text:
+        return text[1:-1]
+    if text.isascii() and text.isdigit() and len(text) < 16:
+        return int(text)
     value = json.loads(text)
     if isinstance(value, dict) and "date" in value:
         return dt.date.fromisoformat(value["date"][:10])
@@ -227,22 +234,65 @@ class Archive:
             report.close()
         return CollectSummary(new, known, len(files))
 
-    def _duplicate_member(self, db, returned, year: str, path: Path) -> list[Finding]:
-        """A committee member who already sent a form this year: say so (the newest counts)."""
+    def recheck(self, settings: Settings, plan: Plan, limits: Limits = Limits(), progress=None,
+                workers: int | None = None, reader: Reader | None = None) -> list[Submission]:
+        """Read and check again every file recorded for the plan's year, against the plan and
+        settings as they are now, and replace each file's record in place (its findings,
+        values, department and status; when and under which name it came in are kept).
+
+        For after the coordinator fixed the master (a department that was missing, a target),
+        or after a file was recorded unreadable because its reading process died. The
+        archived copies are read; nothing in the archive changes. One transaction per file,
+        as in ``collect``."""
+        versions = template_versions(settings)
+        year = plan.year.short
+        report = progress or ProgressCallback("再チェック", "rechecking")
+        done = []
+        with closing(self._connect()) as db:
+            recorded = [_submission(r) for r in db.execute(
+                self._SUBMISSION_SQL + " WHERE s.year=? ORDER BY s.id", (year,))]
+            # A copy removed from the archive by hand cannot be read again: its record stays.
+            recorded = [s for s in recorded if (self.root / s.archived_path).is_file()]
+            copies = [self.root / s.archived_path for s in recorded]
+            results = (reader(copies, settings.key_bytes, limits) if reader is not None
+                       else read_many(copies, settings.key_bytes, limits, workers))
+            for index, (old, returned) in enumerate(zip(recorded, results), start=1):
+                report(index, len(recorded), Path(old.original_name))
+                path = Path(old.source_path)
+                returned.path = path
+                for f in returned.findings:
+                    f.file = path.name
+                findings, values = check_returned(returned, plan, settings, versions)
+                findings += self._duplicate_member(db, returned, year, path, before=old.id)
+                with db:
+                    db.execute(
+                        "UPDATE submissions SET department=?, form_year=?, plan_id=?,"
+                        " template_version=?, readable=?, errors=?, warnings=?, kind=?, member=?"
+                        " WHERE id=?", (*_submission_columns(returned, findings), old.id))
+                    db.execute("DELETE FROM findings WHERE submission_id=?", (old.id,))
+                    db.execute("DELETE FROM cell_values WHERE submission_id=?", (old.id,))
+                    _insert_results(db, old.id, findings, values)
+                done.append(self.submission(old.id))
+        if isinstance(report, ProgressCallback):
+            report.close()
+        return done
+
+    def _duplicate_member(self, db, returned, year: str, path: Path,
+                          before: int | None = None) -> list[Finding]:
+        """A committee member who already sent a form this year: say so (the newest counts).
+        ``before``: count only submissions recorded before this one (a recheck)."""
         meta = returned.metadata or {}
         if not returned.readable or meta.get("kind") != "scoring":
             return []
         earlier = db.execute("SELECT COUNT(*) FROM submissions WHERE year=? AND kind='scoring' "
-                             "AND member=? AND readable=1", (year, str(meta.get("member")))).fetchone()[0]
+                             "AND member=? AND readable=1 AND id < ?",
+                             (year, str(meta.get("member")), before or 2 ** 62)).fetchone()[0]
         if not earlier:
             return []
         return [Finding("duplicate-member-submission", file=path.name, department=returned.department,
                         detail=f"{earlier + 1} 件目")]
 
     def _record(self, db, path, sha, size, archived, year, returned, findings, values) -> int:
-        meta = returned.metadata or {}
-        errors = sum(f.severity == "error" for f in findings)
-        warnings = sum(f.severity == "warning" for f in findings)
         mtime = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc).isoformat(
             timespec="seconds")
         last_saved = returned.last_saved.isoformat() if returned.last_saved else None
@@ -255,23 +305,9 @@ class Archive:
                 " collected_at, department, form_year, plan_id, template_version, readable,"
                 " errors, warnings, kind, member) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (sha, year, path.name, str(path), mtime, _now(),
-                 returned.department if returned.readable else "", str(meta.get("year", "")),
-                 str((meta.get("plan") or {}).get("id", "")),
-                 (meta.get("template") or {}).get("version"), int(returned.readable), errors,
-                 warnings, str(meta.get("kind") or "department") if returned.readable else "",
-                 str(meta.get("member") or "") if returned.readable else ""))
+                 *_submission_columns(returned, findings)))
             sid = cur.lastrowid
-            db.executemany(
-                "INSERT INTO findings VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                [(sid, i, f.code, f.severity, f.file, f.department, f.project, f.field, f.sheet,
-                  f.cell, _json(f.value), f.expected, f.detail) for i, f in enumerate(findings)])
-            db.executemany(
-                "INSERT INTO cell_values VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                [(sid, i, v["department"], v["project"], v["indicator_no"], v["indicator"],
-                  v["field"], v["label"], v["year"], v["planned"], v["target"], _json(v["raw"]),
-                  _json(v["value"]), v["value"] if isinstance(v["value"], (int, float))
-                  and not isinstance(v["value"], bool) else None, v["unit"], v["kind"],
-                  v["changes"], v["sheet"], v["cell"]) for i, v in enumerate(values)])
+            _insert_results(db, sid, findings, values)
         return sid
 
     # --- querying -----------------------------------------------------------------------
@@ -363,6 +399,34 @@ class Archive:
     def values(self, submission_ids: Iterable[int]) -> list[dict]:
         """Normalised values of submissions (raw and value decoded), in recorded order."""
         return list(self.iter_values(submission_ids))
+
+
+def _submission_columns(returned, findings: list[Finding]) -> tuple:
+    """department, form_year, plan_id, template_version, readable, errors, warnings, kind,
+    member: what a submission's row says about its file's content and checks."""
+    meta = returned.metadata or {}
+    readable = returned.readable
+    return (returned.department if readable else "", str(meta.get("year", "")),
+            str((meta.get("plan") or {}).get("id", "")), (meta.get("template") or {}).get("version"),
+            int(readable), sum(f.severity == "error" for f in findings),
+            sum(f.severity == "warning" for f in findings),
+            str(meta.get("kind") or "department") if readable else "",
+            str(meta.get("member") or "") if readable else "")
+
+
+def _insert_results(db, sid: int, findings: list[Finding], values: list[dict]) -> None:
+    """A submission's findings and normalised values (inside the caller's transaction)."""
+    db.executemany(
+        "INSERT INTO findings VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        [(sid, i, f.code, f.severity, f.file, f.department, f.project, f.field, f.sheet,
+          f.cell, _json(f.value), f.expected, f.detail) for i, f in enumerate(findings)])
+    db.executemany(
+        "INSERT INTO cell_values VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        [(sid, i, v["department"], v["project"], v["indicator_no"], v["indicator"],
+          v["field"], v["label"], v["year"], v["planned"], v["target"], _json(v["raw"]),
+          _json(v["value"]), v["value"] if isinstance(v["value"], (int, float))
+          and not isinstance(v["value"], bool) else None, v["unit"], v["kind"],
+          v["changes"], v["sheet"], v["cell"]) for i, v in enumerate(values)])
 
 
 def _instant(text: str | None) -> float:

@@ -216,11 +216,12 @@ def check_returned(returned: Returned, plan: Plan, settings: Settings,
     if current is not None and template.get("version") != current:
         add("template-version-mismatch", value=str(template.get("version")), expected=str(current))
     rows = []
+    lookup = _IndicatorLookup(plan)
     for spec in meta.get("fields", []):
         cell = returned.cells.get(spec["name"])
         if cell is None:
             continue
-        field_findings, row = _check_field(spec, cell, plan, settings)
+        field_findings, row = _check_field(spec, cell, plan, settings, lookup)
         findings += field_findings
         row.update(file=returned.path.name, department=returned.department)
         rows.append(row)
@@ -276,10 +277,12 @@ def _normalise(spec: dict, cell, plan: Plan) -> Normalised:
     return normalise_text(raw)
 
 
-def _check_field(spec: dict, cell, plan: Plan, settings: Settings) -> tuple[list[Finding], dict]:
+def _check_field(spec: dict, cell, plan: Plan, settings: Settings,
+                 lookup: "_IndicatorLookup | None" = None) -> tuple[list[Finding], dict]:
     kind = spec["kind"]
+    lookup = lookup or _IndicatorLookup(plan)
     n = _normalise(spec, cell, plan)
-    target = _target(plan, spec)
+    target = lookup.target(spec)
     where = dict(project=spec["project"], field=spec["label"], sheet=cell.sheet,
                  cell=cell.coordinate, value=_shown(cell.value))
     findings: list[Finding] = []
@@ -306,7 +309,7 @@ def _check_field(spec: dict, cell, plan: Plan, settings: Settings) -> tuple[list
     if n.kind != "blank" and NOTABLE_CHANGES & set(n.changes) and not n.problem:
         findings.append(Finding("value-normalised", **where, expected=_shown(n.value)))
     row = dict(project=spec["project"], indicator_no=spec.get("indicator"),
-               indicator=_indicator_name(plan, spec), field=spec["field"], label=spec["label"],
+               indicator=lookup.name(spec), field=spec["field"], label=spec["label"],
                year=spec.get("year"), planned=target.text if target else None,
                target=target.value if target else None, raw=_shown(cell.value), value=n.value,
                unit=n.unit or spec.get("unit") or None, kind=n.kind, changes=",".join(n.changes),
@@ -324,21 +327,37 @@ def _far_from_target(value, target, where, settings: Settings) -> list[Finding]:
                     expected=_shown(target.value), detail=f"{ratio:.0%}")]
 
 
-def _target(plan: Plan, spec: dict):
-    if spec.get("indicator") is None or not spec.get("year"):
-        return None
-    project = plan.project(spec["project"])
-    if project is None:
-        return None
-    indicator = next((i for i in project.indicators if i.no == spec["indicator"]), None)
-    return indicator.target_for(parse_fiscal_year(spec["year"])) if indicator else None
+class _IndicatorLookup:
+    """Each indicator and target of the plan that a file's fields name, looked up once per
+    file (a workbook has a dozen fields per indicator)."""
 
+    def __init__(self, plan: Plan):
+        self.plan = plan
+        self._indicators: dict[tuple, object] = {}
+        self._targets: dict[tuple, object] = {}
 
-def _indicator_name(plan: Plan, spec: dict) -> str | None:
-    project = plan.project(spec["project"])
-    if project is None or spec.get("indicator") is None:
-        return None
-    return next((i.name for i in project.indicators if i.no == spec["indicator"]), None)
+    def _indicator(self, spec: dict):
+        key = (spec["project"], spec.get("indicator"))
+        if key not in self._indicators:
+            project = self.plan.project(spec["project"])
+            self._indicators[key] = None if project is None or key[1] is None else next(
+                (i for i in project.indicators if i.no == key[1]), None)
+        return self._indicators[key]
+
+    def target(self, spec: dict):
+        """The plan's target for the field's indicator and year, or None."""
+        if spec.get("indicator") is None or not spec.get("year"):
+            return None
+        key = (spec["project"], spec["indicator"], spec["year"])
+        if key not in self._targets:
+            indicator = self._indicator(spec)
+            self._targets[key] = indicator.target_for(parse_fiscal_year(spec["year"])) if indicator else None
+        return self._targets[key]
+
+    def name(self, spec: dict) -> str | None:
+        """The indicator's name, or None for a field that is not about an indicator."""
+        indicator = self._indicator(spec)
+        return indicator.name if indicator else None
 
 
 def _shown(value) -> object:

@@ -164,6 +164,10 @@ def cmd_collect(args) -> int:
     missing = [p for p in args.inbox if not Path(p).exists()]
     if missing:
         raise UserError(_t(f"見つかりません: {'、'.join(missing)}", f"Not found: {', '.join(missing)}"))
+    if args.recheck:
+        rechecked = archive.recheck(settings, plan)
+        print(_t(f"保管済みのファイルを再チェック: {len(rechecked)} ファイル",
+                 f"rechecked archived files: {len(rechecked)}"))
     summary = archive.collect(args.inbox, settings, plan)  # with its progress bar on a terminal
     for s in summary.new:
         who = s.department or _t("（不明）", "(unknown)")
@@ -304,6 +308,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("collect", help="回収フォルダのファイルを保管・チェックして記録")
     p.add_argument("inbox", nargs="+", help="回収フォルダまたはファイル")
+    p.add_argument("--recheck", action="store_true",
+                   help="保管済みのファイルも今の計画マスタ・設定で読み直して記録し直す"
+                        "（計画マスタを直したあと、読み取れなかったファイルの再試行）")
     project_args(p)
     p.set_defaults(func=cmd_collect)
 

@@ -27,7 +27,7 @@ from .metadata import FORMAT_VERSION, row_hash, write_metadata_sheet
 from .plan import Indicator, Member, Plan, Project
 from .progress import progress
 from .settings import Settings
-from .stamp import NotStampable, Prototype, new_marker
+from .stamp import NotStampable, Prototype, is_marker, new_marker
 from .template import (Formula, Input, Link, Locked, RenderedCell, TemplateError, TemplateSpec,
                        cell_range, load_template_spec, render_sheet, template_fill)
 
@@ -399,13 +399,29 @@ def _project_values(plan: Plan, project: Project, context: RenderContext) -> dic
     return {
         "project.id": project.id, "project.name": project.name, "project.issues": project.issues,
         "project.policy": project.policy, "project.roles": project.roles,
-        "project.departments": "、".join(project.departments), "project.status": project.status,
+        "project.departments": departments_label(project.departments, context.department),
+        "project.status": project.status,
         "project.sheet": Link(context.sheet_of_project.get(project.id, ""),
                               _link_target(context.sheet_of_project.get(project.id, ""))),
         "goal.no": goal.no if goal else "", "goal.name": goal.name if goal else "",
         "direction.id": direction.id if direction else project.direction_id,
         "direction.name": direction.name if direction else "",
     }
+
+
+DEPARTMENTS_SHOWN = 10
+
+
+def departments_label(departments: list[str], recipient: str | None) -> str:
+    """The 担当課 cell: every department joined with 「、」, or, for a project shared by more than
+    DEPARTMENTS_SHOWN (a survey sent to every municipality), the recipient and a count, so the
+    cell and the file do not grow with the number of recipients ("福祉課ほか1,740担当")."""
+    if len(departments) <= DEPARTMENTS_SHOWN:
+        return "、".join(departments)
+    # A prototype's marker stands for one of its group, who all report on this project.
+    own = recipient in departments or is_marker(recipient)
+    first = [recipient] if own else list(departments[:DEPARTMENTS_SHOWN - 1])
+    return f"{'、'.join(first)}ほか{len(departments) - len(first):,}担当"
 
 
 def _link_target(sheet: str) -> str:

@@ -34,7 +34,15 @@ def new_marker() -> str:
     """A fresh marker for the recipient's name: ASCII letters and digits only, so every XML
     writer stores it as it is (openpyxl with lxml writes other characters as references), and
     random, so no plan text can contain it."""
-    return "xlplanrecipient" + secrets.token_hex(12)
+    return _MARKER_PREFIX + secrets.token_hex(12)
+
+
+_MARKER_PREFIX = "xlplanrecipient"
+
+
+def is_marker(text: str | None) -> bool:
+    """True for a name made by ``new_marker`` (a prototype's stand-in for its recipients)."""
+    return bool(text) and text.startswith(_MARKER_PREFIX) and len(text) == len(_MARKER_PREFIX) + 24
 
 
 _LOCAL = struct.Struct("<IHHHHHIIIHH")
