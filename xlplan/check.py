@@ -8,6 +8,7 @@ as a pandas DataFrame for the merge. One bad file never stops the batch.
 from __future__ import annotations
 
 import os
+from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field, replace
@@ -136,19 +137,39 @@ def read_many(files: list[Path], key: bytes, limits: Limits = Limits(), workers:
         return
     done = 0
     while done < len(files):
-        rest = files[done:]
         try:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                for returned in pool.map(_read_in_worker, rest, [key] * len(rest),
-                                         [limits] * len(rest), chunksize=8):
-                    yield returned
-                    done += 1
+            for returned in _read_on_pool(files[done:], key, limits, workers):
+                yield returned
+                done += 1
         except BrokenProcessPool:
             # A reading process died (out of memory, a crash in a native library) on one of
             # the next files. Read the next one alone: if its process dies too, that file is
             # the cause and is reported as unreadable; the batch goes on either way.
             yield _read_alone(files[done], key, limits)
             done += 1
+
+
+BATCH = 8      # files per task: fewer round trips between processes
+AHEAD = 4      # batches submitted ahead per process: enough to keep it busy, few to hold
+
+
+def _read_on_pool(files: list[Path], key: bytes, limits: Limits, workers: int):
+    """Read files in order on a process pool, with at most AHEAD batches per process submitted
+    ahead of the caller. (Executor.map submits every file at once and keeps each result until
+    the caller takes it: when reading outpaced recording, collect's memory grew with N.)"""
+    batches = [files[i:i + BATCH] for i in range(0, len(files), BATCH)]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        pending: deque = deque()
+        for batch in batches:
+            pending.append(pool.submit(_read_batch, batch, key, limits))
+            if len(pending) >= workers * AHEAD:
+                yield from pending.popleft().result()
+        while pending:
+            yield from pending.popleft().result()
+
+
+def _read_batch(paths: list[Path], key: bytes, limits: Limits) -> list[Returned]:
+    return [_read_in_worker(path, key, limits) for path in paths]
 
 
 def _read_in_worker(path: Path, key: bytes, limits: Limits) -> Returned:

@@ -83,12 +83,12 @@ class MergeSource:
         self.ids = [s.id for s in self.current.values()]
         self._cached: tuple[str, dict] | None = None
 
-    def project_values(self, project_id: str) -> dict[tuple, dict]:
+    def project_values(self, project_id: str) -> "_ProjectValues":
         """(department, project, field, indicator no, year) → value, for one project."""
         if self._cached is None or self._cached[0] != project_id:
             self._cached = None  # one project's values in memory at a time, never two
             values = self.archive.iter_values(self.ids, project=project_id, columns=_VALUE_QUERY)
-            self._cached = (project_id, {_value_key(v): _Value(v) for v in values})
+            self._cached = (project_id, _ProjectValues(project_id, values))
         return self._cached[1]
 
     def submitted(self, project, department: str) -> bool:
@@ -103,20 +103,39 @@ class _Value:
     __slots__ = ("value", "raw", "number", "kind", "planned")
 
     def __init__(self, row: dict):
-        for name in self.__slots__:
-            setattr(self, name, row[name])
+        value = self.value = row["value"]
+        # Most typed values are stored as typed: one object for both, not two equal copies.
+        self.raw = value if row["raw"] == value and type(row["raw"]) is type(value) else row["raw"]
+        self.number = value if row["number"] == value and type(row["number"]) is type(value) else row["number"]
+        self.kind, self.planned = _intern(row["kind"]), row["planned"]
 
     def __getitem__(self, name: str):
         return getattr(self, name)
 
 
+class _ProjectValues:
+    """One project's values of every department, looked up by (department, project, field,
+    indicator no, year) like a dict: held per department with the (field, indicator, year)
+    keys shared, which takes about half the memory of one key tuple per value."""
+
+    def __init__(self, project_id: str, rows):
+        self.project_id = project_id
+        self.by_department: dict[str, dict[tuple, _Value]] = {}
+        shared: dict[tuple, tuple] = {}
+        for v in rows:
+            inner = (_intern(v["field"]), v["indicator_no"], _intern(v["year"]))
+            inner = shared.setdefault(inner, inner)
+            self.by_department.setdefault(_intern(v["department"]), {})[inner] = _Value(v)
+
+    def get(self, key: tuple, default=None):
+        """The value at (department, project, field, indicator no, year), or ``default``."""
+        department, project_id, field, indicator, year = key
+        if project_id != self.project_id:
+            return default
+        return self.by_department.get(department, {}).get((field, indicator, year), default)
+
+
 _VALUE_QUERY = ("department", "project", "field", "indicator_no", "year") + _Value.__slots__
-
-
-def _value_key(v: dict) -> tuple:
-    # Interned: thousands of rows repeat the same department, field and year.
-    return (_intern(v["department"]), _intern(v["project"]), _intern(v["field"]), v["indicator_no"],
-            _intern(v["year"]))
 
 
 def _intern(text):
