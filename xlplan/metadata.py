@@ -45,8 +45,6 @@ def canonical_value(value) -> str:
     openpyxl gives 30 where calamine gives 30.0, a date may come back as a datetime, and an
     application may save a string as a number: all are reduced to one text form.
     """
-    if type(value) is str:  # most cells: the first test, not the last (fingerprints hash thousands)
-        return value.replace("\r\n", "\n").strip()
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -65,7 +63,7 @@ def canonical_value(value) -> str:
 
 def row_hash(cells: list[tuple[int, object]]) -> str:
     """Short hash of one row's locked content: (column, value) pairs, blanks ignored."""
-    parts = [f"{col}:{text}" for col, v in sorted(cells) if (text := canonical_value(v))]
+    parts = [f"{col}:{canonical_value(v)}" for col, v in sorted(cells) if canonical_value(v) != ""]
     if not parts:
         return ""
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:12]
@@ -97,24 +95,6 @@ class MetadataError(Exception):
 
 def parse_metadata_rows(rows: list[list]) -> tuple[dict, str]:
     """(data, signature) from the metadata sheet's rows as any reader returns them."""
-    data, signature, _ = _parse_metadata(rows)
-    return data, signature
-
-
-def read_signed_metadata(rows: list[list], key: bytes | None) -> tuple[dict, bool]:
-    """(data, signature valid) from the metadata sheet's rows; MetadataError when unparsable.
-
-    The stored text is what was signed (it is written as canonical JSON), so its HMAC is
-    checked first; only when that fails is the data re-serialised canonically and checked
-    again, which accepts the same files as ``verify`` at a third of the cost."""
-    data, signature, text = _parse_metadata(rows)
-    if key is None:
-        return data, False
-    quick = hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()
-    return data, hmac.compare_digest(quick, str(signature or "")) or verify(data, signature, key)
-
-
-def _parse_metadata(rows: list[list]) -> tuple[dict, str, str]:
     if not rows or not rows[0] or str(rows[0][0]).strip() != MARKER:
         raise MetadataError("no marker")
     signature = ""
@@ -127,11 +107,10 @@ def _parse_metadata(rows: list[list]) -> tuple[dict, str, str]:
             signature = str(value or "")
         elif label == "data":
             chunks.append(str(value or ""))
-    text = "".join(chunks)
     try:
-        data = json.loads(text)
+        data = json.loads("".join(chunks))
     except ValueError as exc:
         raise MetadataError(f"metadata JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise MetadataError("metadata is not an object")
-    return data, signature, text
+    return data, signature

@@ -22,7 +22,7 @@ from defusedxml import ElementTree as SafeET
 from openpyxl.utils.cell import coordinate_from_string, column_index_from_string, get_column_letter
 
 from .findings import Finding
-from .metadata import METADATA_SHEET, MetadataError, read_signed_metadata, row_hash
+from .metadata import METADATA_SHEET, MetadataError, parse_metadata_rows, row_hash, verify
 
 NS_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 NS_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
@@ -49,7 +49,6 @@ class Cell:
     coordinate: str
     value: object
     formula: str | None = None
-    # Shown as a percentage (read for fields declared "percent", the only ones it changes).
     percent_format: bool = False
 
 
@@ -267,11 +266,11 @@ def _read_package(result: Returned, key: bytes | None, limits: Limits) -> None:
                 result.finding("not-xlplan-file")
                 return
             try:
-                result.metadata, result.signature_ok = read_signed_metadata(
-                    values.rows(METADATA_SHEET), key)
+                result.metadata, signature = parse_metadata_rows(values.rows(METADATA_SHEET))
             except MetadataError:
                 result.finding("signature-invalid")
                 return
+            result.signature_ok = key is not None and verify(result.metadata, signature, key)
             if not result.signature_ok:
                 result.finding("signature-invalid")
                 return
@@ -341,29 +340,13 @@ class _SheetXml:
     formulas: dict[str, str]
     protected: bool
     validated: set[str]
-    data: bytes
-
-    def style(self, coordinate: str) -> int:
-        """The style index (cellXfs) of one cell, 0 when it has none or is not written.
-
-        Looked up per input cell rather than collected for every cell of the sheet: a sheet
-        has a dozen inputs among a thousand cells, and a byte search finds each one faster
-        than a scan of them all (measured: the scan was a fifth of reading a file)."""
-        needle = f'r="{coordinate}"'.encode()
-        start = self.data.find(needle)
-        while start != -1:
-            open_at = self.data.rfind(b"<", 0, start)
-            tag = self.data[open_at:start]
-            # The attribute of a cell element (<c r=…> or <x:c r=…>), not of a row or a range.
-            if _CELL_START.fullmatch(tag):
-                end = self.data.find(b">", start)
-                found = _STYLE_ATTR.search(self.data, open_at, end)
-                return int(found.group(1)) if found else 0
-            start = self.data.find(needle, start + 1)
-        return 0
+    styles: dict[str, int]
 
 
-_CELL_START = re.compile(rb'<(?:\w+:)?c\s(?:[^>]*\s)?')
+# A cell's reference and style in one match, whichever order the writer put them in (Excel,
+# LibreOffice and openpyxl write r before s; one findall instead of a loop over every cell).
+_REF_AND_STYLE = re.compile(rb'<(?:\w+:)?c\b[^>]*?(?:\br="([A-Z]+[0-9]+)"[^>]*?\bs="([0-9]+)"'
+                            rb'|\bs="([0-9]+)"[^>]*?\br="([A-Z]+[0-9]+)")')
 
 
 # A cell formula element (<f>, <f t="shared" …/>), not <formula> of a conditional format.
@@ -372,52 +355,25 @@ _HAS_FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
 
 def _sheet_xml(z: zipfile.ZipFile, part: str) -> _SheetXml:
     data = z.read(part)
-    # Protection and validations come after the cell data (the schema's order): search only
-    # the tail, and the whole part when the tail holds nothing (an odd writer loses time,
-    # never a finding). Each full regular-expression scan cost about 0.1 ms per sheet.
-    tail = max(data.rfind(b"sheetData>"), data.rfind(b"sheetData/>"), 0)
-    formulas = _formulas(data, tail or len(data))
-    prot = _PROTECTION.search(data, tail) or _PROTECTION.search(data)
+    formulas = {}
+    styles: dict[str, int] = {}
+    for ref, style, style2, ref2 in _REF_AND_STYLE.findall(data):
+        styles[(ref or ref2).decode()] = int(style or style2)
+    if _HAS_FORMULA.search(data):  # most sheets hold no formula: skip the per-cell pass
+        for match in _CELL_XML.finditer(data):
+            inner = match.group(3)
+            if inner and _HAS_FORMULA.search(inner):
+                ref = _REF_ATTR.search(match.group(1))
+                f = _FORMULA.search(inner)
+                if ref and f:
+                    text = (f.group(1) or b"").decode("utf-8", "replace")
+                    formulas[ref.group(1).decode()] = "=" + _unescape(text) if text else "=(shared)"
+    prot = _PROTECTION.search(data)
     protected = bool(prot and re.search(rb'\bsheet="(1|true)"', prot.group(1)))
-    sqrefs = list(_SQREF.finditer(data, tail)) or list(_SQREF.finditer(data))
     validated: set[str] = set()
-    for m in sqrefs:
+    for m in _SQREF.finditer(data):
         validated |= expand_sqref((m.group(1) or m.group(2) or b"").decode())
-    return _SheetXml(formulas, protected, validated, data)
-
-
-def _formulas(data: bytes, end: int) -> dict[str, str]:
-    """{'H10': '=…'} for every cell formula before ``end``; a shared formula's other cells
-    are '=(shared)'. Found formula by formula, each in the cell element that opens just
-    before it, instead of going through every cell of the sheet."""
-    formulas = {}
-    for f in _FORMULA.finditer(data, 0, end):
-        open_at = data.rfind(b"<", 0, f.start())
-        tag_end = data.find(b">", open_at)
-        ref = _REF_ATTR.search(data, open_at, tag_end) if _CELL_START.match(data, open_at) else None
-        if ref is None:
-            return _formulas_cell_by_cell(data)  # not the usual <c …><f>: take the slow, sure path
-        text = (f.group(1) or b"").decode("utf-8", "replace")
-        formulas[ref.group(1).decode()] = "=" + _unescape(text) if text else "=(shared)"
-    return formulas
-
-
-def _formulas_cell_by_cell(data: bytes) -> dict[str, str]:
-    formulas = {}
-    for match in _CELL_XML.finditer(data):
-        inner = match.group(3)
-        if inner and _HAS_FORMULA.search(inner):
-            ref = _REF_ATTR.search(match.group(1))
-            f = _FORMULA.search(inner)
-            if ref and f:
-                text = (f.group(1) or b"").decode("utf-8", "replace")
-                formulas[ref.group(1).decode()] = "=" + _unescape(text) if text else "=(shared)"
-    return formulas
-
-
-def _row_col(coordinate: str) -> tuple[int, int]:
-    column, row = coordinate_from_string(coordinate)
-    return row, column_index_from_string(column)
+    return _SheetXml(formulas, protected, validated, styles)
 
 
 def _unescape(text: str) -> str:
@@ -456,42 +412,29 @@ def _resolve_name(pkg: _Package, name: str) -> tuple[str, str] | None:
     return (sheet, cell) if re.fullmatch(r"[A-Z]+[0-9]+", cell) else None
 
 
-_NUMFMT = re.compile(rb"<(?:\w+:)?numFmt\b([^>]*)>")
-_CELLXFS = re.compile(rb"<(?:\w+:)?cellXfs\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?cellXfs>)", re.S)
-_XF = re.compile(rb"<(?:\w+:)?xf\b([^>]*)>")
-_NUMFMT_ID = re.compile(rb'\bnumFmtId="([0-9]+)"')
-_FORMAT_CODE = re.compile(rb'\bformatCode="([^"]*)"')
-
-
 def percent_styles(z: zipfile.ZipFile) -> set[int]:
-    """Indexes of cell formats (cellXfs) whose number format shows a percentage.
-
-    Read with regular expressions, not a parser: styles.xml holds hundreds of elements and
-    parsing it was a tenth of reading a file; only two attributes are needed."""
+    """Indexes of cell formats (cellXfs) whose number format shows a percentage."""
     try:
-        data = z.read("xl/styles.xml")
+        root = SafeET.fromstring(z.read("xl/styles.xml"))
     except KeyError:
         return set()
     percent_ids = {9, 10}  # Excel's built-in 0% and 0.00%
-    for fmt in _NUMFMT.finditer(data):
-        code, number = _FORMAT_CODE.search(fmt.group(1)), _NUMFMT_ID.search(fmt.group(1))
-        text = re.sub(r'"[^"]*"|\\.', "", _unescape(code.group(1).decode("utf-8", "replace"))) if code else ""
-        if "%" in text and number:
-            percent_ids.add(int(number.group(1)))
-    xfs = _CELLXFS.search(data)
+    for fmt in root.iter(f"{NS_MAIN}numFmt"):
+        code = re.sub(r'"[^"]*"|\\.', "", fmt.get("formatCode", ""))
+        if "%" in code:
+            percent_ids.add(int(fmt.get("numFmtId", "-1")))
+    xfs = root.find(f"{NS_MAIN}cellXfs")
     if xfs is None:
         return set()
-    ids = [_NUMFMT_ID.search(xf.group(1)) for xf in _XF.finditer(xfs.group(1) or b"")]
-    return {i for i, number in enumerate(ids) if int(number.group(1) if number else 0) in percent_ids}
+    return {i for i, xf in enumerate(xfs.iter(f"{NS_MAIN}xf"))
+            if int(xf.get("numFmtId", "0")) in percent_ids}
 
 
 def _read_fields(result: Returned, pkg: _Package, values: _SheetValues,
                  xml_cache: dict[str, "_SheetXml"]) -> None:
     sheets = {n for n, _, _ in pkg.sheets}
-    # styles.xml is parsed only when a percentage field needs it (a sixth of a read otherwise).
-    fields = result.metadata.get("fields", [])
-    percent = percent_styles(pkg.zip) if any(f.get("kind") == "percent" for f in fields) else set()
-    for spec in fields:
+    percent = percent_styles(pkg.zip)
+    for spec in result.metadata.get("fields", []):
         target = _resolve_name(pkg, spec["name"])
         if target is None or target[0] not in sheets:
             result.finding("layout-changed", project=spec.get("project", ""), field=spec.get("label", ""),
@@ -515,8 +458,7 @@ def _read_fields(result: Returned, pkg: _Package, values: _SheetValues,
         value = values.grid(sheet).get((row, column_index_from_string(col)))
         xml = xml_cache[sheet]
         result.cells[spec["name"]] = Cell(sheet, coordinate, value, xml.formulas.get(coordinate),
-                                          spec.get("kind") == "percent" and bool(percent)
-                                          and xml.style(coordinate) in percent)
+                                          xml.styles.get(coordinate, 0) in percent)
 
 
 def _check_layout(result: Returned, pkg: _Package, values: _SheetValues,
@@ -553,13 +495,10 @@ def _check_layout(result: Returned, pkg: _Package, values: _SheetValues,
 
 
 def _compare_rows(result: Returned, sheet: str, grid, formulas, inputs, expected: dict) -> None:
-    # Inputs and formula cells are not locked content; compared as (row, column) so that no
-    # cell of the sheet needs its A1 name.
-    skipped = {_row_col(coordinate) for s, coordinate in inputs if s == sheet}
-    skipped |= {_row_col(coordinate) for coordinate in formulas}
     rows: dict[int, list] = {}
     for (r, c), value in grid.items():
-        if (r, c) in skipped:
+        coordinate = f"{get_column_letter(c)}{r}"
+        if (sheet, coordinate) in inputs or coordinate in formulas:
             continue
         rows.setdefault(r, []).append((c, value))
     actual = {str(r): h for r, cells in rows.items() if (h := row_hash(cells))}
