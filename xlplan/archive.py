@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from .check import Reader, check_returned, collect_paths, read_many, template_versions
+from .check import Reader, check_returned, collect_paths, read_with, template_versions
 from .findings import Finding
 from .plan import Plan
 from .progress import ProgressCallback
@@ -215,18 +215,10 @@ class Archive:
                     continue
                 batch.add(sha)
                 pending.append((path, sha, size, self.store_file(path, sha)))
-            archived_copies = [item[3] for item in pending]
-            results = (reader(archived_copies, settings.key_bytes, limits) if reader is not None
-                       else read_many(archived_copies, settings.key_bytes, limits, workers))
+            results = read_with(reader, [item[3] for item in pending], settings.key_bytes, limits, workers)
             for index, ((path, sha, size, archived), returned) in enumerate(zip(pending, results), start=1):
                 report(index, len(pending), path)
-                # Read the archived copy (what we keep is what we checked), but name the
-                # file in findings as the department sent it.
-                returned.path = path
-                for f in returned.findings:
-                    f.file = path.name
-                findings, values = check_returned(returned, plan, settings, versions)
-                findings += self._duplicate_member(db, returned, year, path)
+                findings, values = self._check(db, returned, path, plan, settings, versions)
                 sid = self._record(db, path, sha, size, archived, year, returned, findings, values)
                 new.append(self.submission(sid))
                 _crash_hook(index)
@@ -254,16 +246,11 @@ class Archive:
             # A copy removed from the archive by hand cannot be read again: its record stays.
             recorded = [s for s in recorded if (self.root / s.archived_path).is_file()]
             copies = [self.root / s.archived_path for s in recorded]
-            results = (reader(copies, settings.key_bytes, limits) if reader is not None
-                       else read_many(copies, settings.key_bytes, limits, workers))
+            results = read_with(reader, copies, settings.key_bytes, limits, workers)
             for index, (old, returned) in enumerate(zip(recorded, results), start=1):
                 report(index, len(recorded), Path(old.original_name))
-                path = Path(old.source_path)
-                returned.path = path
-                for f in returned.findings:
-                    f.file = path.name
-                findings, values = check_returned(returned, plan, settings, versions)
-                findings += self._duplicate_member(db, returned, year, path, before=old.id)
+                findings, values = self._check(db, returned, Path(old.source_path), plan, settings,
+                                               versions, before=old.id)
                 with db:
                     db.execute(
                         "UPDATE submissions SET department=?, form_year=?, plan_id=?,"
@@ -276,6 +263,17 @@ class Archive:
         if isinstance(report, ProgressCallback):
             report.close()
         return done
+
+    def _check(self, db, returned, path: Path, plan: Plan, settings: Settings, versions,
+               before: int | None = None) -> tuple[list[Finding], list[dict]]:
+        """Findings and values of a read archived copy, which findings name as the file the
+        department sent (``path``): what we keep is what we checked."""
+        returned.path = path
+        for f in returned.findings:
+            f.file = path.name
+        findings, values = check_returned(returned, plan, settings, versions)
+        findings += self._duplicate_member(db, returned, plan.year.short, path, before)
+        return findings, values
 
     def _duplicate_member(self, db, returned, year: str, path: Path,
                           before: int | None = None) -> list[Finding]:

@@ -98,8 +98,7 @@ def check_files(paths: Iterable[Path | str], settings: Settings, plan: Plan, *,
     versions = template_versions(settings)
     result = CheckResult()
     rows: list[dict] = []
-    returned_files = (reader(files, settings.key_bytes, limits) if reader is not None
-                      else read_many(files, settings.key_bytes, limits, workers))
+    returned_files = read_with(reader, files, settings.key_bytes, limits, workers)
     for returned in progress(returned_files, "読み取り・チェック", "checking", total=len(files)):
         findings, values = check_returned(returned, plan, settings, versions)
         result.findings += findings
@@ -124,6 +123,13 @@ def template_versions(settings: Settings) -> dict[str, int]:
 
 # Reads files in order: (paths, signing key, limits) → one Returned per path.
 Reader = Callable[[list[Path], bytes, Limits], Iterable[Returned]]
+
+
+def read_with(reader: Reader | None, files: list[Path], key: bytes, limits: Limits,
+              workers: int | None) -> Iterable[Returned]:
+    """Read files in order with ``reader`` (e.g. ``xlplan.cluster.dask_reader``), or on this
+    machine's process pool when there is none."""
+    return reader(files, key, limits) if reader is not None else read_many(files, key, limits, workers)
 
 
 def read_many(files: list[Path], key: bytes, limits: Limits = Limits(), workers: int | None = None):
@@ -299,9 +305,8 @@ def _normalise(spec: dict, cell, plan: Plan) -> Normalised:
 
 
 def _check_field(spec: dict, cell, plan: Plan, settings: Settings,
-                 lookup: "_IndicatorLookup | None" = None) -> tuple[list[Finding], dict]:
+                 lookup: "_IndicatorLookup") -> tuple[list[Finding], dict]:
     kind = spec["kind"]
-    lookup = lookup or _IndicatorLookup(plan)
     n = _normalise(spec, cell, plan)
     target = lookup.target(spec)
     where = dict(project=spec["project"], field=spec["label"], sheet=cell.sheet,

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterator
-from xml.etree import ElementTree
 
 import pandas as pd
 import xlsxwriter
@@ -32,6 +31,7 @@ from .files import atomic_write
 from .generate import RenderContext, block_items, placeholder_resolver, sheet_title
 from .plan import Plan
 from .progress import progress
+from .read import package_sheets
 from .report import display_width
 from .scoring import committee_table
 from .settings import Settings
@@ -660,21 +660,7 @@ class _RowFiles:
             stream.path.unlink(missing_ok=True)
 
 
-_MAIN_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
-_REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 _DIMENSION = re.compile(rb'<dimension ref="([^"]*)"/>')
-
-
-def _sheet_parts(z: zipfile.ZipFile) -> dict[str, str]:
-    """Worksheet name → its part in the package, read from xl/workbook.xml and its relations
-    (not guessed from the sheet order: XlsxWriter numbers chartsheets apart, for one)."""
-    rels = ElementTree.fromstring(z.read("xl/_rels/workbook.xml.rels"))
-    targets = {rel.get("Id"): rel.get("Target") for rel in rels}
-    parts = {}
-    for sheet in ElementTree.fromstring(z.read("xl/workbook.xml")).iter(_MAIN_NS + "sheet"):
-        target = targets[sheet.get(_REL_NS + "id")]
-        parts[sheet.get("name")] = target.lstrip("/") if target.startswith("/") else "xl/" + target
-    return parts
 
 
 def _split_sheet_data(xml: bytes) -> tuple[bytes, bytes]:
@@ -713,7 +699,8 @@ def _splice_rows(path: Path, streams: list[_RowStream]) -> None:
     spliced = Path(name)
     try:
         with zipfile.ZipFile(path) as src, zipfile.ZipFile(spliced, "w", zipfile.ZIP_DEFLATED) as dst:
-            parts = _sheet_parts(src)
+            # Parts found through the workbook's relations, not guessed from the sheet order.
+            parts = {name: part for name, part, _ in package_sheets(src)}
             by_part = {parts[s.sheet]: s for s in streams}
             for info in src.infolist():
                 copy = zipfile.ZipInfo(info.filename, info.date_time)

@@ -231,6 +231,21 @@ def _open_package(path: Path, limits: Limits) -> _Package:
     z = zipfile.ZipFile(path)
     _check_sizes(z, limits)
     workbook = SafeET.fromstring(z.read("xl/workbook.xml"))
+    sheets = _sheets(z, workbook)
+    names = {}
+    for dn in workbook.iter(f"{NS_MAIN}definedName"):
+        if dn.get("localSheetId") is None and dn.text:
+            names[dn.get("name", "")] = dn.text
+    return _Package(z, sheets, names)
+
+
+def package_sheets(z: zipfile.ZipFile) -> list[tuple[str, str, str]]:
+    """(name, part, state) of every sheet of an xlsx package, in workbook order, the part
+    found through the workbook's relationships (e.g. 'xl/worksheets/sheet3.xml')."""
+    return _sheets(z, SafeET.fromstring(z.read("xl/workbook.xml")))
+
+
+def _sheets(z: zipfile.ZipFile, workbook) -> list[tuple[str, str, str]]:
     rels = SafeET.fromstring(z.read("xl/_rels/workbook.xml.rels"))
     targets = {r.get("Id"): r.get("Target", "") for r in rels.iter(f"{NS_PKG_REL}Relationship")}
     sheets = []
@@ -238,11 +253,7 @@ def _open_package(path: Path, limits: Limits) -> _Package:
         target = targets.get(s.get(f"{NS_REL}id"), "")
         part = target.lstrip("/") if target.startswith("/") else str(PurePosixPath("xl") / target)
         sheets.append((s.get("name", ""), _normpath(part), s.get("state", "visible")))
-    names = {}
-    for dn in workbook.iter(f"{NS_MAIN}definedName"):
-        if dn.get("localSheetId") is None and dn.text:
-            names[dn.get("name", "")] = dn.text
-    return _Package(z, sheets, names)
+    return sheets
 
 
 def _normpath(part: str) -> str:
