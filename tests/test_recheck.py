@@ -40,9 +40,14 @@ def test_a_file_recorded_unreadable_when_its_reader_died_is_read_again_by_rechec
     count_sql = "SELECT submission_id, COUNT(*) FROM cell_values GROUP BY submission_id"
     counts_before = dict(_rows(archive, count_sql))
     monkeypatch.delenv("XLPLAN_TEST_KILL_READING")
+    # Someone removed one archived copy by hand: it cannot be read again, its record stays,
+    # and the coordinator is told which file it is.
+    gone = first[files["長寿社会課"].path.name]
+    (archive.root / gone.archived_path).unlink()
     r = run_cli("collect", "--recheck", str(project.inbox), "--project", str(project.root))
     assert r.returncode == 0, r.stdout + r.stderr  # nothing new was collected
-    assert f"再チェック: {len(files)} ファイル" in r.stdout
+    assert f"再チェック: {len(files) - 1} ファイル" in r.stdout
+    assert f"再チェックできません（保管庫にファイルがありません）: {gone.original_name}" in r.stdout
     assert "Traceback" not in r.stderr
 
     after = {s.original_name: s for s in archive.submissions(plan.year.short)}
@@ -60,6 +65,7 @@ def test_a_file_recorded_unreadable_when_its_reader_died_is_read_again_by_rechec
     counts = dict(_rows(archive, count_sql))
     assert fixed.id not in counts_before
     assert {sid: n for sid, n in counts.items() if sid != fixed.id} == counts_before
+    assert after[gone.original_name].readable and after[gone.original_name].id == gone.id
     assert counts[fixed.id] == files["福祉課"].inputs
 
 

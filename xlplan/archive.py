@@ -241,10 +241,11 @@ class Archive:
         report = progress or ProgressCallback("再チェック", "rechecking")
         done = []
         with closing(self._connect()) as db:
+            # A copy removed from the archive by hand cannot be read again: its record stays
+            # (``missing_copies`` lists them).
+            missing = {s.id for s in self.missing_copies(year)}
             recorded = [_submission(r) for r in db.execute(
-                self._SUBMISSION_SQL + " WHERE s.year=? ORDER BY s.id", (year,))]
-            # A copy removed from the archive by hand cannot be read again: its record stays.
-            recorded = [s for s in recorded if (self.root / s.archived_path).is_file()]
+                self._SUBMISSION_SQL + " WHERE s.year=? ORDER BY s.id", (year,)) if r["id"] not in missing]
             copies = [self.root / s.archived_path for s in recorded]
             results = read_with(reader, copies, settings.key_bytes, limits, workers)
             for index, (old, returned) in enumerate(zip(recorded, results), start=1):
@@ -263,6 +264,10 @@ class Archive:
         if isinstance(report, ProgressCallback):
             report.close()
         return done
+
+    def missing_copies(self, year: str) -> list[Submission]:
+        """Submissions of a year whose archived copy is no longer in the archive folder."""
+        return [s for s in self.submissions(year) if not (self.root / s.archived_path).is_file()]
 
     def _check(self, db, returned, path: Path, plan: Plan, settings: Settings, versions,
                before: int | None = None) -> tuple[list[Finding], list[dict]]:

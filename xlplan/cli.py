@@ -168,6 +168,9 @@ def cmd_collect(args) -> int:
         rechecked = archive.recheck(settings, plan)
         print(_t(f"保管済みのファイルを再チェック: {len(rechecked)} ファイル",
                  f"rechecked archived files: {len(rechecked)}"))
+        for s in archive.missing_copies(plan.year.short):
+            print(_t(f"  再チェックできません（保管庫にファイルがありません）: {s.original_name} → {s.archived_path}",
+                     f"  cannot recheck (not in the archive folder): {s.original_name} → {s.archived_path}"))
     summary = archive.collect(args.inbox, settings, plan)  # with its progress bar on a terminal
     for s in summary.new:
         who = s.department or _t("（不明）", "(unknown)")
