@@ -191,6 +191,9 @@ class Finding:
     value: object = None
     expected: str = ""
     detail: str = ""
+    # The detail in English (the detail itself is Japanese). Every detail xlplan writes has
+    # both, so that an English message carries no Japanese but the user's own data.
+    detail_en: str = ""
 
     def __post_init__(self):
         if self.code not in CATALOGUE:
@@ -212,8 +215,11 @@ class Finding:
 
     def message(self, lang: str | None = None) -> str:
         """The full message in the chosen language, with the finding's values filled in."""
-        template = self.type.message_en if current_lang(lang) == "en" else self.type.message_ja
+        english = current_lang(lang) == "en"
+        template = self.type.message_en if english else self.type.message_ja
         values = _Blank({k: ("" if v is None else v) for k, v in asdict(self).items()})
+        if english and self.detail_en:
+            values["detail"] = self.detail_en
         return template.format_map(values)
 
     def location(self) -> str:
@@ -225,6 +231,9 @@ class Finding:
     def to_dict(self, lang: str | None = None) -> dict:
         """A JSON-ready record with every location field, severity, title and message."""
         record = asdict(self)
+        record.pop("detail_en")
+        if current_lang(lang) == "en" and self.detail_en:
+            record["detail"] = self.detail_en
         record["value"] = None if self.value is None else self.value
         record.update(severity=self.severity, title=self.title(lang), message=self.message(lang))
         return record
