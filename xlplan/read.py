@@ -28,7 +28,8 @@ from defusedxml import ElementTree as SafeET
 from openpyxl.utils.cell import get_column_letter
 
 from .findings import Finding
-from .metadata import METADATA_SHEET, MetadataError, parse_metadata_rows, row_hash, verify
+from .metadata import (METADATA_SHEET, MetadataError, canonical_value, metadata_rows,
+                       parse_metadata_rows, row_hash, verify)
 
 NS_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 NS_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
@@ -417,12 +418,16 @@ def _read_package(result: Returned, data: bytes, key: bytes | None, limits: Limi
             if METADATA_SHEET not in {n for n, _, _ in pkg.sheets}:
                 result.finding("not-xlplan-file")
                 return
+            rows = values.rows(METADATA_SHEET)
             try:
-                result.metadata, signature = parse_metadata_rows(values.rows(METADATA_SHEET))
+                result.metadata, signature = parse_metadata_rows(rows)
             except MetadataError:
                 result.finding("signature-invalid")
                 return
-            result.signature_ok = key is not None and verify(result.metadata, signature, key)
+            # The signature covers the JSON; the rest of the sheet (the marker, the format
+            # version, any other cell) must be exactly what xlplan wrote with it.
+            result.signature_ok = key is not None and verify(result.metadata, signature, key) and \
+                _trimmed(rows) == _trimmed(metadata_rows(result.metadata, key))
             if not result.signature_ok:
                 result.finding("signature-invalid")
                 return
@@ -432,6 +437,20 @@ def _read_package(result: Returned, data: bytes, key: bytes | None, limits: Limi
             _report_far_cells(result, far)
         finally:
             values.close()
+
+
+def _trimmed(rows: list[list]) -> list[list[str]]:
+    """Rows as canonical text, without trailing blank cells and rows (for comparing what two
+    readers or a reader and a writer hold)."""
+    out = []
+    for row in rows:
+        cells = [canonical_value(v) for v in row]
+        while cells and cells[-1] == "":
+            cells.pop()
+        out.append(cells)
+    while out and not out[-1]:
+        out.pop()
+    return out
 
 
 # --- macros ---------------------------------------------------------------------------------
@@ -525,6 +544,7 @@ def _guard(pkg: _Package, limits: Limits) -> dict[str, _Far]:
         if part in pkg.parts:
             continue
         data = pkg.parts[part] = _read_part(pkg.zip, part)
+        _check_root(data, part, b"worksheet", name)
         cells = _scan_sheet(name, data, strings)
         left_out = _beyond_grid(name, cells, limits.max_grid_cells)
         if left_out:
@@ -539,6 +559,7 @@ def _shared_string_count(pkg: _Package) -> int:
     if name not in pkg.zip.namelist():
         return 0
     data = _read_part(pkg.zip, name)
+    _check_root(data, name, b"sst")
     held = len(re.findall(rb"<(?:[\w.-]+:)?si(?:\s[^>]*)?>", data))
     root = re.search(rb"<(?:[\w.-]+:)?sst\b([^>]*)>", data)
     declared = _attr(root.group(1), b"uniqueCount") if root else None
@@ -546,6 +567,28 @@ def _shared_string_count(pkg: _Package) -> int:
         raise _Refused(f"共有文字列の表（{name}）の件数 {declared} が中身（{held} 件）と合いません",
                        f"the shared-string table ({name}) declares {declared} strings but holds {held}")
     return held
+
+
+SPREADSHEETML = (b"http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+                 b"http://purl.oclc.org/ooxml/spreadsheetml/main")  # transitional, strict
+_ROOT = re.compile(rb"<(?![?!])(?:([A-Za-z_][\w.-]*):)?([A-Za-z_][\w.-]*)([^>]*)>")
+
+
+def _check_root(data: bytes, part: str, local: bytes, sheet: str = "") -> None:
+    """The part's root element is SpreadsheetML's ``local`` (worksheet, sst). The native
+    reader ignores namespaces, Excel does not: a sheet whose namespace was damaged would be
+    read by one and be empty for the other."""
+    root = _ROOT.search(data)
+    namespace = None
+    if root is not None and root.group(2) == local:
+        declared = b"xmlns" + (b":" + root.group(1) if root.group(1) else b"")
+        m = re.search(rb"(?:^|\s)" + re.escape(declared) + rb"\s*=\s*[\"']([^\"']*)[\"']", root.group(3))
+        namespace = m.group(1) if m else None
+    if namespace not in SPREADSHEETML:
+        where = f"シート「{sheet}」（{part}）" if sheet else part
+        where_en = f"sheet '{sheet}' ({part})" if sheet else part
+        raise _Refused(f"{where} が Excel の形式（SpreadsheetML）になっていません",
+                       f"{where_en} is not in Excel's format (SpreadsheetML)", sheet=sheet)
 
 
 def _scan_sheet(sheet: str, data: bytes, strings: int) -> list[tuple]:
