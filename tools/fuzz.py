@@ -169,6 +169,10 @@ MEMORY_LIMIT = 2 << 30  # bytes of address space per child process: a blow-up di
 def _limit_memory() -> None:
     import resource
 
+    from xlplan.check import _silence_stderr
+
+    _silence_stderr()  # openpyxl's MemoryError in a child is a verdict of None, not output
+
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     if soft == resource.RLIM_INFINITY or soft > MEMORY_LIMIT:
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, hard))

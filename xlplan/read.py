@@ -597,6 +597,7 @@ def _scan_sheet(sheet: str, data: bytes, strings: int) -> list[tuple]:
     places them: by their own reference, else after the previous cell of the row."""
     cells = []
     row_index, col_index = 0, 0  # 0-based, as the value reader counts
+    last_row, last_cell = 0, (0, 0)  # Excel keeps rows and cells in order, each once
     for m in _SHEET_TAG.finditer(data):
         closing, tag, attrs, empty = m.groups()
         if tag == b"row":
@@ -609,6 +610,9 @@ def _scan_sheet(sheet: str, data: bytes, strings: int) -> list[tuple]:
                     raise _Refused(f"シート「{sheet}」の行番号「{r[:24]}」が Excel の範囲（1～1048576）にないか正しくありません",
                                    f"sheet '{sheet}' has a row number '{r[:24]}' outside Excel's rows (1 to 1048576)",
                                    sheet=sheet)
+                if int(r) <= last_row:
+                    raise _out_of_order(sheet, f"{r}")
+                last_row = int(r)
                 if not empty:
                     row_index = int(r) - 1
         elif tag == b"c":
@@ -626,6 +630,10 @@ def _scan_sheet(sheet: str, data: bytes, strings: int) -> list[tuple]:
                     raise _Refused(f"シート「{sheet}」に Excel の範囲（A1～XFD1048576）を超える位置のセルがあります",
                                    f"sheet '{sheet}' places a cell outside Excel's grid (A1 to XFD1048576)",
                                    sheet=sheet)
+            if (row, col) <= last_cell:
+                # Two cells at one place: readers disagree on which one counts.
+                raise _out_of_order(sheet, r or f"{get_column_letter(col)}{row}")
+            last_cell = (row, col)
             if empty:
                 continue  # <c …/> holds no value: the value reader skips it altogether
             col_index = col
@@ -648,6 +656,12 @@ def _scan_sheet(sheet: str, data: bytes, strings: int) -> list[tuple]:
         for piece in m.group(1).decode("utf-8", "replace").split():
             _check_range(sheet, piece)
     return cells
+
+
+def _out_of_order(sheet: str, where: str) -> _Refused:
+    return _Refused(f"シート「{sheet}」の {where} が重複しているか順序が正しくありません（ファイルが壊れています）",
+                    f"sheet '{sheet}': {where} appears twice or out of order (the file is damaged)",
+                    sheet=sheet, cell=where if cell_position(where) else "")
 
 
 def _check_string_index(sheet: str, ref: str, data: bytes, at: int, strings: int) -> None:
