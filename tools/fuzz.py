@@ -25,6 +25,7 @@ import argparse
 import collections
 import io
 import json
+import os
 import random
 import re
 import signal
@@ -173,9 +174,14 @@ def _limit_memory() -> None:
 
     _silence_stderr()  # openpyxl's MemoryError in a child is a verdict of None, not output
 
+    try:  # on top of what the forked process already maps
+        mapped = int(Path("/proc/self/statm").read_text().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        mapped = 0
+    limit = mapped + MEMORY_LIMIT
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    if soft == resource.RLIM_INFINITY or soft > MEMORY_LIMIT:
-        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, hard))
+    if soft == resource.RLIM_INFINITY or soft > limit:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
 class Oracle:
@@ -336,8 +342,9 @@ def _mutate_xml(data: bytes, rng: random.Random, op: str) -> tuple[bytes, str]:
 
 
 def run(cases: int, seed: int, folder: Path, workers: int = 2, chunk: int = 100, log=None,
-        departments: tuple[str, ...] = DEPARTMENTS) -> Figures:
-    """Fuzz ``cases`` mutations with ``seed`` in ``folder``; return the figures."""
+        departments: tuple[str, ...] = DEPARTMENTS, keep: Path | None = None) -> Figures:
+    """Fuzz ``cases`` mutations with ``seed`` in ``folder``; return the figures. The files
+    of failing cases are copied into ``keep`` (with what was done to them) when given."""
     started = time.monotonic()
     project, plan, bases = make_bases(folder, departments)
     settings = project.settings
@@ -368,8 +375,13 @@ def run(cases: int, seed: int, folder: Path, workers: int = 2, chunk: int = 100,
                 elif after is not None:
                     changed = sorted(set(after.items()) ^ set(base.locked.items()))[:2]
                     figures.missed.append(f"{what}: {changed}")
-            for b in batch:
-                b[0].unlink()
+            failures = set(figures.aborts + figures.internal_errors + figures.hangs + figures.missed)
+            for path, _, data, what in batch:
+                if keep is not None and any(f.startswith(what) for f in failures):
+                    keep.mkdir(parents=True, exist_ok=True)
+                    (keep / path.name).write_bytes(data)
+                    (keep / (path.stem + ".txt")).write_text(what, encoding="utf-8")
+                path.unlink()
             if log:
                 log(f"{min(cases, first + chunk)} / {cases}: " + json.dumps(
                     {k: v for k, v in figures.summary().items() if k != "examples"}, ensure_ascii=False))
@@ -405,9 +417,11 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--keep", type=Path, default=Path("fuzz-failures"),
+                        help="folder for the files of failing cases")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="xlplan-fuzz-") as tmp:
-        figures = run(args.cases, args.seed, Path(tmp), args.workers,
+        figures = run(args.cases, args.seed, Path(tmp), args.workers, keep=args.keep,
                       log=None if args.quiet else lambda m: print(m, file=sys.stderr, flush=True))
     print(json.dumps(figures.summary(), ensure_ascii=False, indent=2))
     return 0 if figures.ok() else 1

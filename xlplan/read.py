@@ -12,6 +12,7 @@ Any failure becomes a finding on the file; nothing here raises for a bad file.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import io
 import os
@@ -478,7 +479,7 @@ def _note_macros(result: Returned, z: zipfile.ZipFile) -> None:
 # The start and end tags of sheetData that place a value: rows and cells, plus the elements
 # that carry references (dimension, merged cells, data validations).
 _SHEET_TAG = re.compile(rb"<(/?)(?:[A-Za-z_][\w.-]*:)?(row|c|dimension|mergeCell|dataValidation)(?=[\s/>])"
-                        rb"([^>]*?)(/?)>")
+                        rb"(?:\s+r=\"([^\"]*)\")?([^>]*?)(/?)>")  # r, when first, without a second search
 _ATTR = {name: re.compile(rb"(?:^|\s)" + name + rb"\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
          for name in (b"r", b"t", b"ref", b"sqref", b"uniqueCount")}
 _XM_SQREF = re.compile(rb"<xm:sqref>([^<]*)</xm:sqref>")
@@ -548,8 +549,15 @@ def _guard(pkg: _Package, limits: Limits) -> dict[str, _Far]:
         cells = _scan_sheet(name, data, strings)
         left_out = _beyond_grid(name, cells, limits.max_grid_cells)
         if left_out:
-            far[name] = _Far(part, [(c[2], c[3]) for c in left_out], [c[4] for c in left_out])
+            far[name] = _Far(part, [(c[2], _element_end(data, c[3])) for c in left_out],
+                             [c[4] for c in left_out])
     return far
+
+
+def _element_end(data: bytes, inner: int) -> int:
+    """Where the cell element whose content starts at ``inner`` ends."""
+    end = _CELL_END.search(data, inner)
+    return end.end() if end else len(data)
 
 
 def _shared_string_count(pkg: _Package) -> int:
@@ -593,36 +601,22 @@ def _check_root(data: bytes, part: str, local: bytes, sheet: str = "") -> None:
 
 def _scan_sheet(sheet: str, data: bytes, strings: int) -> list[tuple]:
     """Every reference of one sheet's XML checked against Excel's grid, and the cells with
-    content as (row, column, start, end, reference) — placed the way the value reader
-    places them: by their own reference, else after the previous cell of the row."""
+    content as (row, column, start, inner, reference, has its own reference) — placed the
+    way the value reader places them: by their own reference, else after the previous cell
+    of the row. (One pass with one regular expression: this runs on every file.)"""
     cells = []
     row_index, col_index = 0, 0  # 0-based, as the value reader counts
     last_row, last_cell = 0, (0, 0)  # Excel keeps rows and cells in order, each once
     for m in _SHEET_TAG.finditer(data):
-        closing, tag, attrs, empty = m.groups()
-        if tag == b"row":
-            if closing:
-                row_index, col_index = row_index + 1, 0
-                continue
-            r = _attr(attrs, b"r")
-            if r is not None:
-                if not r.isdigit() or not 1 <= int(r) <= EXCEL_ROWS:
-                    raise _Refused(f"シート「{sheet}」の行番号「{r[:24]}」が Excel の範囲（1～1048576）にないか正しくありません",
-                                   f"sheet '{sheet}' has a row number '{r[:24]}' outside Excel's rows (1 to 1048576)",
-                                   sheet=sheet)
-                if int(r) <= last_row:
-                    raise _out_of_order(sheet, f"{r}")
-                last_row = int(r)
-                if not empty:
-                    row_index = int(r) - 1
-        elif tag == b"c":
+        closing, tag, first_r, attrs, empty = m.groups()
+        if tag == b"c":
             if closing:
                 continue
-            r = _attr(attrs, b"r")
+            r = first_r if first_r is not None else _attr_bytes(attrs, b"r")
             if r is not None:
-                position = cell_position(r)
+                position = _position(r)
                 if position is None:
-                    raise _bad_reference(sheet, r)
+                    raise _bad_reference(sheet, r.decode("utf-8", "replace"))
                 row, col = position
             else:
                 row, col = row_index + 1, col_index + 1
@@ -632,19 +626,33 @@ def _scan_sheet(sheet: str, data: bytes, strings: int) -> list[tuple]:
                                    sheet=sheet)
             if (row, col) <= last_cell:
                 # Two cells at one place: readers disagree on which one counts.
-                raise _out_of_order(sheet, r or f"{get_column_letter(col)}{row}")
+                raise _out_of_order(sheet, f"{get_column_letter(col)}{row}")
             last_cell = (row, col)
             if empty:
                 continue  # <c …/> holds no value: the value reader skips it altogether
             col_index = col
-            end = _CELL_END.search(data, m.end())
-            stop = end.end() if end else len(data)
-            if end is not None and not data[m.end():end.start()].strip():
+            if _CELL_END.match(data, m.end()):
                 continue  # <c …></c>: no value either
-            ref = r or f"{get_column_letter(col)}{row}"
-            if _attr(attrs, b"t") == "s":
+            ref = f"{get_column_letter(col)}{row}"
+            if (b't="s"' in attrs or b"t='s'" in attrs) and _attr(attrs, b"t") == "s":
                 _check_string_index(sheet, ref, data, m.end(), strings)
-            cells.append((row, col, m.start(), stop, ref, r is not None))
+            cells.append((row, col, m.start(), m.end(), ref, r is not None))
+        elif tag == b"row":
+            if closing:
+                row_index, col_index = row_index + 1, 0
+                continue
+            r = first_r if first_r is not None else _attr_bytes(attrs, b"r")
+            if r is not None:
+                if not r.isdigit() or not 1 <= int(r) <= EXCEL_ROWS:
+                    shown = r[:24].decode("utf-8", "replace")
+                    raise _Refused(f"シート「{sheet}」の行番号「{shown}」が Excel の範囲（1～1048576）にないか正しくありません",
+                                   f"sheet '{sheet}' has a row number '{shown}' outside Excel's rows (1 to 1048576)",
+                                   sheet=sheet)
+                if int(r) <= last_row:
+                    raise _out_of_order(sheet, r.decode())
+                last_row = int(r)
+                if not empty:
+                    row_index = int(r) - 1
         elif tag in (b"dimension", b"mergeCell"):
             ref = _attr(attrs, b"ref")
             if ref is not None:
@@ -656,6 +664,33 @@ def _scan_sheet(sheet: str, data: bytes, strings: int) -> list[tuple]:
         for piece in m.group(1).decode("utf-8", "replace").split():
             _check_range(sheet, piece)
     return cells
+
+
+_POSITION = re.compile(rb"\$?([A-Z]{1,3})\$?([0-9]{1,7})")
+
+
+@functools.lru_cache(maxsize=4096)
+def _column_number(letters: bytes) -> int:
+    col = 0
+    for ch in letters:
+        col = col * 26 + ch - 64
+    return col
+
+
+def _position(ref: bytes) -> tuple[int, int] | None:
+    """``cell_position`` of a reference as bytes (the scan's hot path)."""
+    m = _POSITION.fullmatch(ref)
+    if m is None:
+        return None
+    row, col = int(m.group(2)), _column_number(m.group(1))
+    return (row, col) if 1 <= row <= EXCEL_ROWS and 1 <= col <= EXCEL_COLUMNS else None
+
+
+def _attr_bytes(attrs: bytes, name: bytes) -> bytes | None:
+    m = _ATTR[name].search(attrs)
+    if m is None:
+        return None
+    return m.group(1) if m.group(1) is not None else m.group(2)
 
 
 def _out_of_order(sheet: str, where: str) -> _Refused:
