@@ -396,15 +396,21 @@ def _shown(value) -> object:
 # --- CLI ------------------------------------------------------------------------------------
 
 
-def add_check_command(sub) -> None:
-    """Register ``xlplan check`` on the CLI's sub-parsers."""
-    p = sub.add_parser("check", help="回収したファイルを読み込んでチェック")
-    p.add_argument("paths", nargs="+", help="ファイルまたはフォルダ")
-    p.add_argument("--format", choices=("table", "json"), default="table")
-    p.add_argument("--project", help="設定ファイル xlplan.toml のあるフォルダ")
-    p.add_argument("--master", help="計画マスタ（既定: 設定ファイルの master）")
-    p.add_argument("--year", help="評価年度（既定: 計画マスタの評価年度）")
-    p.set_defaults(func=cmd_check)
+def add_check_command(command, project_args, lang: str | None = None) -> None:
+    """Register ``xlplan check`` through the CLI's ``command(name, ja, en, func)`` and
+    ``project_args(parser)`` helpers, with help texts in the chosen language."""
+    from .language import pick
+
+    def h(ja: str, en: str) -> str:
+        return pick(ja, en, lang)
+
+    p = command("check", "回収したファイルを読み込んでチェック（保管はしない）",
+                "read returned files and list their findings (nothing is archived)", cmd_check)
+    p.add_argument("paths", nargs="+", help=h("ファイルまたはフォルダ", "files or folders"))
+    p.add_argument("--format", choices=("table", "json"), default="table",
+                   help=h("出力形式: table（表、既定）または json（すべての項目）",
+                          "output format: table (default) or json (every field)"))
+    project_args(p)
 
 
 def cmd_check(args) -> int:

@@ -8,9 +8,10 @@ drift apart.
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass, field
 from typing import Iterable
+
+from .language import current_lang  # noqa: F401  (re-exported: findings speak the chosen language)
 
 ERROR = "error"
 WARNING = "warning"
@@ -164,12 +165,6 @@ _TYPES = [
 CATALOGUE: dict[str, FindingType] = {t.code: t for t in _TYPES}
 
 
-def current_lang(lang: str | None = None) -> str:
-    """Return the language for user-facing text: the argument, $XLPLAN_LANG, or Japanese."""
-    chosen = (lang or os.environ.get("XLPLAN_LANG") or "ja").lower()
-    return "en" if chosen.startswith("en") else "ja"
-
-
 class _Blank(dict):
     """str.format mapping that renders unknown fields as empty text instead of failing."""
 
@@ -194,6 +189,9 @@ class Finding:
     # The detail in English (the detail itself is Japanese). Every detail xlplan writes has
     # both, so that an English message carries no Japanese but the user's own data.
     detail_en: str = ""
+    # ``expected`` in English, when it holds xlplan's own words (a year label, a name of the
+    # master's format) rather than the user's data (a choice list, a unit, a number).
+    expected_en: str = ""
 
     def __post_init__(self):
         if self.code not in CATALOGUE:
@@ -218,9 +216,14 @@ class Finding:
         english = current_lang(lang) == "en"
         template = self.type.message_en if english else self.type.message_ja
         values = _Blank({k: ("" if v is None else v) for k, v in asdict(self).items()})
-        if english and self.detail_en:
-            values["detail"] = self.detail_en
+        if english:
+            values.update(self._english_fields())
         return template.format_map(values)
+
+    def _english_fields(self) -> dict:
+        """The fields that have an English form of their own, for an English message."""
+        return {name: text for name, text in (("detail", self.detail_en),
+                                               ("expected", self.expected_en)) if text}
 
     def location(self) -> str:
         """'sheet!cell' (or just the sheet) for display; empty when the finding is file-wide."""
@@ -232,8 +235,9 @@ class Finding:
         """A JSON-ready record with every location field, severity, title and message."""
         record = asdict(self)
         record.pop("detail_en")
-        if current_lang(lang) == "en" and self.detail_en:
-            record["detail"] = self.detail_en
+        record.pop("expected_en")
+        if current_lang(lang) == "en":
+            record.update(self._english_fields())
         record["value"] = None if self.value is None else self.value
         record.update(severity=self.severity, title=self.title(lang), message=self.message(lang))
         return record
