@@ -235,8 +235,10 @@ def check_returned(returned: Returned, plan: Plan, settings: Settings,
     except ValueError:
         year = None
     if year != plan.year:
-        add("wrong-year", value=year.label_ja if year else str(meta.get("year")),
-            expected=plan.year.label_ja)
+        shown = year.label_ja if year else str(meta.get("year"))
+        add("wrong-year", value=shown, expected=plan.year.label_ja,
+            expected_en=f"{plan.year.label_en} ({plan.year.short})", detail=shown,
+            detail_en=f"{year.label_en} ({year.short})" if year else str(meta.get("year")))
         return findings, []
     template = meta.get("template") or {}
     current = (versions or {}).get(template.get("id", kind))
@@ -276,11 +278,12 @@ def breakdown_findings(checks: list[dict], fields: list[dict], rows: list[dict])
                 continue
             if abs(sum(numbers) - total["value"]) > 1e-9:
                 spec = spec_of.get((project, indicator, check["total"]), {})
-                labels = "＋".join(str(spec_of.get((project, indicator, p), {}).get("label", p))
-                                  .split("（")[-1].rstrip("）") for p in check["parts"])
+                labels = [str(spec_of.get((project, indicator, p), {}).get("label", p))
+                          .split("（")[-1].rstrip("）") for p in check["parts"]]
                 out.append(Finding("breakdown-mismatch", project=project, field=spec.get("label", ""),
                                    sheet=total["sheet"], cell=total["cell"], value=total["raw"],
-                                   expected=_shown(sum(numbers)), detail=labels))
+                                   expected=_shown(sum(numbers)), detail="＋".join(labels),
+                                   detail_en=" + ".join(labels)))
     return out
 
 
@@ -416,6 +419,7 @@ def add_check_command(command, project_args, lang: str | None = None) -> None:
 def cmd_check(args) -> int:
     """``xlplan check``: print findings as a table or JSON; exit 0, 1 (errors) or 2."""
     from .cli import UserError, _load_plan_or_report, _t, _year
+    from .language import counted
     from .report import findings_json, format_table
     from .settings import SettingsError, find_settings
 
@@ -437,5 +441,6 @@ def cmd_check(args) -> int:
         print(findings_json(result.findings, [f.to_dict() for f in result.files], args.lang))
     else:
         print(format_table(result.findings, args.lang))
-        print(_t(f"ファイル {len(result.files)} 件を確認しました。", f"Checked {len(result.files)} files."))
+        print(_t(f"ファイル {len(result.files)} 件を確認しました。",
+                 f"Checked {counted(len(result.files), 'file')}."))
     return result.exit_code

@@ -220,17 +220,19 @@ def cmd_status(args) -> int:
     return EXIT_OK
 
 
-def _require_departments(plan, names) -> None:
-    """UserError naming each department that is not in the plan master, with the master's
-    names that look like it (a typo, a missing 課)."""
+def _require_departments(plan, names, members: bool = False) -> None:
+    """UserError naming each department (or, with ``members``, committee member) that is not in
+    the plan master, with the master's names that look like it (a typo, a missing 課)."""
     from difflib import get_close_matches
 
-    unknown = [n for n in names or [] if n not in plan.department_names()]
+    known = plan.department_names() + (
+        [m.name for m in plan.members] + [m.id for m in plan.members] if members else [])
+    unknown = [n for n in names or [] if n not in known]
     if not unknown:
         return
     lines = []
     for name in unknown:
-        near = get_close_matches(name, plan.department_names(), n=3, cutoff=0.4)
+        near = get_close_matches(name, known, n=3, cutoff=0.4)
         lines.append(_t(f"担当課「{name}」は計画マスタにありません。" +
                         (f"近い名前: {'、'.join(near)}" if near else
                          f"登録されている担当課: {'、'.join(plan.department_names())}"),
@@ -242,7 +244,7 @@ def _require_departments(plan, names) -> None:
 
 def cmd_choose(args) -> int:
     _, plan, archive = _project_context(args)
-    _require_departments(plan, [args.department])
+    _require_departments(plan, [args.department], members=True)
     ids = {s.id: s for s in archive.submissions(plan.year.short)}
     chosen = ids.get(args.submission)
     if chosen is None or chosen.department != args.department or not chosen.readable:
