@@ -55,3 +55,18 @@ def test_offline_install_from_the_linux_wheelhouse(tmp_path):
     demo = subprocess.run([str(bin_dir / "xlplan"), "catalogue", "--format", "json"],
                           capture_output=True, text=True, timeout=120)
     assert demo.returncode == 0 and "master-unreadable" in demo.stdout
+
+
+@pytest.mark.slow
+def test_windows_wheelhouse_has_the_windows_only_dependencies_for_every_python(tmp_path):
+    house = tmp_path / "wheelhouse"
+    done = subprocess.run([sys.executable, str(ROOT / "tools" / "wheelhouse.py"), "--out", str(house),
+                           "--platform", "windows", "--python", "3.12", "--python", "3.13"],
+                          capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, done.stderr
+    names = sorted(p.name for p in house.iterdir())
+    for tag in ("cp312", "cp313"):
+        # xlwings needs pywin32 on Windows: pip on Linux would skip it (its marker is for Windows).
+        assert any(n.startswith("pywin32-") and f"-{tag}-" in n for n in names), (tag, names)
+        assert any(n.startswith("pandas-") and f"-{tag}-" in n and "win_amd64" in n for n in names)
+    assert any(n.startswith("colorama-") for n in names)  # tqdm on Windows

@@ -128,14 +128,20 @@ def complete(out: Path, platform: str, python: str) -> None:
     another platform), until every requirement of every wheel is present."""
     env = marker_environment(platform, python)
     while True:
-        present = {_name_of(p) for p in out.iterdir() if p.suffix in (".whl", ".gz", ".zip")}
-        missing = sorted({str(req) for wheel in out.glob("*.whl")
+        # Only files installable on this target count: pywin32 for Python 3.11 does not
+        # serve Python 3.12.
+        usable = [p for p in out.iterdir() if p.suffix in (".gz", ".zip")
+                  or (p.suffix == ".whl" and _applies(p, platform, python))]
+        present = {_name_of(p) for p in usable}
+        missing = sorted({_without_marker(str(req)) for wheel in usable if wheel.suffix == ".whl"
                           for req in wheel_requirements(wheel, env)
-                          if canonicalize_name(req.name) not in present and _applies(wheel, platform, python)})
-        missing = [m for m in missing if canonicalize_name(Requirement(m).name) not in present]
+                          if canonicalize_name(req.name) not in present})
         if not missing:
             return
-        download([_without_marker(m) for m in missing], out, platform, python)
+        before = set(out.iterdir())
+        download(missing, out, platform, python)
+        if set(out.iterdir()) == before:
+            raise SystemExit(f"{platform} / Python {python}: cannot fetch {', '.join(missing)}")
 
 
 def _without_marker(requirement: str) -> str:

@@ -328,7 +328,8 @@ def _check_field(spec: dict, cell, plan: Plan, settings: Settings,
         findings.append(Finding("excel-error", **where))
     elif n.problem == "invalid-choice":
         choices = spec.get("choices") or plan.direction_choices
-        findings.append(Finding("invalid-choice", **where, expected="／".join(choices)))
+        findings.append(Finding("invalid-choice", **where, expected="／".join(choices),
+                                expected_en=" / ".join(choices)))
     elif n.problem in ("not-a-number", "score-out-of-range"):
         findings.append(Finding(n.problem, **where))
     elif n.problem == "unit-mismatch":

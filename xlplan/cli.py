@@ -312,7 +312,8 @@ def cmd_panel(args) -> int:
         raise UserError(str(exc)) from exc
     print(_t(f"事務局パネルを作成しました: {written}", f"Wrote the coordinator panel: {written}"))
     print(_t("  Excel で開き、マクロを有効にしてから「設定」シートのボタンを押してください（README「Excel のボタン」）。",
-             "  Open it in Excel, enable macros, then use the buttons on sheet 設定 (README, Coordinator buttons)."))
+             "  Open it in Excel, enable macros, then use the buttons on its settings sheet "
+             "(README, Coordinator buttons)."))
     return EXIT_OK
 
 

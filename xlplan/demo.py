@@ -80,8 +80,8 @@ def run_demo(out: Path, lang: str | None = None) -> dict:
     committee = merged_tables(archive, plan).committee
     rated = committee.dropna(subset=["評価点（平均）"]) if committee is not None else []
     _say(f"[8] 委員 {len(scored)} 件を回収し、中間評価結果（施策 {len(rated)} 件の平均点）を集計ファイルに追加",
-         f"[8] collected {counted(len(scored), 'committee form')}; the sheet 中間評価結果 "
-         f"(committee results) with averages for {counted(len(rated), 'measure')}", lang)
+         f"[8] collected {counted(len(scored), 'committee form')}; the committee's results "
+         f"(averages for {counted(len(rated), 'measure')}) added to the merged workbook", lang)
     next_year = run_next_year(project, plan, archive, lang)
     return {"project": project, "plan": plan, "files": files, "returns": returns,
             "archive": archive, "merged": merged, "feedback": feedback, "forms": forms,
@@ -106,8 +106,8 @@ def run_next_year(project: ProjectFolder, plan, archive: Archive, lang: str | No
     archive.collect([project.root / f"回収_{y}"], project.settings, plan2)
     merged = write_merged(archive, plan2, project.settings, merged_path(project.results, plan2.year))
     _say(f"[10] {plan2.year.label_ja}: {len(returns)} ファイルを回収・集計（推移シートに 2 年分）: {merged}",
-         f"[10] {plan2.year.label_en}: collected {counted(len(returns), 'file')} and merged (the sheet "
-         f"推移 (trends) shows two years): {merged}",
+         f"[10] {plan2.year.label_en}: collected {counted(len(returns), 'file')} and merged (the "
+         f"trends sheet shows two years): {merged}",
          lang)
     return {"plan": plan2, "files": files, "merged": merged}
 
