@@ -309,7 +309,7 @@ def cmd_panel(args) -> int:
     try:
         written = build_panel(Path(args.out) / PANEL_NAME, **project_defaults(settings.project_dir))
     except FileNotFoundError as exc:  # no xlwings.bas in the installed xlwings
-        raise UserError(str(exc)) from exc
+        raise UserError(exc.text() if isinstance(exc, BilingualError) else str(exc)) from exc
     print(_t(f"事務局パネルを作成しました: {written}", f"Wrote the coordinator panel: {written}"))
     print(_t("  Excel で開き、マクロを有効にしてから「設定」シートのボタンを押してください（README「Excel のボタン」）。",
              "  Open it in Excel, enable macros, then use the buttons on its settings sheet "

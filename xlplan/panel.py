@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .files import atomic_write
+from .language import BilingualError
 from .vba import build_vba_project, read_bas
 
 __all__ = [
@@ -118,18 +119,24 @@ def macro_sources() -> dict[str, str]:
     return dict(read_bas(p) for p in sorted(macros_dir().glob("*.bas")))
 
 
+class XlwingsMissing(BilingualError, FileNotFoundError):
+    """xlwings or its xlwings.bas is not installed; a message in Japanese and English."""
+
+
 def xlwings_bas_path() -> Path:
     """``xlwings.bas`` of the installed xlwings package (found without importing xlwings)."""
     spec = importlib.util.find_spec("xlwings")
     if spec is None or not spec.origin:
-        raise FileNotFoundError("xlwings がインストールされていません（pip install xlwings）。")
+        raise XlwingsMissing("xlwings がインストールされていません（pip install xlwings）。",
+                             "xlwings is not installed (pip install xlwings).")
     package = Path(spec.origin).resolve().parent
     direct = package / "xlwings.bas"
     if direct.is_file():
         return direct
     found = sorted(package.rglob("xlwings.bas"))
     if not found:
-        raise FileNotFoundError(f"インストールされた xlwings に xlwings.bas が見つかりません: {package}")
+        raise XlwingsMissing(f"インストールされた xlwings に xlwings.bas が見つかりません: {package}",
+                             f"The installed xlwings has no xlwings.bas: {package}")
     return found[0]
 
 
