@@ -339,6 +339,10 @@ def build_parser(lang: str | None = None) -> argparse.ArgumentParser:
     def h(ja: str, en: str) -> str:
         return pick(ja, en, lang)
 
+    def help_option(p):
+        p.add_argument("-h", "--help", action="help",
+                       help=h("このヘルプを表示して終了", "show this help message and exit"))
+
     def lang_option(p, default):
         p.add_argument("--lang", choices=LANGUAGES, default=default,
                        help=h("表示言語 ja / en（既定: 環境変数 XLPLAN_LANG、なければ ja）",
@@ -357,9 +361,11 @@ def build_parser(lang: str | None = None) -> argparse.ArgumentParser:
                                         "default: the plan master's evaluation year)"))
 
     parser = argparse.ArgumentParser(
-        prog="xlplan", description=h("地域福祉計画の進行管理（配布・回収・チェック・集計）を Excel で行うツール",
-                                     "The yearly evaluation cycle of local welfare plans in Excel: "
-                                     "send out, collect, check and merge workbooks"))
+        prog="xlplan", add_help=False,
+        description=h("地域福祉計画の進行管理（配布・回収・チェック・集計）を Excel で行うツール",
+                      "The yearly evaluation cycle of local welfare plans in Excel: "
+                      "send out, collect, check and merge workbooks"))
+    help_option(parser)
     parser.add_argument("--version", action="version", version=f"xlplan {__version__}",
                         help=h("xlplan の版を表示して終了", "show xlplan's version and exit"))
     lang_option(parser, None)
@@ -367,7 +373,8 @@ def build_parser(lang: str | None = None) -> argparse.ArgumentParser:
                                 title=h("コマンド", "commands"))
 
     def command(name: str, ja: str, en: str, func):
-        p = sub.add_parser(name, help=h(ja, en), description=h(ja, en))
+        p = sub.add_parser(name, help=h(ja, en), description=h(ja, en), add_help=False)
+        help_option(p)
         # SUPPRESS: a --lang after the command sets the language; none keeps the one before it.
         lang_option(p, argparse.SUPPRESS)
         p.set_defaults(func=func)
