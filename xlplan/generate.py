@@ -118,6 +118,7 @@ class RenderContext:
     inputs: list[InputCell] = field(default_factory=list)
     sheet_of_project: dict[str, str] = field(default_factory=dict)
     names_by_sheet: dict[str, list[str]] = field(default_factory=dict)
+    merged: bool = False  # rendering the merged workbook's sheets: no input hints
 
 
 def workbook_filename(plan: Plan, department: str, spec: TemplateSpec) -> str:
@@ -326,6 +327,10 @@ def placeholder_resolver(context: RenderContext, sheet_project: Project | None):
 
     def resolve(key: str, ctx: dict):
         project = ctx.get("project") or sheet_project
+        if key.startswith("hint:"):
+            # Text for the person filling the form (「▼ 一覧から選んでください」): shown in the
+            # department's workbook, left out of the merged sheets, which hold data.
+            return "" if context.merged else key[5:].strip()
         match = re.fullmatch(r"(year|target|result)\[(\d+)\]", key)
         if match:
             return _year_slot(context, project, ctx.get("indicator"), match.group(1), int(match.group(2)))

@@ -44,6 +44,8 @@ LAYOUT_ALIASES = {"事業シート": "department", "評価シート": "departmen
                   "活動報告": "activity", "指標": "indicators", "実績報告": "indicators",
                   "件数": "counts", "相談件数": "counts"}
 _DEPARTMENT_SPLIT = re.compile(r"[、,，/／・;；\n]+")
+# A line of それぞれの役割 that names who: 「市民：…」「社協: …」 (a short name, then a colon).
+_ROLE_LINE = re.compile(r"^\s*([^\s：:①-⑳]{1,10})\s*[：:]")
 
 
 class PlanError(Exception):
@@ -120,6 +122,21 @@ class Project:
     layout: str = ""
     indicators: list[Indicator] = field(default_factory=list)
     source: str = ""
+    groups: str = ""
+
+    @property
+    def role_groups(self) -> list[str]:
+        """区分 (seed 003): who has a role in the project, e.g. 市民 / 福祉事業者 / 社協 / 行政.
+        The master's optional 区分 column when filled, else the names that start the lines of
+        それぞれの役割 (「市民：…」)."""
+        if self.groups.strip():
+            return split_departments(self.groups)
+        found = []
+        for line in self.roles.splitlines():
+            match = _ROLE_LINE.match(line)
+            if match and match.group(1) not in found:
+                found.append(match.group(1))
+        return found
 
     @property
     def ended(self) -> bool:
@@ -493,8 +510,9 @@ def _read_projects(wb, findings, file, directions, departments) -> list[Project]
     sheet = _SheetReader(wb, SHEET_PROJECTS, findings, file)
     c_id, c_dir, c_name = sheet.column("事業番号"), sheet.column("施策の方向性番号"), sheet.column("事業名")
     c_dept = sheet.column("担当課")
-    c_issues, c_policy, c_roles, c_status, c_layout = (
-        sheet.column(x, required=False) for x in ("現状と課題", "方針・目標", "それぞれの役割", "状態", "様式"))
+    c_issues, c_policy, c_roles, c_status, c_layout, c_groups = (
+        sheet.column(x, required=False)
+        for x in ("現状と課題", "方針・目標", "それぞれの役割", "状態", "様式", "区分"))
     direction_ids = {d.id for d in directions}
     listed = {d.name for d in departments}
     projects = []
@@ -516,7 +534,8 @@ def _read_projects(wb, findings, file, directions, departments) -> list[Project]
             id=pid, direction_id=did, name=name, departments=depts,
             issues=sheet.text(values, c_issues), policy=sheet.text(values, c_policy),
             roles=sheet.text(values, c_roles), status=sheet.text(values, c_status) or "実施中",
-            layout=sheet.text(values, c_layout), source=sheet.cell(row, c_id)))
+            layout=sheet.text(values, c_layout), source=sheet.cell(row, c_id),
+            groups=sheet.text(values, c_groups)))
     return projects
 
 

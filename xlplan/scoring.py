@@ -11,7 +11,6 @@ the spread and every comment as ○ bullets.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pandas as pd
@@ -20,6 +19,8 @@ from .archive import Archive
 from .files import atomic_write, safe_filename
 from .generate import build_workbook
 from .plan import Member, Plan
+from .rounding import average as half_up_average
+from .rounding import round_half_up  # noqa: F401  (part of this module's API)
 from .settings import Settings
 from .template import load_template_spec
 
@@ -68,11 +69,6 @@ def generate_scoring(plan: Plan, out_dir: Path, settings: Settings, archive: Arc
     return written
 
 
-def round_half_up(value: Decimal, places: str = "0.1") -> float:
-    """3.65 → 3.7: the rounding a published table uses (Python's round() would give 3.6)."""
-    return float(value.quantize(Decimal(places), rounding=ROUND_HALF_UP))
-
-
 def committee_table(archive: Archive, plan: Plan) -> pd.DataFrame:
     """中間評価結果 in seed 003's shape, computed in Python from the archived ratings."""
     current = archive.current(plan, "scoring")
@@ -93,7 +89,7 @@ def committee_table(archive: Archive, plan: Plan) -> pd.DataFrame:
         direction = plan.direction(project.direction_id)
         goal = plan.goal(direction.goal_no) if direction else None
         scores = ratings.get(project.id, [])
-        average = round_half_up(Decimal(sum(scores)) / Decimal(len(scores))) if scores else None
+        average = half_up_average(scores)
         bullets = "\n".join(f"○ {c}" for c in comments.get(project.id, []))
         rows.append({
             "基本目標": f"{goal.no}. {goal.name}" if goal else "",
