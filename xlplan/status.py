@@ -183,15 +183,18 @@ def status_rows(lines, others, plan, lang: str | None = None, tz=None) -> Iterat
 
 def status_lines_text(rows, plan, lang: str | None = None) -> list[str]:
     """The status rows as the CLI prints them: one line per department, member or file."""
-    from .report import _fit
+    from .report import display_width
+
+    def pad(text: str, width: int) -> str:  # never cut: a status word or name is read whole
+        return text + " " * max(width - display_width(text), 0)
 
     en = current_lang(lang) == "en"
     out = [f"Submission status ({plan.year.label_en})" if en else f"提出状況（{plan.year.label_ja}）"]
     for row in rows:
-        name = _fit(str(row["担当課"]), 16)
-        status = _fit(str(row["状況"]), 18 if row["状況"].startswith(("対象外", "not counted")) else 10)
+        name = pad(str(row["担当課"]), 16)
+        status = pad(str(row["状況"]), 10)
         if row.get("ID") is None:
-            out.append(f"  {name} {status}".rstrip())
+            out.append(f"  {name}  {status}".rstrip())
             continue
         saved = _fmt(row["最終保存"])
         if en:
@@ -204,9 +207,9 @@ def status_lines_text(rows, plan, lang: str | None = None) -> list[str]:
                       f"警告 {row['警告']}")
             detail += f"、提出 {row['提出回数']} 回" if row.get("提出回数") else ""
             detail += "）" + (f"［{row['集計']}］" if row["集計"] else "")
-        out.append(f"  {name} {status} {detail}")
+        out.append(f"  {name}  {status}  {detail}")
         if row.get("備考"):
-            out.append(f"  {' ' * 16} ※ {row['備考']}")
+            out.append(f"  {' ' * 16}  ※ {row['備考']}")
     return out
 
 
