@@ -192,15 +192,15 @@ def status_lines_text(rows, plan, lang: str | None = None) -> list[str]:
     out = [f"Submission status ({plan.year.label_en})" if en else f"提出状況（{plan.year.label_ja}）"]
     for row in rows:
         name = pad(str(row["担当課"]), 16)
-        status = pad(str(row["状況"]), 10)
+        status = pad(str(row["状況"]), 16)
         if row.get("ID") is None:
             out.append(f"  {name}  {status}".rstrip())
             continue
         saved = _fmt(row["最終保存"])
         if en:
-            detail = (f"ID {row['ID']}  {row['提出ファイル']} (saved {saved}, {row['エラー']} errors, "
-                      f"{row['警告']} warnings")
-            detail += f", {row['提出回数']} submissions" if row.get("提出回数") else ""
+            detail = (f"ID {row['ID']}  {row['提出ファイル']} (saved {saved}, {_count(row['エラー'], 'error')}, "
+                      f"{_count(row['警告'], 'warning')}")
+            detail += f", {_count(row['提出回数'], 'submission')}" if row.get("提出回数") else ""
             detail += ")" + (f" [{row['集計']}]" if row["集計"] else "")
         else:
             detail = (f"ID {row['ID']}  {row['提出ファイル']}（保存 {saved}、エラー {row['エラー']}、"
@@ -211,6 +211,10 @@ def status_lines_text(rows, plan, lang: str | None = None) -> list[str]:
         if row.get("備考"):
             out.append(f"  {' ' * 16}  ※ {row['備考']}")
     return out
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def _fmt(moment) -> str:
