@@ -290,3 +290,15 @@ def test_submission_status_lines_carry_every_version(project, generated):
     line = next(x for x in lines if x.department == "福祉課")
     assert line.submission.original_name == "a.xlsx" and [s.original_name for s in line.others] == ["b.xlsx"]
     assert not line.pinned and others == []
+
+
+def test_readme_shows_status_and_choose_as_they_work():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### 提出状況と選択", 1)[1].split("\n## ", 1)[0]
+    block = section.split("$ xlplan status\n", 1)[1].split("```", 1)[0]
+    for ja, en in EXPECTED.values():  # the vocabulary, both languages
+        assert ja.split("（")[0] in section and en.split(" (")[0] in section, (ja, en)
+    assert "xlplan choose --department 健康づくり課 --latest" in block and "［使用（指定）］" in block
+    for line in block.splitlines()[1:]:  # the lines have the shape the CLI prints
+        if "ID " in line and not line.strip().startswith("※"):
+            assert re.match(r"^  \S.*?\s{2,}\S.*?\s{2,}ID \d+  .+（保存 ", line), line
