@@ -196,3 +196,24 @@ def test_overview_prints_legibly_with_repeated_headers(libreoffice, project, gen
                         "-singlefile", str(pdf), str(tmp_path / "overview")], check=True)
         Path("/tmp/xlplan-pdf-check").mkdir(parents=True, exist_ok=True)
         shutil.copy2(tmp_path / "overview.png", "/tmp/xlplan-pdf-check/overview-a3.png")
+
+
+def test_far_from_target_message_shows_the_rate_rounded_as_everywhere(project, generated, tmp_path):
+    """The warning's rate is the 指標 sheet's rate: one decimal of a percent, half up."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    from test_archive import _target_value
+    from xlplan.check import check_files
+    from xlplan.simulate import _fields as fields_of
+
+    plan, files = generated
+    field = next(f for f in fields_of(load_workbook(files["福祉課"].path))
+                 if f["field"] == "result" and f["kind"] == "quantity")
+    target = _target_value(plan, field)
+    out = tmp_path / "far.xlsx"
+    fill(plan, files["福祉課"].path, out, {(field["project"], "result", field["indicator"]): 1})
+    finding = next(f for f in check_files([out], project.settings, plan).findings
+                   if f.code == "result-far-from-target")
+    expected = (Decimal(1) / Decimal(str(target)) * 100).quantize(Decimal("0.1"), ROUND_HALF_UP)
+    assert finding.detail == f"{expected}%"
+    assert f"{expected}%" in finding.message("ja") and f"{expected}%" in finding.message("en")

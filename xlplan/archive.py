@@ -31,7 +31,7 @@ from .plan import Plan
 from .progress import ProgressCallback
 from .read import Limits, file_digest
 from .settings import Settings
-from .status import Status, status_of_counted
+from .status import Status, instant, status_of_counted
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -450,15 +450,8 @@ def _insert_results(db, sid: int, findings: list[Finding], values: list[dict]) -
 
 def _instant(text: str | None) -> float:
     """An ISO time as seconds since the epoch (naive times are taken as UTC); -inf if absent."""
-    if not text:
-        return float("-inf")
-    try:
-        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return float("-inf")
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.timezone.utc)
-    return moment.timestamp()
+    moment = instant(text)
+    return float("-inf") if moment is None else moment.timestamp()
 
 
 def _migrate(db) -> None:

@@ -35,3 +35,8 @@ def rate(number, target) -> float | None:
     if number is None or target is None or not target:
         return None
     return round_half_up(_decimal(number) / _decimal(target), 3)
+
+
+def percent_text(value: float) -> str:
+    """A rate as people read it in a message: 0.833 → '83.3%' (one decimal, as the workbook)."""
+    return f"{round_half_up(_decimal(value) * 100, 1):.1f}%"

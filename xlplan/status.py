@@ -103,17 +103,24 @@ def zone(name: str | None = None) -> ZoneInfo:
     return ZoneInfo(name or DEFAULT_TIMEZONE)
 
 
-def local_time(text: str | None, tz: ZoneInfo | str | None = None) -> dt.datetime | None:
-    """An archived ISO time (UTC or with an offset) as a naive local date-time, to the second
-    (what a spreadsheet cell holds); None when absent or unreadable. Naive times are UTC."""
+def instant(text: str | None) -> dt.datetime | None:
+    """An archived ISO time (UTC, Z or with an offset) as an aware date-time; naive times are
+    taken as UTC; None when absent or unreadable."""
     if not text:
         return None
     try:
         moment = dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
     except ValueError:
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment.replace(tzinfo=dt.timezone.utc) if moment.tzinfo is None else moment
+
+
+def local_time(text: str | None, tz: ZoneInfo | str | None = None) -> dt.datetime | None:
+    """An archived ISO time as a naive local date-time, to the second (what a spreadsheet cell
+    holds); None when absent or unreadable."""
+    moment = instant(text)
+    if moment is None:
+        return None
     tz = tz if isinstance(tz, ZoneInfo) else zone(tz)
     return moment.astimezone(tz).replace(tzinfo=None, microsecond=0)
 
