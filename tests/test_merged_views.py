@@ -11,7 +11,6 @@ import subprocess
 import zipfile
 from pathlib import Path
 
-import pytest
 from openpyxl import load_workbook
 
 from test_archive import _page_text, _pdf_pages, fill

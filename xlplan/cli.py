@@ -16,7 +16,7 @@ from .check import add_check_command
 from .findings import current_lang, has_errors
 from .project import RESULTS, feedback_dir, merged_path, scoring_dir
 from .fiscal import FiscalYearError, parse_fiscal_year
-from .report import _fit, format_table
+from .report import format_table
 
 EXIT_OK, EXIT_FINDINGS, EXIT_FAILED = 0, 1, 2
 

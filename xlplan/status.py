@@ -125,20 +125,10 @@ def local_time(text: str | None, tz: ZoneInfo | str | None = None) -> dt.datetim
     return moment.astimezone(tz).replace(tzinfo=None, microsecond=0)
 
 
-def time_text(text: str | None, tz: ZoneInfo | str | None = None) -> str:
-    """An archived time as people read it in the CLI and the panel: '2026-12-02 04:27'."""
-    moment = local_time(text, tz)
-    return moment.strftime("%Y-%m-%d %H:%M") if moment else "-"
-
-
 # --- the rows every view shows ---------------------------------------------------------------
 
 STATUS_COLUMNS = ["区分", "担当課", "状況", "集計", "ID", "提出ファイル", "最終保存", "回収日時", "エラー",
                   "警告", "提出回数", "備考", "保管先"]
-COLUMNS_EN = {"区分": "group", "担当課": "department", "状況": "status", "集計": "merged",
-              "ID": "ID", "提出ファイル": "file", "最終保存": "last saved", "回収日時": "collected",
-              "エラー": "errors", "警告": "warnings", "提出回数": "submissions", "備考": "note",
-              "保管先": "archived as"}
 
 
 def _group(kind: str) -> str:
@@ -225,14 +215,13 @@ def _count(n: int, word: str) -> str:
 
 
 def _fmt(moment) -> str:
+    """A local date-time as the CLI and the panel show it: '2026-12-02 04:27'."""
     return moment.strftime("%Y-%m-%d %H:%M") if isinstance(moment, dt.datetime) else "-"
 
 
-PANEL_COLUMNS = ["担当課", "状況", "ID", "ファイル", "保存", "エラー", "警告", "集計", "備考"]
-
-
 def panel_rows(rows) -> list[list]:
-    """The status rows as the panel's 状況 table shows them (times as CLI text)."""
+    """The status rows as the panel's 状況 table shows them (xlplan.panel.STATUS_HEADER;
+    times as the CLI prints them)."""
     return [[r["担当課"], r["状況"], r.get("ID"), r.get("提出ファイル") or "", _fmt(r.get("最終保存"))
              if r.get("ID") is not None else "", r.get("エラー"), r.get("警告"), r["集計"], r["備考"]]
             for r in rows]
