@@ -8,6 +8,8 @@ import datetime as dt
 import pytest
 from openpyxl import load_workbook
 
+from test_layouts import _edit_master
+
 from xlplan.cli import main
 from xlplan.generate import generate
 from xlplan.plan import SHEET_DEADLINES, deadline_findings, load_plan, read_plan
@@ -91,23 +93,10 @@ def test_cli_generate_warns_about_a_missing_deadline(project, tmp_path, capsys):
 # --- targets that lose words or disagree with the unit -------------------------------------
 
 
-def _set_targets(master, values: dict[tuple[str, int, str], object], unit=None) -> None:
-    wb = load_workbook(master)
-    ws = wb["指標"]
-    col = {c.value: c.column for c in ws[1]}
-    for (pid, no, year), value in values.items():
-        row = next(r for r in range(2, ws.max_row + 1)
-                   if ws.cell(r, col["事業番号"]).value == pid and ws.cell(r, col["指標番号"]).value == no)
-        ws.cell(row, col[year]).value = value
-        if unit is not None:
-            ws.cell(row, col["単位"]).value = unit
-    wb.save(master)
-
-
 def test_targets_that_change_when_read_are_warned(project):
     # 2-1-2 #1 is counted in 回, 2-1-2 #2 in 地区 (the sample master).
-    _set_targets(project.master, {("2-1-2", 1, "R7"): "1回以上", ("2-1-2", 2, "R6"): "30ヶ所",
-                                  ("2-1-2", 2, "R7"): "30地区", ("2-1-2", 1, "R8"): "２回"})
+    _edit_master(project.master, targets={("2-1-2", 1, "R7"): "1回以上", ("2-1-2", 2, "R6"): "30ヶ所",
+                                          ("2-1-2", 2, "R7"): "30地区", ("2-1-2", 1, "R8"): "２回"})
     plan, findings = read_plan(project.master)
     assert plan is not None
     found = {(f.code, f.value, f.expected, f.sheet) for f in findings}
