@@ -46,7 +46,7 @@ def assert_english(text: str, *user_data) -> None:
 def test_lang_is_accepted_before_or_after_the_subcommand_and_from_the_environment(project):
     for args, env in ((("--lang", "en", "master", project.master), None),
                       (("master", project.master, "--lang", "en"), None),
-                      (("master", f"--lang=en", project.master), None),
+                      (("master", "--lang=en", project.master), None),
                       (("master", project.master), {"XLPLAN_LANG": "en"}),
                       (("master", project.master, "--lang", "en"), {"XLPLAN_LANG": "ja"})):
         r = run(*args, env=env)

@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import os
 import random
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest

@@ -418,7 +418,7 @@ def add_check_command(command, project_args, lang: str | None = None) -> None:
 
 def cmd_check(args) -> int:
     """``xlplan check``: print findings as a table or JSON; exit 0, 1 (errors) or 2."""
-    from .cli import UserError, _load_plan_or_report, _t, _year
+    from .cli import UserError, _load_plan_or_report, _t, _year, in_words
     from .language import counted
     from .report import findings_json, format_table
     from .settings import SettingsError, find_settings
@@ -426,7 +426,7 @@ def cmd_check(args) -> int:
     try:
         settings = find_settings(args.project, args.master)
     except SettingsError as exc:
-        raise UserError(str(exc)) from exc
+        raise UserError(in_words(exc)) from exc
     master = Path(args.master) if args.master else settings.master
     if master is None or not master.exists():
         raise UserError(_t(f"計画マスタが見つかりません: {master}", f"Plan master not found: {master}"))

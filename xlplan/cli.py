@@ -14,7 +14,7 @@ from pathlib import Path
 from . import __version__
 from .check import add_check_command
 from .findings import has_errors
-from .language import LANGUAGES, BilingualError, counted, current_lang, lang_from_argv, pick, use_lang
+from .language import LANGUAGES, counted, current_lang, lang_from_argv, pick, use_lang
 from .project import INBOX, OUTBOX, RESULTS, feedback_dir, merged_path, scoring_dir
 from .fiscal import FiscalYearError, parse_fiscal_year
 from .report import format_table
@@ -31,13 +31,20 @@ def _t(ja: str, en: str, lang: str | None = None) -> str:
     return pick(ja, en, lang)
 
 
+def in_words(exc: Exception) -> str:
+    """An error's message for the user in the language of this run: both languages when the
+    error carries them (BilingualError, FiscalYearError), else its own (Japanese) text."""
+    text = getattr(exc, "text", None)
+    return text() if callable(text) else str(exc)
+
+
 def _year(text: str | None):
     if text is None:
         return None
     try:
         return parse_fiscal_year(text)
     except FiscalYearError as exc:
-        raise UserError(exc.text()) from exc
+        raise UserError(in_words(exc)) from exc
 
 
 def cmd_init(args) -> int:
@@ -46,7 +53,7 @@ def cmd_init(args) -> int:
     try:
         folder = init_project(args.folder)
     except ProjectExistsError as exc:
-        raise UserError(exc.text()) from exc
+        raise UserError(in_words(exc)) from exc
     print(_t(f"プロジェクトフォルダを作成しました: {folder.root}",
              f"Created the project folder: {folder.root}"))
     print(_t(f"  計画マスタ: {folder.master}", f"  plan master: {folder.master}"))
@@ -126,7 +133,7 @@ def cmd_generate(args) -> int:
     try:
         settings = find_settings(args.project, args.master)
     except SettingsError as exc:
-        raise UserError(str(exc)) from exc
+        raise UserError(in_words(exc)) from exc
     plan, _ = _load_plan_or_report(Path(args.master), _year(args.year), args.lang)
     if plan is None:
         return EXIT_FINDINGS
@@ -140,7 +147,7 @@ def cmd_generate(args) -> int:
         files = generate(plan, out, settings, departments=args.department or None,
                          history=history)
     except TemplateError as exc:
-        raise UserError(_t(f"様式を使えません: {exc.text()}", f"Template cannot be used: {exc.text()}")) from exc
+        raise UserError(_t(f"様式を使えません: {in_words(exc)}", f"Template cannot be used: {in_words(exc)}")) from exc
     for f in files:
         print(_t(f"{f.department}: {f.path}（事業 {len(f.projects)} 件、入力欄 {f.inputs} か所）",
                  f"{f.department}: {f.path} ({counted(len(f.projects), 'project')}, "
@@ -165,7 +172,7 @@ def _project_context(args):
     try:
         settings = find_settings(args.project, getattr(args, "master", None))
     except SettingsError as exc:
-        raise UserError(str(exc)) from exc
+        raise UserError(in_words(exc)) from exc
     master = Path(args.master) if getattr(args, "master", None) else settings.master
     if master is None or not master.exists():
         raise UserError(_t(f"計画マスタが見つかりません: {master}", f"Plan master not found: {master}"))
@@ -325,11 +332,11 @@ def cmd_panel(args) -> int:
     try:
         settings = find_settings(args.project)
     except SettingsError as exc:
-        raise UserError(str(exc)) from exc
+        raise UserError(in_words(exc)) from exc
     try:
         written = build_panel(Path(args.out) / PANEL_NAME, **project_defaults(settings.project_dir))
     except FileNotFoundError as exc:  # no xlwings.bas in the installed xlwings
-        raise UserError(exc.text() if isinstance(exc, BilingualError) else str(exc)) from exc
+        raise UserError(in_words(exc)) from exc
     print(_t(f"事務局パネルを作成しました: {written}", f"Wrote the coordinator panel: {written}"))
     print(_t("  Excel で開き、マクロを有効にしてから「設定」シートのボタンを押してください（README「Excel のボタン」）。",
              "  Open it in Excel, enable macros, then use the buttons on its settings sheet "
