@@ -126,14 +126,21 @@ def workbook_filename(plan: Plan, department: str, spec: TemplateSpec) -> str:
 
 
 def sheet_title(text: str, taken: set[str]) -> str:
-    """A valid, unique Excel sheet name (31 characters, none of []:*?/\\)."""
-    base = re.sub(r"[\[\]:*?/\\]", "_", text).strip("'")[:31] or "Sheet"
+    """A sheet name Excel accepts, added to ``taken``: at most 31 characters, none of []:*?/\\,
+    no apostrophe at either end, not the reserved 'History', unique ignoring case."""
+    base = _cut(re.sub(r"[\[\]:*?/\\]", "_", text), 31) or "Sheet"
+    used = {name.casefold() for name in taken} | {"history"}
     title, n = base, 2
-    while title in taken:
+    while title.casefold() in used:
         suffix = f"({n})"
-        title, n = base[:31 - len(suffix)] + suffix, n + 1
+        title, n = _cut(base, 31 - len(suffix)) + suffix, n + 1
     taken.add(title)
     return title
+
+
+def _cut(text: str, length: int) -> str:
+    # Cut first, then strip: a cut can leave an apostrophe at the end, which Excel refuses.
+    return text[:length].strip("'")
 
 
 def generate(plan: Plan, out_dir: Path, settings: Settings, *, departments: list[str] | None = None,
