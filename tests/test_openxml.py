@@ -122,7 +122,13 @@ def _validator():
 NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
 _R_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
 MAX_ROW, MAX_COL, MAX_TEXT = 1_048_576, 16_384, 32_767
+# Excel's limits on a data validation, in UTF-16 units, as XlsxWriter enforces them.
+DATA_VALIDATION_LIMITS = {"promptTitle": 32, "errorTitle": 32, "prompt": 255, "error": 255}
 _REF = re.compile(r"\$?([A-Z]{1,3})\$?([0-9]+)")
+
+
+def _units(text: str) -> int:
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def _column(letters: str) -> int:
@@ -212,7 +218,7 @@ def _worksheet_problems(name: str, xml: bytes, n_styles: int, n_strings: int) ->
             if c.get("t") == "s" and not 0 <= int(c.findtext("m:v", "-1", NS)) < n_strings:
                 problems.append(f"{name}!{c.get('r')}: shared string index past the table")
             text = "".join(t.text or "" for t in c.iter(f"{{{NS['m']}}}t"))
-            if len(text.encode("utf-16-le", "surrogatepass")) > 2 * MAX_TEXT:
+            if _units(text) > MAX_TEXT:
                 problems.append(f"{name}!{c.get('r')}: text over {MAX_TEXT} characters")
     merged = [(_range(m.get("ref")), m.get("ref")) for m in root.iterfind("m:mergeCells/m:mergeCell", NS)]
     for i, (box, ref) in enumerate(merged):
@@ -224,9 +230,16 @@ def _worksheet_problems(name: str, xml: bytes, n_styles: int, n_strings: int) ->
                 problems.append(f"{name}: merged ranges {other_ref} and {ref} overlap")
     for dv in root.iterfind("m:dataValidations/m:dataValidation", NS):
         formula = dv.findtext("m:formula1", "", NS)
-        # A literal list ("a,b,c") longer than 255 characters makes Excel repair the file.
-        if dv.get("type") == "list" and formula.startswith('"') and len(formula) - 2 > 255:
-            problems.append(f"{name}: list validation of {len(formula) - 2} characters")
+        # Past Excel's limits a validation is "unreadable content": Excel repairs the file by
+        # removing it (a literal list "a,b,c" of 255 units; see DATA_VALIDATION_LIMITS).
+        if dv.get("type") == "list" and formula.startswith('"'):
+            if _units(formula) - 2 > 255:
+                problems.append(f"{name}: list validation of {_units(formula) - 2} characters")
+            if not re.fullmatch(r'"(?:[^"]|"")*"', formula):
+                problems.append(f"{name}: list validation {formula!r} is not one quoted text")
+        for attribute, limit in DATA_VALIDATION_LIMITS.items():
+            if _units(dv.get(attribute, "")) > limit:
+                problems.append(f"{name}: validation {attribute} of {_units(dv.get(attribute))} characters")
         if any(_range(ref) is None for ref in dv.get("sqref", "").split()):
             problems.append(f"{name}: validation range {dv.get('sqref')!r}")
     return problems
@@ -305,6 +318,17 @@ def _awkward(wb) -> None:
     for row in range(2, departments.max_row + 1):
         if departments.cell(row, 1).value == "福祉課":
             departments.cell(row, 1).value = AWKWARD_DEPARTMENT
+    # Long texts that reach the data validations' titles, prompts and error messages (Excel's
+    # limits, see DATA_VALIDATION_LIMITS), and choices just within the drop-down's 255.
+    wb["指標"].cell(2, 3).value = "地区ごとに説明会を開催し、参加者アンケートで理解度を確認したうえで計画に反映させた地区の数" * 6
+    choices = wb["選択肢"]
+    for row, text in enumerate(AWKWARD_CHOICES, start=2):
+        choices.cell(row, 1).value = text
+        choices.cell(row, 3).value = text * 3 if row <= 6 else None
+
+
+AWKWARD_CHOICES = ["継続（事業内容を一部見直して継続する）", '見直し（"縮小"して継続）'] + [
+    f"方向性その{i}：関係機関と協議のうえ判断する" for i in range(1, 10)] + ["終了（事業を終えて他の事業に統合する）"]
 
 
 def _cycle(root: Path, edit=None, committee: bool = False) -> dict[str, list[Path]]:
@@ -451,3 +475,39 @@ def test_the_panel_vba_project_is_a_sound_compound_file(outputs):
     assert {stream for _, stream, _, _ in macros} <= streams
     assert {"PanelButtons.bas", "ThisWorkbook.cls"} <= {name for _, _, name, _ in macros}
     assert all(code.strip() for _, _, _, code in macros)
+
+
+def test_choices_excel_cannot_list_are_a_master_error(tmp_path):
+    """Choices that do not fit Excel's drop-down (255 characters in all, no comma inside one)
+    stop generation with a message on the master's 選択肢 sheet, instead of workbooks Excel
+    repairs by dropping the validation."""
+    from xlplan.plan import PlanError, read_plan
+
+    def set_choices(choices):
+        def edit(wb):
+            for row, text in enumerate(choices, start=2):
+                wb["選択肢"].cell(row, 1).value = text
+        return edit
+
+    for choices, words in ((["継続"] + [f"方向性その{i}：関係機関と協議のうえ判断する" for i in range(12)], "255"),
+                           (["継続", "見直し,縮小"], "カンマ")):
+        project = init_project(tmp_path / words)
+        _edit_master(project.master, set_choices(choices))
+        _, findings = read_plan(project.master)
+        found = [f for f in findings if f.code == "master-invalid-value" and f.sheet == "選択肢"]
+        assert found and words in found[0].message(), [f.message() for f in findings]
+        assert found[0].detail_en
+        with pytest.raises(PlanError):
+            load_plan(project.master)
+
+
+def test_layout_choices_excel_cannot_list_are_refused(tmp_path):
+    from xlplan.template import TemplateError, load_template_spec
+
+    project = init_project(tmp_path / "project")
+    declaration = project.settings.templates_dir / "indicators.toml"
+    text = declaration.read_text(encoding="utf-8")
+    assert "choices" in text
+    declaration.write_text(re.sub(r"choices = \[", 'choices = ["継続,縮小", ', text, count=1), encoding="utf-8")
+    with pytest.raises(TemplateError, match="カンマ"):
+        load_template_spec("indicators", project.settings.templates_dir)
