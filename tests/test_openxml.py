@@ -35,11 +35,12 @@ from openpyxl import load_workbook
 
 openxml_audit = pytest.importorskip("openxml_audit")
 
-from xlplan.archive import Archive  # noqa: E402
+from xlplan.archive import Archive, ArchiveHistory  # noqa: E402
 from xlplan.demo import run_demo  # noqa: E402
 from xlplan.feedback import write_feedback  # noqa: E402
 from xlplan.generate import generate, sheet_title  # noqa: E402
 from xlplan.merge import write_merged  # noqa: E402
+from xlplan.metadata import METADATA_SHEET, parse_metadata_rows  # noqa: E402
 from xlplan.panel import PANEL_NAME, build_panel, project_defaults  # noqa: E402
 from xlplan.plan import load_plan  # noqa: E402
 from xlplan.project import init_project, merged_path  # noqa: E402
@@ -331,22 +332,53 @@ AWKWARD_CHOICES = ["継続（事業内容を一部見直して継続する）", 
     f"方向性その{i}：関係機関と協議のうえ判断する" for i in range(1, 10)] + ["終了（事業を終えて他の事業に統合する）"]
 
 
-def _cycle(root: Path, edit=None, committee: bool = False) -> dict[str, list[Path]]:
-    """A project with ``edit`` applied to its master: generate, collect the unfilled workbooks
-    as if sent back, merge, return copies and (``committee``) scoring forms."""
+def _cycle(root: Path, edit=None, awkward: bool = False) -> dict[str, list[Path]]:
+    """A project with ``edit`` applied to its master: generate; collect the workbooks as if
+    sent back (unfilled, or filled with awkward values); merge; return copies; and for an
+    ``awkward`` plan also scoring forms and the next year's workbooks prefilled with them."""
     project = init_project(root)
     if edit is not None:
         _edit_master(project.master, edit)
     plan = load_plan(project.master)
     files = generate(plan, project.outbox, project.settings)
+    returned = [_fill_awkwardly(f.path, project.inbox) if awkward else f.path for f in files]
     archive = Archive.for_settings(project.settings)
-    archive.collect([project.outbox], project.settings, plan)
+    archive.collect([returned[0].parent], project.settings, plan)
     merged = write_merged(archive, plan, project.settings, merged_path(project.results, plan.year))
     feedback = write_feedback(archive, plan, project.settings, root / "差し戻し")
     out = {"generated": [f.path for f in files], "merged": [merged], "feedback": [f.path for f in feedback],
            "layouts": {f.path: f.layout for f in files}}
-    if committee:
+    if awkward:
         out["scoring"] = [f.path for f in generate_scoring(plan, root / "中間評価", project.settings, archive)]
+        next_year = plan.with_year(plan.year + 1)
+        out["generated"] += [f.path for f in generate(next_year, root / "配布_翌年度", project.settings,
+                                                      history=ArchiveHistory(archive, next_year))]
+    return out
+
+
+# What a department might type: text that reads like Excel's escapes and XML, an emoji, spaces
+# at both ends, 20,000 characters (two departments' texts in one merged cell pass Excel's
+# 32,767), and numbers at the edges of what a cell holds.
+AWKWARD_TEXT = (" 前後に空白 _x0041_ & <b> \"引用\" 😀 " + "長文" * 10_000)[:20_000] + " "
+AWKWARD_NUMBERS = [1e20, 12345.678901234567, 0.1 + 0.2]
+
+
+def _fill_awkwardly(path: Path, inbox: Path) -> Path:
+    """The department's workbook with every input filled (openpyxl stands in for Excel)."""
+    wb = load_workbook(path)
+    data, _ = parse_metadata_rows([list(r) for r in wb[METADATA_SHEET].iter_rows(values_only=True)])
+    for i, field in enumerate(data["fields"]):
+        cell = wb[field["sheet"]][field["cell"]]
+        if field["kind"] in ("quantity", "percent"):
+            cell.value = AWKWARD_NUMBERS[i % len(AWKWARD_NUMBERS)]
+        elif field["kind"] == "score":
+            cell.value = 3
+        elif field["choices"]:
+            cell.value = field["choices"][1]
+        else:
+            cell.value = AWKWARD_TEXT
+    out = inbox / path.name
+    wb.save(out)
     return out
 
 
@@ -377,7 +409,7 @@ def outputs(tmp_path_factory) -> dict[str, list[Path]]:
 def awkward_outputs(tmp_path_factory) -> list[Path]:
     """Generated, merged, return-copy and scoring files of a plan whose names and text are
     awkward on purpose (see _awkward)."""
-    awkward = _cycle(tmp_path_factory.mktemp("awkward"), _awkward, committee=True)
+    awkward = _cycle(tmp_path_factory.mktemp("awkward"), _awkward, awkward=True)
     return awkward["generated"] + awkward["merged"] + awkward["feedback"] + awkward["scoring"]
 
 
@@ -409,12 +441,28 @@ def test_the_outputs_are_what_their_kind_says(outputs, awkward_outputs):
     and awkward names that reached the sheet names and the stamped text."""
     with zipfile.ZipFile(outputs["panel"][0]) as zf:
         assert "xl/vbaProject.bin" in zf.namelist()
+    stamped = {p: _is_stamped(p) for p in outputs["department (stamped)"] + outputs["prefilled next year"]}
+    assert all(stamped[p] for p in outputs["department (stamped)"])
+    assert not all(stamped[p] for p in outputs["prefilled next year"]), "some are rendered in full"
     with_committee = load_workbook(outputs["merged with committee"][0], read_only=True).sheetnames
     without = load_workbook(outputs["merged without committee"][0], read_only=True).sheetnames
     assert set(with_committee) - set(without), "the committee's results add a sheet"
     assert any("R&D" in p.name for p in awkward_outputs)
+    # The committee's summary of many departments' long texts is cut, saying where the rest is.
+    forms = [p for p in awkward_outputs if "中間評価票" in p.name]
+    texts = [c.value for row in load_workbook(forms[0]).worksheets[1].iter_rows() for c in row
+             if isinstance(c.value, str)]
+    assert any(text.endswith("全文は集計ファイルを参照）") for text in texts)
     names = [n for p in awkward_outputs for n in load_workbook(p, read_only=True).sheetnames]
     assert any(n.lower().startswith("s-1") for n in names)
+
+
+def _is_stamped(path: Path) -> bool:
+    """True for a copy written by xlplan.stamp (its metadata sheet is stamp's own XML, cells
+    with xml:space="preserve"), False for a workbook openpyxl saved."""
+    with zipfile.ZipFile(path) as zf:
+        part = dict(_sheet_parts(zf))["_xlplan"]
+        return b'<is><t xml:space="preserve">' in zf.read(part)
 
 
 # --- the checks themselves find what they claim to find ----------------------------------------

@@ -21,10 +21,11 @@ from openpyxl.workbook.protection import WorkbookProtection
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from . import __version__
+from .excel_limits import VALIDATION_TEXT_LIMITS, cut_text
 from .files import atomic_write, safe_filename
 from .fiscal import FiscalYear
 from .metadata import FORMAT_VERSION, row_hash, write_metadata_sheet
-from .plan import Indicator, Member, Plan, Project, list_formula, utf16_length
+from .plan import Indicator, Member, Plan, Project, list_formula
 from .progress import progress
 from .settings import Settings
 from .stamp import NotStampable, Prototype, is_marker, new_marker
@@ -617,23 +618,9 @@ def _validation(kind: str, record: InputCell, plan: Plan) -> DataValidation:
     dv.errorStyle = "stop"
     dv.errorTitle = "入力内容を確認してください"
     dv.promptTitle = record.label
-    # Past these lengths Excel repairs the workbook on opening (XlsxWriter refuses them too).
     for attribute, limit in VALIDATION_TEXT_LIMITS.items():
-        setattr(dv, attribute, _cut_text(getattr(dv, attribute), limit))
+        setattr(dv, attribute, cut_text(getattr(dv, attribute), limit))
     return dv
-
-
-VALIDATION_TEXT_LIMITS = {"promptTitle": 32, "errorTitle": 32, "prompt": 255, "error": 255}
-
-
-def _cut_text(text: str | None, limit: int) -> str | None:
-    """``text`` within ``limit`` UTF-16 units, ending in … when cut."""
-    if text is None or utf16_length(text) <= limit:
-        return text
-    text = text[:limit - 1]
-    while utf16_length(text) > limit - 1:
-        text = text[:-1]
-    return text + "…"
 
 
 def _protect(wb, password: str) -> None:

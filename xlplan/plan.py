@@ -16,6 +16,7 @@ from pathlib import Path
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
+from .excel_limits import LIST_LIMIT, utf16_length
 from .findings import Finding, has_errors
 from .fiscal import FiscalYear, FiscalYearError, fiscal_years, parse_fiscal_year
 from .normalise import normalise_quantity
@@ -32,16 +33,6 @@ SHEET_CHOICES = "選択肢"
 SHEET_MEMBERS = "委員"
 
 DEFAULT_DIRECTION_CHOICES = ("継続", "継続（一部見直し）", "見直し", "終了")
-# Excel keeps an in-cell drop-down list as one text "a,b,c": past 255 UTF-16 units, or with a
-# comma inside a choice, Excel repairs the workbook on opening and drops the validation.
-EXCEL_LIST_LIMIT = 255
-
-
-def utf16_length(text: str) -> int:
-    """Length as Excel counts it (UTF-16 units: an emoji counts two)."""
-    return len(text.encode("utf-16-le", "surrogatepass")) // 2
-
-
 def list_formula(choices) -> str:
     """A list validation's formula: the choices as one quoted text, quotes inside doubled."""
     return '"' + ",".join(str(c).replace('"', '""') for c in choices) + '"'
@@ -49,15 +40,17 @@ def list_formula(choices) -> str:
 
 def choice_list_problem(choices) -> tuple[str, str] | None:
     """Why Excel cannot offer ``choices`` as a drop-down list, as (Japanese, English); None when
-    it can. The one rule for the master's 今後の方向性 and a layout's declared choices."""
+    it can. The one rule for the master's 今後の方向性 and a layout's declared choices: Excel
+    keeps the list as one text "a,b,c", so a comma cannot be inside a choice, and past
+    LIST_LIMIT Excel repairs the workbook on opening and drops the validation."""
     commas = [c for c in choices if "," in c]
     if commas:
         return (f"選択肢に半角カンマは使えません（{commas[0]}）",
                 f"a choice cannot contain a comma ({commas[0]})")
     units = utf16_length(list_formula(choices)) - 2
-    if units > EXCEL_LIST_LIMIT:
-        return (f"選択肢が合わせて {units} 文字あります。Excel の一覧は {EXCEL_LIST_LIMIT} 文字までです",
-                f"the choices add up to {units} characters; Excel's drop-down list holds {EXCEL_LIST_LIMIT}")
+    if units > LIST_LIMIT:
+        return (f"選択肢が合わせて {units} 文字あります。Excel の一覧は {LIST_LIMIT} 文字までです",
+                f"the choices add up to {units} characters; Excel's drop-down list holds {LIST_LIMIT}")
     return None
 DEFAULT_SCORE_SCALE = (
     (5, "十分達成できた"),

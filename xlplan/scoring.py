@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from .archive import Archive
+from .excel_limits import CELL_TEXT_LIMIT, cut_text
 from .files import atomic_write, safe_filename
 from .generate import build_workbook
 from .plan import Member, Plan
@@ -45,7 +46,11 @@ def results_summaries(archive: Archive | None, plan: Plan) -> dict[str, str]:
             prefix = f"【{v['department']}】"
             # Departments often start their entry with their own name already (seed 003).
             texts.setdefault(v["project"], []).append(text if text.startswith(prefix) else prefix + text)
-    return {pid: "\n".join(lines) for pid, lines in texts.items()}
+    # Many departments' texts can pass what one cell holds; the full texts are in the merged workbook.
+    return {pid: cut_text("\n".join(lines), CELL_TEXT_LIMIT, _CUT_NOTE) for pid, lines in texts.items()}
+
+
+_CUT_NOTE = "…（文字数が Excel の上限を超えるため以下省略。全文は集計ファイルを参照）"
 
 
 def scoring_filename(plan: Plan, member: Member) -> str:
