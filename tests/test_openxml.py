@@ -50,15 +50,16 @@ REPO = Path(__file__).resolve().parent.parent
 
 # --- the one place where findings of openxml-audit are accepted --------------------------------
 
-# CT_Font (ECMA-376 Part 1, sml.xsd; styles.xml <font>, and the <rPr> of rich text, CT_RPrElt) is
-# <xsd:choice maxOccurs="unbounded"> over b, i, strike, condense, extend, outline, shadow, u,
-# vertAlign, sz, color, name, family, charset, scheme: a repeated choice, so the children may
-# come in any order. The Open XML SDK models it as a fixed sequence (b first, scheme last) and
+# CT_Font (ECMA-376 Part 1, sml.xsd; styles.xml <font>) is <xsd:choice maxOccurs="unbounded">
+# over b, i, strike, condense, extend, outline, shadow, u, vertAlign, sz, color, name, family,
+# charset, scheme, each minOccurs 0 maxOccurs 1: a repeated choice, so the children may come in
+# any order (as does CT_RPrElt, the <rPr> of a rich-text run, with rFont in place of name). The Open XML SDK models it as a fixed sequence (b first, scheme last) and
 # flags openpyxl's order (name, charset, family, b, …, color, sz, …). Excel opens openpyxl's
 # fonts without repair (every openpyxl workbook has them). Accepted only for these element
 # names; excel_rule_violations still checks that no child appears twice.
 CT_FONT_CHILDREN = ("b", "i", "strike", "condense", "extend", "outline", "shadow", "u", "vertAlign",
-                    "sz", "color", "name", "family", "charset", "scheme", "rFont")
+                    "sz", "color", "name", "family", "charset", "scheme")
+CT_RPRELT_CHILDREN = ("rFont",) + CT_FONT_CHILDREN[:11] + CT_FONT_CHILDREN[12:]
 
 
 @dataclass(frozen=True)
@@ -75,9 +76,9 @@ class FalsePositive:
 
 def _font_child_order(error) -> bool:
     found = re.fullmatch(r"Unexpected element '(\w+)' found", error.description)
-    return (error.error_type.value == "schema" and found is not None
-            and found.group(1) in CT_FONT_CHILDREN
-            and re.search(r"/(font|rPr)\[\d+\]$", error.path or "") is not None)
+    parent = re.search(r"/(font|rPr)\[\d+\]$", error.path or "")
+    return (error.error_type.value == "schema" and found is not None and parent is not None
+            and found.group(1) in (CT_FONT_CHILDREN if parent.group(1) == "font" else CT_RPRELT_CHILDREN))
 
 
 def _inline_strings(error) -> bool:
