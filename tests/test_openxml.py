@@ -350,7 +350,8 @@ def _cycle(root: Path, edit=None, awkward: bool = False) -> dict[str, list[Path]
     out = {"generated": [f.path for f in files], "merged": [merged], "feedback": [f.path for f in feedback],
            "layouts": {f.path: f.layout for f in files}}
     if awkward:
-        out["scoring"] = [f.path for f in generate_scoring(plan, root / "中間評価", project.settings, archive)]
+        out["scoring"] = [f.path for f in generate_scoring(plan, root / "中間評価", project.settings, archive,
+                                                           members=[plan.members[0].id])]
         next_year = plan.with_year(plan.year + 1)
         out["generated"] += [f.path for f in generate(next_year, root / "配布_翌年度", project.settings,
                                                       history=ArchiveHistory(archive, next_year))]
