@@ -21,6 +21,7 @@ the demo simulates (they stand in for what departments send).
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import subprocess
@@ -28,6 +29,7 @@ import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 from xml.etree import ElementTree as ET
 
 import pytest
@@ -53,25 +55,13 @@ REPO = Path(__file__).resolve().parent.parent
 # CT_Font (ECMA-376 Part 1, sml.xsd; styles.xml <font>) is <xsd:choice maxOccurs="unbounded">
 # over b, i, strike, condense, extend, outline, shadow, u, vertAlign, sz, color, name, family,
 # charset, scheme, each minOccurs 0 maxOccurs 1: a repeated choice, so the children may come in
-# any order (as does CT_RPrElt, the <rPr> of a rich-text run, with rFont in place of name). The Open XML SDK models it as a fixed sequence (b first, scheme last) and
-# flags openpyxl's order (name, charset, family, b, …, color, sz, …). Excel opens openpyxl's
-# fonts without repair (every openpyxl workbook has them). Accepted only for these element
-# names; excel_rule_violations still checks that no child appears twice.
+# any order (so may CT_RPrElt's, the <rPr> of a rich-text run, with rFont in place of name).
+# The Open XML SDK models it as a fixed sequence (b first, scheme last) and flags openpyxl's
+# order (name, charset, family, b, …, color, sz, …). Accepted only for these element names;
+# excel_rule_violations still checks that no child appears twice.
 CT_FONT_CHILDREN = ("b", "i", "strike", "condense", "extend", "outline", "shadow", "u", "vertAlign",
                     "sz", "color", "name", "family", "charset", "scheme")
 CT_RPRELT_CHILDREN = ("rFont",) + CT_FONT_CHILDREN[:11] + CT_FONT_CHILDREN[12:]
-
-
-@dataclass(frozen=True)
-class FalsePositive:
-    """One kind of openxml-audit finding that is not a problem for Excel, and why."""
-
-    name: str
-    reason: str
-
-    def matches(self, error) -> bool:
-        """True when ``error`` (an openxml_audit ValidationError) is this false positive."""
-        return _MATCHERS[self.name](error)
 
 
 def _font_child_order(error) -> bool:
@@ -85,20 +75,24 @@ def _inline_strings(error) -> bool:
     return error.severity.value == "warning" and error.id == "Excel_InlineStrCells"
 
 
-_MATCHERS = {"font-child-order": _font_child_order, "inline-strings": _inline_strings}
+@dataclass(frozen=True)
+class FalsePositive:
+    """One kind of openxml-audit finding that is no problem for Excel: why, and which."""
+
+    reason: str
+    matches: Callable  # openxml_audit ValidationError → bool
+
 
 KNOWN_FALSE_POSITIVES = [
     FalsePositive(
-        "font-child-order",
         "openpyxl writes a font's children as name, family, b, color, sz…; CT_Font in ECMA-376 "
         "is a repeated choice (any order); only the SDK models it as a sequence. Excel opens "
-        "these files without repair."),
+        "every openpyxl workbook's fonts without repair.", _font_child_order),
     FalsePositive(
-        "inline-strings",
         "a warning, not an error: text cells are inline strings (t=\"inlineStr\", a cell type "
         "of ECMA-376 §18.18.11 written by openpyxl, by XlsxWriter's constant-memory mode and by "
         "xlplan's stamped and spliced rows). Excel opens them without repair and moves them "
-        "to its shared-string table when it next saves."),
+        "to its shared-string table when it next saves.", _inline_strings),
 ]
 
 
@@ -109,14 +103,9 @@ def audit_problems(path: Path) -> list[str]:
             if not any(fp.matches(e) for fp in KNOWN_FALSE_POSITIVES)]
 
 
-_VALIDATOR = None
-
-
+@functools.cache
 def _validator():
-    global _VALIDATOR
-    if _VALIDATOR is None:
-        _VALIDATOR = openxml_audit.OpenXmlValidator(max_errors=200)
-    return _VALIDATOR
+    return openxml_audit.OpenXmlValidator(max_errors=200)
 
 
 # --- Excel's own rules, which the SDK validator does not check ---------------------------------
@@ -320,8 +309,8 @@ def _awkward(wb) -> None:
     for row in range(2, departments.max_row + 1):
         if departments.cell(row, 1).value == "福祉課":
             departments.cell(row, 1).value = AWKWARD_DEPARTMENT
-    # Long texts that reach the data validations' titles, prompts and error messages (Excel's
-    # limits, see DATA_VALIDATION_LIMITS), and choices just within the drop-down's 255.
+    # A long indicator; choices within the drop-down's 255 characters whose error message
+    # (which lists them) passes Excel's 255; score descriptions whose prompt passes 255.
     wb["指標"].cell(2, 3).value = "地区ごとに説明会を開催し、参加者アンケートで理解度を確認したうえで計画に反映させた地区の数" * 6
     choices = wb["選択肢"]
     for row, text in enumerate(AWKWARD_CHOICES, start=2):
@@ -360,7 +349,7 @@ def _cycle(root: Path, edit=None, awkward: bool = False) -> dict[str, list[Path]
 
 # What a department might type: text that reads like Excel's escapes and XML, an emoji, spaces
 # at both ends, 20,000 characters (two departments' texts in one merged cell pass Excel's
-# 32,767), and numbers at the edges of what a cell holds.
+# 32,767), and numbers with many digits or an exponent.
 AWKWARD_TEXT = (" 前後に空白 _x0041_ & <b> \"引用\" 😀 " + "長文" * 10_000)[:20_000] + " "
 AWKWARD_NUMBERS = [1e20, 12345.678901234567, 0.1 + 0.2]
 
