@@ -19,13 +19,14 @@ import pandas as pd
 
 from .findings import ERROR, WARNING, Finding, count_by_severity
 from .fiscal import parse_fiscal_year
-from .generate import CHOICE, MILESTONE, PERCENT, QUANTITY, RATING, RATINGS, SCORE
+from .generate import CHOICE, MILESTONE, PERCENT, QUANTITY, RATING, RATINGS, SCORE, missing_code
 from .normalise import (Normalised, normalise_choice, normalise_quantity, normalise_rating,
                         normalise_score, normalise_text)
 from .plan import Plan
 from .progress import progress
 from .read import Limits, Returned, read_returned, unreadable
 from .settings import Settings
+from .rounding import percent_text, rate
 from .template import TemplateError, available_layouts, load_template_spec
 
 # Changes worth telling the coordinator about (trimming spaces is not).
@@ -318,9 +319,7 @@ def _check_field(spec: dict, cell, plan: Plan, settings: Settings,
         # A formula without a cached value (never recalculated by an application) is reported
         # as formula-in-input only: calling it blank would send the department the wrong way.
         if spec["required"] and not cell.formula:
-            code = ("score-missing" if kind == RATING else
-                    "missing-result" if kind in (QUANTITY, PERCENT, MILESTONE, SCORE) else "missing-text")
-            findings.append(Finding(code, **where))
+            findings.append(Finding(missing_code(kind), **where))
     elif n.problem == "excel-error" or n.kind == "error":
         findings.append(Finding("excel-error", **where))
     elif n.problem == "invalid-choice":
@@ -350,7 +349,7 @@ def _far_from_target(value, target, where, settings: Settings) -> list[Finding]:
     if settings.far_low <= ratio <= settings.far_high:
         return []
     return [Finding("result-far-from-target", **{**where, "value": _shown(value)},
-                    expected=_shown(target.value), detail=f"{ratio:.0%}")]
+                    expected=_shown(target.value), detail=percent_text(rate(value, target.value)))]
 
 
 class _IndicatorLookup:

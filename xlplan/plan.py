@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +32,7 @@ SHEET_INDICATORS = "指標"
 SHEET_DEPARTMENTS = "担当課"
 SHEET_CHOICES = "選択肢"
 SHEET_MEMBERS = "委員"
+SHEET_DEADLINES = "提出期限"
 
 DEFAULT_DIRECTION_CHOICES = ("継続", "継続（一部見直し）", "見直し", "終了")
 def list_formula(choices) -> str:
@@ -64,6 +66,8 @@ LAYOUT_ALIASES = {"事業シート": "department", "評価シート": "departmen
                   "活動報告": "activity", "指標": "indicators", "実績報告": "indicators",
                   "件数": "counts", "相談件数": "counts"}
 _DEPARTMENT_SPLIT = re.compile(r"[、,，/／・;；\n]+")
+# A line of それぞれの役割 that names who: 「市民：…」「社協: …」 (a short name, then a colon).
+_ROLE_LINE = re.compile(r"^\s*([^\s：:①-⑳]{1,10})\s*[：:]")
 
 
 class PlanError(Exception):
@@ -140,6 +144,21 @@ class Project:
     layout: str = ""
     indicators: list[Indicator] = field(default_factory=list)
     source: str = ""
+    groups: str = ""
+
+    @property
+    def role_groups(self) -> list[str]:
+        """区分 (seed 003): who has a role in the project, e.g. 市民 / 福祉事業者 / 社協 / 行政.
+        The master's optional 区分 column when filled, else the names that start the lines of
+        それぞれの役割 (「市民：…」)."""
+        if self.groups.strip():
+            return split_departments(self.groups)
+        found = []
+        for line in self.roles.splitlines():
+            match = _ROLE_LINE.match(line)
+            if match and match.group(1) not in found:
+                found.append(match.group(1))
+        return found
 
     @property
     def ended(self) -> bool:
@@ -194,7 +213,9 @@ class Plan:
     start: FiscalYear
     end: FiscalYear
     year: FiscalYear
-    deadline: dt.date | None = None
+    # 提出期限 per evaluated year (the 提出期限 sheet; an older master's single 提出期限 on the
+    # 計画 sheet is the 評価年度's).
+    deadlines: dict[FiscalYear, dt.date] = field(default_factory=dict)
     organisation: str = ""
     goals: list[Goal] = field(default_factory=list)
     directions: list[Direction] = field(default_factory=list)
@@ -205,6 +226,11 @@ class Plan:
     members: list[Member] = field(default_factory=list)
     layout: str = "department"
     source: Path | None = None
+
+    @property
+    def deadline(self) -> dt.date | None:
+        """The submission deadline of the evaluated year, if the master gives one."""
+        return self.deadlines.get(self.year)
 
     @property
     def years(self) -> list[FiscalYear]:
@@ -438,13 +464,75 @@ def _read_plan_workbook(wb, findings: list[Finding], file: str) -> Plan | None:
                                     cell=project.source, project=project.id))
     return Plan(
         plan_id=plan_id, name=name, philosophy=_clean(items.get("基本理念", (None,))[0]),
-        start=start, end=end, year=year, deadline=_as_date(items.get("提出期限", (None,))[0]),
+        start=start, end=end, year=year, deadlines=_read_deadlines(wb, items, year, findings, file),
         organisation=_clean(items.get("実施主体", (None,))[0]), goals=goals,
         layout=LAYOUT_ALIASES.get(_clean(items.get("様式", (None,))[0]),
                                   _clean(items.get("様式", (None,))[0])) or "department",
         directions=directions, projects=projects, departments=departments,
         direction_choices=direction_choices, score_scale=scale, members=members,
     )
+
+
+def _read_deadlines(wb, items, year: FiscalYear | None, findings, file) -> dict[FiscalYear, dt.date]:
+    """提出期限 per evaluated year: the optional 提出期限 sheet (評価年度 | 提出期限), and an
+    older master's single 提出期限 on the 計画 sheet, which is its 評価年度's (the sheet wins)."""
+    deadlines: dict[FiscalYear, dt.date] = {}
+    single = _as_date(items.get("提出期限", (None,))[0])
+    if single is not None and year is not None:
+        deadlines[year] = single
+    if SHEET_DEADLINES not in wb.sheetnames:
+        return deadlines
+    sheet = _SheetReader(wb, SHEET_DEADLINES, findings, file)
+    c_year, c_date = sheet.column("評価年度"), sheet.column("提出期限")
+    if c_year is None or c_date is None:
+        return deadlines
+    for row, values in sheet.records():
+        try:
+            evaluated = parse_fiscal_year(sheet.value(values, c_year))
+        except FiscalYearError as exc:
+            sheet.add("master-invalid-value", row, c_year, expected="評価年度",
+                      value=sheet.text(values, c_year), detail=str(exc))
+            continue
+        day = _as_date(sheet.value(values, c_date))
+        if day is None:
+            if sheet.text(values, c_date):
+                sheet.add("master-invalid-value", row, c_date, expected="提出期限",
+                          value=sheet.text(values, c_date), detail="日付の形式ではありません",
+                          detail_en="not a date")
+            continue
+        deadlines[evaluated] = day
+    return deadlines
+
+
+def deadline_window(year: FiscalYear) -> tuple[dt.date, dt.date]:
+    """When a plausible deadline for the results of ``year`` falls: within the following
+    fiscal year (April–March). Results are complete after 31 March, and CHECK is taken as of
+    the end of July (seed 000): R6's results are due 令和7年7月31日, in R7."""
+    following = year + 1
+    return following.start_date, following.end_date
+
+
+def deadline_findings(plan: Plan, today: dt.date | None = None) -> list[Finding]:
+    """Warnings before workbooks are sent: the evaluated year has no deadline, its deadline has
+    passed, or it lies outside the fiscal year after the evaluated one (last year's date left
+    in the master)."""
+    today = today or dt.date.today()
+    label = plan.year.short
+    day = plan.deadline
+    file = plan.source.name if plan.source else ""
+    if day is None:
+        return [Finding("deadline-missing", file=file, sheet=SHEET_DEADLINES, expected=label)]
+    first, last = deadline_window(plan.year)
+    found = []
+    if not first <= day <= last:
+        found.append(Finding("deadline-outside-year", file=file, sheet=SHEET_DEADLINES,
+                             value=day.isoformat(), expected=label,
+                             detail=f"{first.isoformat()}～{last.isoformat()}（{(plan.year + 1).label_ja}）",
+                             detail_en=f"{first.isoformat()} to {last.isoformat()}, {(plan.year + 1).label_en}"))
+    if day < today:
+        found.append(Finding("deadline-past", file=file, sheet=SHEET_DEADLINES,
+                             value=day.isoformat(), expected=label))
+    return found
 
 
 def _read_departments(wb, findings, file) -> list[Department]:
@@ -517,8 +605,9 @@ def _read_projects(wb, findings, file, directions, departments) -> list[Project]
     sheet = _SheetReader(wb, SHEET_PROJECTS, findings, file)
     c_id, c_dir, c_name = sheet.column("事業番号"), sheet.column("施策の方向性番号"), sheet.column("事業名")
     c_dept = sheet.column("担当課")
-    c_issues, c_policy, c_roles, c_status, c_layout = (
-        sheet.column(x, required=False) for x in ("現状と課題", "方針・目標", "それぞれの役割", "状態", "様式"))
+    c_issues, c_policy, c_roles, c_status, c_layout, c_groups = (
+        sheet.column(x, required=False)
+        for x in ("現状と課題", "方針・目標", "それぞれの役割", "状態", "様式", "区分"))
     direction_ids = {d.id for d in directions}
     listed = {d.name for d in departments}
     projects = []
@@ -540,7 +629,8 @@ def _read_projects(wb, findings, file, directions, departments) -> list[Project]
             id=pid, direction_id=did, name=name, departments=depts,
             issues=sheet.text(values, c_issues), policy=sheet.text(values, c_policy),
             roles=sheet.text(values, c_roles), status=sheet.text(values, c_status) or "実施中",
-            layout=sheet.text(values, c_layout), source=sheet.cell(row, c_id)))
+            layout=sheet.text(values, c_layout), source=sheet.cell(row, c_id),
+            groups=sheet.text(values, c_groups)))
     return projects
 
 
@@ -590,10 +680,28 @@ def _read_indicators(wb, findings, file, projects, start, end) -> None:
         for col, year in years.items():
             raw = sheet.value(values, col)
             parsed = normalise_quantity(raw, unit or None, percent=unit in ("%", "％"))
+            problem = target_problem(parsed, unit)
+            if problem:
+                sheet.add(problem, row, col, project=pid, value=_clean(raw), expected=(
+                    _shown_number(parsed.value) if problem == "target-loses-words" else unit))
             unit = unit or (parsed.unit or "")
             targets[year] = Target(_clean(raw), parsed.value if parsed.kind == "number" else None,
                                    parsed.kind)
         project.indicators.append(Indicator(pid, no, name, unit, targets, sheet.cell(row, c_name)))
+
+
+def target_problem(parsed, unit: str) -> str | None:
+    """What a coordinator should hear about a target as normalise_quantity read it (the same
+    reading as a department's result): words after the number that reading drops (「1回以上」
+    is 1: 「以上」 is lost) or a unit other than the indicator's (「30ヶ所」 under 地区)."""
+    if parsed.kind != "number" or parsed.problem != "unit-mismatch" or not parsed.unit:
+        return None
+    found, expected = (unicodedata.normalize("NFKC", u).replace(" ", "") for u in (parsed.unit, unit))
+    return "target-loses-words" if found.startswith(expected) else "target-unit-mismatch"
+
+
+def _shown_number(value) -> str:
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
 def _read_choices(wb) -> tuple[tuple[str, ...], tuple[tuple[int, str], ...]]:
