@@ -111,6 +111,41 @@ def _attrs(elem, drop: tuple[str, ...] = ()) -> dict:
                        if _local(k) not in drop))
 
 
+# Attribute values that mean the same as leaving the attribute out (ECMA-376 schema defaults):
+# one writer spells them out, another omits them, and neither is a change a user sees.
+_DEFAULTS = {
+    "dataValidation": {"type": "none", "operator": "between", "errorStyle": "stop",
+                       "imeMode": "noControl", "allowBlank": "0", "showDropDown": "0",
+                       "showInputMessage": "0", "showErrorMessage": "0"},
+    "sheetProtection": {"sheet": "0", "objects": "0", "scenarios": "0", "formatCells": "1",
+                        "formatColumns": "1", "formatRows": "1", "insertColumns": "1",
+                        "insertRows": "1", "insertHyperlinks": "1", "deleteColumns": "1",
+                        "deleteRows": "1", "selectLockedCells": "0", "sort": "1",
+                        "autoFilter": "1", "pivotTables": "1", "selectUnlockedCells": "0"},
+    "workbookProtection": {"lockStructure": "0", "lockWindows": "0", "lockRevision": "0"},
+    "pageSetup": {"orientation": "default", "paperSize": "1", "scale": "100", "fitToWidth": "1",
+                  "fitToHeight": "1", "firstPageNumber": "1", "pageOrder": "downThenOver",
+                  "blackAndWhite": "0", "draft": "0", "cellComments": "none",
+                  "useFirstPageNumber": "0", "errors": "displayed", "horizontalDpi": "600",
+                  "verticalDpi": "600", "copies": "1", "usePrinterDefaults": "1"},
+    "printOptions": {"horizontalCentered": "0", "verticalCentered": "0", "headings": "0",
+                     "gridLines": "0", "gridLinesSet": "1"},
+    "sheetView": {"showGridLines": "1", "showRowColHeaders": "1", "showZeros": "1",
+                  "rightToLeft": "0", "showFormulas": "0", "showRuler": "1",
+                  "showOutlineSymbols": "1", "defaultGridColor": "1", "view": "normal",
+                  "zoomScale": "100", "windowProtection": "0", "showWhiteSpace": "1"},
+    "alignment": {"horizontal": "general", "vertical": "bottom", "textRotation": "0",
+                  "wrapText": "0", "indent": "0", "relativeIndent": "0", "justifyLastLine": "0",
+                  "shrinkToFit": "0", "readingOrder": "0"},
+}
+
+
+def _significant(elem, drop: tuple[str, ...] = ()) -> dict:
+    """The attributes of ``elem`` that differ from the schema default of its element."""
+    defaults = _DEFAULTS.get(_local(elem.tag), {})
+    return {k: v for k, v in _attrs(elem, drop).items() if defaults.get(k) != v}
+
+
 def _color(elem) -> dict:
     """A colour as its properties: rgb without the alpha byte (writers disagree on it),
     theme / indexed / tint / auto kept as such."""
@@ -157,6 +192,18 @@ def _text_of(elem) -> str:
     phonetic = {id(t) for ph in elem.iter() if _local(ph.tag) == "rPh" for t in ph.iter()}
     return "".join(t.text for t in elem.iter()
                    if _local(t.tag) == "t" and t.text and id(t) not in phonetic)
+
+
+def _runs(elem) -> list[dict] | None:
+    """The formatted runs of a rich-text string item (None for plain text)."""
+    runs = [r for r in elem if _local(r.tag) == "r"]
+    if not runs:
+        return None
+    out = []
+    for run in runs:
+        props = run.find("m:rPr", NS)
+        out.append({"text": mask_text(_text_of(run)), "font": _props(props) if props is not None else {}})
+    return out
 
 
 def _style_key(style: dict) -> str:
@@ -236,7 +283,7 @@ class Styles:
             fmt_id = int(xf.get("numFmtId", "0"))
             style["number_format"] = self.formats.get(fmt_id, f"builtin:{fmt_id}")
             align = xf.find("m:alignment", NS)
-            style["alignment"] = _attrs(align) if align is not None else {}
+            style["alignment"] = _significant(align) if align is not None else {}
             prot = xf.find("m:protection", NS)
             prot_attrs = _attrs(prot) if prot is not None else {}
             style["locked"] = prot_attrs.get("locked", "1") in ("1", "true")
@@ -316,11 +363,12 @@ def _workbook_part(package: Package) -> str:
     return "xl/workbook.xml"
 
 
-def _shared_strings(package: Package, wb_rels: dict) -> list[str]:
+def _shared_strings(package: Package, wb_rels: dict) -> list:
+    """The shared string table as string items (text and runs are read from them per cell)."""
     part = next((r["target"] for r in wb_rels.values() if r["type"] == "sharedStrings"), None)
     if not part or part not in package.names:
         return []
-    return [_text_of(si) for si in package.xml(part).findall("m:si", NS)]
+    return package.xml(part).findall("m:si", NS)
 
 
 def _doc_properties(package: Package) -> dict:
@@ -357,7 +405,7 @@ def _protection(elem) -> dict | None:
     if elem is None:
         return None
     out = {}
-    for key, value in _attrs(elem).items():
+    for key, value in _significant(elem).items():
         if key in ("password", "workbookPassword", "revisionsPassword", "hashValue",
                    "saltValue", "workbookHashValue", "workbookSaltValue",
                    "revisionsHashValue", "revisionsSaltValue"):
@@ -368,7 +416,7 @@ def _protection(elem) -> dict | None:
 
 
 def _describe_sheet(package: Package, part: str, kind: str, styles: Styles,
-                    strings: list[str], style_table: dict) -> dict:
+                    strings: list, style_table: dict) -> dict:
     root = package.xml(part)
     rels = package.rels(part)
 
@@ -393,11 +441,11 @@ def _describe_sheet(package: Package, part: str, kind: str, styles: Styles,
     sheet["autofilter"] = (root.find("m:autoFilter", NS).get("ref")
                            if root.find("m:autoFilter", NS) is not None else None)
     sheet["drawing"] = _drawing(package, root, rels)
-    sheet["comments"] = _comments(package, rels, strings)
+    sheet["comments"] = _comments(package, rels)
     return sheet
 
 
-def _cells(root, styles: Styles, strings: list[str], style_ref) -> dict:
+def _cells(root, styles: Styles, strings: list, style_ref) -> dict:
     cells = {}
     for c in root.iterfind("m:sheetData/m:row/m:c", NS):
         t = c.get("t", "n")
@@ -405,11 +453,13 @@ def _cells(root, styles: Styles, strings: list[str], style_ref) -> dict:
         v = c.find("m:v", NS)
         raw = v.text if v is not None else None
         entry: dict = {}
+        item = None
         if t == "s" and raw is not None:
-            entry["type"], value = "string", strings[int(raw)] if int(raw) < len(strings) else None
+            item = strings[int(raw)] if int(raw) < len(strings) else None
+            entry["type"], value = "string", _text_of(item) if item is not None else None
         elif t == "inlineStr":
-            node = c.find("m:is", NS)
-            entry["type"], value = "string", _text_of(node) if node is not None else ""
+            item = c.find("m:is", NS)
+            entry["type"], value = "string", _text_of(item) if item is not None else ""
         elif t == "b":
             entry["type"], value = "bool", raw in ("1", "true")
         elif t == "e":
@@ -433,6 +483,8 @@ def _cells(root, styles: Styles, strings: list[str], style_ref) -> dict:
             entry["value"] = value
         if raw is None and f is None and t != "inlineStr":
             entry = {"type": "empty"}
+        if item is not None and _runs(item):
+            entry["runs"] = _runs(item)
         entry["style"] = style_ref(c.get("s"))
         cells[c.get("r")] = entry
     return cells
@@ -528,7 +580,7 @@ def _validations(root) -> dict:
     for dv in root.iter():
         if _local(dv.tag) != "dataValidation":
             continue
-        entry = _attrs(dv, drop=("sqref", "uid"))
+        entry = _significant(dv, drop=("sqref", "uid"))
         sqref = dv.get("sqref")
         for child in dv:
             name = _local(child.tag)
@@ -569,7 +621,7 @@ def _print_setup(root) -> dict:
     for name in ("pageSetup", "printOptions", "pageMargins"):
         node = root.find(f"m:{name}", NS)
         if node is not None:
-            out[name] = _attrs(node, drop=("id",))
+            out[name] = _significant(node, drop=("id",))
     fit = root.find("m:sheetPr/m:pageSetUpPr", NS)
     out["fit_to_page"] = fit is not None and fit.get("fitToPage", "0") in ("1", "true")
     tab = root.find("m:sheetPr/m:tabColor", NS)
@@ -589,7 +641,7 @@ def _view(root) -> dict:
     view = root.find("m:sheetViews/m:sheetView", NS)
     if view is None:
         return {}
-    out = _attrs(view, drop=("tabSelected", "workbookViewId"))
+    out = _significant(view, drop=("tabSelected", "workbookViewId"))
     pane = view.find("m:pane", NS)
     if pane is not None:
         out["pane"] = _attrs(pane, drop=("activePane",))
@@ -656,7 +708,7 @@ def _series_source(elem) -> dict:
             "values": [v.text for v in elem.iter("{%s}v" % NS["c"])]}
 
 
-def _comments(package: Package, rels: dict, strings: list[str]) -> dict:
+def _comments(package: Package, rels: dict) -> dict:
     out = {}
     for rel in rels.values():
         if rel["type"] == "comments" and rel["target"] in package.names:
