@@ -30,7 +30,7 @@ from .archive import Archive, submission_status
 from .files import atomic_write
 from .generate import RenderContext, block_items, placeholder_resolver
 from .ooxml.text import (CELL_LIMIT, csv_field, inline_string_cell, set_text, sheet_name, stored_value,
-                         within_cell_limit, write_text)
+                         utf16_length, within_cell_limit, write_text)
 from .plan import Plan
 from .progress import progress
 from .read import package_sheets
@@ -392,8 +392,8 @@ def _cut_note(where: str) -> str:
 def _cell_value(value, note: str = _CUT_NOTE):
     if isinstance(value, float) and pd.isna(value):
         return None
-    if isinstance(value, str) and len(value) > EXCEL_CELL_LIMIT:
-        return value[:EXCEL_CELL_LIMIT - len(note)] + note
+    if isinstance(value, str) and len(value) > EXCEL_CELL_LIMIT // 2 and utf16_length(value) > EXCEL_CELL_LIMIT:
+        return within_cell_limit(value, EXCEL_CELL_LIMIT - utf16_length(note)) + note
     return value
 
 
@@ -735,7 +735,7 @@ def _table_sheet(wb, formats: _Formats, table: Table, widths: dict[str, int], wr
         r += 1
         values = [row.get(name) for name in columns]
         if cut_note is not None:
-            values = [_cell_value(v, cut_note(row)) if type(v) is str and len(v) > EXCEL_CELL_LIMIT else v
+            values = [_cell_value(v, cut_note(row)) if type(v) is str and len(v) > EXCEL_CELL_LIMIT // 2 else v
                       for v in values]
         height = _row_height(values, columns, widths, wrap)
         if stream is not None:

@@ -96,16 +96,19 @@ def inline_string_cell(ref: str, text: str, style: str | None = None) -> str:
     return f'<c r="{ref}"{s} t="inlineStr"><is><t{space}>{body}</t></is></c>'
 
 
-def within_cell_limit(text: str) -> str:
-    """``text`` cut to Excel's cell limit, counted in UTF-16 units (an emoji counts twice)."""
-    if len(text) <= CELL_LIMIT // 2:
-        return text
-    if len(text.encode("utf-16-le", "surrogatepass")) <= 2 * CELL_LIMIT:
+def utf16_length(text: str) -> int:
+    """The length Excel counts: UTF-16 units (an emoji counts twice)."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def within_cell_limit(text: str, limit: int = CELL_LIMIT) -> str:
+    """``text`` cut to ``limit`` (Excel's cell limit), counted in UTF-16 units."""
+    if len(text) <= limit // 2 or utf16_length(text) <= limit:
         return text
     units = 0
     for i, char in enumerate(text):
         units += 2 if ord(char) > 0xFFFF else 1
-        if units > CELL_LIMIT:
+        if units > limit:
             return text[:i]
     return text
 
@@ -118,7 +121,12 @@ def set_text(cell, value) -> None:
     if not isinstance(value, str):
         cell.value = value
         return
-    cell.value = encode_escapes(clean_text(value))
+    stored = encode_escapes(clean_text(value))
+    if stored and not stored.strip():
+        # openpyxl marks no white-space-only text xml:space="preserve", and a reader may then
+        # drop it: such text is stored escaped (" " as _x0020_), which every reader decodes.
+        stored = "".join(f"_x{ord(c):04X}_" for c in stored)
+    cell.value = stored
     cell.data_type = "s"
 
 
@@ -136,12 +144,13 @@ def write_text(ws, row: int, col: int, text: str, fmt=None) -> None:
     escapes the first only), and it takes a text of the form ``<r>…</r>`` for rich-string XML
     (constant-memory mode). Such text is written as a rich string whose runs cut every
     escape-like sequence in two: a run is decoded on its own, so no run holds anything to
-    decode or to escape (XlsxWriter escapes rich-string runs twice)."""
-    text = within_cell_limit(clean_text(text))
-    rich = text.startswith("<r>") and text.endswith("</r>")
-    if not rich and not ("_x" in text and _CHAINED.search(text)):
+    decode or to escape. XlsxWriter escapes rich-string runs twice, so a carriage return
+    cannot be stored in one: in such (rare) text it becomes a line feed (``xlsxwriter_text``)."""
+    text = xlsxwriter_text(text)
+    if not _needs_runs(text):
         ws.write_string(row, col, text, fmt)
         return
+    rich = text.startswith("<r>") and text.endswith("</r>")
     cuts = sorted({m.start() + 2 for m in _ESCAPE_START.finditer(text)} | ({1} if rich else set()))
     pieces = [text[a:b] for a, b in zip([0] + cuts, cuts + [len(text)])]
     if len(pieces) == 2:  # XlsxWriter takes three fragments or more
@@ -151,6 +160,17 @@ def write_text(ws, row: int, col: int, text: str, fmt=None) -> None:
     ws.write_rich_string(row, col, *fragments, *([fmt] if fmt is not None else []))
 
 
+def _needs_runs(text: str) -> bool:
+    return (text.startswith("<r>") and text.endswith("</r>")) or ("_x" in text and bool(_CHAINED.search(text)))
+
+
+def xlsxwriter_text(text: str) -> str:
+    """The text ``write_text`` stores: cleaned, within the cell limit, and in the rare text it
+    must write as a rich string, carriage returns as line feeds."""
+    text = within_cell_limit(clean_text(text))
+    return text.replace("\r", "\n") if "\r" in text and _needs_runs(text) else text
+
+
 # --- CSV --------------------------------------------------------------------------------------
 
 # What opens a CSV field as a formula. LibreOffice 7.4 (tested with tests/libreoffice.py):
@@ -158,7 +178,7 @@ def write_text(ws, row: int, col: int, text: str, fmt=None) -> None:
 # "="; "+", "-", "@" and full-width signs stay text. Excel (OWASP's CSV-injection rule): a field
 # starting with "=", "+", "-", "@", tab or carriage return; Japanese Excel also takes a
 # full-width "＝＋－＠" typed at the start of a cell for a formula, so those count too (NFKC).
-_TRIGGERS = "=+-@"
+_TRIGGERS = frozenset("=+-@")
 _PLAIN_NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")
 
 
@@ -168,7 +188,7 @@ def looks_like_formula(text: str) -> bool:
     if text[:1] in ("\t", "\r"):
         return True
     key = unicodedata.normalize("NFKC", text.lstrip())
-    return key[:1] in _TRIGGERS and not _PLAIN_NUMBER.fullmatch(key)
+    return bool(key) and key[0] in _TRIGGERS and not _PLAIN_NUMBER.fullmatch(key)
 
 
 def as_typed_text(value):
