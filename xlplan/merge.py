@@ -400,7 +400,7 @@ def _cell_value(value, note: str = _CUT_NOTE):
 def _archived_note(row: dict) -> str:
     """The cut note of an 入力値 row: the department's full text is in its archived file
     (the merged 事業シート point here instead, where each department's text is whole)."""
-    where = f"保管ファイル「{row.get('保管先') or row.get('担当課')}」"
+    where = f"保管ファイル「{row['保管先']}」" if row.get("保管先") else f"「{row.get('担当課')}」の提出ファイル"
     if row.get("シート") and row.get("セル"):
         where += f"のシート「{row['シート']}」セル {row['セル']}"
     return _cut_note(where)
