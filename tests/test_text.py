@@ -333,7 +333,9 @@ def test_sheet_names_from_the_master_that_excel_would_reject(project, generated,
     characters, names over 31 characters: generate and merge give names Excel accepts."""
     def edit(wb):
         ws = wb["事業"]
-        renames = {"1-1-1": ("A-1", "'" + "福祉教育" * 10 + "'"), "1-2-1": ("a-1", "'ボランティア[養成]:講座?'")}
+        # "A-1 ああ…あ'" is 31 characters ending in an apostrophe, equal to "a-1 ああ…あ'" but for case.
+        long = "あ" * 26 + "'いい"
+        renames = {"1-1-1": ("A-1", long), "1-2-1": ("a-1", long), "2-1-1": ("2-1-1", "'支援[会議]:*?/\\'")}
         for row in ws.iter_rows(min_row=2):
             if row[0].value in renames:
                 row[0].value, row[2].value = renames[row[0].value]
@@ -374,3 +376,26 @@ def test_text_cut_in_the_values_sheet_points_to_the_archived_file(project, gener
         [(v[-150:], stored) for v in cut]
     with open(tmp_path / "csv" / "入力値.csv", encoding="utf-8-sig") as fh:
         assert "😀" * 20000 in fh.read()  # the CSV keeps the whole text
+
+
+@pytest.mark.parametrize("name", ["=1+1課", "福祉_x0041_課", "改行\x0b課", "@課&<課>\"'"])
+def test_stamped_department_names_are_text_and_keep_the_fingerprint(project, tmp_path, name):
+    """generate's per-department copies of one rendered workbook (stamp): the name written
+    into the cells reads back as the cleaned text, never a formula, and the signed
+    fingerprint of the locked cells still matches."""
+    from xlplan.generate import _prototype
+    from xlplan.read import read_returned
+    from xlplan.template import load_template_spec
+
+    plan = load_plan(project.master)
+    spec = load_template_spec("department", project.settings.templates_dir)
+    prototype = _prototype(plan, project.settings, spec, None, plan.projects_for("福祉課"))
+    path = tmp_path / "stamped.xlsx"
+    path.write_bytes(prototype.stamp(name, project.settings.key_bytes))
+    assert _formula_cells(path) == []
+    texts = [v for ws in CalamineWorkbook.from_path(str(path)).sheet_names[:1]
+             for row in CalamineWorkbook.from_path(str(path)).get_sheet_by_name(ws).to_python() for v in row]
+    assert any(isinstance(v, str) and clean_text(name) in v for v in texts)
+    returned = read_returned(path, project.settings.key_bytes)
+    assert returned.readable and returned.department == name
+    assert [f.code for f in returned.findings] == []
