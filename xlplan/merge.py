@@ -30,7 +30,7 @@ from .archive import Archive, submission_status
 from .files import atomic_write
 from .generate import RenderContext, block_items, placeholder_resolver
 from .ooxml.text import (CELL_LIMIT, csv_field, inline_string_cell, set_text, sheet_name, stored_value,
-                         utf16_length, within_cell_limit, write_text)
+                         utf16_length, within_cell_limit, write_text, xlsxwriter_text)
 from .plan import Plan
 from .progress import progress
 from .read import package_sheets
@@ -718,7 +718,7 @@ def _table_sheet(wb, formats: _Formats, table: Table, widths: dict[str, int], wr
     ws.fit_to_pages(1, 0)
     ws.repeat_rows(head)
     for r, text in enumerate(titles):
-        ws.write_string(r, 0, text, formats.get(font_name=FONT, bold=r == 0, font_size=13 if r == 0 else 10))
+        write_text(ws, r, 0, text, formats.get(font_name=FONT, bold=r == 0, font_size=13 if r == 0 else 10))
     header_lines = max((-(-display_width(str(n)) // max(widths.get(n, 12) - 1, 4)) for n in columns),
                        default=1)
     if header_lines > 1:
@@ -726,7 +726,7 @@ def _table_sheet(wb, formats: _Formats, table: Table, widths: dict[str, int], wr
     header = formats.get(font_name=FONT, bold=True, bg_color="#D9E1F2", pattern=1, align="center",
                          valign="vcenter", text_wrap=True)
     for col, name in enumerate(columns):
-        ws.write_string(head, col, name, header)
+        write_text(ws, head, col, str(name), header)
     looks = [(formats.column(name, wrap, False), formats.column(name, wrap, True)) for name in columns]
     stream = row_files.stream(ws, looks) if row_files is not None and decorate is None else None
     first: list[dict] = []
@@ -773,7 +773,7 @@ def _finding_links(archive: Archive, out_dir: Path, formats: _Formats):
         target = os.path.relpath(archive.root / stored, out_dir)
         if row["シート"] and row["セル"]:
             target += "#'" + str(row["シート"]).replace("'", "''") + f"'!{row['セル']}"
-        ws.write_url(r, c_msg, "external:" + target, link, string=_cell_value(row["内容"]))
+        ws.write_url(r, c_msg, "external:" + target, link, string=xlsxwriter_text(_cell_value(row["内容"])))
     return decorate
 
 
@@ -971,7 +971,8 @@ def _copy_rendered(src, ws, formats: _Formats, looks: dict) -> None:
                 fmt = looks[key]
             value = stored_value(cell.value)  # the text set_text stored, unescaped for XlsxWriter
             if cell.hyperlink is not None and cell.hyperlink.target and cell.hyperlink.target.startswith("#"):
-                ws.write_url(r, c, "internal:" + cell.hyperlink.target[1:], fmt, string=str(value or ""))
+                ws.write_url(r, c, "internal:" + cell.hyperlink.target[1:], fmt,
+                             string=xlsxwriter_text(str(value or "")))
             elif cell.data_type == "f" and isinstance(value, str):
                 ws.write_formula(r, c, value, fmt)
             elif value is None:
