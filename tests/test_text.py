@@ -399,3 +399,20 @@ def test_stamped_department_names_are_text_and_keep_the_fingerprint(project, tmp
     returned = read_returned(path, project.settings.key_bytes)
     assert returned.readable and returned.department == name
     assert [f.code for f in returned.findings] == []
+
+
+def test_libreoffice_shows_formula_looking_master_text_as_text(libreoffice, project, tmp_path):
+    """Opened in LibreOffice, a department workbook and the merged workbook show the names
+    "=1+1課" and "=HYPERLINK(…)" as typed: text cells, nothing evaluated."""
+    _edit_master(project.master, lambda wb: (_replace_everywhere(wb, "福祉課", "=1+1課"),
+                                             _replace_everywhere(wb, "福祉教育推進事業", HYPERLINK)))
+    plan = load_plan(project.master)
+    files = generate(plan, project.outbox, project.settings, departments=["=1+1課", "学校教育課"])
+    archive = Archive.for_settings(project.settings)
+    merged = write_merged(archive, plan, project.settings, tmp_path / "集計_R6.xlsx")
+    for path in [f.path for f in files] + [merged]:
+        cells = [c for sheet in libreoffice.inspect(path)["sheets"] for c in sheet["cells"].values()]
+        shown = [c for c in cells if "=1+1課" in (c["string"] or "") or HYPERLINK in (c["string"] or "")]
+        assert shown, path.name
+        assert all(c["type"] == "TEXT" for c in shown), path.name
+        assert not [c for c in cells if c["type"] == "FORMULA" and "HYPERLINK" in (c["formula"] or "")]
