@@ -131,6 +131,24 @@ def test_any_text_through_csv_reads_back_as_text(tmp_path_factory, texts):
         assert not looks_like_formula(field) or field.startswith("'")
 
 
+def test_what_the_libraries_escape_themselves(tmp_path):
+    """The facts the writers rely on (a library upgrade that changes them fails here):
+    XlsxWriter escapes _xHHHH_ and CR itself (write_text must not, or it would double-escape),
+    openpyxl escapes nothing (set_text must)."""
+    path = tmp_path / "x.xlsx"
+    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    ws = wb.add_worksheet()
+    ws.write_string(0, 0, "_x0041_")
+    ws.write_string(1, 0, "a\rb")
+    wb.close()
+    assert _calamine_values(path) == ["_x0041_", "a\rb"]
+    path = tmp_path / "o.xlsx"
+    wb = Workbook()
+    wb.active["A1"] = "_x0041_"
+    wb.save(path)
+    assert _calamine_values(path) == ["A"]
+
+
 def test_cut_text_stays_within_excels_cell_limit(tmp_path):
     path = tmp_path / "long.xlsx"
     wb = xlsxwriter.Workbook(str(path), {"constant_memory": True})
