@@ -22,7 +22,7 @@ from xlplan.archive import Archive, ArchiveHistory
 from xlplan.check import check_files
 from xlplan.feedback import write_feedback
 from xlplan.generate import generate
-from xlplan.merge import write_csv, merged_tables, write_merged
+from xlplan.merge import write_merged
 from xlplan.metadata import METADATA_SHEET, parse_metadata_rows
 from xlplan.ooxml.text import (CELL_LIMIT, clean_text, csv_field, decode_escapes, looks_like_formula,
                                set_text, sheet_key, sheet_name, write_text, xlsxwriter_text)
