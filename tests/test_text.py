@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import random
+import re
 import unicodedata
 import zipfile
 from pathlib import Path
@@ -266,10 +267,12 @@ CONTROL_SHOWN = "行1␋行2␁終␀"
 
 
 def _formula_cells(path: Path) -> list[str]:
+    """Formulas that evaluate the test's text (a quoted sheet name such as '1-1-1 =HYPERLINK(…)'
+    in xlplan's own cover formulas only names a sheet)."""
     wb = load_workbook(path)
-    return [f"{ws.title}!{c.coordinate}={c.value}" for ws in wb.worksheets for row in ws.iter_rows()
-            for c in row if c.data_type == "f" and isinstance(c.value, str) and
-            ("HYPERLINK" in c.value or "1+1" in c.value)]
+    live = [(ws.title, c.coordinate, re.sub(r"'(?:[^']|'')*'", "", c.value)) for ws in wb.worksheets
+            for row in ws.iter_rows() for c in row if c.data_type == "f" and isinstance(c.value, str)]
+    return [f"{sheet}!{ref}={text}" for sheet, ref, text in live if "HYPERLINK" in text or "1+1" in text]
 
 
 def test_control_characters_and_formula_text_of_a_department_go_through_the_year(project, generated, tmp_path):
@@ -433,4 +436,5 @@ def test_libreoffice_shows_formula_looking_master_text_as_text(libreoffice, proj
         shown = [c for c in cells if "=1+1課" in (c["string"] or "") or HYPERLINK in (c["string"] or "")]
         assert shown, path.name
         assert all(c["type"] == "TEXT" for c in shown), path.name
-        assert not [c for c in cells if c["type"] == "FORMULA" and "HYPERLINK" in (c["formula"] or "")]
+        assert not [c for c in cells if c["type"] == "FORMULA"
+                    and "HYPERLINK" in re.sub(r"'(?:[^']|'')*'", "", c["formula"] or "")]
