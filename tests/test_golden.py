@@ -207,3 +207,22 @@ def test_spellings_excel_reads_the_same_compare_equal(demos, tmp_path):
     respelled = tmp_path / "respelled" / src.name
     _rewrite(src, respelled, golden.sheet_parts(src)[sheet], respell)
     assert golden.compare(golden.snapshot(src), golden.snapshot(respelled)) == []
+
+
+def test_rich_text_runs_are_compared(tmp_path):
+    """A cell whose text is partly bold (as a coordinator may format a layout) keeps its runs."""
+    import xlsxwriter
+
+    path = tmp_path / "rich" / "rich.xlsx"
+    path.parent.mkdir()
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("表紙")
+    ws.write_rich_string("A1", "提出期限: ", wb.add_format({"bold": True}), "7月31日")
+    wb.close()
+    cell = golden.snapshot(path)["rich.xlsx"]["sheets"]["表紙"]["cells"]["A1"]
+    assert cell["value"] == "提出期限: 7月31日"
+    assert [run["text"] for run in cell["runs"]] == ["提出期限: ", "7月31日"]
+    plain = tmp_path / "plain" / "rich.xlsx"
+    _rewrite(path, plain, "xl/sharedStrings.xml", lambda xml: xml.replace("<b/>", ""))
+    lines = golden.compare(golden.snapshot(path), golden.snapshot(plain))
+    assert lines and all(line.startswith("rich.xlsx: 表紙!A1: runs.1.font.b") for line in lines)
