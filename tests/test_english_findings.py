@@ -123,7 +123,9 @@ def _metadata(path: Path) -> dict:
 def _mistyped_values():
     """One of each typing mistake, then good values."""
     mistakes = {"quantity": ["たくさん", "=1+1", "#DIV/0!", "３０", 100000],
-                "score": [6], "choice": ["継続する"], "text": [None], "percent": [None],
+                "score": [6], "choice": ["継続する"], "percent": [None],
+                # a vertical tab pasted from Word, as Excel stores it
+                "text": [None, "行1_x000B_行2"],
                 "milestone": [None]}
     used = {k: list(v) for k, v in mistakes.items()}
     rng = random.Random(1)

@@ -30,6 +30,8 @@ from openpyxl.worksheet.cell_range import CellRange
 from openpyxl.worksheet.merge import MergedCellRange
 
 from .language import BilingualError
+from .plan import choice_list_problem
+from .ooxml.text import set_text
 
 PLACEHOLDER = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
 BLOCK_TAG = re.compile(r"^\s*each\s+([a-z_]+)\s*$")
@@ -111,6 +113,11 @@ def load_template_spec(layout_id: str = "department", folder: Path | None = None
                                 f"（{', '.join(sorted(FIELD_KINDS))}）。",
                                 f"{declaration.name}: the kind '{declared.get('kind')}' of the field "
                                 f"{name} cannot be used ({', '.join(sorted(FIELD_KINDS))}).")
+    for name, declared in spec.fields.items():
+        problem = choice_list_problem([str(c) for c in declared.get("choices") or []])
+        if problem:
+            raise TemplateError(f"{declaration.name}: 項目 {name}: {problem[0]}。",
+                                f"{declaration.name}: field {name}: {problem[1]}.")
     for check in spec.checks:
         unknown = [f for f in [check.get("total"), *check.get("parts", [])] if f not in spec.fields]
         if check.get("kind") != "sum" or unknown:
@@ -240,7 +247,10 @@ def render_sheet(template_ws, out_ws, resolve: Resolver, items: Callable[[str], 
                         dst._style = copy(src._style)
                     rendered = _render_value(src.value, resolve, context,
                                              label or template_ws.title, src.coordinate)
-                    _place(out_ws, dst, rendered, inputs)
+                    # A value from a placeholder is data (plan, department, history): text.
+                    # The template's own cells keep what the layout's author put there.
+                    data = isinstance(src.value, str) and "{{" in src.value
+                    _place(out_ws, dst, rendered, inputs, data)
                 height = template_ws.row_dimensions[tpl_row].height
                 if height:
                     out_ws.row_dimensions[out_row].height = height
@@ -279,19 +289,21 @@ def _render_value(value, resolve: Resolver, context: dict, sheet: str, coordinat
                             f"{{{{{exc.args[0]}}}}}") from exc
 
 
-def _place(ws, cell, rendered, inputs: list[RenderedCell]) -> None:
+def _place(ws, cell, rendered, inputs: list[RenderedCell], data: bool = True) -> None:
     if isinstance(rendered, Input):
         inputs.append(RenderedCell(ws.title, cell.row, cell.column, rendered))
         cell.value = None
     elif isinstance(rendered, Formula):
         cell.value = rendered.text
     elif isinstance(rendered, Link):
-        cell.value = rendered.text
+        set_text(cell, rendered.text)
         cell.hyperlink = f"#{rendered.target}"
     elif isinstance(rendered, Locked):
-        cell.value = rendered.value
+        set_text(cell, rendered.value)  # a prefilled value: what a department typed is text
         if rendered.reference:
             inputs.append(RenderedCell(ws.title, cell.row, cell.column, reference=True))
+    elif data:
+        set_text(cell, rendered)
     else:
         cell.value = rendered
 
