@@ -21,10 +21,12 @@ from openpyxl.workbook.protection import WorkbookProtection
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from . import __version__
+from .excel_limits import VALIDATION_TEXT_LIMITS, cut_text
 from .files import atomic_write, safe_filename
 from .fiscal import FiscalYear
-from .metadata import FORMAT_VERSION, row_hash, write_metadata_sheet
-from .plan import Indicator, Member, Plan, Project
+from .metadata import FORMAT_VERSION, METADATA_SHEET, row_hash, write_metadata_sheet
+from .ooxml.text import sheet_name, stored_value
+from .plan import Indicator, Member, Plan, Project, list_formula
 from .progress import progress
 from .settings import Settings
 from .stamp import NotStampable, Prototype, is_marker, new_marker
@@ -117,23 +119,18 @@ class RenderContext:
     projects: list[Project] | None = None
     inputs: list[InputCell] = field(default_factory=list)
     sheet_of_project: dict[str, str] = field(default_factory=dict)
-    names_by_sheet: dict[str, list[str]] = field(default_factory=dict)
+    merged: bool = False  # rendering the merged workbook's sheets: no input hints
+    # Formula text of each cover cell that counts one sheet's missing inputs → that sheet.
+    counting_formulas: dict[str, set[str]] = field(default_factory=dict)
+
+    def inputs_on(self, sheet: str | None) -> list[InputCell]:
+        """The input cells of one sheet, in rendering order."""
+        return [i for i in self.inputs if i.sheet == sheet]
 
 
 def workbook_filename(plan: Plan, department: str, spec: TemplateSpec) -> str:
     """'R6_長寿社会課_事業シート・評価表.xlsx': year and department first, so files sort well."""
     return f"{plan.year.short}_{safe_filename(department)}_{safe_filename(spec.title or spec.id)}.xlsx"
-
-
-def sheet_title(text: str, taken: set[str]) -> str:
-    """A valid, unique Excel sheet name (31 characters, none of []:*?/\\)."""
-    base = re.sub(r"[\[\]:*?/\\]", "_", text).strip("'")[:31] or "Sheet"
-    title, n = base, 2
-    while title in taken:
-        suffix = f"({n})"
-        title, n = base[:31 - len(suffix)] + suffix, n + 1
-    taken.add(title)
-    return title
 
 
 def generate(plan: Plan, out_dir: Path, settings: Settings, *, departments: list[str] | None = None,
@@ -144,7 +141,8 @@ def generate(plan: Plan, out_dir: Path, settings: Settings, *, departments: list
     wanted = departments or [d for d in plan.department_names() if plan.projects_for(d)]
     unknown = [d for d in wanted if d not in plan.department_names()]
     if unknown:
-        raise TemplateError(f"担当課「{'、'.join(unknown)}」は計画マスタにありません。")
+        raise TemplateError(f"担当課「{'、'.join(unknown)}」は計画マスタにありません。",
+                            f"Not in the plan master: {', '.join(unknown)}.")
     out_dir = Path(out_dir)
     results = []
     specs: dict[str, TemplateSpec] = {}
@@ -250,23 +248,24 @@ def render_workbook(plan: Plan, department: str, settings: Settings, spec: Templ
     used = [r for r in ("cover", "project", "evaluation") if r in roles]
     for role in used:
         if roles[role] not in wb.sheetnames:
-            raise TemplateError(f"テンプレート {spec.workbook.name} にシート「{roles[role]}」がありません。")
+            raise TemplateError(f"テンプレート {spec.workbook.name} にシート「{roles[role]}」がありません。",
+                                f"The template {spec.workbook.name} has no sheet '{roles[role]}'.")
     templates = {role: wb[roles[role]] for role in used}
     for role, ws in templates.items():
         ws.title = f"__template_{role}"
     input_fill = template_fill(wb, spec, "入力欄", "FFF9E5")
     blank_fill = template_fill(wb, spec, "未入力", "FCE4D6")
     reference_fill = template_fill(wb, spec, "参照のみ", "F2F2F2")
-    taken = set(roles.values()) | set(wb.sheetnames)
+    taken = set(roles.values()) | set(wb.sheetnames) | {METADATA_SHEET}
     projects = _recipient_projects(context) if "project" in templates else []
     rendered: list[RenderedCell] = []
     for project in projects:
-        title = sheet_title(f"{project.id} {project.name}", taken)
+        title = sheet_name(f"{project.id} {project.name}", taken)
         context.sheet_of_project[project.id] = title
         ws = wb.create_sheet(title)
         rendered += render_sheet(templates["project"], ws, placeholder_resolver(context, project),
                                  block_items(context, project), {}, roles["project"])
-    evaluation_title = sheet_title(roles["evaluation"], taken - {roles["evaluation"]})
+    evaluation_title = sheet_name(roles["evaluation"], taken - {roles["evaluation"]})
     ws_eval = wb.create_sheet(evaluation_title)
     rendered += render_sheet(templates["evaluation"], ws_eval, placeholder_resolver(context, None),
                              block_items(context, None), {}, roles["evaluation"])
@@ -274,12 +273,12 @@ def render_workbook(plan: Plan, department: str, settings: Settings, spec: Templ
         if item.reference:
             wb[item.sheet].cell(item.row, item.column).fill = PatternFill("solid", fgColor=reference_fill)
     _finish_inputs(wb, context, [r for r in rendered if r.input], input_fill, blank_fill)
-    cover_title = sheet_title(roles["cover"], taken - {roles["cover"]})
+    cover_title = sheet_name(roles["cover"], taken - {roles["cover"]})
     ws_cover = wb.create_sheet(cover_title, 0)
     cover_context = {"evaluation_sheet": evaluation_title}
     render_sheet(templates["cover"], ws_cover, placeholder_resolver(context, None), block_items(context, None),
                  cover_context, roles["cover"])
-    _resolve_blank_totals(ws_cover)
+    _resolve_blank_totals(ws_cover, context)
     for ws in list(templates.values()) + ([wb[roles["styles"]]] if roles.get("styles") in wb.sheetnames else []):
         wb.remove(ws)
     if prepare is not None:
@@ -306,7 +305,7 @@ def block_items(context: RenderContext, project: Project | None):
             return [{"do_year": y} for y in plan.years]
         if tag == "project":
             return [{"project": p} for p in _recipient_projects(context)]
-        raise TemplateError(f"不明な繰り返し「each {tag}」")
+        raise TemplateError(f"不明な繰り返し「each {tag}」", f"unknown repetition 'each {tag}'")
     return items
 
 
@@ -326,6 +325,10 @@ def placeholder_resolver(context: RenderContext, sheet_project: Project | None):
 
     def resolve(key: str, ctx: dict):
         project = ctx.get("project") or sheet_project
+        if key.startswith("hint:"):
+            # Text for the person filling the form (「▼ 一覧から選んでください」): shown in the
+            # department's workbook, left out of the merged sheets, which hold data.
+            return "" if context.merged else key[5:].strip()
         match = re.fullmatch(r"(year|target|result)\[(\d+)\]", key)
         if match:
             return _year_slot(context, project, ctx.get("indicator"), match.group(1), int(match.group(2)))
@@ -337,7 +340,7 @@ def placeholder_resolver(context: RenderContext, sheet_project: Project | None):
             return {"member.id": member.id, "member.name": member.name,
                     "member.group": member.group, "member.term": member.term}[key]
         if key == "project.summary" and project is not None:
-            return context.summaries.get(project.id) or "（集計前）"
+            return context.summaries.get(project.id) or _not_submitted()
         if key.startswith(("project.", "goal.", "direction.")):
             if project is None:
                 raise KeyError(key)
@@ -370,6 +373,13 @@ def placeholder_resolver(context: RenderContext, sheet_project: Project | None):
             return Input(name, {"project": project, "indicator": ctx.get("indicator")})
         return _cover_value(context, key, ctx, project)
     return resolve
+
+
+def _not_submitted() -> str:
+    """The status word for 'no submission yet', from the archive's one vocabulary."""
+    from .archive import STATUS_MISSING  # the archive imports check, which imports this module
+
+    return STATUS_MISSING
 
 
 def _plan_values(plan: Plan, department: str) -> dict:
@@ -458,43 +468,132 @@ def _year_input(context: RenderContext, project, field_name: str, year: FiscalYe
 
 
 def _cover_value(context: RenderContext, key: str, ctx: dict, project):
-    names = context.names_by_sheet
     if key == "inputs.count" and project is not None:
-        return len(names.get(context.sheet_of_project.get(project.id), []))
+        return len(context.inputs_on(context.sheet_of_project.get(project.id)))
     if key == "inputs.blank" and project is not None:
-        return Formula(_countblank(names.get(context.sheet_of_project.get(project.id), [])))
+        return _sheet_count(context, context.sheet_of_project.get(project.id))
     evaluation_sheet = ctx.get("evaluation_sheet")
     if key == "evaluation.sheet" and evaluation_sheet:
         return Link(evaluation_sheet, _link_target(evaluation_sheet))
     if key == "evaluation.count" and evaluation_sheet:
-        return len(names.get(evaluation_sheet, []))
+        return len(context.inputs_on(evaluation_sheet))
     if key == "evaluation.blank" and evaluation_sheet:
-        return Formula(_countblank(names.get(evaluation_sheet, [])))
+        return _sheet_count(context, evaluation_sheet)
     if key == "total.count":
         return len(context.inputs)
     if key == "total.blank":
-        return Formula(f"=SUM({BLANKS_MARK})")
+        return Formula(f"={BLANKS_MARK}")
     if key == "total.status":
-        total = f"SUM({BLANKS_MARK})"
-        return Formula(f'=IF({total}=0,"すべての欄が入力されました。保存して提出してください。",'
-                       f'"未入力の欄が "&{total}&" か所あります（色の付いた欄）。")')
+        return Formula(f'=IF({BLANKS_MARK}=0,"{COMPLETE_MESSAGE}",'
+                       f'"未入力の欄が "&{BLANKS_MARK}&" か所あります（色の付いた欄）。")')
     raise KeyError(key)
 
 
-def _countblank(names: list[str]) -> str:
-    # COUNTBLANK over the defined names: the count follows the cells if rows move.
-    return "=" + ("+".join(f"COUNTBLANK({n})" for n in names) if names else "0")
+COMPLETE_MESSAGE = "すべての欄が入力されました。保存して提出してください。"
 
 
-def _resolve_blank_totals(ws) -> None:
-    """Point the cover's totals at the cells that count blanks per sheet."""
-    counting = [c.coordinate for row in ws.iter_rows() for c in row
-                if isinstance(c.value, str) and c.value.startswith("=") and "COUNTBLANK(" in c.value
-                and "SUM(" not in c.value]
+def _sheet_count(context: RenderContext, sheet: str | None) -> Formula:
+    """The cover cell that counts one sheet's missing inputs; remembered so that the cover's
+    total adds this cell instead of counting the sheet a second time."""
+    formula = Formula("=" + missing_count_expression(context.inputs_on(sheet)))
+    context.counting_formulas.setdefault(formula.text, set()).add(sheet)
+    return formula
+
+
+def _resolve_blank_totals(ws, context: RenderContext) -> None:
+    """Give the cover's total its expression: the sum of the cover's per-sheet counting cells,
+    plus the missing inputs of every sheet that has no counting cell on the cover (a one-sheet
+    layout's cover, or a custom cover that shows the total only)."""
+    cells, counted = [], set()
+    for row in ws.iter_rows():
+        for c in row:
+            sheets = context.counting_formulas.get(c.value) if isinstance(c.value, str) else None
+            if sheets:
+                cells.append(c.coordinate)
+                counted |= sheets
+    uncounted = [i for i in context.inputs if i.sheet not in counted]
+    terms = cells + ([missing_count_expression(uncounted)] if uncounted else [])
+    total = f"SUM({','.join(terms)})" if cells else (terms[0] if terms else "0")
     for row in ws.iter_rows():
         for c in row:
             if isinstance(c.value, str) and BLANKS_MARK in c.value:
-                c.value = c.value.replace(BLANKS_MARK, ",".join(counting) or "0")
+                c.value = c.value.replace(BLANKS_MARK, total)
+
+
+# --- required inputs: one rule for the cover's count and for check ---------------------------
+
+
+def input_required(spec: FieldSpec, indicator: Indicator | None, year: FiscalYear | None) -> bool:
+    """Whether an input cell must be filled: the field is required, and a result of a year
+    whose target is 「-」 or blank in the master is not (nothing was planned that year).
+
+    This flag is stored per cell in the metadata: ``check`` reports a blank required cell as
+    missing (missing_code), and the cover's formula counts exactly the blank required cells
+    (missing_count_expression)."""
+    if not spec.required:
+        return False
+    if indicator is not None and year is not None:
+        target = indicator.target_for(year)
+        return target is None or target.kind not in ("none", "blank")
+    return True
+
+
+def missing_code(kind: str) -> str:
+    """The finding code for a required input left blank, by the input's kind."""
+    if kind == RATING:
+        return "score-missing"
+    return "missing-result" if kind in (QUANTITY, PERCENT, MILESTONE, SCORE) else "missing-text"
+
+
+def blank_condition(reference: str) -> str:
+    """Excel condition: the cell (or each cell of a range) is blank as check reads it
+    (normalise: empty, or only whitespace). TRIM drops spaces, SUBSTITUTE the full-width space,
+    CLEAN line breaks and tabs. The highlight of a blank required cell uses it too."""
+    return f'TRIM(CLEAN(SUBSTITUTE({reference},"\u3000"," ")))=""'
+
+
+def _blank_test(reference: str) -> str:
+    # SUMPRODUCT makes a range evaluate cell by cell in Excel and LibreOffice without an
+    # array formula.
+    return f"SUMPRODUCT(--({blank_condition(reference)}))"
+
+
+def missing_count_expression(inputs: list[InputCell]) -> str:
+    """An Excel expression (without '=') that counts the required inputs among ``inputs`` that
+    are blank: the number of missing-* findings check gives for them. Runs of required cells
+    in one column are counted as one range, so the formula stays short for long tables."""
+    required = [i for i in inputs if i.required]
+    if not required:
+        return "0"
+    terms = []
+    for sheet, column, first, last, name in _required_runs(required):
+        if first == last:
+            terms.append(_blank_test(name))
+        else:
+            quoted = "'" + sheet.replace("'", "''") + "'"
+            terms.append(_blank_test(f"{quoted}!${column}${first}:${column}${last}"))
+    return "+".join(terms)
+
+
+def _required_runs(required: list[InputCell]):
+    """(sheet, column, first row, last row, name of the first cell) for each run of required
+    input cells in consecutive rows of one column."""
+    # Sorted by sheet, column as Excel orders them (B before AA), then row.
+    cells = sorted(((i.sheet, *_column_row(i.cell), i.name) for i in required),
+                   key=lambda c: (c[0], len(c[1]), c[1], c[2]))
+    runs: list[list] = []
+    for sheet, column, row, name in cells:
+        last = runs[-1] if runs else None
+        if last and last[0] == sheet and last[1] == column and last[3] == row - 1:
+            last[3] = row
+        else:
+            runs.append([sheet, column, row, row, name])
+    return [tuple(r) for r in runs]
+
+
+def _column_row(coordinate: str) -> tuple[str, int]:
+    column = coordinate.rstrip("0123456789")
+    return column, int(coordinate[len(column):])
 
 
 # --- input cells ------------------------------------------------------------------------------
@@ -532,11 +631,9 @@ def _finish_inputs(wb, context: RenderContext, rendered: list[RenderedCell], inp
         name = f"xp_p{project_index[project.id]:02d}_{item.input.field}"
         if indicator is not None:
             name += f"_i{indicator.no}"
-        required = spec.required
+        required = input_required(spec, indicator, year)
         label = spec.label
         if indicator is not None and year is not None:
-            target = indicator.target_for(year)
-            required = required and (target is None or target.kind not in ("none", "blank"))
             label = f"{indicator.name}（{year.short} {spec.label}）"
         elif indicator is not None:  # a declared field per indicator (今後の方針)
             label = f"{indicator.name}（{spec.label}）"
@@ -551,7 +648,6 @@ def _finish_inputs(wb, context: RenderContext, rendered: list[RenderedCell], inp
                            required, label, indicator.no if indicator else None,
                            year.short if year else None, unit, choices)
         context.inputs.append(record)
-        context.names_by_sheet.setdefault(item.sheet, []).append(name)
         wb.defined_names[name] = DefinedName(name, attr_text=cell_range(item.sheet, item.coordinate))
         cell = ws[item.coordinate]
         cell.protection = Protection(locked=False)
@@ -561,15 +657,25 @@ def _finish_inputs(wb, context: RenderContext, rendered: list[RenderedCell], inp
             cell.alignment = Alignment(horizontal=old.horizontal, vertical="top", wrap_text=True)
         if kind in (QUANTITY, PERCENT):
             cell.number_format = "#,##0.0" if kind == PERCENT else "#,##0.##"
-        key = (item.sheet, kind, unit, item.input.field)
-        if key not in validations:
-            validations[key] = _validation(kind, record, plan)
-            ws.add_data_validation(validations[key])
-        validations[key].add(item.coordinate)
+        _add_validation(ws, validations, _validation(kind, record, plan), item.coordinate)
         if required:
             ws.conditional_formatting.add(item.coordinate, FormulaRule(
-                formula=[f"LEN(TRIM({item.coordinate}))=0"],
+                formula=[blank_condition(item.coordinate)],
                 fill=PatternFill("solid", fgColor=blank_fill, bgColor=blank_fill)))
+
+
+def _add_validation(ws, validations: dict[tuple, DataValidation], dv: DataValidation,
+                    coordinate: str) -> None:
+    """Apply ``dv`` to a cell, sharing one validation among cells of a sheet only when
+    everything the person sees and every rule is the same (a shared validation has one input
+    message, so cells of different indicators each get their own)."""
+    key = (ws.title, dv.type, dv.operator, dv.formula1, dv.formula2, dv.allow_blank,
+           dv.showErrorMessage, dv.showInputMessage, dv.errorStyle, dv.errorTitle, dv.error,
+           dv.promptTitle, dv.prompt)
+    if key not in validations:
+        validations[key] = dv
+        ws.add_data_validation(dv)
+    validations[key].add(coordinate)
 
 
 def _validation(kind: str, record: InputCell, plan: Plan) -> DataValidation:
@@ -590,7 +696,7 @@ def _validation(kind: str, record: InputCell, plan: Plan) -> DataValidation:
         dv.prompt = f"1～5 の整数で入力してください。{labels}"
     elif kind == CHOICE:
         choices = record.choices or list(plan.direction_choices)
-        dv = DataValidation(type="list", formula1='"' + ",".join(choices) + '"')
+        dv = DataValidation(type="list", formula1=list_formula(choices))
         dv.error = "一覧から選んでください: " + "／".join(choices)
         dv.prompt = "▼ をクリックして一覧から選んでください。"
     elif kind == RATING:
@@ -609,7 +715,9 @@ def _validation(kind: str, record: InputCell, plan: Plan) -> DataValidation:
     dv.showInputMessage = True
     dv.errorStyle = "stop"
     dv.errorTitle = "入力内容を確認してください"
-    dv.promptTitle = record.label[:32]
+    dv.promptTitle = record.label
+    for attribute, limit in VALIDATION_TEXT_LIMITS.items():
+        setattr(dv, attribute, cut_text(getattr(dv, attribute), limit))
     return dv
 
 
@@ -639,7 +747,7 @@ def _locked_cells(wb, inputs: set[tuple[str, str]]) -> dict[str, dict[int, list]
         rows: dict[int, list] = {}
         for row in ws.iter_rows():
             for cell in row:
-                value = cell.value
+                value = stored_value(cell.value)  # as the reader will see it (escapes decoded)
                 if value is None or (ws.title, cell.coordinate) in inputs:
                     continue
                 if cell.data_type == "f":  # a real formula; text that starts with "=" counts

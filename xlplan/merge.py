@@ -9,6 +9,7 @@ Text a department typed is always written as text, never as a formula.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import math
 import os
 import re
@@ -28,19 +29,23 @@ from openpyxl.utils import column_index_from_string, get_column_letter, range_bo
 
 from .archive import Archive, submission_status
 from .files import atomic_write
-from .generate import RenderContext, block_items, placeholder_resolver, sheet_title
+from .generate import RenderContext, block_items, placeholder_resolver
+from .ooxml.text import (CELL_LIMIT, csv_field, inline_string_cell, set_text, sheet_name, stored_value,
+                         utf16_length, within_cell_limit, write_text, xlsxwriter_text)
 from .plan import Plan
 from .progress import progress
 from .read import package_sheets
 from .report import display_width
+from .rounding import average, rate
 from .scoring import committee_table
 from .settings import Settings
+from .status import STATUS_COLUMNS, status_rows, zone
 from .template import Input, load_template_spec, render_sheet
 
 ONE_DECIMAL = {"平均達成度", "評価点（平均）"}
+DATE_TIMES = {"最終保存", "回収日時"}  # real date-times in local time: Excel sorts and filters them
+_EXCEL_EPOCH = dt.datetime(1899, 12, 30)
 FONT = "游ゴシック"
-_FORMULA_START = re.compile(r"^[=+\-@\t\r]")
-_NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
 
 
 @dataclass
@@ -76,8 +81,9 @@ class MergeSource:
     """What the merge reads from the archive: the submissions that count, and the values of
     one project at a time (never every value at once, so memory stays flat as N grows)."""
 
-    def __init__(self, archive: Archive, plan: Plan):
+    def __init__(self, archive: Archive, plan: Plan, timezone: str | None = None):
         self.archive, self.plan = archive, plan
+        self.tz = zone(timezone)  # times are shown in the project's local time
         self.lines, self.others = submission_status(archive, plan)
         self.current = archive.department_current(plan)
         self.ids = [s.id for s in self.current.values()]
@@ -142,9 +148,10 @@ def _intern(text):
     return sys.intern(text) if isinstance(text, str) else text
 
 
-def merged_tables(archive: Archive, plan: Plan) -> MergedTables:
-    """Build every merged table from the archive (never from re-reading a folder)."""
-    source = MergeSource(archive, plan)
+def merged_tables(archive: Archive, plan: Plan, timezone: str | None = None) -> MergedTables:
+    """Build every merged table from the archive (never from re-reading a folder); times in
+    ``timezone`` (the project's setting; Asia/Tokyo by default)."""
+    source = MergeSource(archive, plan, timezone)
     tables = table_sources(source)
     merged = MergedTables(*(t.frame() for t in tables[:7]))
     if len(tables) > 7:
@@ -156,9 +163,9 @@ def table_sources(source: MergeSource) -> list[Table]:
     """The merged tables in sheet order (提出状況 … 入力値, then 中間評価結果 when members replied)."""
     plan, archive = source.plan, source.archive
     tables = [
-        Table("提出状況", STATUS_COLUMNS, lambda: _status_rows(source)),
+        Table("提出状況", STATUS_COLUMNS, lambda: status_rows(source.lines, source.others, plan, "ja", source.tz)),
         Table("要確認", FINDING_COLUMNS, lambda: _finding_rows(source)),
-        Table("一覧", OVERVIEW_COLUMNS, lambda: _overview_rows(source)),
+        Table("一覧", overview_columns(plan), lambda: _overview_rows(source)),
         Table("指標", INDICATOR_COLUMNS, lambda: _indicator_rows(source)),
         Table("基本目標別", _goal_columns(plan), lambda: _goal_rows(source)),
         Table("入力値", VALUE_COLUMNS, lambda: _value_rows(source)),
@@ -169,39 +176,6 @@ def table_sources(source: MergeSource) -> list[Table]:
         tables.append(Table("中間評価結果", list(committee.columns),
                             lambda: iter(committee.to_dict("records"))))
     return tables
-
-
-def _not_counted_reason(s, plan: Plan) -> str:
-    """Why a file counts for nobody, in the coordinator's words."""
-    if not s.readable:
-        return "読み取れないファイル"
-    if s.plan_id != plan.plan_id:
-        return "別の計画の様式"
-    if s.form_year != plan.year.short:
-        return f"{s.form_year or '?'} の様式"
-    return "計画マスタにない委員" if s.kind == "scoring" else "計画マスタにない担当課"
-
-
-STATUS_COLUMNS = ["区分", "担当課", "状況", "提出ファイル", "最終保存", "回収日時", "エラー", "警告",
-                  "提出回数", "保管先"]
-
-
-def _status_rows(source: MergeSource) -> Iterator[dict]:
-    for line in source.lines:
-        s = line.submission
-        yield {"区分": "委員" if line.kind == "scoring" else "担当課",
-               "担当課": line.department, "状況": line.status,
-               "提出ファイル": s.original_name if s else "", "最終保存": s.last_saved if s else "",
-               "回収日時": s.collected_at if s else "", "エラー": s.errors if s else None,
-               "警告": s.warnings if s else None, "提出回数": line.submissions,
-               "保管先": s.archived_path if s else ""}
-    for s in source.others:
-        reason = _not_counted_reason(s, source.plan)
-        yield {"区分": "委員" if s.kind == "scoring" else "担当課" if s.kind else "",
-               "担当課": s.department or "（不明）", "状況": f"対象外（{reason}）",
-               "提出ファイル": s.original_name, "最終保存": s.last_saved or "",
-               "回収日時": s.collected_at, "エラー": s.errors, "警告": s.warnings,
-               "提出回数": None, "保管先": s.archived_path}
 
 
 _SEVERITY_JA = {"error": "エラー", "warning": "警告", "info": "情報"}
@@ -234,12 +208,24 @@ def _hierarchy(plan: Plan, project):
             f"{direction.id} {direction.name}" if direction else project.direction_id)
 
 
-OVERVIEW_COLUMNS = ["基本目標", "施策の方向性", "事業", "担当課", "実績", "事業名", "評価", "達成度",
-                    "次年度計画", "次年度事業名", "今後の方向性", "状態"]
+def _overview_names(plan: Plan) -> dict[str, str]:
+    """一覧's headers as seed 003 prints them: the year in the result and plan columns."""
+    this, following = plan.year.label_ja, (plan.year + 1).label_ja
+    return {"result": f"{this}実績", "name": f"{this}事業名", "plan": f"{following}計画",
+            "next_name": f"{following}事業名"}
+
+
+def overview_columns(plan: Plan) -> list[str]:
+    """一覧 (seed 003's 資料No.3): per project and department, with the project's 区分 and
+    それぞれの役割, and this year's result and next year's plan under their years."""
+    names = _overview_names(plan)
+    return ["基本目標", "施策の方向性", "事業", "区分", "それぞれの役割", "担当課", names["result"],
+            names["name"], "評価", "達成度", names["plan"], names["next_name"], "今後の方向性", "状態"]
 
 
 def _overview_rows(source: MergeSource) -> Iterator[dict]:
     plan = source.plan
+    names = _overview_names(plan)
     for project in plan.projects:
         goal, direction = _hierarchy(plan, project)
         by_key = source.project_values(project.id)
@@ -247,11 +233,12 @@ def _overview_rows(source: MergeSource) -> Iterator[dict]:
             get = lambda field: _text(by_key.get((dept, project.id, field, None, None)))  # noqa: E731
             missing = "（終了）" if project.ended else "（未提出）"
             yield {"基本目標": goal, "施策の方向性": direction,
-                   "事業": f"{project.id} {project.name}", "担当課": dept,
-                   "実績": get("eval_result") if source.submitted(project, dept) else missing,
-                   "事業名": get("eval_name"), "評価": get("eval_comment"),
-                   "達成度": get("eval_score"), "次年度計画": get("next_plan"),
-                   "次年度事業名": get("next_name"), "今後の方向性": get("direction"),
+                   "事業": f"{project.id} {project.name}", "区分": "\n".join(project.role_groups),
+                   "それぞれの役割": project.roles or None, "担当課": dept,
+                   names["result"]: get("eval_result") if source.submitted(project, dept) else missing,
+                   names["name"]: get("eval_name"), "評価": get("eval_comment"),
+                   "達成度": get("eval_score"), names["plan"]: get("next_plan"),
+                   names["next_name"]: get("next_name"), "今後の方向性": get("direction"),
                    "状態": project.status}
 
 
@@ -260,9 +247,9 @@ INDICATOR_COLUMNS = ["事業番号", "事業名", "指標", "担当課", "年度
 
 
 def _rate(number, target) -> float | None:
-    if number is None or target is None or not isinstance(target.value, (int, float)) or not target.value:
+    if target is None or not isinstance(target.value, (int, float)) or isinstance(target.value, bool):
         return None
-    return round(number / target.value, 3)
+    return rate(number, target.value)
 
 
 def _indicator_rows(source: MergeSource) -> Iterator[dict]:
@@ -290,11 +277,12 @@ VALUE_COLUMNS = ["担当課", "様式", "事業", "項目", "年度", "目標", 
 def _value_rows(source: MergeSource) -> Iterator[dict]:
     """Every value of every current department workbook, whatever its layout (long form)."""
     layout_of = {s.id: layout for (layout, _), s in source.current.items()}
+    stored = {s.id: s.archived_path for s in source.current.values()}
     for v in source.archive.iter_values(source.ids):
         yield {"担当課": v["department"], "様式": layout_of.get(v["submission_id"], ""),
                "事業": v["project"], "項目": v["label"], "年度": v["year"] or source.plan.year.short,
                "目標": v["planned"], "入力値": v["raw"], "値": v["value"], "単位": v["unit"],
-               "シート": v["sheet"], "セル": v["cell"]}
+               "シート": v["sheet"], "セル": v["cell"], "保管先": stored.get(v["submission_id"], "")}
 
 
 def _reported_years(plan: Plan):
@@ -369,7 +357,7 @@ def _goal_rows(source: MergeSource) -> Iterator[dict]:
         row = {"区分": level, "番号": number, "名称": name, "事業数": len(projects),
                "担当課数（延べ）": sum(len(p.departments) for p in projects),
                "提出済": sum(source.submitted(p, d) for p in projects for d in p.departments),
-               "平均達成度": round(sum(numbers) / len(numbers), 1) if numbers else None}
+               "平均達成度": average(numbers)}
         for score in range(1, 6):
             row[f"達成度{score}"] = sum(1 for n in numbers if n == score)
         for choice in plan.direction_choices:
@@ -380,33 +368,35 @@ def _goal_rows(source: MergeSource) -> Iterator[dict]:
 # --- writing the workbook -----------------------------------------------------------------
 
 
-def safe_text(value):
-    """A value as it may go into a cell or CSV: text that would start a formula is escaped
-    for CSV with a leading apostrophe (numbers such as -3 stay numbers)."""
-    if isinstance(value, str) and _FORMULA_START.match(value) and not _NUMBER.match(value.strip()):
-        return "'" + value
-    return value
-
-
-EXCEL_CELL_LIMIT = 32767
+EXCEL_CELL_LIMIT = CELL_LIMIT
 _CUT_NOTE = "…（文字数が Excel の上限を超えるため以下省略。全文は「入力値」シートを参照）"
 
 
-def _cell_value(value):
+def _cut_note(where: str) -> str:
+    return f"…（文字数が Excel の上限を超えるため以下省略。全文は{where}を参照）"
+
+
+def _cell_value(value, note: str = _CUT_NOTE):
     if isinstance(value, float) and pd.isna(value):
         return None
-    if isinstance(value, str) and len(value) > EXCEL_CELL_LIMIT:
-        return value[:EXCEL_CELL_LIMIT - len(_CUT_NOTE)] + _CUT_NOTE
+    if isinstance(value, str) and len(value) > EXCEL_CELL_LIMIT // 2 and utf16_length(value) > EXCEL_CELL_LIMIT:
+        return within_cell_limit(value, EXCEL_CELL_LIMIT - utf16_length(note)) + note
     return value
 
 
+def _archived_note(row: dict) -> str:
+    """The cut note of an 入力値 row: the department's full text is in its archived file
+    (the merged 事業シート point here instead, where each department's text is whole)."""
+    where = f"保管ファイル「{row['保管先']}」" if row.get("保管先") else f"「{row.get('担当課')}」の提出ファイル"
+    if row.get("シート") and row.get("セル"):
+        where += f"のシート「{row['シート']}」セル {row['セル']}"
+    return _cut_note(where)
+
+
 def put(cell, value) -> None:
-    """Write a value; strings are always stored as text, never as formulas, and cut with a
+    """Write a value into an openpyxl cell; strings always as text (``set_text``), cut with a
     note at Excel's 32,767-character limit (a merged cell of hundreds of departments)."""
-    value = _cell_value(value)
-    cell.value = value
-    if isinstance(value, str):
-        cell.data_type = "s"
+    set_text(cell, _cell_value(value))
 
 
 def _row_height(values, columns, widths: dict[str, int], wrap) -> float | None:
@@ -455,6 +445,10 @@ class _Formats:
             props["align"] = "center"
             if name in ONE_DECIMAL:
                 props["num_format"] = "0.0"  # an average of 3 is published as 3.0
+            elif str(name).endswith("達成率"):
+                props["num_format"] = "0.0%"  # 0.833 is shown as 83.3%; the CSV keeps 0.833
+            elif name in DATE_TIMES:
+                props["num_format"] = "yyyy/mm/dd hh:mm"
         return self.get(**props)
 
 
@@ -472,15 +466,8 @@ def _write(ws, r: int, c: int, value, fmt) -> None:
         ws.write_boolean(r, c, value, fmt)
     elif _is_number(value) and math.isfinite(value):
         ws.write_number(r, c, value, fmt)
-    elif str(value).startswith("<r>") and str(value).endswith("</r>"):
-        # XlsxWriter's constant-memory mode takes such text for rich-string XML and writes it
-        # unescaped: a department's "<r>…</r>" would break the workbook. As plain fragments
-        # of a rich string (it takes three or more) it is escaped like any text and reads back
-        # the same.
-        text = str(value)
-        ws.write_rich_string(r, c, text[:1], text[1:2], text[2:], *([fmt] if fmt is not None else []))
     else:
-        ws.write_string(r, c, str(value), fmt)
+        write_text(ws, r, c, str(value), fmt)
 
 
 # --- data rows written without XlsxWriter's per-cell path ----------------------------------
@@ -492,47 +479,12 @@ def _write(ws, r: int, c: int, value, fmt) -> None:
 # that _splice_rows puts into the saved workbook (1.2 s at N=500, most of it compressing the
 # rows, which XlsxWriter did before). Merge at N=500: 93-100 → 44-46 ms/file, peak ~100 MB both.
 
-_NEEDS_ESCAPE = re.compile(r"[&<>\x00-\x08\x0b-\x1f\ufffe\uffff]|_x[0-9a-fA-F]{4}_")
-_NEEDS_EXCEL_ESCAPE = re.compile(r"[\x00-\x08\x0b-\x1f\ufffe\uffff]|_x[0-9a-fA-F]{4}_")
-_ESCAPE_LIKE = re.compile(r"(_x[0-9a-fA-F]{4}_)")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")
 _DEFAULT_ROW_PIXELS = 20  # XlsxWriter's default row height (15 pt): rows of that height get no ht
 _CHUNK = 1 << 20
 
 
-def _xml_text(text: str) -> str:
-    """Text escaped as XlsxWriter and Excel escape an inline string: characters XML 1.0 forbids
-    as _xHHHH_, text that already reads like such an escape with its underscore escaped
-    (_x005F_x0041_), U+FFFE/U+FFFF as _xFFFE_/_xFFFF_, then & < >."""
-    if not _NEEDS_ESCAPE.search(text):
-        return text
-    if _NEEDS_EXCEL_ESCAPE.search(text):  # rare: spare the common & < > text three passes
-        text = _ESCAPE_LIKE.sub(r"_x005F\1", text)
-        text = _CONTROL.sub(lambda m: f"_x{ord(m.group()):04X}_", text)
-        text = text.replace("\ufffe", "_xFFFE_").replace("\uffff", "_xFFFF_")
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _excel_text(text: str) -> str:
-    """Text within Excel's cell limit counted in UTF-16 units, as XlsxWriter's write_string
-    cuts it (_cell_value has cut it in characters already; an emoji counts twice)."""
-    if len(text) <= EXCEL_CELL_LIMIT // 2:
-        return text
-    if len(text.encode("utf-16-le", "surrogatepass")) <= 2 * EXCEL_CELL_LIMIT:
-        return text
-    units = 0
-    for i, char in enumerate(text):
-        units += 2 if ord(char) > 0xFFFF else 1
-        if units > EXCEL_CELL_LIMIT:
-            return text[:i]
-    return text
-
-
 def _text_cell(ref: str, style: str, value) -> str:
-    # Leading or trailing white space needs xml:space="preserve" (XlsxWriter's rule, after escaping).
-    text = _xml_text(_excel_text(value if isinstance(value, str) else str(value)))
-    space = ' xml:space="preserve"' if text[:1].isspace() or text[-1:].isspace() else ""
-    return f'<c r="{ref}" s="{style}" t="inlineStr"><is><t{space}>{text}</t></is></c>'
+    return inline_string_cell(ref, within_cell_limit(value if isinstance(value, str) else str(value)), style)
 
 
 class _RowStream:
@@ -577,11 +529,7 @@ class _RowStream:
             if type(value) is str and len(value) <= EXCEL_CELL_LIMIT // 2:
                 # Most cells: short text. Inlined, as this loop runs once per cell of the sheet.
                 style = self.styles[col][0] or self.style(col, False)
-                if _NEEDS_ESCAPE.search(value):
-                    value = _xml_text(value)
-                space = ' xml:space="preserve"' if value[:1].isspace() or value[-1:].isspace() else ""
-                cell = (f'<c r="{self.letters[col]}{number}" s="{style}" t="inlineStr">'
-                        f'<is><t{space}>{value}</t></is></c>')
+                cell = inline_string_cell(f"{self.letters[col]}{number}", value, style)
             elif type(value) is int or (type(value) is float and math.isfinite(value)):
                 style = self.styles[col][1] or self.style(col, True)
                 cell = f'<c r="{self.letters[col]}{number}" s="{style}"><v>{value:.16G}</v></c>'
@@ -740,14 +688,16 @@ class _Written:
 
 def _table_sheet(wb, formats: _Formats, table: Table, widths: dict[str, int], wrap=(),
                  print_columns: int | None = None, titles: tuple[str, ...] = (), decorate=None,
-                 keep_first: int = 0, row_files: _RowFiles | None = None) -> _Written:
+                 keep_first: int = 0, row_files: _RowFiles | None = None, paper: int = 9,
+                 cut_note: Callable[[dict], str] | None = None) -> _Written:
     """A table sheet, streamed row by row: optional title lines, a styled header row, frozen
     panes, auto-filter, wrapped text with row heights that show it, A4 landscape fitted to
     the width. ``decorate(ws, r, row, formats)`` may add a link or a fill to a written row.
 
     With ``row_files`` and no ``decorate``, the data rows go to a row stream (spliced in after
     the workbook is saved) instead of through XlsxWriter; nothing may then write cells of this
-    sheet through XlsxWriter afterwards (they would land before the streamed rows)."""
+    sheet through XlsxWriter afterwards (they would land before the streamed rows).
+    ``cut_note(row)`` is the note that ends a text cut at Excel's cell limit in that row."""
     ws = wb.add_worksheet(table.name)
     columns = table.columns
     head = len(titles)
@@ -755,11 +705,11 @@ def _table_sheet(wb, formats: _Formats, table: Table, widths: dict[str, int], wr
         ws.set_column(col, col, widths.get(name, 12))
     ws.freeze_panes(head + 1, 0)
     ws.set_landscape()
-    ws.set_paper(9)  # A4
+    ws.set_paper(paper)  # 9: A4, 8: A3
     ws.fit_to_pages(1, 0)
     ws.repeat_rows(head)
     for r, text in enumerate(titles):
-        ws.write_string(r, 0, text, formats.get(font_name=FONT, bold=r == 0, font_size=13 if r == 0 else 10))
+        write_text(ws, r, 0, text, formats.get(font_name=FONT, bold=r == 0, font_size=13 if r == 0 else 10))
     header_lines = max((-(-display_width(str(n)) // max(widths.get(n, 12) - 1, 4)) for n in columns),
                        default=1)
     if header_lines > 1:
@@ -767,14 +717,17 @@ def _table_sheet(wb, formats: _Formats, table: Table, widths: dict[str, int], wr
     header = formats.get(font_name=FONT, bold=True, bg_color="#D9E1F2", pattern=1, align="center",
                          valign="vcenter", text_wrap=True)
     for col, name in enumerate(columns):
-        ws.write_string(head, col, name, header)
+        write_text(ws, head, col, str(name), header)
     looks = [(formats.column(name, wrap, False), formats.column(name, wrap, True)) for name in columns]
     stream = row_files.stream(ws, looks) if row_files is not None and decorate is None else None
     first: list[dict] = []
     r = head
     for row in table.rows():
         r += 1
-        values = [row.get(name) for name in columns]
+        values = [_excel_serial(v) if isinstance(v, dt.datetime) else v for v in (row.get(n) for n in columns)]
+        if cut_note is not None:
+            values = [_cell_value(v, cut_note(row)) if type(v) is str and len(v) > EXCEL_CELL_LIMIT // 2 else v
+                      for v in values]
         height = _row_height(values, columns, widths, wrap)
         if stream is not None:
             stream.write(r, values, height)
@@ -794,6 +747,12 @@ def _table_sheet(wb, formats: _Formats, table: Table, widths: dict[str, int], wr
     return _Written(ws, r - head, head, first)
 
 
+def _excel_serial(moment: dt.datetime) -> float:
+    """A (naive, local) date-time as the number an Excel date cell holds: days since
+    1899-12-30, the time as the fraction (the column's format shows it as a date-time)."""
+    return (moment - _EXCEL_EPOCH).total_seconds() / 86400
+
+
 def _finding_links(archive: Archive, out_dir: Path, formats: _Formats):
     """Link each finding to the archived file at the offending cell (Excel opens it there),
     and colour the severity of errors."""
@@ -811,7 +770,7 @@ def _finding_links(archive: Archive, out_dir: Path, formats: _Formats):
         target = os.path.relpath(archive.root / stored, out_dir)
         if row["シート"] and row["セル"]:
             target += "#'" + str(row["シート"]).replace("'", "''") + f"'!{row['セル']}"
-        ws.write_url(r, c_msg, "external:" + target, link, string=_cell_value(row["内容"]))
+        ws.write_url(r, c_msg, "external:" + target, link, string=xlsxwriter_text(_cell_value(row["内容"])))
     return decorate
 
 
@@ -884,14 +843,31 @@ def _committee_sheet(wb, formats: _Formats, plan: Plan, table: Table) -> None:
                                    "④できている ⑤よくできている"))
     if not written.rows:
         return
-    sheet, head, n = written.ws.name, written.head, written.rows
+    ws, sheet, n = written.ws, written.ws.name, written.rows
+    # The chart's categories are short labels (number and name), written under the table:
+    # 施策の展開 holds the whole policy paragraph, unreadable as a chart label.
+    label_col, value_col = table.columns.index("施策の展開"), table.columns.index("評価点（平均）")
+    top = written.head + n + 2
+    head = formats.get(font_name=FONT, bold=True, bg_color="#D9E1F2", pattern=1, align="center")
+    ws.write_string(top, label_col, "施策（グラフ用）", head)
+    ws.write_string(top, value_col, "評価点（平均）", head)
+    number = formats.column("評価点（平均）", (), True)
+    for i, row in enumerate(table.rows(), start=1):
+        ws.write_string(top + i, label_col, measure_label(row["施策の展開"]), formats.column("", (), False))
+        _write(ws, top + i, value_col, row["評価点（平均）"], number)
     chart = _bar_chart(wb, "施策ごとの評価点（平均）")
-    col = table.columns.index("評価点（平均）")
-    chart.add_series({"name": [sheet, head, col], "categories": [sheet, head + 1, 2, head + n, 2],
-                      "values": [sheet, head + 1, col, head + n, col]})
+    chart.add_series({"name": [sheet, top, value_col],
+                      "categories": [sheet, top + 1, label_col, top + n, label_col],
+                      "values": [sheet, top + 1, value_col, top + n, value_col]})
     chart.set_x_axis({"min": 0, "max": 5})
+    chart.set_y_axis({"reverse": True})  # the first measure at the top, as in the table
     chart.set_size({"width": 18 * _CM, "height": max(7, 0.8 * n) * _CM})
-    written.ws.insert_chart(head + n + 3, 0, chart)
+    ws.insert_chart(top + n + 2, 0, chart)
+
+
+def measure_label(text) -> str:
+    """A measure's short label: the first line of 施策の展開 (number and name)."""
+    return str(text or "").split("\n", 1)[0].strip()
 
 
 def _merged_input(project, item: Input, by_key) -> object:
@@ -1007,9 +983,10 @@ def _copy_rendered(src, ws, formats: _Formats, looks: dict) -> None:
                 if key not in looks:
                     looks[key] = formats.get(**_look_of(cell))
                 fmt = looks[key]
-            value = cell.value
+            value = stored_value(cell.value)  # the text set_text stored, unescaped for XlsxWriter
             if cell.hyperlink is not None and cell.hyperlink.target and cell.hyperlink.target.startswith("#"):
-                ws.write_url(r, c, "internal:" + cell.hyperlink.target[1:], fmt, string=str(value or ""))
+                ws.write_url(r, c, "internal:" + cell.hyperlink.target[1:], fmt,
+                             string=xlsxwriter_text(str(value or "")))
             elif cell.data_type == "f" and isinstance(value, str):
                 ws.write_formula(r, c, value, fmt)
             elif value is None:
@@ -1026,10 +1003,10 @@ def _project_sheets(wb, formats: _Formats, source: MergeSource, spec) -> None:
     project_template = scratch[spec.sheets["project"]]
     project_template.title = "__template_project"
     taken = set(wb.sheetnames)
-    context = RenderContext(plan, "全担当課", spec)
+    context = RenderContext(plan, "全担当課", spec, merged=True)
     looks: dict[tuple, object] = {}
     for project in progress(plan.projects, "事業シートを作成", "project sheets", unit="sheet"):
-        title = sheet_title(f"{project.id} {project.name}", taken)
+        title = sheet_name(f"{project.id} {project.name}", taken)
         context.sheet_of_project[project.id] = title
         ws = scratch.create_sheet(title)
         rendered = render_sheet(project_template, ws, placeholder_resolver(context, project),
@@ -1043,18 +1020,33 @@ def _project_sheets(wb, formats: _Formats, source: MergeSource, spec) -> None:
 
 
 _WIDTHS = {
-    "提出状況": {"担当課": 16, "状況": 18, "提出ファイル": 40, "最終保存": 22, "回収日時": 22, "保管先": 50},
+    "提出状況": {"担当課": 16, "状況": 22, "集計": 12, "ID": 6, "提出ファイル": 36, "最終保存": 17,
+             "回収日時": 17, "提出回数": 8, "備考": 40, "保管先": 50},
     "要確認": {"コード": 22, "担当課": 14, "ファイル": 32, "項目": 30, "シート": 24, "セル": 8,
             "入力値": 16, "内容": 60, "保管先": 30},
-    "一覧": {"基本目標": 18, "施策の方向性": 18, "事業": 22, "担当課": 12, "実績": 40, "事業名": 18,
-           "評価": 40, "達成度": 8, "次年度計画": 36, "次年度事業名": 18, "今後の方向性": 14},
+    "一覧": {"基本目標": 14, "施策の方向性": 14, "事業": 18, "区分": 10, "それぞれの役割": 30, "担当課": 11,
+           "評価": 34, "達成度": 7, "今後の方向性": 11, "状態": 7},
     "指標": {"事業名": 24, "指標": 34, "担当課": 14},
     "基本目標別": {"名称": 30, "区分": 12},
     "推移": {"事業": 24, "指標": 30, "担当課": 14},
     "入力値": {"担当課": 14, "項目": 34, "入力値": 24, "値": 16, "目標": 10},
 }
-_WRAP = {"要確認": ("内容", "項目"), "推移": ("事業", "指標"), "入力値": ("項目",),
-         "一覧": ("基本目標", "施策の方向性", "事業", "実績", "評価", "次年度計画", "事業名", "次年度事業名")}
+_WRAP = {"提出状況": ("備考",), "要確認": ("内容", "項目"), "推移": ("事業", "指標"), "入力値": ("項目",),
+         "一覧": ("基本目標", "施策の方向性", "事業", "区分", "それぞれの役割", "評価")}
+# 一覧's year columns (令和6年度実績 …) by how their header ends: (width, wrapped).
+_OVERVIEW_YEAR_COLUMNS = {"事業名": 16, "実績": 34, "計画": 32}
+
+
+def _layout_of(table: Table) -> tuple[dict[str, int], tuple[str, ...]]:
+    """Column widths and wrapped columns of a table sheet (一覧's year columns by suffix)."""
+    widths, wrap = dict(_WIDTHS[table.name]), tuple(_WRAP.get(table.name, ()))
+    if table.name == "一覧":
+        for column in table.columns:
+            suffix = next((k for k in _OVERVIEW_YEAR_COLUMNS if column.endswith(k) and column != k), None)
+            if suffix is not None:
+                widths[column] = _OVERVIEW_YEAR_COLUMNS[suffix]
+                wrap += (column,)
+    return widths, wrap
 _TABLE_ORDER = ["提出状況", "要確認", "一覧", "指標", "基本目標別", "推移", "入力値"]
 
 
@@ -1065,9 +1057,13 @@ def _merged_table_sheet(wb, formats: _Formats, table: Table, archive: Archive, o
     # 保管先 (the archived copy) is for tracing, not for print: it stays outside the print area.
     print_columns = len(table.columns) - 1 if name in ("提出状況", "要確認") else None
     decorate = _finding_links(archive, out_dir, formats) if name == "要確認" else None
-    written = _table_sheet(wb, formats, table, _WIDTHS[name], wrap=_WRAP.get(name, ()),
+    widths, wrap = _layout_of(table)
+    # 一覧 is the committee pack's table (seed 003's 資料No.3): A3 landscape, legible.
+    written = _table_sheet(wb, formats, table, widths, wrap=wrap,
                            print_columns=print_columns, decorate=decorate,
-                           keep_first=12 if name == "推移" else 0, row_files=row_files)
+                           keep_first=12 if name == "推移" else 0, row_files=row_files,
+                           paper=8 if name == "一覧" else 9,
+                           cut_note=_archived_note if name == "入力値" else None)
     if name == "基本目標別":
         _goal_charts(wb, written, table.columns)
     if name == "推移":
@@ -1084,7 +1080,7 @@ def write_merged(archive: Archive, plan: Plan, settings: Settings, out: Path,
     XlsxWriter's per-cell path: written to row files beside ``out``, spliced into the saved
     workbook, then removed (see _RowStream)."""
     out = Path(out)
-    source = MergeSource(archive, plan)
+    source = MergeSource(archive, plan, settings.timezone)
     tables = {t.name: t for t in table_sources(source)}
     spec = load_template_spec("department", settings.templates_dir)
 
@@ -1134,7 +1130,7 @@ def write_table_csv(tables: list[Table], folder: Path) -> list[Path]:
                 w = csv.writer(fh)
                 w.writerow(table.columns)
                 for row in table.rows():
-                    w.writerow(["" if (isinstance(v, float) and pd.isna(v)) or v is None else safe_text(v)
+                    w.writerow(["" if (isinstance(v, float) and pd.isna(v)) or v is None else csv_field(v)
                                 for v in (row.get(c) for c in table.columns)])
         paths.append(atomic_write(folder / f"{table.name}.csv", write))
     return paths

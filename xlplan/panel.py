@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .files import atomic_write
+from .language import BilingualError
+from .ooxml.text import write_text
 from .vba import build_vba_project, read_bas
 
 __all__ = [
@@ -87,7 +89,9 @@ SETTINGS_ROWS: list[tuple[str, str, str, str]] = [
 SETTING_NAMES: dict[str, str] = {key: name for key, name, _, _ in SETTINGS_ROWS}
 FIRST_SETTING_ROW = 4  # 1-based Excel row of the first setting
 
-STATUS_HEADER = ["担当課", "状況", "ファイル", "エラー", "警告"]
+# The status table is the one every view shows (xlplan.status.panel_rows: the same words and
+# local times as `xlplan status`); the findings table sits to its right.
+STATUS_HEADER = ["担当課", "状況", "ID", "ファイル", "保存", "エラー", "警告", "集計", "備考"]
 FINDINGS_HEADER = ["重要度", "コード", "ファイル", "場所", "内容"]
 
 # Code names of the document modules (VBA names must be ASCII): the workbook and each sheet.
@@ -118,18 +122,24 @@ def macro_sources() -> dict[str, str]:
     return dict(read_bas(p) for p in sorted(macros_dir().glob("*.bas")))
 
 
+class XlwingsMissing(BilingualError, FileNotFoundError):
+    """xlwings or its xlwings.bas is not installed; a message in Japanese and English."""
+
+
 def xlwings_bas_path() -> Path:
     """``xlwings.bas`` of the installed xlwings package (found without importing xlwings)."""
     spec = importlib.util.find_spec("xlwings")
     if spec is None or not spec.origin:
-        raise FileNotFoundError("xlwings がインストールされていません（pip install xlwings）。")
+        raise XlwingsMissing("xlwings がインストールされていません（pip install xlwings）。",
+                             "xlwings is not installed (pip install xlwings).")
     package = Path(spec.origin).resolve().parent
     direct = package / "xlwings.bas"
     if direct.is_file():
         return direct
     found = sorted(package.rglob("xlwings.bas"))
     if not found:
-        raise FileNotFoundError(f"インストールされた xlwings に xlwings.bas が見つかりません: {package}")
+        raise XlwingsMissing(f"インストールされた xlwings に xlwings.bas が見つかりません: {package}",
+                             f"The installed xlwings has no xlwings.bas: {package}")
     return found[0]
 
 
@@ -218,7 +228,7 @@ def build_panel(path: Path | str, *, project_dir: Path | str | None = None, mast
         for i, (key, name, text, explanation) in enumerate(SETTINGS_ROWS):
             row = FIRST_SETTING_ROW - 1 + i  # 0-based
             ws.write_string(row, 0, text, label)
-            ws.write_string(row, 1, _text(values[key]), value)
+            write_text(ws, row, 1, _text(values[key]), value)  # a folder name is the user's text
             ws.write_string(row, 2, explanation, note)
             ws.set_row(row, 30)
             wb.define_name(name, f"='{SETTINGS_SHEET}'!$B${row + 1}")
@@ -234,19 +244,19 @@ def build_panel(path: Path | str, *, project_dir: Path | str | None = None, mast
         # --- 状況 -------------------------------------------------------------------------
         st = wb.add_worksheet(STATUS_SHEET)
         st.set_vba_name(_SHEET_CODE_NAMES[STATUS_SHEET])
-        for col, width in zip("ABCDEFGHIJK", (18, 10, 44, 7, 7, 3, 8, 26, 36, 24, 80)):
+        for col, width in zip("ABCDEFGHIJKLMNO", (18, 16, 6, 36, 16, 6, 6, 10, 40, 3, 8, 26, 36, 24, 80)):
             st.set_column(f"{col}:{col}", width)
         st.write("A1", "実行結果", title)
-        st.merge_range("A2:K2", "", message)
+        st.merge_range("A2:O2", "", message)
         st.write_string("A2", "（まだ実行していません）", message)
         st.set_row(1, 75)
         wb.define_name("xlplan_message", f"='{STATUS_SHEET}'!$A$2")
         st.write("A4", "提出状況", bold)
         st.write_row("A5", STATUS_HEADER, head)
         wb.define_name("xlplan_status", f"='{STATUS_SHEET}'!$A$5")
-        st.write("G4", "指摘（回収・チェック／1ファイル確認）", bold)
-        st.write_row("G5", FINDINGS_HEADER, head)
-        wb.define_name("xlplan_findings", f"='{STATUS_SHEET}'!$G$5")
+        st.write("K4", "指摘（回収・チェック／1ファイル確認）", bold)
+        st.write_row("K5", FINDINGS_HEADER, head)
+        wb.define_name("xlplan_findings", f"='{STATUS_SHEET}'!$K$5")
 
         # --- xlwings.conf -------------------------------------------------------------------
         # xlwings' VBA (GetConfigFromSheet) reads column A from A1 down to the first blank
@@ -269,7 +279,7 @@ def build_panel(path: Path | str, *, project_dir: Path | str | None = None, mast
         ]
         for row, (key, val, explanation) in enumerate(conf):
             cf.write_string(row, 0, key)
-            cf.write_string(row, 1, val)
+            write_text(cf, row, 1, val)
             cf.write_string(row, 2, explanation, note)
         notes = [
             "このシートは xlwings の設定です（シート名「xlwings.conf」を変えないでください）。",

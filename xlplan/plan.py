@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
+from .excel_limits import LIST_LIMIT, utf16_length
 from .findings import Finding, has_errors
 from .fiscal import FiscalYear, FiscalYearError, fiscal_years, parse_fiscal_year
 from .normalise import normalise_quantity
@@ -30,8 +32,28 @@ SHEET_INDICATORS = "指標"
 SHEET_DEPARTMENTS = "担当課"
 SHEET_CHOICES = "選択肢"
 SHEET_MEMBERS = "委員"
+SHEET_DEADLINES = "提出期限"
 
 DEFAULT_DIRECTION_CHOICES = ("継続", "継続（一部見直し）", "見直し", "終了")
+def list_formula(choices) -> str:
+    """A list validation's formula: the choices as one quoted text, quotes inside doubled."""
+    return '"' + ",".join(str(c).replace('"', '""') for c in choices) + '"'
+
+
+def choice_list_problem(choices) -> tuple[str, str] | None:
+    """Why Excel cannot offer ``choices`` as a drop-down list, as (Japanese, English); None when
+    it can. The one rule for the master's 今後の方向性 and a layout's declared choices: Excel
+    keeps the list as one text "a,b,c", so a comma cannot be inside a choice, and past
+    LIST_LIMIT Excel repairs the workbook on opening and drops the validation."""
+    commas = [c for c in choices if "," in c]
+    if commas:
+        return (f"選択肢に半角カンマは使えません（{commas[0]}）",
+                f"a choice cannot contain a comma ({commas[0]})")
+    units = utf16_length(list_formula(choices)) - 2
+    if units > LIST_LIMIT:
+        return (f"選択肢が合わせて {units} 文字あります。Excel の一覧は {LIST_LIMIT} 文字までです",
+                f"the choices add up to {units} characters; Excel's drop-down list holds {LIST_LIMIT}")
+    return None
 DEFAULT_SCORE_SCALE = (
     (5, "十分達成できた"),
     (4, "概ね達成できた"),
@@ -44,6 +66,30 @@ LAYOUT_ALIASES = {"事業シート": "department", "評価シート": "departmen
                   "活動報告": "activity", "指標": "indicators", "実績報告": "indicators",
                   "件数": "counts", "相談件数": "counts"}
 _DEPARTMENT_SPLIT = re.compile(r"[、,，/／・;；\n]+")
+# A line of それぞれの役割 that names who: 「市民：…」「社協: …」 (a short name, then a colon).
+_ROLE_LINE = re.compile(r"^\s*([^\s：:①-⑳]{1,10})\s*[：:]")
+
+# The master's own sheet names, headers and 計画-sheet items in English. The master is a
+# Japanese workbook, so an English message names them as they are written there, with this
+# gloss: 「担当課」 → '担当課' (department).
+MASTER_WORDS_EN = {
+    SHEET_PLAN: "plan", SHEET_GOALS: "goals", SHEET_DIRECTIONS: "directions",
+    SHEET_PROJECTS: "projects", SHEET_INDICATORS: "indicators", SHEET_DEPARTMENTS: "departments",
+    SHEET_CHOICES: "choices", SHEET_MEMBERS: "committee members", SHEET_DEADLINES: "deadlines",
+    "番号": "number", "基本目標番号": "goal number", "施策の方向性番号": "direction number",
+    "事業番号": "project number", "事業名": "project name", "指標番号": "indicator number",
+    "取組みの達成目標": "indicator", "単位": "unit", "氏名": "name", "区分": "group", "任期": "term",
+    "部": "division", "担当者": "contact", "メール": "e-mail",
+    "計画ID": "plan id", "計画名": "plan name", "基本理念": "philosophy",
+    "開始年度": "first year", "終了年度": "last year", "評価年度": "evaluation year",
+    "実施主体": "organisation", "様式": "layout",  # 提出期限: the sheet above
+}
+
+
+def master_word_en(label: str) -> str:
+    """A name of the master's format for an English message: '担当課' (departments)."""
+    english = MASTER_WORDS_EN.get(label)
+    return f"'{label}' ({english})" if english else f"'{label}'"
 
 
 class PlanError(Exception):
@@ -120,6 +166,21 @@ class Project:
     layout: str = ""
     indicators: list[Indicator] = field(default_factory=list)
     source: str = ""
+    groups: str = ""
+
+    @property
+    def role_groups(self) -> list[str]:
+        """区分 (seed 003): who has a role in the project, e.g. 市民 / 福祉事業者 / 社協 / 行政.
+        The master's optional 区分 column when filled, else the names that start the lines of
+        それぞれの役割 (「市民：…」)."""
+        if self.groups.strip():
+            return split_departments(self.groups)
+        found = []
+        for line in self.roles.splitlines():
+            match = _ROLE_LINE.match(line)
+            if match and match.group(1) not in found:
+                found.append(match.group(1))
+        return found
 
     @property
     def ended(self) -> bool:
@@ -174,7 +235,9 @@ class Plan:
     start: FiscalYear
     end: FiscalYear
     year: FiscalYear
-    deadline: dt.date | None = None
+    # 提出期限 per evaluated year (the 提出期限 sheet; an older master's single 提出期限 on the
+    # 計画 sheet is the 評価年度's).
+    deadlines: dict[FiscalYear, dt.date] = field(default_factory=dict)
     organisation: str = ""
     goals: list[Goal] = field(default_factory=list)
     directions: list[Direction] = field(default_factory=list)
@@ -185,6 +248,11 @@ class Plan:
     members: list[Member] = field(default_factory=list)
     layout: str = "department"
     source: Path | None = None
+
+    @property
+    def deadline(self) -> dt.date | None:
+        """The submission deadline of the evaluated year, if the master gives one."""
+        return self.deadlines.get(self.year)
 
     @property
     def years(self) -> list[FiscalYear]:
@@ -256,7 +324,8 @@ class _SheetReader:
         self.name, self.findings, self.file = name, findings, file
         self.ws = wb[name] if name in wb.sheetnames else None
         if self.ws is None:
-            findings.append(Finding("master-missing-sheet", file=file, expected=name))
+            findings.append(Finding("master-missing-sheet", file=file, expected=name,
+                                    expected_en=master_word_en(name)))
         self.rows = list(self.ws.iter_rows(values_only=True)) if self.ws is not None else []
         self.header = {_header_key(v): i for i, v in enumerate(self.rows[0])} if self.rows else {}
         self.seen: dict[str, str] = {}
@@ -265,7 +334,8 @@ class _SheetReader:
         idx = self.header.get(_header_key(label))
         if idx is None and required and self.ws is not None:
             self.findings.append(Finding("master-missing-column", file=self.file, sheet=self.name,
-                                         cell="1:1", expected=label))
+                                         cell="1:1", expected=label,
+                                         expected_en=master_word_en(label)))
         return idx
 
     def records(self):
@@ -301,7 +371,8 @@ class _SheetReader:
     def required_text(self, row, row_values, col, label) -> str:
         text = self.text(row_values, col)
         if not text and col is not None:
-            self.add("master-missing-value", row, col, expected=label)
+            self.add("master-missing-value", row, col, expected=label,
+                     expected_en=master_word_en(label))
         return text
 
     def identifier(self, row, row_values, col, label) -> str:
@@ -309,7 +380,9 @@ class _SheetReader:
         raw = self.value(row_values, col)
         if isinstance(raw, (dt.date, dt.datetime)):
             self.add("master-invalid-value", row, col, expected=label, value=str(raw),
-                     detail="Excel が日付に変換しました。セルを文字列にして入力し直してください")
+                     expected_en=master_word_en(label),
+                     detail="Excel が日付に変換しました。セルを文字列にして入力し直してください",
+                     detail_en="Excel turned it into a date. Format the cell as text and type it again")
             return ""
         return self.required_text(row, row_values, col, label)
 
@@ -317,7 +390,8 @@ class _SheetReader:
 def _read_settings_sheet(wb, findings, file) -> dict[str, tuple[object, str]]:
     """The 計画 sheet: label in column A, value in column B → {label: (value, cell)}."""
     if SHEET_PLAN not in wb.sheetnames:
-        findings.append(Finding("master-missing-sheet", file=file, expected=SHEET_PLAN))
+        findings.append(Finding("master-missing-sheet", file=file, expected=SHEET_PLAN,
+                                expected_en=master_word_en(SHEET_PLAN)))
         return {}
     items = {}
     for row in wb[SHEET_PLAN].iter_rows(min_col=1, max_col=2):
@@ -332,13 +406,14 @@ def _plan_year(items, label, findings, file, required=True) -> FiscalYear | None
     if _clean(raw) == "":
         if required:
             findings.append(Finding("master-missing-value", file=file, sheet=SHEET_PLAN, cell=cell,
-                                    expected=label))
+                                    expected=label, expected_en=master_word_en(label)))
         return None
     try:
         return parse_fiscal_year(raw)
     except FiscalYearError as exc:
         findings.append(Finding("master-invalid-value", file=file, sheet=SHEET_PLAN, cell=cell,
-                                expected=label, value=_clean(raw), detail=str(exc)))
+                                expected=label, expected_en=master_word_en(label), value=_clean(raw),
+                                detail=str(exc), detail_en=exc.text("en")))
         return None
 
 
@@ -361,7 +436,8 @@ def read_plan(path: Path | str) -> tuple[Plan | None, list[Finding]]:
     try:
         wb = load_workbook(path, data_only=True, read_only=False)
     except Exception as exc:  # any failure to open is a finding, never a traceback
-        findings.append(Finding("master-unreadable", file=file, detail=f"{type(exc).__name__}: {exc}"))
+        ja, en = why_unopenable(exc, path)
+        findings.append(Finding("master-unreadable", file=file, detail=ja, detail_en=en))
         return None, findings
     try:
         plan = _read_plan_workbook(wb, findings, file)
@@ -370,6 +446,31 @@ def read_plan(path: Path | str) -> tuple[Plan | None, list[Finding]]:
     if plan is not None:
         plan.source = path
     return plan, findings
+
+
+def why_unopenable(exc: BaseException, path: Path) -> tuple[str, str]:
+    """Why a workbook could not be opened, in words a coordinator can act on (Japanese,
+    English), never the Python exception's name or text."""
+    import zipfile
+
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    if isinstance(exc, FileNotFoundError):
+        return f"ファイルが見つかりません: {path}", f"file not found: {path}"
+    if isinstance(exc, IsADirectoryError) or Path(path).is_dir():
+        return f"ファイルではなくフォルダです: {path}", f"this is a folder, not a file: {path}"
+    if isinstance(exc, PermissionError):
+        return (f"ファイルを開く権限がないか、ほかのアプリケーションが使用中です: {path}",
+                f"no permission to open the file, or another application is using it: {path}")
+    if isinstance(exc, (zipfile.BadZipFile, InvalidFileException, KeyError)):
+        return ("Excel のブック（.xlsx）ではないか、壊れています。Excel で開いて .xlsx 形式で保存し直してください",
+                "it is not an Excel workbook (.xlsx), or it is damaged. Open it in Excel and save it "
+                "again as .xlsx")
+    if isinstance(exc, OSError):
+        return f"ファイルを読み込めません（ディスクまたはネットワークの問題）: {path}", \
+            f"the file cannot be read (a disk or network problem): {path}"
+    return ("Excel のブックとして読み取れません。Excel で開いて .xlsx 形式で保存し直してください",
+            "it cannot be read as an Excel workbook. Open it in Excel and save it again as .xlsx")
 
 
 def load_plan(path: Path | str, year=None) -> Plan:
@@ -388,22 +489,29 @@ def _read_plan_workbook(wb, findings: list[Finding], file: str) -> Plan | None:
     if start and end and end < start:
         findings.append(Finding("master-invalid-value", file=file, sheet=SHEET_PLAN,
                                 cell=items["終了年度"][1], expected="終了年度", value=end.short,
-                                detail="開始年度より前です"))
+                                expected_en=master_word_en("終了年度"),
+                                detail="開始年度より前です", detail_en="it is before the first year"))
         end = None
     if start and end and year and not (start <= year <= end):
         findings.append(Finding("year-outside-period", file=file, sheet=SHEET_PLAN,
                                 cell=items["評価年度"][1], value=year.short,
-                                expected=f"{start.short}～{end.short}"))
+                                expected=f"{start.short}～{end.short}",
+                                expected_en=f"{start.short}–{end.short}"))
     name = _clean(items.get("計画名", (None,))[0])
     if not name:
         findings.append(Finding("master-missing-value", file=file, sheet=SHEET_PLAN,
-                                cell=items.get("計画名", (None, "B1"))[1], expected="計画名"))
+                                cell=items.get("計画名", (None, "B1"))[1], expected="計画名",
+                                expected_en=master_word_en("計画名")))
     plan_id = _clean(items.get("計画ID", (None,))[0]) or (name and re.sub(r"\s+", "", name))
     departments = _read_departments(wb, findings, file)
     goals = _read_goals(wb, findings, file)
     directions = _read_directions(wb, findings, file, goals)
     projects = _read_projects(wb, findings, file, directions, departments)
     direction_choices, scale = _read_choices(wb)
+    problem = choice_list_problem(direction_choices)
+    if problem:
+        findings.append(Finding("master-invalid-value", file=file, sheet=SHEET_CHOICES, expected="今後の方向性",
+                                value="／".join(direction_choices), detail=problem[0], detail_en=problem[1]))
     members = _read_members(wb, findings, file)
     if None in (start, end, year) or not name:
         return None
@@ -414,13 +522,75 @@ def _read_plan_workbook(wb, findings: list[Finding], file: str) -> Plan | None:
                                     cell=project.source, project=project.id))
     return Plan(
         plan_id=plan_id, name=name, philosophy=_clean(items.get("基本理念", (None,))[0]),
-        start=start, end=end, year=year, deadline=_as_date(items.get("提出期限", (None,))[0]),
+        start=start, end=end, year=year, deadlines=_read_deadlines(wb, items, year, findings, file),
         organisation=_clean(items.get("実施主体", (None,))[0]), goals=goals,
         layout=LAYOUT_ALIASES.get(_clean(items.get("様式", (None,))[0]),
                                   _clean(items.get("様式", (None,))[0])) or "department",
         directions=directions, projects=projects, departments=departments,
         direction_choices=direction_choices, score_scale=scale, members=members,
     )
+
+
+def _read_deadlines(wb, items, year: FiscalYear | None, findings, file) -> dict[FiscalYear, dt.date]:
+    """提出期限 per evaluated year: the optional 提出期限 sheet (評価年度 | 提出期限), and an
+    older master's single 提出期限 on the 計画 sheet, which is its 評価年度's (the sheet wins)."""
+    deadlines: dict[FiscalYear, dt.date] = {}
+    single = _as_date(items.get("提出期限", (None,))[0])
+    if single is not None and year is not None:
+        deadlines[year] = single
+    if SHEET_DEADLINES not in wb.sheetnames:
+        return deadlines
+    sheet = _SheetReader(wb, SHEET_DEADLINES, findings, file)
+    c_year, c_date = sheet.column("評価年度"), sheet.column("提出期限")
+    if c_year is None or c_date is None:
+        return deadlines
+    for row, values in sheet.records():
+        try:
+            evaluated = parse_fiscal_year(sheet.value(values, c_year))
+        except FiscalYearError as exc:
+            sheet.add("master-invalid-value", row, c_year, expected="評価年度",
+                      value=sheet.text(values, c_year), detail=str(exc))
+            continue
+        day = _as_date(sheet.value(values, c_date))
+        if day is None:
+            if sheet.text(values, c_date):
+                sheet.add("master-invalid-value", row, c_date, expected="提出期限",
+                          value=sheet.text(values, c_date), detail="日付の形式ではありません",
+                          detail_en="not a date")
+            continue
+        deadlines[evaluated] = day
+    return deadlines
+
+
+def deadline_window(year: FiscalYear) -> tuple[dt.date, dt.date]:
+    """When a plausible deadline for the results of ``year`` falls: within the following
+    fiscal year (April–March). Results are complete after 31 March, and CHECK is taken as of
+    the end of July (seed 000): R6's results are due 令和7年7月31日, in R7."""
+    following = year + 1
+    return following.start_date, following.end_date
+
+
+def deadline_findings(plan: Plan, today: dt.date | None = None) -> list[Finding]:
+    """Warnings before workbooks are sent: the evaluated year has no deadline, its deadline has
+    passed, or it lies outside the fiscal year after the evaluated one (last year's date left
+    in the master)."""
+    today = today or dt.date.today()
+    label = plan.year.short
+    day = plan.deadline
+    file = plan.source.name if plan.source else ""
+    if day is None:
+        return [Finding("deadline-missing", file=file, sheet=SHEET_DEADLINES, expected=label)]
+    first, last = deadline_window(plan.year)
+    found = []
+    if not first <= day <= last:
+        found.append(Finding("deadline-outside-year", file=file, sheet=SHEET_DEADLINES,
+                             value=day.isoformat(), expected=label,
+                             detail=f"{first.isoformat()}～{last.isoformat()}（{(plan.year + 1).label_ja}）",
+                             detail_en=f"{first.isoformat()} to {last.isoformat()}, {(plan.year + 1).label_en}"))
+    if day < today:
+        found.append(Finding("deadline-past", file=file, sheet=SHEET_DEADLINES,
+                             value=day.isoformat(), expected=label))
+    return found
 
 
 def _read_departments(wb, findings, file) -> list[Department]:
@@ -462,7 +632,8 @@ def _read_directions(wb, findings, file, goals) -> list[Direction]:
         if not did or not sheet.unique(did, row, c_id):
             continue
         if goal_no and goal_no not in goal_nos:
-            sheet.add("unknown-parent", row, c_goal, value=goal_no, expected=SHEET_GOALS)
+            sheet.add("unknown-parent", row, c_goal, value=goal_no, expected=SHEET_GOALS,
+                      expected_en=master_word_en(SHEET_GOALS))
         result.append(Direction(did, goal_no, name))
     return result
 
@@ -493,8 +664,9 @@ def _read_projects(wb, findings, file, directions, departments) -> list[Project]
     sheet = _SheetReader(wb, SHEET_PROJECTS, findings, file)
     c_id, c_dir, c_name = sheet.column("事業番号"), sheet.column("施策の方向性番号"), sheet.column("事業名")
     c_dept = sheet.column("担当課")
-    c_issues, c_policy, c_roles, c_status, c_layout = (
-        sheet.column(x, required=False) for x in ("現状と課題", "方針・目標", "それぞれの役割", "状態", "様式"))
+    c_issues, c_policy, c_roles, c_status, c_layout, c_groups = (
+        sheet.column(x, required=False)
+        for x in ("現状と課題", "方針・目標", "それぞれの役割", "状態", "様式", "区分"))
     direction_ids = {d.id for d in directions}
     listed = {d.name for d in departments}
     projects = []
@@ -505,7 +677,8 @@ def _read_projects(wb, findings, file, directions, departments) -> list[Project]
         if not pid or not sheet.unique(pid, row, c_id):
             continue
         if did and did not in direction_ids:
-            sheet.add("unknown-parent", row, c_dir, value=did, expected=SHEET_DIRECTIONS)
+            sheet.add("unknown-parent", row, c_dir, value=did, expected=SHEET_DIRECTIONS,
+                      expected_en=master_word_en(SHEET_DIRECTIONS))
         depts = split_departments(sheet.text(values, c_dept))
         if not depts and c_dept is not None:
             sheet.add("project-without-department", row, c_dept, project=pid)
@@ -516,7 +689,8 @@ def _read_projects(wb, findings, file, directions, departments) -> list[Project]
             id=pid, direction_id=did, name=name, departments=depts,
             issues=sheet.text(values, c_issues), policy=sheet.text(values, c_policy),
             roles=sheet.text(values, c_roles), status=sheet.text(values, c_status) or "実施中",
-            layout=sheet.text(values, c_layout), source=sheet.cell(row, c_id)))
+            layout=sheet.text(values, c_layout), source=sheet.cell(row, c_id),
+            groups=sheet.text(values, c_groups)))
     return projects
 
 
@@ -535,7 +709,7 @@ def _year_columns(sheet: _SheetReader, start, end) -> dict[int, FiscalYear]:
             continue
         if not (start <= year <= end):
             sheet.add("year-outside-period", 1, idx, value=text,
-                      expected=f"{start.short}～{end.short}")
+                      expected=f"{start.short}～{end.short}", expected_en=f"{start.short}–{end.short}")
             continue
         columns[idx] = year
     return columns
@@ -552,7 +726,8 @@ def _read_indicators(wb, findings, file, projects, start, end) -> None:
         name = sheet.required_text(row, values, c_name, "取組みの達成目標")
         project = by_id.get(pid)
         if pid and project is None:
-            sheet.add("unknown-parent", row, c_pid, value=pid, expected=SHEET_PROJECTS)
+            sheet.add("unknown-parent", row, c_pid, value=pid, expected=SHEET_PROJECTS,
+                      expected_en=master_word_en(SHEET_PROJECTS))
             continue
         if project is None:
             continue
@@ -566,10 +741,28 @@ def _read_indicators(wb, findings, file, projects, start, end) -> None:
         for col, year in years.items():
             raw = sheet.value(values, col)
             parsed = normalise_quantity(raw, unit or None, percent=unit in ("%", "％"))
+            problem = target_problem(parsed, unit)
+            if problem:
+                sheet.add(problem, row, col, project=pid, value=_clean(raw), expected=(
+                    _shown_number(parsed.value) if problem == "target-loses-words" else unit))
             unit = unit or (parsed.unit or "")
             targets[year] = Target(_clean(raw), parsed.value if parsed.kind == "number" else None,
                                    parsed.kind)
         project.indicators.append(Indicator(pid, no, name, unit, targets, sheet.cell(row, c_name)))
+
+
+def target_problem(parsed, unit: str) -> str | None:
+    """What a coordinator should hear about a target as normalise_quantity read it (the same
+    reading as a department's result): words after the number that reading drops (「1回以上」
+    is 1: 「以上」 is lost) or a unit other than the indicator's (「30ヶ所」 under 地区)."""
+    if parsed.kind != "number" or parsed.problem != "unit-mismatch" or not parsed.unit:
+        return None
+    found, expected = (unicodedata.normalize("NFKC", u).replace(" ", "") for u in (parsed.unit, unit))
+    return "target-loses-words" if found.startswith(expected) else "target-unit-mismatch"
+
+
+def _shown_number(value) -> str:
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
 def _read_choices(wb) -> tuple[tuple[str, ...], tuple[tuple[int, str], ...]]:
