@@ -197,16 +197,17 @@ class Oracle:
         from concurrent.futures import ProcessPoolExecutor
         from concurrent.futures.process import BrokenProcessPool
 
-        if self.pool is None:
-            self.pool = ProcessPoolExecutor(max_workers=self.workers, initializer=_limit_memory)
+        # Fresh processes per call: openpyxl's memory grows over thousands of files, and a
+        # process near its limit would answer None to everything after.
+        self.pool = ProcessPoolExecutor(max_workers=self.workers, initializer=_limit_memory)
         futures = [self.pool.submit(locked_values, data, inputs) for data, inputs in items]
         out = []
         for future, item in zip(futures, items):
             try:
                 out.append(future.result(timeout=300))
             except (BrokenProcessPool, TimeoutError, MemoryError):
-                self.close()  # one file killed its process: the others are asked again alone
-                out.append(self._alone(item))
+                out.append(self._alone(item))  # one file killed its process: asked again alone
+        self.close()
         return out
 
     def _alone(self, item) -> dict | None:
