@@ -352,3 +352,17 @@ def test_a_forged_file_of_this_plan_is_still_tampered(project, generated, tmp_pa
     (forged,) = generate(plan, tmp_path / "out", other.settings, departments=[DEPT])
     (finding,) = check_files([forged.path], project.settings, plan).findings
     assert finding.code == "signature-invalid" and finding.department == ""
+
+
+def test_a_signature_with_a_japanese_character_is_tampered_not_a_bug(source, project, generated, tmp_path):
+    """Found by the fuzzer: the signature cell with a kanji in it made the comparison raise."""
+    plan, _ = generated
+    path = tmp_path / "sig.xlsx"
+
+    def edit(name, data):
+        if name != META_PART:
+            return data
+        return re.sub(rb'(<c r="B2"[^>]*><is><t[^>]*>)[0-9a-f]', "\\1地".encode(), data)
+    rewrite_zip(source, path, edit)
+    (finding,) = check_files([path], project.settings, plan).findings
+    assert finding.code == "signature-invalid"

@@ -533,8 +533,8 @@ def _run(args) -> int:
 
         from .errorlog import write_error_log
 
-        log = write_error_log(traceback.format_exc(), "xlplan " + " ".join(argv or sys.argv[1:]),
-                              _project_folder(args))
+        command = getattr(getattr(args, "func", None), "__name__", "").removeprefix("cmd_")
+        log = write_error_log(traceback.format_exc(), f"xlplan {command}", _project_folder(args))
         where = str(log) if log else _t("（ログを書き込めませんでした）", "(the log could not be written)")
         print(_t(f"xlplan の内部エラーです（xlplan の不具合で、入力したファイルの誤りではありません）。"
                  f"詳しい記録: {where}",

@@ -984,10 +984,12 @@ def _check_layout(result: Returned, pkg: _Package, values: _SheetValues,
     missing = [s for s in expected if s not in present]
     extra = [s for s in present if s not in expected and s != METADATA_SHEET]
     if missing:
-        result.finding("layout-changed", detail="シートが削除または名前変更されています: " + "、".join(missing),
+        result.finding("layout-changed", value="、".join(missing),
+                       detail="シートが削除または名前変更されています: " + "、".join(missing),
                        detail_en="sheets were deleted or renamed: " + ", ".join(missing))
     if extra:
-        result.finding("layout-changed", detail="シートが追加されています: " + "、".join(extra),
+        result.finding("layout-changed", value="、".join(extra),  # the department's sheet names
+                       detail="シートが追加されています: " + "、".join(extra),
                        detail_en="sheets were added: " + ", ".join(extra))
     inputs = {(f["sheet"], f["cell"]) for f in meta.get("fields", [])}
     fingerprint = meta.get("fingerprint", {})
