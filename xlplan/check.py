@@ -182,16 +182,28 @@ def _read_on_pool(files: list[Path], key: bytes, limits: Limits, workers: int, r
 
 
 def _silence_stderr() -> None:
-    """In a reading process: stderr goes nowhere, so that what a native library prints when
-    it aborts (a Rust panic, 'memory allocation of … failed') never reaches the terminal.
-    What happened is the file's finding."""
+    """Set up a reading process: its stdout and stderr go nowhere, so that what a native
+    library prints when it aborts (a Rust panic, 'memory allocation of … failed') never
+    reaches the terminal (what happened is the file's finding), and it ends when the run
+    that started it is killed instead of waiting for work forever (holding the terminal's
+    or a caller's pipes open)."""
     import faulthandler
+    import threading
+    import time
 
     faulthandler.disable()  # it would write the dying process's stack to a saved stderr
     devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
     os.dup2(devnull, 2)
     os.close(devnull)
-    sys.stderr = open(os.devnull, "w", encoding="utf-8")  # Python's own, wherever it pointed
+    sys.stdout = sys.stderr = open(os.devnull, "w", encoding="utf-8")  # Python's own, wherever they pointed
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(1)
+    threading.Thread(target=watch, daemon=True, name="xlplan-parent-watch").start()
 
 
 def _read_batch(paths: list[Path], key: bytes, limits: Limits, read_one) -> list[Returned]:
