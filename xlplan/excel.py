@@ -1,8 +1,13 @@
 """Entry points of the coordinator panel's buttons (called by xlwings' ``RunPython``).
 
-Each button's Sub runs ``RunPython "import xlplan.excel; xlplan.excel.<entry point>()"``.
-An entry point takes the calling workbook (``xlwings.Book.caller()``), and hands it to
-:func:`run`, which holds the logic and is tested without Excel through :class:`FilePanel`:
+Every button of the panel ``xlplan_panel.xlsm`` runs the one Excel-compiled macro of
+xlwings' standalone project, ``RunPython "import xlplan_panel;xlplan_panel.main()"``, and
+:func:`main` finds the action: the caption of the button Excel names as
+``Application.Caller`` (:func:`action_for`), else the action chosen in the panel's
+``xlplan_action`` cell. A workbook of the coordinator's own with ``macros/PanelButtons.bas``
+calls one entry point per button instead (``xlplan.excel.collect()``, ...). Both take the
+calling workbook (``xlwings.Book.caller()``) and hand it to :func:`run`, which holds the
+logic and is tested without Excel through :class:`FilePanel`:
 
 * it reads the settings of the panel's ``設定`` sheet (through the defined names
   ``xlplan_project``, ``xlplan_master``, ...);
@@ -24,11 +29,11 @@ import datetime as dt
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from .panel import BUTTONS, FINDINGS_HEADER, SETTING_NAMES, STATUS_HEADER
+from .panel import BUTTONS, FINDINGS_HEADER, SETTING_NAMES, SETTINGS_SHEET, STATUS_HEADER
 
 __all__ = [
-    "ACTIONS", "FilePanel", "PanelIO", "XlwingsPanel", "check_one", "collect", "feedback",
-    "generate", "generate_scoring", "merge", "run",
+    "ACTIONS", "FilePanel", "PanelIO", "XlwingsPanel", "action_for", "check_one", "collect",
+    "feedback", "generate", "generate_scoring", "main", "merge", "run",
 ]
 
 EXIT_OK, EXIT_FINDINGS, EXIT_FAILED = 0, 1, 2
@@ -51,9 +56,9 @@ class PanelIO(Protocol):
     """What :func:`run` needs from the panel workbook."""
 
     def read_settings(self) -> dict:
-        """``{"project", "master", "inbox", "year", "out", "check_file"}`` (None when blank)
-        plus ``"panel_dir"``: the folder of the panel workbook (or None), against which
-        relative paths are resolved."""
+        """``{"project", "master", "inbox", "year", "out", "check_file", "action"}`` (None when
+        blank) plus ``"panel_dir"``: the folder of the panel workbook (or None), against
+        which relative paths are resolved."""
 
     def write_message(self, text: str) -> None:
         """Replace the message cell's text."""
@@ -104,6 +109,25 @@ class XlwingsPanel:
     def write_message(self, text: str) -> None:
         self._range("xlplan_message").value = text
 
+    def pressed_caption(self) -> str | None:
+        """The caption of the button that started this run, or None when Excel does not say.
+
+        ``Application.Caller`` (through xlwings' ``app.api``, Windows) is the name of the
+        form button whose macro is running; its text is read with xlwings' ``Shape.text``.
+        On macOS (RunPython does not wait there) or when the macro was started from the
+        macro list, Caller is no button name and the answer is None.
+        """
+        try:
+            caller = self.book.app.api.Caller
+        except Exception:  # macOS (AppleScript api) or no macro running
+            return None
+        if not isinstance(caller, str) or not caller:
+            return None
+        try:
+            return str(self.book.sheets[SETTINGS_SHEET].shapes[caller].text or "").strip() or None
+        except Exception:  # not a shape of 設定 (another workbook's macro)
+            return None
+
     def write_table(self, anchor_name: str, header: list[str], rows: list[list]) -> None:
         anchor = self._range(anchor_name)
         sheet = anchor.sheet
@@ -119,10 +143,16 @@ class XlwingsPanel:
 
 class FilePanel:
     """The panel as a file (openpyxl, VBA project and buttons kept): for tests, and for
-    running a button's action without Excel. Each write saves the panel file."""
+    running a button's action without Excel (``pressed``: the caption of the button this
+    run stands for). Each write saves the panel file."""
 
-    def __init__(self, path: Path | str):
+    def __init__(self, path: Path | str, pressed: str | None = None):
         self.path = Path(path)
+        self.pressed = pressed
+
+    def pressed_caption(self) -> str | None:
+        """The caption of the button this run stands for (given to the constructor)."""
+        return self.pressed
 
     def _load(self):
         from openpyxl import load_workbook
@@ -430,6 +460,20 @@ def run(action: str, panel: PanelIO) -> int:
 
 # ---------------------------------------------------------------------------- entry points
 
+def action_for(pressed: str | None, chosen: str | None) -> str | None:
+    """The action (an :data:`ACTIONS` entry) of the panel button with caption ``pressed``, else
+    of the caption (or action name) ``chosen`` in the panel's ``xlplan_action`` cell; None
+    when neither names one. A button of the panel always wins over the cell."""
+    by_caption = {b.caption: b.entry_point for b in BUTTONS}
+    for text in (pressed, chosen):
+        key = _clean(text)
+        if key in by_caption:
+            return by_caption[key]
+        if key in ACTIONS:
+            return key
+    return None
+
+
 def _book_panel(book) -> PanelIO:
     if book is None:
         import xlwings  # only in Excel: the tests and Linux never need it
@@ -442,6 +486,30 @@ def _entry(action: str, book) -> int:
     try:
         panel = _book_panel(book)
     except Exception:  # not called from Excel: nothing to write to
+        return EXIT_FAILED
+    return run(action, panel)
+
+
+def main(book=None) -> int:
+    """Every button of ``xlplan_panel.xlsm`` (through ``xlplan_panel.main()``): run the action
+    of the button pressed, else the one chosen in ``xlplan_action``; the message says which
+    ran. With neither, the message asks to choose the action (exit status 2)."""
+    try:
+        panel = _book_panel(book)
+    except Exception:  # not called from Excel: nothing to write to
+        return EXIT_FAILED
+    pressed = panel.pressed_caption() if hasattr(panel, "pressed_caption") else None
+    try:
+        chosen = panel.read_settings().get("action")
+    except Exception:  # run() reads the settings again and reports the problem
+        chosen = None
+    action = action_for(pressed, chosen)
+    if action is None:
+        try:
+            panel.write_message("エラー: どのボタンが押されたか分かりませんでした。「設定」シートの「操作（ボタンを判別できないとき）」"
+                                "で操作を選んでから、ボタンを押してください。")
+        except Exception:  # the panel itself cannot be written to: nothing left to tell
+            pass
         return EXIT_FAILED
     return run(action, panel)
 
