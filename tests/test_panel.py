@@ -17,6 +17,7 @@ import io
 import json
 import re
 import shutil
+import subprocess
 import zipfile
 from pathlib import Path
 
@@ -36,6 +37,7 @@ from xlplan.panel import (
     PANEL_MODULE,
     PANEL_NAME,
     SETTINGS_SHEET,
+    PanelLockedError,
     STATUS_HEADER,
     build_panel,
     macro_sources,
@@ -219,6 +221,33 @@ def test_the_panel_macro_imports_the_module_named_after_the_panel(built):
         return [line for line in text.splitlines() if line.strip() and not line.startswith("Attribute VB_")]
 
     assert code(found["xlwings.bas"]) == code(installed)
+
+
+@contextlib.contextmanager
+def immutable(path: Path):
+    """The file cannot be replaced while inside (Linux ``chattr +i``: what a file open in
+    Excel is on Windows for ``os.replace``: PermissionError)."""
+    if not shutil.which("chattr") or subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode:
+        pytest.skip("chattr +i is not available here (needs root on ext4/xfs)")
+    try:
+        yield path
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+def test_a_locked_panel_is_an_error_not_a_renamed_copy(tmp_path, monkeypatch):
+    monkeypatch.setenv("XLPLAN_LANG", "ja")  # `--lang en` sets it in-process: restored after the test
+    project = xlplan.init_project(tmp_path / "p")
+    out = tmp_path / "o"
+    assert cli("panel", "--out", out, "--project", project.root)[0] == 0
+    with immutable(out / PANEL_NAME):
+        with pytest.raises(PanelLockedError, match="閉じて"):
+            build_panel(out / PANEL_NAME)
+        code, _, err = cli("panel", "--out", out, "--project", project.root)
+        assert code == 2 and "閉じて" in err and "Traceback" not in err
+        code, _, err = cli("--lang", "en", "panel", "--out", out, "--project", project.root)
+        assert code == 2 and "close the panel open in Excel" in err
+    assert sorted(p.name for p in out.iterdir()) == [PANEL_NAME]  # no "xlplan_panel (2).xlsm"
 
 
 def test_panel_must_keep_its_name(tmp_path):

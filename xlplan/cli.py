@@ -248,7 +248,7 @@ def cmd_generate_scoring(args) -> int:
 
 
 def cmd_panel(args) -> int:
-    from .panel import PANEL_NAME, build_panel, project_defaults
+    from .panel import PANEL_NAME, PanelLockedError, build_panel, project_defaults
     from .settings import SettingsError, find_settings
 
     try:
@@ -257,8 +257,10 @@ def cmd_panel(args) -> int:
         raise UserError(str(exc)) from exc
     try:
         written = build_panel(Path(args.out) / PANEL_NAME, **project_defaults(settings.project_dir))
-    except FileNotFoundError as exc:  # no xlwings.bas in the installed xlwings
+    except FileNotFoundError as exc:  # no quickstart_standalone.xlsm in the installed xlwings
         raise UserError(str(exc)) from exc
+    except PanelLockedError as exc:  # open in Excel: a renamed copy could not run its buttons
+        raise UserError(exc.message("en" if current_lang() == "en" else "ja")) from exc
     print(_t(f"事務局パネルを作成しました: {written}", f"Wrote the coordinator panel: {written}"))
     print(_t("  Excel で開き、マクロを有効にしてから「設定」シートのボタンを押してください（README「Excel のボタン」）。",
              "  Open it in Excel, enable macros, then use the buttons on sheet 設定 (README, Coordinator buttons)."))

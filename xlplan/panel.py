@@ -117,6 +117,16 @@ class PanelLockedError(PermissionError):
     """The panel file cannot be replaced (open in Excel): a copy under another name would
     not work, since the macro imports the module named after the file."""
 
+    def __init__(self, path: Path):
+        super().__init__(f"{path} に書き込めません。Excel で開いている事務局パネルを閉じてから、もう一度実行してください。")
+        self.path = path
+
+    def message(self, lang: str = "ja") -> str:
+        """The message in Japanese (``ja``) or English (``en``)."""
+        if lang == "en":
+            return f"Cannot write {self.path}: close the panel open in Excel, then run again."
+        return str(self)
+
 
 def python_command(entry_point: str) -> str:
     """The exact Python statement a Sub of ``macros/PanelButtons.bas`` passes to xlwings'
@@ -362,5 +372,5 @@ def build_panel(path: Path | str, *, project_dir: Path | str | None = None, mast
     written = atomic_write(path, write)
     if written != path:  # locked: the copy under another name could not run its buttons
         written.unlink()
-        raise PanelLockedError(f"{path} に書き込めません。Excel で開いている事務局パネルを閉じてから、もう一度実行してください。")
+        raise PanelLockedError(path)
     return written
