@@ -655,3 +655,16 @@ def test_panel_dropdown_offers_the_button_captions(built):
     lists = [dv for dv in ws.data_validations.dataValidation if str(dv.sqref) == cell]
     assert len(lists) == 1 and lists[0].type == "list"
     assert lists[0].formula1 == '"' + ",".join(b.caption for b in BUTTONS) + '"'
+
+
+def test_a_workbook_without_the_action_cell_still_runs(tmp_path):
+    """A panel made before xlplan_action, or a workbook of one's own with PanelButtons.bas."""
+    project = xlplan.init_project(tmp_path / "p")
+    book = FakeBook(tmp_path / PANEL_NAME, {"xlplan_master": str(project.master)},
+                    caller="Button 3", shapes={"Button 3": "集計"})
+    del book.names["xlplan_action"]
+    assert "action" not in XlwingsPanel(book).read_settings()
+    assert xlplan.excel.generate(book) == 0  # a PanelButtons.bas Sub
+    assert book.status.cells[(2, 1)].startswith("【配布ファイル作成】")
+    xlplan.excel.main(book)  # the panel's one macro
+    assert book.status.cells[(2, 1)].startswith("【集計】")

@@ -88,6 +88,17 @@ def _safe_text(value: Any) -> Any:
 
 # ---------------------------------------------------------------------------------- panels
 
+# Settings a workbook may lack: a panel made before xlplan_action existed, or a workbook of
+# the coordinator's own with macros/PanelButtons.bas (which names its action by the Sub).
+_OPTIONAL_SETTINGS = {"action"}
+
+
+def _has_setting(names, key: str, name: str) -> bool:
+    """Whether to read setting ``key``: always, unless it is optional and ``name`` is not
+    defined in the workbook (``names``: xlwings' ``book.names`` or openpyxl's)."""
+    return key not in _OPTIONAL_SETTINGS or name in names
+
+
 class XlwingsPanel:
     """The panel open in Excel, through xlwings (``book`` is an ``xlwings.Book``)."""
 
@@ -98,7 +109,8 @@ class XlwingsPanel:
         return self.book.names[name].refers_to_range
 
     def read_settings(self) -> dict:
-        values = {key: _clean(self._range(name).value) for key, name in SETTING_NAMES.items()}
+        values = {key: _clean(self._range(name).value) for key, name in SETTING_NAMES.items()
+                  if _has_setting(self.book.names, key, name)}
         try:
             full = Path(self.book.fullname)
             values["panel_dir"] = full.parent if full.parent != Path("") and full.is_absolute() else None
@@ -143,16 +155,10 @@ class XlwingsPanel:
 
 class FilePanel:
     """The panel as a file (openpyxl, VBA project and buttons kept): for tests, and for
-    running a button's action without Excel (``pressed``: the caption of the button this
-    run stands for). Each write saves the panel file."""
+    running a button's action without Excel. Each write saves the panel file."""
 
-    def __init__(self, path: Path | str, pressed: str | None = None):
+    def __init__(self, path: Path | str):
         self.path = Path(path)
-        self.pressed = pressed
-
-    def pressed_caption(self) -> str | None:
-        """The caption of the button this run stands for (given to the constructor)."""
-        return self.pressed
 
     def _load(self):
         from openpyxl import load_workbook
@@ -169,7 +175,8 @@ class FilePanel:
     def read_settings(self) -> dict:
         wb = self._load()
         try:
-            values = {key: _clean(self._cell(wb, name)[1].value) for key, name in SETTING_NAMES.items()}
+            values = {key: _clean(self._cell(wb, name)[1].value) for key, name in SETTING_NAMES.items()
+                      if _has_setting(wb.defined_names, key, name)}
         finally:
             wb.close()
         values["panel_dir"] = self.path.resolve().parent
@@ -474,7 +481,7 @@ def action_for(pressed: str | None, chosen: str | None) -> str | None:
     return None
 
 
-def _book_panel(book) -> PanelIO:
+def _book_panel(book) -> XlwingsPanel:
     if book is None:
         import xlwings  # only in Excel: the tests and Linux never need it
 
@@ -498,12 +505,11 @@ def main(book=None) -> int:
         panel = _book_panel(book)
     except Exception:  # not called from Excel: nothing to write to
         return EXIT_FAILED
-    pressed = panel.pressed_caption() if hasattr(panel, "pressed_caption") else None
     try:
         chosen = panel.read_settings().get("action")
     except Exception:  # run() reads the settings again and reports the problem
         chosen = None
-    action = action_for(pressed, chosen)
+    action = action_for(panel.pressed_caption(), chosen)
     if action is None:
         try:
             panel.write_message("エラー: どのボタンが押されたか分かりませんでした。「設定」シートの「操作（ボタンを判別できないとき）」"

@@ -194,19 +194,21 @@ def xlwings_vba_project(xlsm: Path | str | None = None) -> VbaProject:
     """The VBA project of an Excel-saved .xlsm (default: xlwings' standalone quickstart),
     extracted as XlsxWriter's ``vba_extract`` does (the zip member ``xl/vbaProject.bin``),
     with the code names of its workbook and of its sheets in sheet order."""
+    from .read import package_sheets
+
     xlsm = Path(xlsm) if xlsm is not None else xlwings_quickstart_path()
     with zipfile.ZipFile(xlsm) as package:
         data = package.read("xl/vbaProject.bin")
-        workbook = SafeET.fromstring(package.read("xl/workbook.xml"))
-        pr = workbook.find(f"{_MAIN_NS}workbookPr")
-        book_name = (pr.get("codeName") if pr is not None else None) or "ThisWorkbook"
-        sheets = []
-        # The sheets' parts in sheet order (sheetN.xml as Excel names them; enough for a quickstart).
-        for n in range(1, len(workbook.findall(f"{_MAIN_NS}sheets/{_MAIN_NS}sheet")) + 1):
-            sheet = SafeET.fromstring(package.read(f"xl/worksheets/sheet{n}.xml"))
-            spr = sheet.find(f"{_MAIN_NS}sheetPr")
-            sheets.append((spr.get("codeName") if spr is not None else None) or f"Sheet{n}")
+        book_name = _code_name(package.read("xl/workbook.xml"), "workbookPr") or "ThisWorkbook"
+        sheets = [_code_name(package.read(part), "sheetPr") or f"Sheet{n}"
+                  for n, (_, part, _) in enumerate(package_sheets(package), start=1)]
     return VbaProject(data, book_name, sheets)
+
+
+def _code_name(xml: bytes, element: str) -> str | None:
+    """The ``codeName`` attribute of the part's ``workbookPr`` / ``sheetPr`` (None if absent)."""
+    found = SafeET.fromstring(xml).find(f"{_MAIN_NS}{element}")
+    return found.get("codeName") if found is not None else None
 
 
 def _default_interpreters() -> dict[str, str]:
