@@ -31,6 +31,7 @@ class Settings:
     far_low: float = 0.5
     far_high: float = 2.0
     extra: dict = field(default_factory=dict)
+    timezone: str = "Asia/Tokyo"
 
     @property
     def path(self) -> Path:
@@ -77,6 +78,8 @@ def write_settings(settings: Settings) -> Path:
         f"sheet_password = {_toml_str(settings.sheet_password)}",
         f"master = {_toml_str(rel(settings.master))}",
         f"templates_dir = {_toml_str(rel(settings.templates_dir))}",
+        "# 提出状況などの日時を表示するタイムゾーン / time zone of the times shown (IANA name)",
+        f"timezone = {_toml_str(settings.timezone)}",
         "",
         "[check]",
         "# 実績が目標のこの割合未満・超過なら警告 (result-far-from-target)",
@@ -106,6 +109,7 @@ def load_settings(path: Path) -> Settings:
         raise SettingsError(f"設定ファイル {path} に sheet_password がありません。")
     project_dir = path.parent
     check = data.get("check", {})
+    timezone = _timezone(core.get("timezone"), path)
 
     def resolve(value: str | None) -> Path | None:
         return (project_dir / value) if value else None
@@ -119,7 +123,23 @@ def load_settings(path: Path) -> Settings:
         far_low=float(check.get("far_from_target_low", 0.5)),
         far_high=float(check.get("far_from_target_high", 2.0)),
         extra={k: v for k, v in data.items() if k not in ("xlplan", "check")},
+        timezone=timezone,
     )
+
+
+def _timezone(value, path: Path) -> str:
+    """The ``timezone`` setting: an IANA name such as Asia/Tokyo (the default when absent)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    name = "Asia/Tokyo" if value is None else value
+    try:
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError
+        ZoneInfo(name.strip())
+    except (ValueError, OSError, ZoneInfoNotFoundError):
+        raise SettingsError(f"設定ファイル {path} の timezone「{value}」はタイムゾーン名ではありません"
+                            "（例: Asia/Tokyo）。") from None
+    return name.strip()
 
 
 def find_settings(project: Path | None = None, master: Path | None = None,
