@@ -564,18 +564,32 @@ class FakeApi:
 
 
 class FakeShapes:
-    def __init__(self, texts: dict[str, str]):
-        self.texts = texts
+    """``sheet.shapes`` of xlwings. ``forms=True``: shapes whose xlwings ``text`` (TextFrame2)
+    fails, as a Forms button may, and whose caption Excel gives through
+    ``api.TextFrame.Characters().Text``."""
+
+    def __init__(self, texts: dict[str, str], forms: bool = False):
+        self.texts, self.forms = texts, forms
 
     def __getitem__(self, name):
-        return type("Shape", (), {"text": self.texts[name]})()  # KeyError as xlwings' own
+        text = self.texts[name]  # KeyError as xlwings' own
+        if not self.forms:
+            return type("Shape", (), {"text": text})()
+        characters = type("Characters", (), {"Text": text})()
+        frame = type("TextFrame", (), {"Characters": lambda self: characters})()
+
+        def refuse(self):
+            raise RuntimeError("TextFrame2 is not available for this object")
+
+        return type("Shape", (), {"text": property(refuse), "api": type("Api", (), {"TextFrame": frame})()})()
 
 
 class FakeBook:
-    def __init__(self, fullname, settings: dict, caller=None, shapes: dict[str, str] | None = None):
+    def __init__(self, fullname, settings: dict, caller=None, shapes: dict[str, str] | None = None,
+                 forms: bool = False):
         self.fullname = str(fullname)
         self.app = type("App", (), {"api": FakeApi(caller)})()
-        self.sheets = {SETTINGS_SHEET: type("S", (), {"shapes": FakeShapes(shapes or {})})()}
+        self.sheets = {SETTINGS_SHEET: type("S", (), {"shapes": FakeShapes(shapes or {}, forms)})()}
         setting, status = FakeSheet(), FakeSheet()
         places = {"xlplan_message": (status, 2, 1), "xlplan_status": (status, 5, 1),
                   "xlplan_findings": (status, 5, 7)}
@@ -624,12 +638,13 @@ def test_action_for_every_button_and_the_chosen_action():
     assert action_for("Button 1", None) is None and action_for("存在しない", "xx") is None
 
 
+@pytest.mark.parametrize("forms", [False, True], ids=["shape text", "forms caption"])
 @pytest.mark.parametrize("button", BUTTONS, ids=[b.entry_point for b in BUTTONS])
-def test_main_runs_the_action_of_the_button_excel_names(tmp_path, button):
+def test_main_runs_the_action_of_the_button_excel_names(tmp_path, button, forms):
     project = xlplan.init_project(tmp_path / "p")
     other = next(b for b in BUTTONS if b != button)
     book = FakeBook(tmp_path / PANEL_NAME, {"xlplan_master": str(project.master), "xlplan_action": other.caption},
-                    caller=BUTTON_NAMES[button.caption], shapes={v: k for k, v in BUTTON_NAMES.items()})
+                    caller=BUTTON_NAMES[button.caption], shapes={v: k for k, v in BUTTON_NAMES.items()}, forms=forms)
     xlplan_panel = __import__(PANEL_MODULE)
     code = xlplan_panel.main(book)
     message = book.status.cells[(2, 1)]

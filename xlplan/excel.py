@@ -125,9 +125,9 @@ class XlwingsPanel:
         """The caption of the button that started this run, or None when Excel does not say.
 
         ``Application.Caller`` (through xlwings' ``app.api``, Windows) is the name of the
-        form button whose macro is running; its text is read with xlwings' ``Shape.text``.
-        On macOS (RunPython does not wait there) or when the macro was started from the
-        macro list, Caller is no button name and the answer is None.
+        form button whose macro is running. On macOS (RunPython does not wait there) or when
+        the macro was started from the macro list, Caller is no button name and the answer
+        is None.
         """
         try:
             caller = self.book.app.api.Caller
@@ -136,9 +136,10 @@ class XlwingsPanel:
         if not isinstance(caller, str) or not caller:
             return None
         try:
-            return str(self.book.sheets[SETTINGS_SHEET].shapes[caller].text or "").strip() or None
+            shape = self.book.sheets[SETTINGS_SHEET].shapes[caller]
         except Exception:  # not a shape of 設定 (another workbook's macro)
             return None
+        return _shape_caption(shape)
 
     def write_table(self, anchor_name: str, header: list[str], rows: list[list]) -> None:
         anchor = self._range(anchor_name)
@@ -151,6 +152,21 @@ class XlwingsPanel:
         if rows:
             data = [[_safe_text(v) for v in r] + [None] * (width - len(r)) for r in rows]
             sheet.range((anchor.row + 1, anchor.column)).resize(len(data), width).value = data
+
+
+def _shape_caption(shape) -> str | None:
+    """The caption of a sheet's button: xlwings' ``Shape.text`` (TextFrame2), else Excel's
+    ``TextFrame.Characters().Text``, the one a Forms button is known to answer."""
+    try:
+        text = shape.text
+    except Exception:  # a Forms control may refuse TextFrame2
+        text = None
+    if not text:
+        try:
+            text = shape.api.TextFrame.Characters().Text
+        except Exception:
+            return None
+    return str(text).strip() or None
 
 
 class FilePanel:
