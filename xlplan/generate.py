@@ -141,7 +141,8 @@ def generate(plan: Plan, out_dir: Path, settings: Settings, *, departments: list
     wanted = departments or [d for d in plan.department_names() if plan.projects_for(d)]
     unknown = [d for d in wanted if d not in plan.department_names()]
     if unknown:
-        raise TemplateError(f"担当課「{'、'.join(unknown)}」は計画マスタにありません。")
+        raise TemplateError(f"担当課「{'、'.join(unknown)}」は計画マスタにありません。",
+                            f"Not in the plan master: {', '.join(unknown)}.")
     out_dir = Path(out_dir)
     results = []
     specs: dict[str, TemplateSpec] = {}
@@ -247,7 +248,8 @@ def render_workbook(plan: Plan, department: str, settings: Settings, spec: Templ
     used = [r for r in ("cover", "project", "evaluation") if r in roles]
     for role in used:
         if roles[role] not in wb.sheetnames:
-            raise TemplateError(f"テンプレート {spec.workbook.name} にシート「{roles[role]}」がありません。")
+            raise TemplateError(f"テンプレート {spec.workbook.name} にシート「{roles[role]}」がありません。",
+                                f"The template {spec.workbook.name} has no sheet '{roles[role]}'.")
     templates = {role: wb[roles[role]] for role in used}
     for role, ws in templates.items():
         ws.title = f"__template_{role}"
@@ -303,7 +305,7 @@ def block_items(context: RenderContext, project: Project | None):
             return [{"do_year": y} for y in plan.years]
         if tag == "project":
             return [{"project": p} for p in _recipient_projects(context)]
-        raise TemplateError(f"不明な繰り返し「each {tag}」")
+        raise TemplateError(f"不明な繰り返し「each {tag}」", f"unknown repetition 'each {tag}'")
     return items
 
 

@@ -39,12 +39,13 @@ from typing import NamedTuple
 from defusedxml import ElementTree as SafeET
 
 from .files import atomic_write
+from .language import BilingualError
 from .ooxml.text import write_text
 
 __all__ = [
     "BUTTONS", "Button", "PANEL_NAME", "PANEL_MODULE", "PANEL_MACRO", "PANEL_COMMAND",
     "SETTING_NAMES", "SETTINGS_SHEET", "STATUS_SHEET", "CONF_SHEET", "STATUS_HEADER",
-    "FINDINGS_HEADER", "PanelLockedError", "VbaProject", "build_panel", "python_command",
+    "FINDINGS_HEADER", "PanelLockedError", "PanelNameError", "VbaProject", "XlwingsMissing", "build_panel", "python_command",
     "macro_sources", "macros_dir", "read_bas", "xlwings_quickstart_path", "xlwings_vba_project",
     "project_defaults",
 ]
@@ -116,19 +117,18 @@ FINDINGS_HEADER = ["重要度", "コード", "ファイル", "場所", "内容"]
 _PANEL_SHEETS = (SETTINGS_SHEET, STATUS_SHEET, CONF_SHEET)
 
 
-class PanelLockedError(PermissionError):
+class PanelLockedError(BilingualError, PermissionError):
     """The panel file cannot be replaced (open in Excel): a copy under another name would
     not work, since the macro imports the module named after the file."""
 
     def __init__(self, path: Path):
-        super().__init__(f"{path} に書き込めません。Excel で開いている事務局パネルを閉じてから、もう一度実行してください。")
+        super().__init__(f"{path} に書き込めません。Excel で開いている事務局パネルを閉じてから、もう一度実行してください。",
+                         f"Cannot write {path}: close the panel open in Excel, then run again.")
         self.path = path
 
-    def message(self, lang: str = "ja") -> str:
-        """The message in Japanese (``ja``) or English (``en``)."""
-        if lang == "en":
-            return f"Cannot write {self.path}: close the panel open in Excel, then run again."
-        return str(self)
+
+class PanelNameError(BilingualError, ValueError):
+    """The panel asked for under another file name than :data:`PANEL_NAME`."""
 
 
 def python_command(entry_point: str) -> str:
@@ -168,15 +168,21 @@ def macro_sources() -> dict[str, str]:
     return dict(read_bas(p) for p in sorted(macros_dir().glob("*.bas")))
 
 
+class XlwingsMissing(BilingualError, FileNotFoundError):
+    """xlwings or its standalone quickstart is not installed; a message in Japanese and English."""
+
+
 def xlwings_quickstart_path() -> Path:
     """xlwings' ``quickstart_standalone.xlsm`` in the installed xlwings package (found without
     importing xlwings, which needs Excel on some platforms)."""
     spec = importlib.util.find_spec("xlwings")
     if spec is None or not spec.origin:
-        raise FileNotFoundError("xlwings がインストールされていません（pip install xlwings）。")
+        raise XlwingsMissing("xlwings がインストールされていません（pip install xlwings）。",
+                             "xlwings is not installed (pip install xlwings).")
     path = Path(spec.origin).resolve().parent / QUICKSTART
     if not path.is_file():
-        raise FileNotFoundError(f"インストールされた xlwings に {QUICKSTART} が見つかりません: {path.parent}")
+        raise XlwingsMissing(f"インストールされた xlwings に {QUICKSTART} が見つかりません: {path.parent}",
+                             f"The installed xlwings has no {QUICKSTART}: {path.parent}")
     return path
 
 
@@ -271,15 +277,17 @@ def build_panel(path: Path | str, *, project_dir: Path | str | None = None, mast
     The given settings are written as they are (blank when None). The VBA project comes from
     ``vba_source`` (an Excel-saved .xlsm whose macro :data:`PANEL_MACRO` runs RunPython), by
     default the installed xlwings' standalone quickstart. Written atomically. Raises
-    ValueError for another file name and :class:`PanelLockedError` when the panel is open
+    :class:`PanelNameError` for another file name and :class:`PanelLockedError` when the panel is open
     in Excel (a copy named ``xlplan_panel (2).xlsm`` could not import its Python module).
     """
     import xlsxwriter
 
     path = Path(path)
     if path.name != PANEL_NAME:
-        raise ValueError(f"事務局パネルのファイル名は {PANEL_NAME} にしてください（マクロが同名の Python モジュール "
-                         f"{PANEL_MODULE} を読み込むため）: {path.name}")
+        raise PanelNameError(f"事務局パネルのファイル名は {PANEL_NAME} にしてください（マクロが同名の Python モジュール "
+                             f"{PANEL_MODULE} を読み込むため）: {path.name}",
+                             f"The panel must be named {PANEL_NAME} (its macro imports the Python module "
+                             f"{PANEL_MODULE}): {path.name}")
     project = xlwings_vba_project(vba_source)
     code_names = _sheet_code_names(project)
     values = {"project": project_dir, "master": master, "inbox": inbox, "year": year,
