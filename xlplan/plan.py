@@ -17,6 +17,7 @@ from pathlib import Path
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
+from .excel_limits import LIST_LIMIT, utf16_length
 from .findings import Finding, has_errors
 from .fiscal import FiscalYear, FiscalYearError, fiscal_years, parse_fiscal_year
 from .normalise import normalise_quantity
@@ -34,6 +35,25 @@ SHEET_MEMBERS = "委員"
 SHEET_DEADLINES = "提出期限"
 
 DEFAULT_DIRECTION_CHOICES = ("継続", "継続（一部見直し）", "見直し", "終了")
+def list_formula(choices) -> str:
+    """A list validation's formula: the choices as one quoted text, quotes inside doubled."""
+    return '"' + ",".join(str(c).replace('"', '""') for c in choices) + '"'
+
+
+def choice_list_problem(choices) -> tuple[str, str] | None:
+    """Why Excel cannot offer ``choices`` as a drop-down list, as (Japanese, English); None when
+    it can. The one rule for the master's 今後の方向性 and a layout's declared choices: Excel
+    keeps the list as one text "a,b,c", so a comma cannot be inside a choice, and past
+    LIST_LIMIT Excel repairs the workbook on opening and drops the validation."""
+    commas = [c for c in choices if "," in c]
+    if commas:
+        return (f"選択肢に半角カンマは使えません（{commas[0]}）",
+                f"a choice cannot contain a comma ({commas[0]})")
+    units = utf16_length(list_formula(choices)) - 2
+    if units > LIST_LIMIT:
+        return (f"選択肢が合わせて {units} 文字あります。Excel の一覧は {LIST_LIMIT} 文字までです",
+                f"the choices add up to {units} characters; Excel's drop-down list holds {LIST_LIMIT}")
+    return None
 DEFAULT_SCORE_SCALE = (
     (5, "十分達成できた"),
     (4, "概ね達成できた"),
@@ -430,6 +450,10 @@ def _read_plan_workbook(wb, findings: list[Finding], file: str) -> Plan | None:
     directions = _read_directions(wb, findings, file, goals)
     projects = _read_projects(wb, findings, file, directions, departments)
     direction_choices, scale = _read_choices(wb)
+    problem = choice_list_problem(direction_choices)
+    if problem:
+        findings.append(Finding("master-invalid-value", file=file, sheet=SHEET_CHOICES, expected="今後の方向性",
+                                value="／".join(direction_choices), detail=problem[0], detail_en=problem[1]))
     members = _read_members(wb, findings, file)
     if None in (start, end, year) or not name:
         return None

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from .archive import STATUS_MISSING, Archive
+from .excel_limits import CELL_TEXT_LIMIT, cut_text
 from .files import atomic_write, safe_filename
 from .generate import build_workbook
 from .plan import Member, Plan
@@ -57,10 +58,15 @@ def results_summaries(archive: Archive | None, plan: Plan) -> dict[str, str]:
     summaries = {}
     for project in plan.projects:
         lines = texts.get(project.id, {})
-        summaries[project.id] = "\n".join(
+        summary = "\n".join(
             lines.get(d) or (f"【{d}】{STATUS_MISSING}" if (plan.layout_of(project), d) not in submitted
                              else f"【{d}】{NO_RESULT_TEXT}") for d in project.departments)
+        # Many departments' texts can pass what one cell holds; the full texts are in the merged workbook.
+        summaries[project.id] = cut_text(summary, CELL_TEXT_LIMIT, _CUT_NOTE)
     return summaries
+
+
+_CUT_NOTE = "…（文字数が Excel の上限を超えるため以下省略。全文は集計ファイルを参照）"
 
 
 def scoring_filename(plan: Plan, member: Member) -> str:
