@@ -118,9 +118,9 @@ class XlwingsPanel:
         """The caption of the button that started this run, or None when Excel does not say.
 
         ``Application.Caller`` (through xlwings' ``app.api``, Windows) is the name of the
-        form button whose macro is running. On macOS (RunPython does not wait there) or when
-        the macro was started from the macro list, Caller is no button name and the answer
-        is None.
+        form button whose macro is running. On macOS (xlwings' ``app.api`` is AppleScript,
+        without Caller) or when the macro was started from the macro list, there is no
+        button name and the answer is None.
         """
         try:
             caller = self.book.app.api.Caller
