@@ -326,7 +326,7 @@ def cmd_generate_scoring(args) -> int:
 
 
 def cmd_panel(args) -> int:
-    from .panel import PANEL_NAME, build_panel, project_defaults
+    from .panel import PANEL_NAME, PanelLockedError, build_panel, project_defaults
     from .settings import SettingsError, find_settings
 
     try:
@@ -335,7 +335,7 @@ def cmd_panel(args) -> int:
         raise UserError(in_words(exc)) from exc
     try:
         written = build_panel(Path(args.out) / PANEL_NAME, **project_defaults(settings.project_dir))
-    except FileNotFoundError as exc:  # no xlwings.bas in the installed xlwings
+    except (FileNotFoundError, PanelLockedError) as exc:  # no xlwings quickstart; the panel open in Excel
         raise UserError(in_words(exc)) from exc
     print(_t(f"事務局パネルを作成しました: {written}", f"Wrote the coordinator panel: {written}"))
     print(_t("  Excel で開き、マクロを有効にしてから「設定」シートのボタンを押してください（README「Excel のボタン」）。",
