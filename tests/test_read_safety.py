@@ -366,3 +366,16 @@ def test_a_signature_with_a_japanese_character_is_tampered_not_a_bug(source, pro
     rewrite_zip(source, path, edit)
     (finding,) = check_files([path], project.settings, plan).findings
     assert finding.code == "signature-invalid"
+
+
+@pytest.mark.parametrize("attribute", ['t="inlineS>r"', 't="zz"', 't="s'])
+def test_a_cell_with_damaged_attributes_makes_the_file_unreadable(source, project, generated, tmp_path, attribute):
+    """Found by the fuzzer: `t="inlineS>r"` is well-formed XML; python-calamine read the
+    cell's text, openpyxl and Excel do not."""
+    plan, _ = generated
+    path = tmp_path / "attr.xlsx"
+    rewrite_zip(source, path, lambda n, d: d.replace(b'<c r="B2" t="inlineStr">', f'<c r="B2" {attribute}>'.encode())
+                if n == META_PART else d)
+    (finding,) = check_files([path], project.settings, plan).findings
+    assert finding.code == "unreadable-file" and finding.sheet == "_xlplan"
+    assert "damaged attributes" in finding.message("en")

@@ -612,6 +612,13 @@ def _scan_sheet(sheet: str, data: bytes, strings: int) -> list[tuple]:
         if tag == b"c":
             if closing:
                 continue
+            if attrs.count(b'"') % 2 or attrs.count(b"'") % 2 or (
+                    b"t=" in attrs and _attr_bytes(attrs, b"t") not in _CELL_TYPES):
+                # A '>' inside an attribute, or a type Excel does not know: Excel calls the
+                # file corrupt, and the readers disagree on what the cell holds.
+                raise _Refused(f"シート「{sheet}」のセルの属性が壊れています（ファイルが壊れています）",
+                               f"sheet '{sheet}' has a cell with damaged attributes (the file is damaged)",
+                               sheet=sheet)
             r = first_r if first_r is not None else _attr_bytes(attrs, b"r")
             if r is not None:
                 position = _position(r)
@@ -666,6 +673,7 @@ def _scan_sheet(sheet: str, data: bytes, strings: int) -> list[tuple]:
     return cells
 
 
+_CELL_TYPES = (b"b", b"d", b"e", b"inlineStr", b"n", b"s", b"str")  # ST_CellType
 _POSITION = re.compile(rb"\$?([A-Z]{1,3})\$?([0-9]{1,7})")
 
 
