@@ -7,6 +7,7 @@ as a pandas DataFrame for the merge. One bad file never stops the batch.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
@@ -19,11 +20,13 @@ import pandas as pd
 
 from .findings import ERROR, WARNING, Finding, count_by_severity
 from .fiscal import parse_fiscal_year
+from .inbox import collect_paths, scan_inbox  # noqa: F401 - collect_paths: public here before
 from .generate import CHOICE, MILESTONE, PERCENT, QUANTITY, RATING, RATINGS, SCORE
 from .normalise import (Normalised, normalise_choice, normalise_quantity, normalise_rating,
                         normalise_score, normalise_text)
 from .plan import Plan
 from .progress import progress
+from .savetime import save_time_doubt
 from .read import Limits, Returned, read_returned, unreadable
 from .settings import Settings
 from .template import TemplateError, available_layouts, load_template_spec
@@ -72,20 +75,6 @@ class CheckResult:
         return 1 if any(f.severity == ERROR for f in self.findings) else 0
 
 
-def collect_paths(inputs: Iterable[Path | str]) -> list[Path]:
-    """Files named, and files inside folders named (recursively), skipping Excel lock files
-    (~$…), hidden files and xlplan's own temporary files."""
-    found: list[Path] = []
-    for item in inputs:
-        item = Path(item)
-        candidates = sorted(p for p in item.rglob("*") if p.is_file()) if item.is_dir() else [item]
-        for p in candidates:
-            if p.name.startswith(("~$", ".")):
-                continue
-            found.append(p)
-    return found
-
-
 def check_files(paths: Iterable[Path | str], settings: Settings, plan: Plan, *,
                 limits: Limits = Limits(), workers: int | None = None,
                 reader: Reader | None = None, keep_values: bool = True) -> CheckResult:
@@ -93,10 +82,14 @@ def check_files(paths: Iterable[Path | str], settings: Settings, plan: Plan, *,
 
     ``reader`` replaces the reading step, as in ``Archive.collect``. ``keep_values=False``
     leaves ``values`` empty: findings only, in memory that does not grow with the values of
-    thousands of files (what ``xlplan check`` and the panel need)."""
-    files = collect_paths(paths)
+    thousands of files (what ``xlplan check`` and the panel need).
+
+    Files that are not read (links, special files, cover letters: see ``xlplan.inbox``) are
+    ``file-skipped`` notices among the findings; they do not change the exit code."""
+    inbox = scan_inbox(paths)
+    files = inbox.files
     versions = template_versions(settings)
-    result = CheckResult()
+    result = CheckResult(findings=list(inbox.skipped))
     rows: list[dict] = []
     returned_files = read_with(reader, files, settings.key_bytes, limits, workers)
     for returned in progress(returned_files, "読み取り・チェック", "checking", total=len(files)):
@@ -209,10 +202,12 @@ def _file_report(returned: Returned, findings: list[Finding]) -> FileReport:
 
 
 def check_returned(returned: Returned, plan: Plan, settings: Settings,
-                   versions: dict[str, int] | None = None) -> tuple[list[Finding], list[dict]]:
+                   versions: dict[str, int] | None = None,
+                   collected_at: str | None = None) -> tuple[list[Finding], list[dict]]:
     """Findings and value rows of one read file, against the plan and its evaluation year.
 
-    ``versions`` maps each layout id to its current template version."""
+    ``versions`` maps each layout id to its current template version; ``collected_at`` is the
+    moment the file was collected (ISO; default now), which its last-saved time may not pass."""
     findings = list(returned.findings)
     if not returned.readable:
         return findings, []
@@ -238,6 +233,10 @@ def check_returned(returned: Returned, plan: Plan, settings: Settings,
         add("wrong-year", value=year.label_ja if year else str(meta.get("year")),
             expected=plan.year.label_ja)
         return findings, []
+    doubt = save_time_doubt(returned.last_saved, meta.get("generated_at"),
+                            collected_at or dt.datetime.now(dt.timezone.utc).isoformat())
+    if doubt:
+        add("implausible-save-time", value=returned.last_saved.isoformat(), detail=doubt[0], detail_en=doubt[1])
     template = meta.get("template") or {}
     current = (versions or {}).get(template.get("id", kind))
     if current is not None and template.get("version") != current:
@@ -409,14 +408,10 @@ def add_check_command(sub) -> None:
 
 def cmd_check(args) -> int:
     """``xlplan check``: print findings as a table or JSON; exit 0, 1 (errors) or 2."""
-    from .cli import UserError, _load_plan_or_report, _t, _year
+    from .cli import UserError, _load_plan_or_report, _t, _year, project_settings
     from .report import findings_json, format_table
-    from .settings import SettingsError, find_settings
 
-    try:
-        settings = find_settings(args.project, args.master)
-    except SettingsError as exc:
-        raise UserError(str(exc)) from exc
+    settings = project_settings(args.project, args.master)
     master = Path(args.master) if args.master else settings.master
     if master is None or not master.exists():
         raise UserError(_t(f"計画マスタが見つかりません: {master}", f"Plan master not found: {master}"))

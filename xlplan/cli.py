@@ -13,6 +13,7 @@ from pathlib import Path
 
 from . import __version__
 from .check import add_check_command
+from .errors import XlplanError
 from .findings import current_lang, has_errors
 from .project import RESULTS, feedback_dir, merged_path, scoring_dir
 from .fiscal import FiscalYearError, parse_fiscal_year
@@ -68,11 +69,24 @@ def _load_plan_or_report(master: Path, year, lang):
 
 def _history(settings, plan):
     """Earlier years' reported values from the project's archive, when there is one."""
-    from .archive import DB_NAME, Archive, ArchiveHistory
+    from .archive import Archive, ArchiveHistory
 
-    store = settings.extra.get("store", {}).get("path")
-    db = settings.project_dir / (store or DB_NAME)
-    return ArchiveHistory(Archive.for_settings(settings), plan) if db.exists() else None
+    archive = Archive.existing(settings)
+    return ArchiveHistory(archive, plan) if archive is not None else None
+
+
+def project_settings(project=None, master=None):
+    """The project's settings (SettingsError when there are none or they are wrong, which
+    ``main`` prints); tables and keys xlplan does not know are named on stderr."""
+    from .settings import find_settings
+
+    settings = find_settings(project, master)
+    if settings.unknown:
+        print(_t(f"設定ファイル {settings.path} の次の項目は xlplan が使わないため無視しました: "
+                 f"{'、'.join(settings.unknown)}",
+                 f"Ignored what xlplan does not use in the settings file {settings.path}: "
+                 f"{', '.join(settings.unknown)}"), file=sys.stderr)
+    return settings
 
 
 def cmd_master(args) -> int:
@@ -92,13 +106,9 @@ def cmd_master(args) -> int:
 
 def cmd_generate(args) -> int:
     from .generate import generate
-    from .settings import SettingsError, find_settings
     from .template import TemplateError
 
-    try:
-        settings = find_settings(args.project, args.master)
-    except SettingsError as exc:
-        raise UserError(str(exc)) from exc
+    settings = project_settings(args.project, args.master)
     plan, _ = _load_plan_or_report(Path(args.master), _year(args.year), args.lang)
     if plan is None:
         return EXIT_FINDINGS
@@ -123,15 +133,13 @@ def cmd_demo(args) -> int:
     return EXIT_OK
 
 
-def _project_context(args):
-    """(settings, plan, archive) for the archive commands, or UserError / None on problems."""
+def _project_context(args, collecting: bool = False):
+    """(settings, plan, archive) for the archive commands, or UserError / None on problems.
+    Only ``collect`` makes the archive; the commands that read it stop when nothing was
+    collected yet (NoArchive)."""
     from .archive import Archive
-    from .settings import SettingsError, find_settings
 
-    try:
-        settings = find_settings(args.project, getattr(args, "master", None))
-    except SettingsError as exc:
-        raise UserError(str(exc)) from exc
+    settings = project_settings(args.project, getattr(args, "master", None))
     master = Path(args.master) if getattr(args, "master", None) else settings.master
     if master is None or not master.exists():
         raise UserError(_t(f"計画マスタが見つかりません: {master}", f"Plan master not found: {master}"))
@@ -139,7 +147,7 @@ def _project_context(args):
     if plan is None:
         raise UserError(_t("計画マスタの誤りを直してから実行してください。",
                            "Fix the plan master first."))
-    return settings, plan, Archive.for_settings(settings)
+    return settings, plan, (Archive.for_settings(settings) if collecting else Archive.require(settings))
 
 
 def _print_status(plan, archive) -> None:
@@ -160,7 +168,7 @@ def _print_status(plan, archive) -> None:
 
 
 def cmd_collect(args) -> int:
-    settings, plan, archive = _project_context(args)
+    settings, plan, archive = _project_context(args, collecting=True)
     missing = [p for p in args.inbox if not Path(p).exists()]
     if missing:
         raise UserError(_t(f"見つかりません: {'、'.join(missing)}", f"Not found: {', '.join(missing)}"))
@@ -168,9 +176,7 @@ def cmd_collect(args) -> int:
         rechecked = archive.recheck(settings, plan)
         print(_t(f"保管済みのファイルを再チェック: {len(rechecked)} ファイル",
                  f"rechecked archived files: {len(rechecked)}"))
-        for s in archive.missing_copies(plan.year.short):
-            print(_t(f"  再チェックできません（保管庫にファイルがありません）: {s.original_name} → {s.archived_path}",
-                     f"  cannot recheck (not in the archive folder): {s.original_name} → {s.archived_path}"))
+        _print_copy_problems(archive, plan)
     summary = archive.collect(args.inbox, settings, plan)  # with its progress bar on a terminal
     for s in summary.new:
         who = s.department or _t("（不明）", "(unknown)")
@@ -179,8 +185,26 @@ def cmd_collect(args) -> int:
     if summary.known:
         print(_t(f"回収済みと同じ内容のため記録のみ: {len(summary.known)} ファイル",
                  f"already archived (same content): {len(summary.known)} files"))
+    for s in summary.repaired:
+        print(_t(f"保管庫のファイルを修復して読み直しました: {s.original_name} → {s.archived_path}",
+                 f"repaired the archived copy and read it again: {s.original_name} → {s.archived_path}"))
+    for f in summary.notices:
+        print(f"  {f.file}: {f.message()}")
     _print_status(plan, archive)
-    return EXIT_FINDINGS if any(s.errors for s in summary.new) else EXIT_OK
+    return EXIT_FINDINGS if summary.has_errors else EXIT_OK
+
+
+def _print_copy_problems(archive, plan) -> None:
+    """Recorded files whose archived copy is gone or does not match its hash (recheck)."""
+    for s, problem in archive.verify_copies(plan.year.short):
+        if problem == "missing":
+            print(_t(f"  再チェックできません（保管庫にファイルがありません）: {s.original_name} → {s.archived_path}",
+                     f"  cannot recheck (not in the archive folder): {s.original_name} → {s.archived_path}"))
+        else:
+            print(_t(f"  保管庫のファイルが記録と一致しません（ハッシュ不一致）: {s.original_name} → {s.archived_path}。"
+                     "元のファイルを回収フォルダに置いてもう一度回収すると修復されます",
+                     f"  the archived copy does not match its hash: {s.original_name} → {s.archived_path}. "
+                     "Put the original file into the inbox and collect again to repair it"))
 
 
 def cmd_status(args) -> int:
@@ -245,12 +269,8 @@ def cmd_generate_scoring(args) -> int:
 
 def cmd_panel(args) -> int:
     from .panel import PANEL_NAME, build_panel, project_defaults
-    from .settings import SettingsError, find_settings
 
-    try:
-        settings = find_settings(args.project)
-    except SettingsError as exc:
-        raise UserError(str(exc)) from exc
+    settings = project_settings(args.project)
     try:
         written = build_panel(Path(args.out) / PANEL_NAME, **project_defaults(settings.project_dir))
     except FileNotFoundError as exc:  # no xlwings.bas in the installed xlwings
@@ -363,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["XLPLAN_LANG"] = args.lang
     try:
         return args.func(args)
-    except UserError as exc:
+    except (UserError, XlplanError) as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_FAILED
     except BrokenPipeError:

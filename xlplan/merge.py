@@ -28,6 +28,7 @@ from openpyxl.utils import column_index_from_string, get_column_letter, range_bo
 
 from .archive import Archive, submission_status
 from .files import atomic_write
+from .runlock import remove_leftovers
 from .generate import RenderContext, block_items, placeholder_resolver, sheet_title
 from .plan import Plan
 from .progress import progress
@@ -1082,8 +1083,19 @@ def write_merged(archive: Archive, plan: Plan, settings: Settings, out: Path,
     one project's values at a time), so the memory a merge needs does not grow with the
     number of departments. The data rows of the table sheets (all but 要確認) bypass
     XlsxWriter's per-cell path: written to row files beside ``out``, spliced into the saved
-    workbook, then removed (see _RowStream)."""
-    out = Path(out)
+    workbook, then removed (see _RowStream).
+
+    Refuses (``NoArchive``) when nothing was collected for the year: a workbook built from
+    nothing would call every department 未提出 and replace a good one. Runs while holding the
+    project's lock; temporary files that killed merges left beside ``out`` are removed."""
+    with archive.lock:
+        archive.require_submissions(plan)
+        remove_leftovers([Path(out).parent] + ([Path(csv_dir)] if csv_dir is not None else []))
+        return _write_merged(archive, plan, settings, Path(out), csv_dir)
+
+
+def _write_merged(archive: Archive, plan: Plan, settings: Settings, out: Path,
+                  csv_dir: Path | None) -> Path:
     source = MergeSource(archive, plan)
     tables = {t.name: t for t in table_sources(source)}
     spec = load_template_spec("department", settings.templates_dir)
