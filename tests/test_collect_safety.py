@@ -157,12 +157,16 @@ def test_merge_refuses_without_a_database_and_keeps_the_merged_workbook(project,
         db.unlink(missing_ok=True)
         if state == "empty":
             db.write_bytes(b"")
-        for command in ("merge", "status", "feedback", "generate-scoring", "choose"):
+        for command in ("merge", "status", "feedback", "choose"):
             args = ["--department", "福祉課", "--submission", "1"] if command == "choose" else []
             r = run_cli(command, *args, "--project", str(project.root))
             assert r.returncode == 2, (state, command, r.stdout + r.stderr)
             assert "まだ回収していません" in r.stderr and "Traceback" not in r.stderr
             assert db.exists() == (state == "empty") and (state == "deleted" or db.stat().st_size == 0)
+        # Scoring forms may be made before collecting (without results): said, and no database.
+        r = run_cli("generate-scoring", "--project", str(project.root))
+        assert r.returncode == 0 and "まだ回収していない" in r.stderr, r.stdout + r.stderr
+        assert db.exists() == (state == "empty")
         r = run_cli("--lang", "en", "merge", "--project", str(project.root))
         assert r.returncode == 2 and "Nothing has been collected yet" in r.stderr
         assert not re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", r.stderr.replace(str(project.root), ""))

@@ -221,6 +221,12 @@ class Archive:
                 "empty). Run xlplan collect on the inbox first.")
         return archive
 
+    @classmethod
+    def opened(cls, settings: Settings, how: str) -> "Archive | None":
+        """The archive as a command takes it: 'create' (collect), 'require' (commands that read
+        it: NoArchive when nothing was collected), 'existing' (None when nothing was)."""
+        return {"create": cls.for_settings, "require": cls.require, "existing": cls.existing}[how](settings)
+
     def require_submissions(self, plan: Plan) -> None:
         """NoArchive when no file at all was collected for the plan's year: a merge from that
         would call every department 未提出 and replace a good merged workbook with nothing."""

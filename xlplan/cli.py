@@ -20,6 +20,9 @@ from .fiscal import FiscalYearError, parse_fiscal_year
 from .report import _fit, format_table
 
 EXIT_OK, EXIT_FINDINGS, EXIT_FAILED = 0, 1, 2
+# Scoring forms made before anything was collected carry no results (the CLI and panel say so).
+NOT_COLLECTED_SCORING_JA = "まだ回収していないため、評価票には各課の結果が入りません。"
+NOT_COLLECTED_SCORING_EN = "Nothing has been collected yet: the scoring forms carry no department results."
 
 
 class UserError(Exception):
@@ -133,10 +136,10 @@ def cmd_demo(args) -> int:
     return EXIT_OK
 
 
-def _project_context(args, collecting: bool = False):
+def _project_context(args, archive: str = "require"):
     """(settings, plan, archive) for the archive commands, or UserError / None on problems.
-    Only ``collect`` makes the archive; the commands that read it stop when nothing was
-    collected yet (NoArchive)."""
+    ``archive``: 'create' (collect makes it), 'require' (a command that reads it stops when
+    nothing was collected yet: NoArchive), 'existing' (None when nothing was collected)."""
     from .archive import Archive
 
     settings = project_settings(args.project, getattr(args, "master", None))
@@ -147,7 +150,7 @@ def _project_context(args, collecting: bool = False):
     if plan is None:
         raise UserError(_t("計画マスタの誤りを直してから実行してください。",
                            "Fix the plan master first."))
-    return settings, plan, (Archive.for_settings(settings) if collecting else Archive.require(settings))
+    return settings, plan, Archive.opened(settings, archive)
 
 
 def _print_status(plan, archive) -> None:
@@ -168,7 +171,7 @@ def _print_status(plan, archive) -> None:
 
 
 def cmd_collect(args) -> int:
-    settings, plan, archive = _project_context(args, collecting=True)
+    settings, plan, archive = _project_context(args, archive="create")
     missing = [p for p in args.inbox if not Path(p).exists()]
     if missing:
         raise UserError(_t(f"見つかりません: {'、'.join(missing)}", f"Not found: {', '.join(missing)}"))
@@ -254,11 +257,13 @@ def cmd_feedback(args) -> int:
 def cmd_generate_scoring(args) -> int:
     from .scoring import generate_scoring
 
-    settings, plan, archive = _project_context(args)
+    settings, plan, archive = _project_context(args, archive="existing")
     if not plan.members:
         raise UserError(_t("計画マスタの「委員」シートに委員が登録されていません。",
                            "The plan master lists no committee members (sheet 委員)."))
     out = Path(args.out) if args.out else scoring_dir(settings.project_dir)
+    if archive is None:
+        print(_t(NOT_COLLECTED_SCORING_JA, NOT_COLLECTED_SCORING_EN), file=sys.stderr)
     files = generate_scoring(plan, out, settings, archive, members=args.member or None)
     for f in files:
         print(_t(f"{f.member.name}: {f.path}（施策 {f.measures} 件）",

@@ -298,20 +298,20 @@ def _do_generate(ctx: _Context, panel: PanelIO) -> tuple[int, str]:
                      f"出力先: {out}\n" + "\n".join(lines))
 
 
-def _project(ctx: _Context, panel: PanelIO, collecting: bool = False):
-    """(settings, plan, archive) as ``xlplan``'s archive commands take them: only collect
-    makes the archive; the others stop when nothing was collected yet."""
+def _project(ctx: _Context, panel: PanelIO, archive: str = "require"):
+    """(settings, plan, archive) as ``xlplan``'s archive commands take them (see
+    cli._project_context: 'create' for collect, 'require', or 'existing')."""
     from .archive import Archive
 
     settings = ctx.settings()
     plan = ctx.plan(panel)
-    return settings, plan, (Archive.for_settings(settings) if collecting else Archive.require(settings))
+    return settings, plan, Archive.opened(settings, archive)
 
 
 def _do_collect(ctx: _Context, panel: PanelIO) -> tuple[int, str]:
     from .project import INBOX
 
-    settings, plan, archive = _project(ctx, panel, collecting=True)
+    settings, plan, archive = _project(ctx, panel, archive="create")
     inbox = ctx.path("inbox") or settings.project_dir / INBOX
     if not inbox.exists():
         raise PanelError(f"回収フォルダが見つかりません: {inbox}")
@@ -383,14 +383,17 @@ def _do_generate_scoring(ctx: _Context, panel: PanelIO) -> tuple[int, str]:
     from .project import scoring_dir
     from .scoring import generate_scoring
 
-    settings, plan, archive = _project(ctx, panel)
+    from .cli import NOT_COLLECTED_SCORING_JA
+
+    settings, plan, archive = _project(ctx, panel, archive="existing")
     if not plan.members:
         raise PanelError("計画マスタの「委員」シートに委員が登録されていません。")
     out = scoring_dir(settings.project_dir)
     files = generate_scoring(plan, out, settings, archive)
     _write_status(panel, plan, archive)
     lines = [f"・{f.member.name}: {f.path.name}（施策 {f.measures} 件）" for f in files]
-    return EXIT_OK, (f"中間評価票 {len(files)} 件を作成しました（{plan.year.label_ja}）。\n"
+    note = "" if archive is not None else NOT_COLLECTED_SCORING_JA + "\n"
+    return EXIT_OK, (f"中間評価票 {len(files)} 件を作成しました（{plan.year.label_ja}）。\n{note}"
                      f"出力先: {out}\n" + "\n".join(lines))
 
 

@@ -79,7 +79,7 @@ _TYPES = [
     _t("settings-missing", ERROR, "plan", "設定ファイルが見つかりません", "Settings file not found",
        "設定ファイル xlplan.toml が見つかりません（{detail}）。xlplan init で作成するか --project で指定してください。",
        "No xlplan.toml settings file found ({detail}). Create one with 'xlplan init' or pass --project.",
-       detail="計画マスタのフォルダ、現在のフォルダ"),
+       detail="計画マスタのフォルダ、現在のフォルダ", detail_en="the plan master's folder, the current folder"),
     _t("settings-invalid", ERROR, "plan", "設定ファイルの値が正しくありません", "Settings value not valid",
        "設定ファイル {file} を使えません: {field} {detail}。",
        "The settings file {file} cannot be used: {field} {detail}.",
