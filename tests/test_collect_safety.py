@@ -23,6 +23,7 @@ from filelock import FileLock
 from xlplan.archive import Archive
 from xlplan.check import check_files
 from xlplan.read import file_digest
+from xlplan.simulate import _set_last_saved
 
 from test_archive import fill, run_cli
 
@@ -199,15 +200,8 @@ def test_the_panel_merge_refuses_as_the_command_does(project, generated):
 
 
 def _set_modified(path: Path, stamp: str) -> None:
-    tmp = path.with_suffix(".tmp")
-    with zipfile.ZipFile(path) as zin, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zout:
-        for info in zin.infolist():
-            data = zin.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
-                              rb"\g<1>" + stamp.encode() + rb"\g<2>", data)
-            zout.writestr(info, data)
-    os.replace(tmp, path)
+    """The last-saved time inside the file (and the file's time) set to ``stamp``."""
+    _set_last_saved(path, dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")))
 
 
 @pytest.mark.parametrize("stamp, why", [("2099-01-01T00:00:00Z", "回収した時刻より後"),
