@@ -31,6 +31,14 @@ def generated(project):
 
 # --- LibreOffice (headless, through UNO): see tests/libreoffice.py ---------------------
 
+
+def pytest_collection_modifyitems(items):
+    """Every test that uses LibreOffice carries the ``libreoffice`` marker, so
+    ``-m "not libreoffice"`` leaves them out without a list to keep up to date."""
+    for item in items:
+        if "libreoffice" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.libreoffice)
+
 _TESTS_DIR = str(Path(__file__).resolve().parent)
 if _TESTS_DIR not in sys.path:  # so tests can ``import libreoffice``
     sys.path.insert(0, _TESTS_DIR)

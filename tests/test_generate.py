@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import zipfile
 
 import pytest
@@ -102,9 +104,15 @@ def test_required_inputs_highlighted_and_counted_on_cover(generated):
     cover = wb["表紙"]
     formulas = [c.value for row in cover.iter_rows() for c in row
                 if isinstance(c.value, str) and c.value.startswith("=")]
-    names_in_formulas = "".join(formulas)
+    counted = "".join(formulas)
+    # The cover counts the required cells only (by name, or a run of them as one range) and
+    # none of the optional ones: the same cells check reports as missing when blank.
     for f in data["fields"]:
-        assert f"COUNTBLANK({f['name']})" in names_in_formulas
+        column = re.sub(r"[0-9]", "", f["cell"])
+        if f["required"]:
+            assert f["name"] in counted or f"'{f['sheet']}'!${column}$" in counted, f
+        else:
+            assert f["name"] not in counted, f
     assert any(v.startswith("=IF(SUM(") for v in formulas)
 
 
@@ -177,3 +185,16 @@ def test_unknown_placeholder_in_template_is_reported(project):
     wb.save(template)
     with pytest.raises(TemplateError, match=r"事業シート.*C7.*project\.budget"):
         generate(load_plan(project.master), project.outbox, project.settings)
+
+
+def test_each_input_message_names_its_own_cell(generated):
+    """Cells share a validation only when its input message is the same: the result cells of
+    different indicators each name their own indicator (issue 14, item 3)."""
+    _, files = generated
+    for generated_file in files.values():
+        wb, data, _ = _metadata(generated_file.path)
+        for f in data["fields"]:
+            ws = wb[f["sheet"]]
+            covering = [dv for dv in ws.data_validations.dataValidation if f["cell"] in dv.sqref]
+            assert len(covering) == 1, f
+            assert covering[0].promptTitle == f["label"][:32], (f, covering[0].sqref)

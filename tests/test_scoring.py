@@ -152,7 +152,9 @@ def test_one_locked_signed_form_per_member(project):
             assert ws.cell(row, cols["施策の展開"]).value.startswith(x["project"] + " ")
             p = plan.project(x["project"])
             assert ws.cell(row, cols["それぞれの役割"]).value == p.roles
-            assert ws.cell(row, cols["これまでの主な取組"]).value == "（集計前）"  # no archive given
+            # No archive given: nothing was submitted, and the form says so per department.
+            assert ws.cell(row, cols["これまでの主な取組"]).value == "\n".join(
+                f"【{d}】未提出" for d in p.departments)
 
         # The rating cell: a list dropdown of exactly the six options (error shown); the
         # comment cell: no list.
@@ -238,10 +240,13 @@ def test_form_shows_this_years_results_of_the_departments_that_reported(project,
             assert f"【{department}】" in summary, pid
             assert text.removeprefix(f"【{department}】") in summary, pid
             assert summary.count(f"【{department}】") == 1, pid
-            # Only the department that reported: a co-department without a return is absent.
-            assert summary.count("【") == 1, (pid, summary)
-        else:
-            assert summary == "（集計前）", pid
+        # A department without a return is named as 未提出 (the status word of status and the
+        # merged workbook), never 「集計前」.
+        others = [d for d in plan.project(pid).departments if d != department or pid not in own]
+        for other in others:
+            assert f"【{other}】未提出" in summary.split("\n"), (pid, summary)
+        assert summary.count("【") == len(plan.project(pid).departments), (pid, summary)
+        assert "集計前" not in summary
     # The form with summaries is still a valid, signed form.
     data, signature = _metadata(form)
     assert verify(data, signature, project.settings.key_bytes)

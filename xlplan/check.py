@@ -21,7 +21,7 @@ import pandas as pd
 from .findings import ERROR, WARNING, Finding, count_by_severity
 from .fiscal import parse_fiscal_year
 from .inbox import collect_paths, scan_inbox  # noqa: F401 - collect_paths: public here before
-from .generate import CHOICE, MILESTONE, PERCENT, QUANTITY, RATING, RATINGS, SCORE
+from .generate import CHOICE, MILESTONE, PERCENT, QUANTITY, RATING, RATINGS, SCORE, missing_code
 from .normalise import (Normalised, normalise_choice, normalise_quantity, normalise_rating,
                         normalise_score, normalise_text)
 from .plan import Plan
@@ -317,9 +317,7 @@ def _check_field(spec: dict, cell, plan: Plan, settings: Settings,
         # A formula without a cached value (never recalculated by an application) is reported
         # as formula-in-input only: calling it blank would send the department the wrong way.
         if spec["required"] and not cell.formula:
-            code = ("score-missing" if kind == RATING else
-                    "missing-result" if kind in (QUANTITY, PERCENT, MILESTONE, SCORE) else "missing-text")
-            findings.append(Finding(code, **where))
+            findings.append(Finding(missing_code(kind), **where))
     elif n.problem == "excel-error" or n.kind == "error":
         findings.append(Finding("excel-error", **where))
     elif n.problem == "invalid-choice":

@@ -109,12 +109,16 @@ def cmd_master(args) -> int:
 
 def cmd_generate(args) -> int:
     from .generate import generate
+    from .plan import deadline_findings
     from .template import TemplateError
 
     settings = project_settings(args.project, args.master)
     plan, _ = _load_plan_or_report(Path(args.master), _year(args.year), args.lang)
     if plan is None:
         return EXIT_FINDINGS
+    warnings = deadline_findings(plan)
+    if warnings:  # the cover shows the deadline: say when it is missing or looks stale
+        print(format_table(warnings, args.lang), file=sys.stderr)
     history = _history(settings, plan)
     try:
         files = generate(plan, Path(args.out), settings, departments=args.department or None,

@@ -282,6 +282,7 @@ def _write_status(panel: PanelIO, plan, archive) -> None:
 def _do_generate(ctx: _Context, panel: PanelIO) -> tuple[int, str]:
     from .cli import _history
     from .generate import generate
+    from .plan import deadline_findings
     from .project import OUTBOX
     from .template import TemplateError
 
@@ -294,8 +295,11 @@ def _do_generate(ctx: _Context, panel: PanelIO) -> tuple[int, str]:
         raise PanelError(f"様式を使えません: {exc}") from exc
     lines = [f"・{f.department}: {f.path.name}（事業 {len(f.projects)} 件、入力欄 {f.inputs} か所）" for f in files]
     _write_status(panel, plan, _archive_if_any(settings))
+    warnings = deadline_findings(plan)
+    panel.write_table("xlplan_findings", FINDINGS_HEADER, _finding_rows(warnings))
+    notes = [f"※ {f.message('ja')}" for f in warnings]
     return EXIT_OK, (f"{len(files)} 課分の入力用ファイルを作成しました（{plan.year.label_ja}）。\n"
-                     f"出力先: {out}\n" + "\n".join(lines))
+                     f"出力先: {out}\n" + "\n".join(lines + notes))
 
 
 def _project(ctx: _Context, panel: PanelIO, archive: str = "require"):

@@ -73,6 +73,31 @@ _TYPES = [
     _t("project-without-indicator", WARNING, "plan", "指標がありません", "Project has no indicator",
        "事業「{project}」に取組みの達成目標（指標）がありません。",
        "Project '{project}' has no indicator.", project="4-1-1"),
+    _t("target-loses-words", WARNING, "plan", "目標の文字が使われません", "Target loses words",
+       "目標「{value}」は数値 {expected} として扱われ、数値の後の文字は使われません。"
+       "数値だけを書くか、文字の目標（検討、実施 など）として書いてください。",
+       "The target '{value}' is read as the number {expected}; the words after the number are "
+       "not used. Write the number alone, or write the target in words.",
+       value="1回以上", expected="1"),
+    _t("target-unit-mismatch", WARNING, "plan", "目標の単位が指標の単位と違います",
+       "Target unit differs from the indicator's unit",
+       "目標「{value}」の単位が指標の単位（{expected}）と違います。単位をそろえてください。",
+       "The unit of the target '{value}' differs from the indicator's unit ({expected}). "
+       "Make them the same.", value="30ヶ所", expected="地区"),
+    _t("deadline-missing", WARNING, "generate", "提出期限がありません", "No submission deadline",
+       "{expected} の提出期限が計画マスタにありません（シート「提出期限」）。表紙の提出期限は空欄になります。",
+       "The plan master gives no submission deadline for {expected} (sheet 提出期限); the cover "
+       "will show none.", expected="R7"),
+    _t("deadline-past", WARNING, "generate", "提出期限が過ぎています", "Deadline has passed",
+       "{expected} の提出期限 {value} は既に過ぎています。計画マスタのシート「提出期限」を確認してください。",
+       "The submission deadline for {expected}, {value}, has already passed. Check sheet 提出期限 "
+       "of the plan master.", expected="R7", value="2025-07-31"),
+    _t("deadline-outside-year", WARNING, "generate", "提出期限が想定の年度の外です",
+       "Deadline outside the expected fiscal year",
+       "{expected} の提出期限 {value} が評価の翌年度（{detail}）の外です。前年度の期限が残っていないか確認してください。",
+       "The submission deadline for {expected}, {value}, is outside the fiscal year after the "
+       "evaluated one ({detail}). Check that it is not last year's deadline.",
+       expected="R7", value="2025-07-31", detail="2026-04-01～2027-03-31"),
     _t("template-invalid", ERROR, "generate", "テンプレートが正しくありません", "Template is not valid",
        "テンプレート「{file}」: {detail}", "Template '{file}': {detail}",
        file="事業シート.xlsx", detail="シート「事業シート」がありません"),

@@ -117,7 +117,12 @@ class RenderContext:
     projects: list[Project] | None = None
     inputs: list[InputCell] = field(default_factory=list)
     sheet_of_project: dict[str, str] = field(default_factory=dict)
-    names_by_sheet: dict[str, list[str]] = field(default_factory=dict)
+    # Formula text of each cover cell that counts one sheet's missing inputs → that sheet.
+    counting_formulas: dict[str, set[str]] = field(default_factory=dict)
+
+    def inputs_on(self, sheet: str | None) -> list[InputCell]:
+        """The input cells of one sheet, in rendering order."""
+        return [i for i in self.inputs if i.sheet == sheet]
 
 
 def workbook_filename(plan: Plan, department: str, spec: TemplateSpec) -> str:
@@ -279,7 +284,7 @@ def render_workbook(plan: Plan, department: str, settings: Settings, spec: Templ
     cover_context = {"evaluation_sheet": evaluation_title}
     render_sheet(templates["cover"], ws_cover, placeholder_resolver(context, None), block_items(context, None),
                  cover_context, roles["cover"])
-    _resolve_blank_totals(ws_cover)
+    _resolve_blank_totals(ws_cover, context)
     for ws in list(templates.values()) + ([wb[roles["styles"]]] if roles.get("styles") in wb.sheetnames else []):
         wb.remove(ws)
     if prepare is not None:
@@ -337,7 +342,7 @@ def placeholder_resolver(context: RenderContext, sheet_project: Project | None):
             return {"member.id": member.id, "member.name": member.name,
                     "member.group": member.group, "member.term": member.term}[key]
         if key == "project.summary" and project is not None:
-            return context.summaries.get(project.id) or "（集計前）"
+            return context.summaries.get(project.id) or _not_submitted()
         if key.startswith(("project.", "goal.", "direction.")):
             if project is None:
                 raise KeyError(key)
@@ -370,6 +375,13 @@ def placeholder_resolver(context: RenderContext, sheet_project: Project | None):
             return Input(name, {"project": project, "indicator": ctx.get("indicator")})
         return _cover_value(context, key, ctx, project)
     return resolve
+
+
+def _not_submitted() -> str:
+    """The status word for 'no submission yet', from the archive's one vocabulary."""
+    from .archive import STATUS_MISSING  # the archive imports check, which imports this module
+
+    return STATUS_MISSING
 
 
 def _plan_values(plan: Plan, department: str) -> dict:
@@ -458,43 +470,132 @@ def _year_input(context: RenderContext, project, field_name: str, year: FiscalYe
 
 
 def _cover_value(context: RenderContext, key: str, ctx: dict, project):
-    names = context.names_by_sheet
     if key == "inputs.count" and project is not None:
-        return len(names.get(context.sheet_of_project.get(project.id), []))
+        return len(context.inputs_on(context.sheet_of_project.get(project.id)))
     if key == "inputs.blank" and project is not None:
-        return Formula(_countblank(names.get(context.sheet_of_project.get(project.id), [])))
+        return _sheet_count(context, context.sheet_of_project.get(project.id))
     evaluation_sheet = ctx.get("evaluation_sheet")
     if key == "evaluation.sheet" and evaluation_sheet:
         return Link(evaluation_sheet, _link_target(evaluation_sheet))
     if key == "evaluation.count" and evaluation_sheet:
-        return len(names.get(evaluation_sheet, []))
+        return len(context.inputs_on(evaluation_sheet))
     if key == "evaluation.blank" and evaluation_sheet:
-        return Formula(_countblank(names.get(evaluation_sheet, [])))
+        return _sheet_count(context, evaluation_sheet)
     if key == "total.count":
         return len(context.inputs)
     if key == "total.blank":
-        return Formula(f"=SUM({BLANKS_MARK})")
+        return Formula(f"={BLANKS_MARK}")
     if key == "total.status":
-        total = f"SUM({BLANKS_MARK})"
-        return Formula(f'=IF({total}=0,"すべての欄が入力されました。保存して提出してください。",'
-                       f'"未入力の欄が "&{total}&" か所あります（色の付いた欄）。")')
+        return Formula(f'=IF({BLANKS_MARK}=0,"{COMPLETE_MESSAGE}",'
+                       f'"未入力の欄が "&{BLANKS_MARK}&" か所あります（色の付いた欄）。")')
     raise KeyError(key)
 
 
-def _countblank(names: list[str]) -> str:
-    # COUNTBLANK over the defined names: the count follows the cells if rows move.
-    return "=" + ("+".join(f"COUNTBLANK({n})" for n in names) if names else "0")
+COMPLETE_MESSAGE = "すべての欄が入力されました。保存して提出してください。"
 
 
-def _resolve_blank_totals(ws) -> None:
-    """Point the cover's totals at the cells that count blanks per sheet."""
-    counting = [c.coordinate for row in ws.iter_rows() for c in row
-                if isinstance(c.value, str) and c.value.startswith("=") and "COUNTBLANK(" in c.value
-                and "SUM(" not in c.value]
+def _sheet_count(context: RenderContext, sheet: str | None) -> Formula:
+    """The cover cell that counts one sheet's missing inputs; remembered so that the cover's
+    total adds this cell instead of counting the sheet a second time."""
+    formula = Formula("=" + missing_count_expression(context.inputs_on(sheet)))
+    context.counting_formulas.setdefault(formula.text, set()).add(sheet)
+    return formula
+
+
+def _resolve_blank_totals(ws, context: RenderContext) -> None:
+    """Give the cover's total its expression: the sum of the cover's per-sheet counting cells,
+    plus the missing inputs of every sheet that has no counting cell on the cover (a one-sheet
+    layout's cover, or a custom cover that shows the total only)."""
+    cells, counted = [], set()
+    for row in ws.iter_rows():
+        for c in row:
+            sheets = context.counting_formulas.get(c.value) if isinstance(c.value, str) else None
+            if sheets:
+                cells.append(c.coordinate)
+                counted |= sheets
+    uncounted = [i for i in context.inputs if i.sheet not in counted]
+    terms = cells + ([missing_count_expression(uncounted)] if uncounted else [])
+    total = f"SUM({','.join(terms)})" if cells else (terms[0] if terms else "0")
     for row in ws.iter_rows():
         for c in row:
             if isinstance(c.value, str) and BLANKS_MARK in c.value:
-                c.value = c.value.replace(BLANKS_MARK, ",".join(counting) or "0")
+                c.value = c.value.replace(BLANKS_MARK, total)
+
+
+# --- required inputs: one rule for the cover's count and for check ---------------------------
+
+
+def input_required(spec: FieldSpec, indicator: Indicator | None, year: FiscalYear | None) -> bool:
+    """Whether an input cell must be filled: the field is required, and a result of a year
+    whose target is 「-」 or blank in the master is not (nothing was planned that year).
+
+    This flag is stored per cell in the metadata: ``check`` reports a blank required cell as
+    missing (missing_code), and the cover's formula counts exactly the blank required cells
+    (missing_count_expression)."""
+    if not spec.required:
+        return False
+    if indicator is not None and year is not None:
+        target = indicator.target_for(year)
+        return target is None or target.kind not in ("none", "blank")
+    return True
+
+
+def missing_code(kind: str) -> str:
+    """The finding code for a required input left blank, by the input's kind."""
+    if kind == RATING:
+        return "score-missing"
+    return "missing-result" if kind in (QUANTITY, PERCENT, MILESTONE, SCORE) else "missing-text"
+
+
+def blank_condition(reference: str) -> str:
+    """Excel condition: the cell (or each cell of a range) is blank as check reads it
+    (normalise: empty, or only whitespace). TRIM drops spaces, SUBSTITUTE the full-width space,
+    CLEAN line breaks and tabs. The highlight of a blank required cell uses it too."""
+    return f'TRIM(CLEAN(SUBSTITUTE({reference},"\u3000"," ")))=""'
+
+
+def _blank_test(reference: str) -> str:
+    # SUMPRODUCT makes a range evaluate cell by cell in Excel and LibreOffice without an
+    # array formula.
+    return f"SUMPRODUCT(--({blank_condition(reference)}))"
+
+
+def missing_count_expression(inputs: list[InputCell]) -> str:
+    """An Excel expression (without '=') that counts the required inputs among ``inputs`` that
+    are blank: the number of missing-* findings check gives for them. Runs of required cells
+    in one column are counted as one range, so the formula stays short for long tables."""
+    required = [i for i in inputs if i.required]
+    if not required:
+        return "0"
+    terms = []
+    for sheet, column, first, last, name in _required_runs(required):
+        if first == last:
+            terms.append(_blank_test(name))
+        else:
+            quoted = "'" + sheet.replace("'", "''") + "'"
+            terms.append(_blank_test(f"{quoted}!${column}${first}:${column}${last}"))
+    return "+".join(terms)
+
+
+def _required_runs(required: list[InputCell]):
+    """(sheet, column, first row, last row, name of the first cell) for each run of required
+    input cells in consecutive rows of one column."""
+    # Sorted by sheet, column as Excel orders them (B before AA), then row.
+    cells = sorted(((i.sheet, *_column_row(i.cell), i.name) for i in required),
+                   key=lambda c: (c[0], len(c[1]), c[1], c[2]))
+    runs: list[list] = []
+    for sheet, column, row, name in cells:
+        last = runs[-1] if runs else None
+        if last and last[0] == sheet and last[1] == column and last[3] == row - 1:
+            last[3] = row
+        else:
+            runs.append([sheet, column, row, row, name])
+    return [tuple(r) for r in runs]
+
+
+def _column_row(coordinate: str) -> tuple[str, int]:
+    column = coordinate.rstrip("0123456789")
+    return column, int(coordinate[len(column):])
 
 
 # --- input cells ------------------------------------------------------------------------------
@@ -532,11 +633,9 @@ def _finish_inputs(wb, context: RenderContext, rendered: list[RenderedCell], inp
         name = f"xp_p{project_index[project.id]:02d}_{item.input.field}"
         if indicator is not None:
             name += f"_i{indicator.no}"
-        required = spec.required
+        required = input_required(spec, indicator, year)
         label = spec.label
         if indicator is not None and year is not None:
-            target = indicator.target_for(year)
-            required = required and (target is None or target.kind not in ("none", "blank"))
             label = f"{indicator.name}（{year.short} {spec.label}）"
         elif indicator is not None:  # a declared field per indicator (今後の方針)
             label = f"{indicator.name}（{spec.label}）"
@@ -551,7 +650,6 @@ def _finish_inputs(wb, context: RenderContext, rendered: list[RenderedCell], inp
                            required, label, indicator.no if indicator else None,
                            year.short if year else None, unit, choices)
         context.inputs.append(record)
-        context.names_by_sheet.setdefault(item.sheet, []).append(name)
         wb.defined_names[name] = DefinedName(name, attr_text=cell_range(item.sheet, item.coordinate))
         cell = ws[item.coordinate]
         cell.protection = Protection(locked=False)
@@ -561,15 +659,25 @@ def _finish_inputs(wb, context: RenderContext, rendered: list[RenderedCell], inp
             cell.alignment = Alignment(horizontal=old.horizontal, vertical="top", wrap_text=True)
         if kind in (QUANTITY, PERCENT):
             cell.number_format = "#,##0.0" if kind == PERCENT else "#,##0.##"
-        key = (item.sheet, kind, unit, item.input.field)
-        if key not in validations:
-            validations[key] = _validation(kind, record, plan)
-            ws.add_data_validation(validations[key])
-        validations[key].add(item.coordinate)
+        _add_validation(ws, validations, _validation(kind, record, plan), item.coordinate)
         if required:
             ws.conditional_formatting.add(item.coordinate, FormulaRule(
-                formula=[f"LEN(TRIM({item.coordinate}))=0"],
+                formula=[blank_condition(item.coordinate)],
                 fill=PatternFill("solid", fgColor=blank_fill, bgColor=blank_fill)))
+
+
+def _add_validation(ws, validations: dict[tuple, DataValidation], dv: DataValidation,
+                    coordinate: str) -> None:
+    """Apply ``dv`` to a cell, sharing one validation among cells of a sheet only when
+    everything the person sees and every rule is the same (a shared validation has one input
+    message, so cells of different indicators each get their own)."""
+    key = (ws.title, dv.type, dv.operator, dv.formula1, dv.formula2, dv.allow_blank,
+           dv.showErrorMessage, dv.showInputMessage, dv.errorStyle, dv.errorTitle, dv.error,
+           dv.promptTitle, dv.prompt)
+    if key not in validations:
+        validations[key] = dv
+        ws.add_data_validation(dv)
+    validations[key].add(coordinate)
 
 
 def _validation(kind: str, record: InputCell, plan: Plan) -> DataValidation:

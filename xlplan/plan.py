@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,7 @@ SHEET_INDICATORS = "指標"
 SHEET_DEPARTMENTS = "担当課"
 SHEET_CHOICES = "選択肢"
 SHEET_MEMBERS = "委員"
+SHEET_DEADLINES = "提出期限"
 
 DEFAULT_DIRECTION_CHOICES = ("継続", "継続（一部見直し）", "見直し", "終了")
 DEFAULT_SCORE_SCALE = (
@@ -174,7 +176,9 @@ class Plan:
     start: FiscalYear
     end: FiscalYear
     year: FiscalYear
-    deadline: dt.date | None = None
+    # 提出期限 per evaluated year (the 提出期限 sheet; an older master's single 提出期限 on the
+    # 計画 sheet is the 評価年度's).
+    deadlines: dict[FiscalYear, dt.date] = field(default_factory=dict)
     organisation: str = ""
     goals: list[Goal] = field(default_factory=list)
     directions: list[Direction] = field(default_factory=list)
@@ -185,6 +189,11 @@ class Plan:
     members: list[Member] = field(default_factory=list)
     layout: str = "department"
     source: Path | None = None
+
+    @property
+    def deadline(self) -> dt.date | None:
+        """The submission deadline of the evaluated year, if the master gives one."""
+        return self.deadlines.get(self.year)
 
     @property
     def years(self) -> list[FiscalYear]:
@@ -414,13 +423,75 @@ def _read_plan_workbook(wb, findings: list[Finding], file: str) -> Plan | None:
                                     cell=project.source, project=project.id))
     return Plan(
         plan_id=plan_id, name=name, philosophy=_clean(items.get("基本理念", (None,))[0]),
-        start=start, end=end, year=year, deadline=_as_date(items.get("提出期限", (None,))[0]),
+        start=start, end=end, year=year, deadlines=_read_deadlines(wb, items, year, findings, file),
         organisation=_clean(items.get("実施主体", (None,))[0]), goals=goals,
         layout=LAYOUT_ALIASES.get(_clean(items.get("様式", (None,))[0]),
                                   _clean(items.get("様式", (None,))[0])) or "department",
         directions=directions, projects=projects, departments=departments,
         direction_choices=direction_choices, score_scale=scale, members=members,
     )
+
+
+def _read_deadlines(wb, items, year: FiscalYear | None, findings, file) -> dict[FiscalYear, dt.date]:
+    """提出期限 per evaluated year: the optional 提出期限 sheet (評価年度 | 提出期限), and an
+    older master's single 提出期限 on the 計画 sheet, which is its 評価年度's (the sheet wins)."""
+    deadlines: dict[FiscalYear, dt.date] = {}
+    single = _as_date(items.get("提出期限", (None,))[0])
+    if single is not None and year is not None:
+        deadlines[year] = single
+    if SHEET_DEADLINES not in wb.sheetnames:
+        return deadlines
+    sheet = _SheetReader(wb, SHEET_DEADLINES, findings, file)
+    c_year, c_date = sheet.column("評価年度"), sheet.column("提出期限")
+    if c_year is None or c_date is None:
+        return deadlines
+    for row, values in sheet.records():
+        try:
+            evaluated = parse_fiscal_year(sheet.value(values, c_year))
+        except FiscalYearError as exc:
+            sheet.add("master-invalid-value", row, c_year, expected="評価年度",
+                      value=sheet.text(values, c_year), detail=str(exc))
+            continue
+        day = _as_date(sheet.value(values, c_date))
+        if day is None:
+            if sheet.text(values, c_date):
+                sheet.add("master-invalid-value", row, c_date, expected="提出期限",
+                          value=sheet.text(values, c_date), detail="日付の形式ではありません",
+                          detail_en="not a date")
+            continue
+        deadlines[evaluated] = day
+    return deadlines
+
+
+def deadline_window(year: FiscalYear) -> tuple[dt.date, dt.date]:
+    """When a plausible deadline for the results of ``year`` falls: within the following
+    fiscal year (April–March). Results are complete after 31 March, and CHECK is taken as of
+    the end of July (seed 000): R6's results are due 令和7年7月31日, in R7."""
+    following = year + 1
+    return following.start_date, following.end_date
+
+
+def deadline_findings(plan: Plan, today: dt.date | None = None) -> list[Finding]:
+    """Warnings before workbooks are sent: the evaluated year has no deadline, its deadline has
+    passed, or it lies outside the fiscal year after the evaluated one (last year's date left
+    in the master)."""
+    today = today or dt.date.today()
+    label = plan.year.short
+    day = plan.deadline
+    file = plan.source.name if plan.source else ""
+    if day is None:
+        return [Finding("deadline-missing", file=file, sheet=SHEET_DEADLINES, expected=label)]
+    first, last = deadline_window(plan.year)
+    found = []
+    if not first <= day <= last:
+        found.append(Finding("deadline-outside-year", file=file, sheet=SHEET_DEADLINES,
+                             value=day.isoformat(), expected=label,
+                             detail=f"{first.isoformat()}～{last.isoformat()}（{(plan.year + 1).label_ja}）",
+                             detail_en=f"{first.isoformat()} to {last.isoformat()}, {(plan.year + 1).label_en}"))
+    if day < today:
+        found.append(Finding("deadline-past", file=file, sheet=SHEET_DEADLINES,
+                             value=day.isoformat(), expected=label))
+    return found
 
 
 def _read_departments(wb, findings, file) -> list[Department]:
@@ -566,10 +637,28 @@ def _read_indicators(wb, findings, file, projects, start, end) -> None:
         for col, year in years.items():
             raw = sheet.value(values, col)
             parsed = normalise_quantity(raw, unit or None, percent=unit in ("%", "％"))
+            problem = target_problem(parsed, unit)
+            if problem:
+                sheet.add(problem, row, col, project=pid, value=_clean(raw), expected=(
+                    _shown_number(parsed.value) if problem == "target-loses-words" else unit))
             unit = unit or (parsed.unit or "")
             targets[year] = Target(_clean(raw), parsed.value if parsed.kind == "number" else None,
                                    parsed.kind)
         project.indicators.append(Indicator(pid, no, name, unit, targets, sheet.cell(row, c_name)))
+
+
+def target_problem(parsed, unit: str) -> str | None:
+    """What a coordinator should hear about a target as normalise_quantity read it (the same
+    reading as a department's result): words after the number that reading drops (「1回以上」
+    is 1: 「以上」 is lost) or a unit other than the indicator's (「30ヶ所」 under 地区)."""
+    if parsed.kind != "number" or parsed.problem != "unit-mismatch" or not parsed.unit:
+        return None
+    found, expected = (unicodedata.normalize("NFKC", u).replace(" ", "") for u in (parsed.unit, unit))
+    return "target-loses-words" if found.startswith(expected) else "target-unit-mismatch"
+
+
+def _shown_number(value) -> str:
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
 def _read_choices(wb) -> tuple[tuple[str, ...], tuple[tuple[int, str], ...]]:

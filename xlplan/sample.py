@@ -127,7 +127,8 @@ def sample_plan() -> P.Plan:
         plan_id="midori-chiiki-fukushi-2", name="第2期みどり市地域福祉計画",
         philosophy="誰もが支え合い、みんなが安心して暮らせるまちづくり",
         start=parse_fiscal_year("R5"), end=parse_fiscal_year("R9"), year=parse_fiscal_year("R6"),
-        deadline=dt.date(2025, 7, 31), organisation="みどり市 保健福祉部 長寿社会課（事務局）",
+        # CHECK is taken as of the end of July of the following fiscal year (seed 000).
+        deadlines={y: dt.date(y.year + 1, 7, 31) for y in years}, organisation="みどり市 保健福祉部 長寿社会課（事務局）",
         goals=[P.Goal(*g) for g in _GOALS], directions=[P.Direction(*d) for d in _DIRECTIONS],
         projects=projects, departments=[P.Department(*d) for d in _DEPARTMENTS],
         members=[P.Member(mid, name, group, _TERM) for mid, name, group in _MEMBERS],
@@ -166,14 +167,12 @@ def write_master(plan: P.Plan, path: Path) -> Path:
     ws.title = P.SHEET_PLAN
     items = [("計画ID", plan.plan_id), ("計画名", plan.name), ("基本理念", plan.philosophy),
              ("開始年度", plan.start.short), ("終了年度", plan.end.short),
-             ("評価年度", plan.year.short), ("提出期限", plan.deadline),
-             ("実施主体", plan.organisation), ("様式", plan.layout)]
+             ("評価年度", plan.year.short), ("実施主体", plan.organisation), ("様式", plan.layout)]
     ws.append(["項目", "値", "説明"])
     notes = {"計画ID": "計画を識別する英数字。配布後は変更しないでください。",
              "開始年度": "R5、令和5年度、2023、FY2023 のいずれの形でも入力できます。",
-             "評価年度": "今回評価する年度。xlplan generate --year で上書きできます。",
-             "様式": "配布する様式の既定（department=事業シート、activity=活動報告、indicators=指標の実績、counts=件数）。事業シートの「様式」列で事業ごとに変更できます。",
-             "提出期限": "各課の提出期限（表紙に表示されます）。"}
+             "評価年度": "今回評価する年度。xlplan generate --year で上書きできます。提出期限は「提出期限」シートに年度ごとに書きます。",
+             "様式": "配布する様式の既定（department=事業シート、activity=活動報告、indicators=指標の実績、counts=件数）。事業シートの「様式」列で事業ごとに変更できます。"}
     for label, value in items:
         ws.append([label, value, notes.get(label, "")])
     for row in ws.iter_rows(min_row=1):
@@ -213,6 +212,11 @@ def write_master(plan: P.Plan, path: Path) -> Path:
         score, label = plan.score_scale[i] if i < len(plan.score_scale) else (None, None)
         choice_rows.append((choice, score, label))
     _sheet(wb, P.SHEET_CHOICES, ["今後の方向性", "達成度", "達成度の説明"], choice_rows, (22, 8, 30))
+    _sheet(wb, P.SHEET_DEADLINES, ["評価年度", "提出期限", "説明"],
+           [(y.short, day, "各課の提出期限（表紙に表示されます）。評価年度ごとに 1 行。" if i == 0 else "")
+            for i, (y, day) in enumerate(sorted(plan.deadlines.items()))], (10, 14, 50), text_cols=(1,))
+    for row in wb[P.SHEET_DEADLINES].iter_rows(min_row=2, min_col=2, max_col=2):
+        row[0].number_format = "yyyy/m/d"
     _sheet(wb, P.SHEET_MEMBERS, ["番号", "氏名", "区分", "任期"],
            [(m.id, m.name, m.group, m.term) for m in plan.members], (6, 16, 18, 34), text_cols=(1,))
     _add_master_validations(wb, plan)

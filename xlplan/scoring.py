@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .archive import Archive
+from .archive import STATUS_MISSING, Archive
 from .files import atomic_write, safe_filename
 from .generate import build_workbook
 from .plan import Member, Plan
@@ -34,19 +34,33 @@ class ScoringFile:
     measures: int
 
 
+# A department that submitted but wrote no 実績 (or whose layout has no 実績 field).
+NO_RESULT_TEXT = "（実績の記入なし）"
+
+
 def results_summaries(archive: Archive | None, plan: Plan) -> dict[str, str]:
-    """これまでの主な取組 per project: each department's 実績 of this year, '【課】…' lines."""
-    if archive is None:
-        return {}
-    current = archive.department_current(plan)
-    texts: dict[str, list[str]] = {}
-    for v in archive.values([s.id for s in current.values()]):
-        if v["field"] == "eval_result" and isinstance(v["value"], str) and v["value"].strip():
-            text = v["value"].strip()
-            prefix = f"【{v['department']}】"
-            # Departments often start their entry with their own name already (seed 003).
-            texts.setdefault(v["project"], []).append(text if text.startswith(prefix) else prefix + text)
-    return {pid: "\n".join(lines) for pid, lines in texts.items()}
+    """これまでの主な取組 per project: each department's 実績 of this year, '【課】…' lines; a
+    department that has not submitted is listed as 【課】未提出 (the archive's status word), so a
+    committee member sees who is missing rather than an empty or 「集計前」 cell."""
+    current = archive.department_current(plan) if archive is not None else {}
+    texts: dict[str, dict[str, str]] = {}
+    if current:
+        for v in archive.values([s.id for s in current.values()]):
+            if v["field"] == "eval_result" and isinstance(v["value"], str) and v["value"].strip():
+                text = v["value"].strip()
+                prefix = f"【{v['department']}】"
+                # Departments often start their entry with their own name already (seed 003).
+                texts.setdefault(v["project"], {})[v["department"]] = (
+                    text if text.startswith(prefix) else prefix + text)
+    submitted = {(plan.layout_of(p), d) for p in plan.projects for d in p.departments}
+    submitted &= set(current)
+    summaries = {}
+    for project in plan.projects:
+        lines = texts.get(project.id, {})
+        summaries[project.id] = "\n".join(
+            lines.get(d) or (f"【{d}】{STATUS_MISSING}" if (plan.layout_of(project), d) not in submitted
+                             else f"【{d}】{NO_RESULT_TEXT}") for d in project.departments)
+    return summaries
 
 
 def scoring_filename(plan: Plan, member: Member) -> str:
