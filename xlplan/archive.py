@@ -363,18 +363,24 @@ class Archive:
                 size, sha, tmp, mtime = taken
                 recorded = db.execute("SELECT id FROM submissions WHERE sha256=? AND year=?",
                                       (sha, year)).fetchone()
-                repaired = self._place(tmp, self._target(sha, path.suffix) if recorded is None
-                                       else self.root / self._archived_path(db, sha), sha)
                 if recorded is not None or sha in batch:
                     with db:
                         db.execute("INSERT INTO sightings VALUES (?,?,?,?,?)",
                                    (sha, year, path.name, str(path), _now()))
                     summary.known.append(path.name)
-                    if repaired and recorded is not None:
+                # The copy goes where the archive keeps this content (a content first sent in
+                # another year keeps its place); one that is missing or damaged is replaced.
+                archived = self._archived_path(db, sha) or self._target(sha, path.suffix)
+                if sha in batch:
+                    tmp.unlink()
+                    continue
+                repaired = self._place(tmp, archived, sha)
+                if recorded is not None:
+                    if repaired:
                         reread.append(self.submission(recorded["id"]))
                     continue
                 batch.add(sha)
-                pending.append((path, sha, size, self._target(sha, path.suffix), mtime))
+                pending.append((path, sha, size, archived, mtime))
             copies = [item[3] for item in pending] + [self.root / s.archived_path for s in reread]
             results = read_with(reader, copies, settings.key_bytes, limits, workers)
             total = len(copies)
@@ -418,9 +424,10 @@ class Archive:
             mtime = None
         return size, sha, tmp, mtime
 
-    @staticmethod
-    def _archived_path(db, sha: str) -> str:
-        return db.execute("SELECT archived_path FROM files WHERE sha256=?", (sha,)).fetchone()[0]
+    def _archived_path(self, db, sha: str) -> Path | None:
+        """Where the archive keeps a content already recorded (any year), or None."""
+        row = db.execute("SELECT archived_path FROM files WHERE sha256=?", (sha,)).fetchone()
+        return self.root / row[0] if row else None
 
     def recheck(self, settings: Settings, plan: Plan, limits: Limits = Limits(), progress=None,
                 workers: int | None = None, reader: Reader | None = None) -> list[Submission]:
