@@ -68,12 +68,15 @@ def scan_inbox(inputs: Iterable[Path | str]) -> Inbox:
     for item in inputs:
         item = Path(item)
         # A folder the user named is taken as it is (it may be a mounted or linked share);
-        # everything inside it is judged without following links.
+        # everything inside it is judged without following links. Files named are read in
+        # the order given, a folder's files in the order of their paths.
         if item.is_dir():
-            _walk(item, Path(os.path.realpath(item)), inbox)
+            found = Inbox()
+            _walk(item, Path(os.path.realpath(item)), found)
+            inbox.files += sorted(found.files)
+            inbox.skipped += found.skipped
         else:
             _judge(item, Path(os.path.realpath(item.parent)), inbox)
-    inbox.files.sort()
     return inbox
 
 
