@@ -241,7 +241,10 @@ def test_newer_version_wins_even_when_collected_first_and_choose_overrides(proje
     assert others == []  # the one not chosen is a department's older version, not "対象外"
     # The merge follows the choice.
     status = merged_tables(archive, plan).status
-    assert status.loc[status["担当課"] == "福祉課", "提出ファイル"].tolist() == ["福祉課.xlsx"]
+    rows = status[status["担当課"] == "福祉課"]
+    # Every version is listed: the chosen one counts (marked), the other is not used.
+    assert list(zip(rows["提出ファイル"], rows["集計"], rows["状況"])) == [
+        ("福祉課.xlsx", "使用（指定）", "要修正"), ("福祉課_修正版.xlsx", "", "集計に使わない版")]
 
 
 def test_newest_is_decided_by_saved_time_not_by_how_the_time_is_written(project, generated, tmp_path):
@@ -294,7 +297,7 @@ def test_missing_department_is_shown_everywhere(project, generated, filled):
     row = tables.status[tables.status["担当課"] == "学校教育課"]
     assert row["状況"].tolist() == ["未提出"] and row["提出ファイル"].tolist() == [""]
     overview = tables.overview[tables.overview["担当課"] == "学校教育課"]
-    assert len(overview) == 1 and overview["実績"].tolist() == ["（未提出）"]
+    assert len(overview) == 1 and overview["令和6年度実績"].tolist() == ["（未提出）"]
     assert overview["達成度"].tolist() == [None]
     # The other department of the same project is there with its entries.
     other = tables.overview[(tables.overview["事業"].str.startswith("1-1-1"))
@@ -421,9 +424,9 @@ def test_formula_like_text_stays_text_in_workbook_and_csv(project, generated, tm
     overview = values["一覧"]
     header = overview[0]
     row = next(r for r in overview if r[header.index("担当課")] == "健康づくり課")
-    assert row[header.index("実績")] == '=HYPERLINK("http://x","x")'
+    assert row[header.index("令和6年度実績")] == '=HYPERLINK("http://x","x")'
     assert row[header.index("評価")] == "@SUM(A1)"
-    assert row[header.index("次年度計画")] == "+81-3"
+    assert row[header.index("令和7年度計画")] == "+81-3"
     project_sheet = next(n for n in values if n.startswith("3-1-1"))
     cells = {v for r in values[project_sheet] for v in r}
     assert "=1+1" in cells  # 達成状況と成果 on the 事業シート
@@ -446,9 +449,9 @@ def test_formula_like_text_stays_text_in_workbook_and_csv(project, generated, tm
     assert raw.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(raw.decode("utf-8-sig").splitlines()))
     crow = next(r for r in rows if r[rows[0].index("担当課")] == "健康づくり課")
-    assert crow[rows[0].index("実績")] == "'" + '=HYPERLINK("http://x","x")'
+    assert crow[rows[0].index("令和6年度実績")] == "'" + '=HYPERLINK("http://x","x")'
     assert crow[rows[0].index("評価")] == "'@SUM(A1)"
-    assert crow[rows[0].index("次年度計画")] == "'+81-3"
+    assert crow[rows[0].index("令和7年度計画")] == "'+81-3"
     rows = list(csv.reader((tmp_path / "csv" / "指標.csv").read_text(encoding="utf-8-sig").splitlines()))
     h = rows[0]
     crow = next(r for r in rows if r[h.index("担当課")] == "健康づくり課" and r[h.index("年度")] == "R6"
@@ -885,7 +888,7 @@ def test_merged_workbook_prints_through_libreoffice(libreoffice, project, genera
     pages = _pdf_pages(pdf)
     assert pages >= len(TABLE_SHEETS) + len(plan.projects)
     overview_page = next(n for n in range(1, pages + 1)
-                         if "次年度事業名" in _page_text(pdf, n) and "今後の方向性" in _page_text(pdf, n)
+                         if "令和7年度事業名" in _page_text(pdf, n) and "今後の方向性" in _page_text(pdf, n)
                          and "担当課" in _page_text(pdf, n))
     text = _page_text(pdf, overview_page)
     assert "福祉教育推進事業" in text and "社会福祉協議会" in text

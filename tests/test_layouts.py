@@ -503,7 +503,7 @@ def test_ended_project_and_revised_target(project, libreoffice):
     tables = merged_tables(archive, plan7)
     ended = tables.overview[tables.overview["事業"].str.startswith("1-2-1 ")]
     assert len(ended) == 1
-    assert ended.iloc[0]["状態"] == "終了" and ended.iloc[0]["実績"] == "（終了）"
+    assert ended.iloc[0]["状態"] == "終了" and ended.iloc[0][f"{plan7.year.label_ja}実績"] == "（終了）"
     assert set(tables.overview[~tables.overview["事業"].str.startswith("1-2-1 ")]["状態"]) == {"実施中"}
 
     # 推移 (in R7 and for R6 itself): the revised target shows what it was when reported.

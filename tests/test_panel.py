@@ -109,17 +109,19 @@ def sheet_values(path: Path) -> dict[str, list[tuple]]:
     return out
 
 
-def cli_status_lines(stdout: str) -> list[tuple[str, str, str]]:
-    """(department, status, file name) of each line `xlplan status` prints."""
+def cli_status_lines(stdout: str) -> list[tuple]:
+    """(department, status, ID, file name) of each line `xlplan status` prints (columns are
+    separated by two or more spaces; the ※ notes under a pinned line are left out)."""
     lines = []
     for line in stdout.splitlines()[1:]:
-        line = line.strip()
-        if line.startswith("対象外:"):
-            lines.append(("対象外", line.split(": ", 1)[1].split("（")[0]))
+        parts = re.split(r"\s{2,}", line.strip(), maxsplit=3)
+        if parts[0].startswith("※"):
             continue
-        parts = line.split(None, 2)
-        file = parts[2].split("（保存")[0] if len(parts) > 2 else ""
-        lines.append((parts[0], parts[1], file))
+        if len(parts) < 3:
+            lines.append((parts[0], parts[1], None, ""))
+            continue
+        file = re.split(r"（保存| \(saved", parts[3])[0] if len(parts) > 3 else ""
+        lines.append((parts[0], parts[1], int(parts[2].removeprefix("ID ")), file))
     return lines
 
 
@@ -322,7 +324,7 @@ def test_collect_button_gives_the_status_of_xlplan_status(cycle):
     assert code == 1  # the simulated returns hold mistakes
     rows = cycle["collect"]["status"]
     cli_lines = cli_status_lines(cycle["cli_status"][1])
-    mine = [("対象外", r[2]) if r[1].startswith("対象外") else (r[0], r[1], r[2] or "") for r in rows]
+    mine = [(r[0], r[1], r[2], r[3] or "") for r in rows]
     assert mine == cli_lines
     assert {r[1] for r in rows} >= {"未提出", "要修正"}
     message = cycle["collect"]["message"]

@@ -505,9 +505,11 @@ def test_second_form_from_a_member_warns_and_the_newest_counts(scored, project, 
     summary = archive.collect([tmp_path / "中間評価_01_コピー.xlsx"], project.settings, plan)
     assert summary.new == [] and summary.known == ["中間評価_01_コピー.xlsx"]
 
-    status = {r["担当課"]: r for r in merged_tables(archive, plan).status.to_dict("records")
-              if r["区分"] == "委員"}
+    rows = [r for r in merged_tables(archive, plan).status.to_dict("records") if r["区分"] == "委員"]
+    status = {r["担当課"]: r for r in rows if r["状況"] != "集計に使わない版"}
     assert status[name["1"]]["提出回数"] == 2 and status[name["2"]]["提出回数"] == 2
+    # The version not used is listed under the member, with its ID.
+    assert [r["ID"] is not None for r in rows if r["担当課"] == name["2"]] == [True, True]
 
 
 # --- 6. a member no longer in the master --------------------------------------------------------

@@ -100,7 +100,7 @@ def project_sheet(wb):
     ws.row_dimensions[14].height = 70
     put(ws, "C15", "今後の方向性\n（継続・見直し\n・終了）", fill=LABEL_FILL, bold=True)
     put(ws, "D15", "{{input.direction}}", "D15:E15", h="center")
-    put(ws, "F15", "▼ 一覧から選んでください", "F15:K15", border=False, size=9)
+    put(ws, "F15", "{{hint:▼ 一覧から選んでください}}", "F15:K15", border=False, size=9)
     ws.row_dimensions[15].height = 44
     # ACTION
     put(ws, "B16", "ACTION\n（今後の\n取組み）", bold=True, fill=BLOCK_FILL, h="center")

@@ -41,6 +41,7 @@ from .read import Limits, file_digest
 from .runlock import ProjectLock
 from .savetime import instant, plausible
 from .settings import Settings
+from .status import Status, status_of_counted
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -586,10 +587,24 @@ class Archive:
                 for dept, sub in self.current(plan, layout).items()}
 
     def choose(self, year: str, department: str, submission_id: int) -> None:
-        """Override which submission counts for a department (the coordinator's decision)."""
+        """Override which submission counts for a department (the coordinator's decision).
+        The choice stays until lifted with ``unpin``, even when newer files come in."""
         with self.lock, closing(self._connect()) as db, db:
             db.execute("INSERT OR REPLACE INTO choices VALUES (?,?,?,?)",
                        (year, department, submission_id, _now()))
+
+    def unpin(self, year: str, department: str) -> bool:
+        """Lift the coordinator's choice: the newest submission counts again. True when there
+        was a choice to lift."""
+        with self.lock, closing(self._connect()) as db, db:
+            return db.execute("DELETE FROM choices WHERE year=? AND department=?",
+                              (year, department)).rowcount > 0
+
+    def pins(self, year: str) -> dict[str, int]:
+        """The coordinator's choices of a year: department (or member id) → submission id."""
+        with closing(self._connect()) as db:
+            return {r["department"]: r["submission_id"]
+                    for r in db.execute("SELECT department, submission_id FROM choices WHERE year=?", (year,))}
 
     def _rows(self, table: str, submission_ids: Iterable[int], project: str | None = None,
               columns: tuple[str, ...] | None = None):
@@ -724,51 +739,62 @@ def _crash_hook(index: int) -> None:
 @dataclass
 class DepartmentStatus:
     """One line of the submission status: a department in one layout (``kind`` is the layout
-    id), or a committee member (kind 'scoring'; ``department`` then holds the member's name)."""
+    id), or a committee member (kind 'scoring'; ``department`` then holds the member's name).
+
+    ``submission`` counts (None: nothing came in); ``others`` are the department's other
+    versions, not used; ``pinned`` when the coordinator chose the one that counts
+    (``choose``), and then ``newer`` lists versions saved after the chosen one."""
 
     department: str
-    status: str
+    state: "Status"
     submission: Submission | None
     submissions: int
     kind: str = "department"
     member: str = ""
+    others: list[Submission] = field(default_factory=list)
+    pinned: bool = False
+    newer: list[Submission] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        """The status word in Japanese (提出済, 要確認, 要修正, 未提出)."""
+        return self.state.text("ja")
 
 
 STATUS_MISSING, STATUS_FIX, STATUS_WARN, STATUS_OK = "未提出", "要修正", "要確認", "提出済"
 
 
-def _status_of(sub: Submission | None) -> str:
-    if sub is None:
-        return STATUS_MISSING
-    return STATUS_FIX if sub.errors else STATUS_WARN if sub.warnings else STATUS_OK
+def _line(name: str, kind: str, key: str, current: Submission | None, versions: list[Submission],
+          pins: dict[str, int], member: str = "") -> DepartmentStatus:
+    """A department's (or member's) line from the submission that counts and every version."""
+    pinned = current is not None and pins.get(key) == current.id
+    newer = [s for s in versions if pinned and s.sort_key() > current.sort_key()]
+    others = [s for s in versions if current is None or s.id != current.id]
+    return DepartmentStatus(name, status_of_counted(current), current, len(versions), kind, member,
+                            others, pinned, newer)
 
 
 def submission_status(archive: Archive, plan: Plan) -> tuple[list[DepartmentStatus], list[Submission]]:
     """Per department (master order) and layout, then per committee member once any scoring
-    form was collected: status and current submission; plus files that count for nobody
-    (unreadable, another year's or plan's form, a sender not in the master). Superseded
-    submissions are counted, not listed."""
-    all_subs = archive.submissions(plan.year.short)
+    form was collected: status, the submission that counts, every other version it sent,
+    and whether the coordinator pinned the choice; plus files that count for nobody
+    (unreadable, another year's or plan's form, a sender not in the master)."""
+    year = plan.year.short
+    all_subs = archive.submissions(year)
     current = archive.department_current(plan)
-    counts: dict[tuple[str, str], int] = {}
-    for s in all_subs:
-        key = (s.kind, s.member if s.kind == "scoring" else s.department)
-        counts[key] = counts.get(key, 0) + 1
-    lines = [DepartmentStatus(d, _status_of(current.get((layout, d))), current.get((layout, d)),
-                              counts.get((layout, d), 0), layout)
-             for d in plan.department_names() for layout in plan.layouts_for(d)]
+    pins = archive.pins(year)
     members = archive.current(plan, "scoring")
+    valid = [s for s in all_subs if s.readable and s.form_year == year and s.plan_id == plan.plan_id]
+    versions: dict[tuple[str, str], list[Submission]] = {}
+    for s in valid:
+        versions.setdefault((s.kind, s.member if s.kind == "scoring" else s.department), []).append(s)
+    lines = [_line(d, layout, d, current.get((layout, d)), versions.get((layout, d), []), pins)
+             for d in plan.department_names() for layout in plan.layouts_for(d)]
     if members or any(s.kind == "scoring" for s in all_subs):
-        lines += [DepartmentStatus(m.name, _status_of(members.get(m.id)), members.get(m.id),
-                                   counts.get(("scoring", m.id), 0), "scoring", m.id)
-                  for m in plan.members]
-    counted = {s.id for s in current.values()} | {s.id for s in members.values()}
-    # Superseded forms of someone who has a current one are counted in 提出回数, not listed.
-    superseded = {(layout, d) for layout, d in current} | {("scoring", s.member) for s in members.values()}
-    others = [s for s in all_subs if s.id not in counted and not (
-        s.readable and s.form_year == plan.year.short and s.plan_id == plan.plan_id
-        and (s.kind, s.member if s.kind == "scoring" else s.department) in superseded)]
-    return lines, others
+        lines += [_line(m.name, "scoring", m.id, members.get(m.id), versions.get(("scoring", m.id), []),
+                        pins, m.id) for m in plan.members]
+    listed = {s.id for line in lines for s in ([line.submission] if line.submission else []) + line.others}
+    return lines, [s for s in all_subs if s.id not in listed]
 
 
 class ArchiveHistory:

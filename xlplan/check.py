@@ -29,6 +29,7 @@ from .progress import progress
 from .savetime import save_time_doubt
 from .read import Limits, Returned, read_returned, unreadable
 from .settings import Settings
+from .rounding import percent_text, rate
 from .template import TemplateError, available_layouts, load_template_spec
 
 # Changes worth telling the coordinator about (trimming spaces is not).
@@ -347,7 +348,7 @@ def _far_from_target(value, target, where, settings: Settings) -> list[Finding]:
     if settings.far_low <= ratio <= settings.far_high:
         return []
     return [Finding("result-far-from-target", **{**where, "value": _shown(value)},
-                    expected=_shown(target.value), detail=f"{ratio:.0%}")]
+                    expected=_shown(target.value), detail=percent_text(rate(value, target.value)))]
 
 
 class _IndicatorLookup:

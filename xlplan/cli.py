@@ -17,7 +17,7 @@ from .errors import XlplanError
 from .findings import current_lang, has_errors
 from .project import RESULTS, feedback_dir, merged_path, scoring_dir
 from .fiscal import FiscalYearError, parse_fiscal_year
-from .report import _fit, format_table
+from .report import format_table
 
 EXIT_OK, EXIT_FINDINGS, EXIT_FAILED = 0, 1, 2
 # Scoring forms made before anything was collected carry no results (the CLI and panel say so).
@@ -157,21 +157,15 @@ def _project_context(args, archive: str = "require"):
     return settings, plan, Archive.opened(settings, archive)
 
 
-def _print_status(plan, archive) -> None:
+def _print_status(plan, archive, settings) -> None:
+    """Every department's and member's status with every submission and its ID, the pinned
+    choices and what they hide, then the files that count for nobody (xlplan.status)."""
     from .archive import submission_status
+    from .status import status_lines_text, status_rows
 
     lines, others = submission_status(archive, plan)
-    print(_t(f"提出状況（{plan.year.label_ja}）", f"Submission status ({plan.year.label_en})"))
-    for line in lines:
-        s = line.submission
-        detail = (f"{s.original_name}（保存 {s.last_saved or '-'}、エラー {s.errors}、警告 {s.warnings}、"
-                  f"提出 {line.submissions} 回、ID {s.id}）" if s else "")
-        print(f"  {_fit(line.department, 16)} {_fit(line.status, 8)} {detail}")
-    for s in others:
-        why = _t("読み取れないファイル", "unreadable") if not s.readable else (
-            _t(f"{s.form_year} の様式", f"form of {s.form_year}"))
-        print(_t(f"  対象外: {s.original_name}（{why}、ID {s.id}）",
-                 f"  not counted: {s.original_name} ({why}, id {s.id})"))
+    rows = status_rows(lines, others, plan, current_lang(), settings.timezone)
+    print("\n".join(status_lines_text(rows, plan)))
 
 
 def cmd_collect(args) -> int:
@@ -197,7 +191,7 @@ def cmd_collect(args) -> int:
                  f"repaired the archived copy and read it again: {s.original_name} → {s.archived_path}"))
     for f in summary.notices:
         print(f"  {f.file}: {f.message()}")
-    _print_status(plan, archive)
+    _print_status(plan, archive, settings)
     return EXIT_FINDINGS if summary.has_errors else EXIT_OK
 
 
@@ -215,20 +209,42 @@ def _print_copy_problems(archive, plan) -> None:
 
 
 def cmd_status(args) -> int:
-    _, plan, archive = _project_context(args)
-    _print_status(plan, archive)
+    settings, plan, archive = _project_context(args)
+    _print_status(plan, archive, settings)
     return EXIT_OK
 
 
 def cmd_choose(args) -> int:
-    _, plan, archive = _project_context(args)
-    ids = {s.id: s for s in archive.submissions(plan.year.short)}
+    settings, plan, archive = _project_context(args)
+    year = plan.year.short
+    if args.latest:
+        if archive.unpin(year, args.department):
+            print(_t(f"{args.department} の指定を解除しました。最後に保存された提出を集計に使います。",
+                     f"Lifted the choice for {args.department}: the last saved submission counts."))
+        else:
+            print(_t(f"{args.department} には指定がありません（最後に保存された提出を使っています）。",
+                     f"{args.department} has no chosen submission (the last saved one counts)."))
+        _print_status(plan, archive, settings)
+        return EXIT_OK
+    if args.submission is None:
+        raise UserError(_t("--submission ID（status に表示される ID）か --latest を指定してください。",
+                           "Give --submission ID (as status shows it) or --latest."))
+    ids = {s.id: s for s in archive.submissions(year)}
     chosen = ids.get(args.submission)
-    if chosen is None or chosen.department != args.department or not chosen.readable:
+    key = chosen.member if chosen is not None and chosen.kind == "scoring" else (
+        chosen.department if chosen is not None else None)
+    names = {args.department}
+    if chosen is not None and chosen.kind == "scoring":  # a member by number or by name
+        names |= {m.id for m in plan.members if m.name == args.department}
+    if chosen is None or key not in names or not chosen.readable:
         raise UserError(_t(f"{args.department} の提出 ID {args.submission} は {plan.year.label_ja} にありません。",
                            f"No submission {args.submission} of {args.department} in {plan.year.label_en}."))
-    archive.choose(plan.year.short, args.department, args.submission)
-    _print_status(plan, archive)
+    archive.choose(year, key, args.submission)
+    print(_t(f"{args.department} は提出 ID {args.submission} を集計に使います（指定は "
+             f"xlplan choose --department {args.department} --latest で解除）。",
+             f"{args.department}: submission {args.submission} counts (lift the choice with "
+             f"xlplan choose --department {args.department} --latest)."))
+    _print_status(plan, archive, settings)
     return EXIT_OK
 
 
@@ -350,9 +366,12 @@ def build_parser() -> argparse.ArgumentParser:
     project_args(p)
     p.set_defaults(func=cmd_status)
 
-    p = sub.add_parser("choose", help="担当課の提出ファイルのうち集計に使うものを指定")
-    p.add_argument("--department", required=True)
-    p.add_argument("--submission", type=int, required=True, help="status に表示される ID")
+    p = sub.add_parser("choose", help="担当課の提出ファイルのうち集計に使うものを指定（--latest で解除）")
+    p.add_argument("--department", required=True, help="担当課（委員は氏名）")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--submission", type=int, help="集計に使う提出の ID（status に表示される ID）")
+    which.add_argument("--latest", action="store_true",
+                       help="指定を解除し、最後に保存された提出を使う（後から届いた修正版を使うとき）")
     project_args(p)
     p.set_defaults(func=cmd_choose)
 

@@ -15,6 +15,7 @@ from .plan import load_plan
 from .project import ProjectFolder, init_project
 from .project import MASTER_NAME, feedback_dir, merged_path, scoring_dir
 from .settings import SETTINGS_NAME, load_settings
+from .status import status_lines_text, status_rows
 
 
 def _say(ja: str, en: str, lang: str | None) -> None:
@@ -52,12 +53,10 @@ def run_demo(out: Path, lang: str | None = None) -> dict:
     _say(f"[4] 回収・チェック・保管: 新規 {len(summary.new)} ファイル（{archive.db_path.name} に記録）",
          f"[4] collected, checked and archived {len(summary.new)} new files ({archive.db_path.name})", lang)
     lines, others = submission_status(archive, plan)
-    for line in lines:
-        s = line.submission
-        _say(f"    {line.department}: {line.status}" + (f"（{s.original_name}、エラー {s.errors} 件、警告 {s.warnings} 件）" if s else ""),
-             f"    {line.department}: {line.status}" + (f" ({s.original_name}, {s.errors} errors, {s.warnings} warnings)" if s else ""), lang)
-    for s in others:
-        _say(f"    対象外: {s.original_name}", f"    not counted: {s.original_name}", lang)
+    # The status as `xlplan status` shows it: the same rows and words (xlplan.status).
+    rows = status_rows(lines, others, plan, lang, project.settings.timezone)
+    for text in status_lines_text(rows, plan, lang)[1:]:
+        print("  " + text)
     merged = write_merged(archive, plan, project.settings,
                           merged_path(project.results, plan.year), csv_dir=project.results / "csv")
     _say(f"[5] 集計ファイル: {merged}", f"[5] merged workbook: {merged}", lang)

@@ -251,20 +251,14 @@ def _finding_rows(findings) -> list[list]:
             for f in findings]
 
 
-def _status_rows(plan, archive) -> list[list]:
-    """The submission status as ``xlplan status`` prints it, one row per line."""
+def _status_rows(plan, archive, settings) -> list[list]:
+    """The submission status as ``xlplan status`` prints it (the same rows, words and local
+    times: xlplan.status), one row per department, version or file."""
     from .archive import submission_status
+    from .status import panel_rows, status_rows
 
     lines, others = submission_status(archive, plan)
-    rows = []
-    for line in lines:
-        s = line.submission
-        rows.append([line.department, line.status, s.original_name if s else "",
-                     s.errors if s else None, s.warnings if s else None])
-    for s in others:
-        why = "読み取れないファイル" if not s.readable else f"{s.form_year} の様式"
-        rows.append([s.department or "（不明）", f"対象外（{why}）", s.original_name, s.errors, s.warnings])
-    return rows
+    return panel_rows(status_rows(lines, others, plan, "ja", settings.timezone))
 
 
 def _archive_if_any(settings):
@@ -274,9 +268,13 @@ def _archive_if_any(settings):
     return Archive.existing(settings)
 
 
-def _write_status(panel: PanelIO, plan, archive) -> None:
-    if archive is not None:
-        panel.write_table("xlplan_status", STATUS_HEADER, _status_rows(plan, archive))
+def _write_status(panel: PanelIO, plan, archive, settings) -> list[list]:
+    """Write the status table; return its rows (empty without an archive)."""
+    if archive is None:
+        return []
+    rows = _status_rows(plan, archive, settings)
+    panel.write_table("xlplan_status", STATUS_HEADER, rows)
+    return rows
 
 
 def _do_generate(ctx: _Context, panel: PanelIO) -> tuple[int, str]:
@@ -294,7 +292,7 @@ def _do_generate(ctx: _Context, panel: PanelIO) -> tuple[int, str]:
     except TemplateError as exc:
         raise PanelError(f"様式を使えません: {exc}") from exc
     lines = [f"・{f.department}: {f.path.name}（事業 {len(f.projects)} 件、入力欄 {f.inputs} か所）" for f in files]
-    _write_status(panel, plan, _archive_if_any(settings))
+    _write_status(panel, plan, _archive_if_any(settings), settings)
     warnings = deadline_findings(plan)
     panel.write_table("xlplan_findings", FINDINGS_HEADER, _finding_rows(warnings))
     notes = [f"※ {f.message('ja')}" for f in warnings]
@@ -322,7 +320,7 @@ def _do_collect(ctx: _Context, panel: PanelIO) -> tuple[int, str]:
     summary = archive.collect([inbox], settings, plan)
     findings = archive.findings([s.id for s in summary.new]) + summary.notices
     panel.write_table("xlplan_findings", FINDINGS_HEADER, _finding_rows(findings))
-    _write_status(panel, plan, archive)
+    rows = _write_status(panel, plan, archive, settings)
     with_errors = sum(1 for s in summary.new if s.errors)
     text = (f"回収・チェックしました（{plan.year.label_ja}）: 新規 {len(summary.new)} ファイル"
             f"（エラーのあるファイル {with_errors} 件）")
@@ -334,6 +332,9 @@ def _do_collect(ctx: _Context, panel: PanelIO) -> tuple[int, str]:
         text += f"、回収しなかったファイル {len(summary.notices)} 件（指摘一覧に理由）"
     text += f"。\n回収フォルダ: {inbox}\n保管庫: {archive.db_path}\n"
     text += "提出状況と指摘は下の表のとおりです。" if summary.new else "新しいファイルはありませんでした。"
+    # A pinned choice (xlplan choose) hides newer files: say so where the coordinator looks.
+    note = STATUS_HEADER.index("備考")
+    text += "".join(f"\n※ {r[0]}: {r[note]}" for r in rows if r[note])
     return (EXIT_FINDINGS if summary.has_errors else EXIT_OK), text
 
 
@@ -344,7 +345,7 @@ def _do_merge(ctx: _Context, panel: PanelIO) -> tuple[int, str]:
     settings, plan, archive = _project(ctx, panel)
     out = merged_path(ctx.path("out") or settings.project_dir / RESULTS, plan.year)
     written = write_merged(archive, plan, settings, out)
-    _write_status(panel, plan, archive)
+    _write_status(panel, plan, archive, settings)
     text = f"集計ファイルを作成しました（{plan.year.label_ja}）: {written}"
     if written != out:
         text += f"\n{out.name} は開かれているため、{written.name} に書き込みました。"
@@ -358,7 +359,7 @@ def _do_feedback(ctx: _Context, panel: PanelIO) -> tuple[int, str]:
     settings, plan, archive = _project(ctx, panel)
     out = feedback_dir(settings.project_dir)
     files = write_feedback(archive, plan, settings, out)
-    _write_status(panel, plan, archive)
+    _write_status(panel, plan, archive, settings)
     lines = [f"・{f.department}: {f.path.name}（要修正 {f.findings} 件）" for f in files]
     return EXIT_OK, (f"差し戻し用ファイル {len(files)} 件を作成しました（{plan.year.label_ja}）。\n"
                      f"出力先: {out}\n" + "\n".join(lines))
@@ -394,7 +395,7 @@ def _do_generate_scoring(ctx: _Context, panel: PanelIO) -> tuple[int, str]:
         raise PanelError("計画マスタの「委員」シートに委員が登録されていません。")
     out = scoring_dir(settings.project_dir)
     files = generate_scoring(plan, out, settings, archive)
-    _write_status(panel, plan, archive)
+    _write_status(panel, plan, archive, settings)
     lines = [f"・{f.member.name}: {f.path.name}（施策 {f.measures} 件）" for f in files]
     note = "" if archive is not None else NOT_COLLECTED_SCORING_JA + "\n"
     return EXIT_OK, (f"中間評価票 {len(files)} 件を作成しました（{plan.year.label_ja}）。\n{note}"

@@ -21,10 +21,11 @@ from openpyxl.workbook.protection import WorkbookProtection
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from . import __version__
+from .excel_limits import VALIDATION_TEXT_LIMITS, cut_text
 from .files import atomic_write, safe_filename
 from .fiscal import FiscalYear
 from .metadata import FORMAT_VERSION, row_hash, write_metadata_sheet
-from .plan import Indicator, Member, Plan, Project
+from .plan import Indicator, Member, Plan, Project, list_formula
 from .progress import progress
 from .settings import Settings
 from .stamp import NotStampable, Prototype, is_marker, new_marker
@@ -117,6 +118,7 @@ class RenderContext:
     projects: list[Project] | None = None
     inputs: list[InputCell] = field(default_factory=list)
     sheet_of_project: dict[str, str] = field(default_factory=dict)
+    merged: bool = False  # rendering the merged workbook's sheets: no input hints
     # Formula text of each cover cell that counts one sheet's missing inputs → that sheet.
     counting_formulas: dict[str, set[str]] = field(default_factory=dict)
 
@@ -131,14 +133,21 @@ def workbook_filename(plan: Plan, department: str, spec: TemplateSpec) -> str:
 
 
 def sheet_title(text: str, taken: set[str]) -> str:
-    """A valid, unique Excel sheet name (31 characters, none of []:*?/\\)."""
-    base = re.sub(r"[\[\]:*?/\\]", "_", text).strip("'")[:31] or "Sheet"
+    """A sheet name Excel accepts, added to ``taken``: at most 31 characters, none of []:*?/\\,
+    no apostrophe at either end, not the reserved 'History', unique ignoring case."""
+    base = _cut(re.sub(r"[\[\]:*?/\\]", "_", text), 31) or "Sheet"
+    used = {name.casefold() for name in taken} | {"history"}
     title, n = base, 2
-    while title in taken:
+    while title.casefold() in used:
         suffix = f"({n})"
-        title, n = base[:31 - len(suffix)] + suffix, n + 1
+        title, n = _cut(base, 31 - len(suffix)) + suffix, n + 1
     taken.add(title)
     return title
+
+
+def _cut(text: str, length: int) -> str:
+    # Cut first, then strip: a cut can leave an apostrophe at the end, which Excel refuses.
+    return text[:length].strip("'")
 
 
 def generate(plan: Plan, out_dir: Path, settings: Settings, *, departments: list[str] | None = None,
@@ -331,6 +340,10 @@ def placeholder_resolver(context: RenderContext, sheet_project: Project | None):
 
     def resolve(key: str, ctx: dict):
         project = ctx.get("project") or sheet_project
+        if key.startswith("hint:"):
+            # Text for the person filling the form (「▼ 一覧から選んでください」): shown in the
+            # department's workbook, left out of the merged sheets, which hold data.
+            return "" if context.merged else key[5:].strip()
         match = re.fullmatch(r"(year|target|result)\[(\d+)\]", key)
         if match:
             return _year_slot(context, project, ctx.get("indicator"), match.group(1), int(match.group(2)))
@@ -698,7 +711,7 @@ def _validation(kind: str, record: InputCell, plan: Plan) -> DataValidation:
         dv.prompt = f"1～5 の整数で入力してください。{labels}"
     elif kind == CHOICE:
         choices = record.choices or list(plan.direction_choices)
-        dv = DataValidation(type="list", formula1='"' + ",".join(choices) + '"')
+        dv = DataValidation(type="list", formula1=list_formula(choices))
         dv.error = "一覧から選んでください: " + "／".join(choices)
         dv.prompt = "▼ をクリックして一覧から選んでください。"
     elif kind == RATING:
@@ -717,7 +730,9 @@ def _validation(kind: str, record: InputCell, plan: Plan) -> DataValidation:
     dv.showInputMessage = True
     dv.errorStyle = "stop"
     dv.errorTitle = "入力内容を確認してください"
-    dv.promptTitle = record.label[:32]
+    dv.promptTitle = record.label
+    for attribute, limit in VALIDATION_TEXT_LIMITS.items():
+        setattr(dv, attribute, cut_text(getattr(dv, attribute), limit))
     return dv
 
 

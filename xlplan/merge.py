@@ -9,6 +9,7 @@ Text a department typed is always written as text, never as a formula.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import math
 import os
 import re
@@ -34,11 +35,15 @@ from .plan import Plan
 from .progress import progress
 from .read import package_sheets
 from .report import display_width
+from .rounding import average, rate
 from .scoring import committee_table
 from .settings import Settings
+from .status import STATUS_COLUMNS, status_rows, zone
 from .template import Input, load_template_spec, render_sheet
 
 ONE_DECIMAL = {"平均達成度", "評価点（平均）"}
+DATE_TIMES = {"最終保存", "回収日時"}  # real date-times in local time: Excel sorts and filters them
+_EXCEL_EPOCH = dt.datetime(1899, 12, 30)
 FONT = "游ゴシック"
 _FORMULA_START = re.compile(r"^[=+\-@\t\r]")
 _NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
@@ -77,8 +82,9 @@ class MergeSource:
     """What the merge reads from the archive: the submissions that count, and the values of
     one project at a time (never every value at once, so memory stays flat as N grows)."""
 
-    def __init__(self, archive: Archive, plan: Plan):
+    def __init__(self, archive: Archive, plan: Plan, timezone: str | None = None):
         self.archive, self.plan = archive, plan
+        self.tz = zone(timezone)  # times are shown in the project's local time
         self.lines, self.others = submission_status(archive, plan)
         self.current = archive.department_current(plan)
         self.ids = [s.id for s in self.current.values()]
@@ -143,9 +149,10 @@ def _intern(text):
     return sys.intern(text) if isinstance(text, str) else text
 
 
-def merged_tables(archive: Archive, plan: Plan) -> MergedTables:
-    """Build every merged table from the archive (never from re-reading a folder)."""
-    source = MergeSource(archive, plan)
+def merged_tables(archive: Archive, plan: Plan, timezone: str | None = None) -> MergedTables:
+    """Build every merged table from the archive (never from re-reading a folder); times in
+    ``timezone`` (the project's setting; Asia/Tokyo by default)."""
+    source = MergeSource(archive, plan, timezone)
     tables = table_sources(source)
     merged = MergedTables(*(t.frame() for t in tables[:7]))
     if len(tables) > 7:
@@ -157,9 +164,9 @@ def table_sources(source: MergeSource) -> list[Table]:
     """The merged tables in sheet order (提出状況 … 入力値, then 中間評価結果 when members replied)."""
     plan, archive = source.plan, source.archive
     tables = [
-        Table("提出状況", STATUS_COLUMNS, lambda: _status_rows(source)),
+        Table("提出状況", STATUS_COLUMNS, lambda: status_rows(source.lines, source.others, plan, "ja", source.tz)),
         Table("要確認", FINDING_COLUMNS, lambda: _finding_rows(source)),
-        Table("一覧", OVERVIEW_COLUMNS, lambda: _overview_rows(source)),
+        Table("一覧", overview_columns(plan), lambda: _overview_rows(source)),
         Table("指標", INDICATOR_COLUMNS, lambda: _indicator_rows(source)),
         Table("基本目標別", _goal_columns(plan), lambda: _goal_rows(source)),
         Table("入力値", VALUE_COLUMNS, lambda: _value_rows(source)),
@@ -170,39 +177,6 @@ def table_sources(source: MergeSource) -> list[Table]:
         tables.append(Table("中間評価結果", list(committee.columns),
                             lambda: iter(committee.to_dict("records"))))
     return tables
-
-
-def _not_counted_reason(s, plan: Plan) -> str:
-    """Why a file counts for nobody, in the coordinator's words."""
-    if not s.readable:
-        return "読み取れないファイル"
-    if s.plan_id != plan.plan_id:
-        return "別の計画の様式"
-    if s.form_year != plan.year.short:
-        return f"{s.form_year or '?'} の様式"
-    return "計画マスタにない委員" if s.kind == "scoring" else "計画マスタにない担当課"
-
-
-STATUS_COLUMNS = ["区分", "担当課", "状況", "提出ファイル", "最終保存", "回収日時", "エラー", "警告",
-                  "提出回数", "保管先"]
-
-
-def _status_rows(source: MergeSource) -> Iterator[dict]:
-    for line in source.lines:
-        s = line.submission
-        yield {"区分": "委員" if line.kind == "scoring" else "担当課",
-               "担当課": line.department, "状況": line.status,
-               "提出ファイル": s.original_name if s else "", "最終保存": s.last_saved if s else "",
-               "回収日時": s.collected_at if s else "", "エラー": s.errors if s else None,
-               "警告": s.warnings if s else None, "提出回数": line.submissions,
-               "保管先": s.archived_path if s else ""}
-    for s in source.others:
-        reason = _not_counted_reason(s, source.plan)
-        yield {"区分": "委員" if s.kind == "scoring" else "担当課" if s.kind else "",
-               "担当課": s.department or "（不明）", "状況": f"対象外（{reason}）",
-               "提出ファイル": s.original_name, "最終保存": s.last_saved or "",
-               "回収日時": s.collected_at, "エラー": s.errors, "警告": s.warnings,
-               "提出回数": None, "保管先": s.archived_path}
 
 
 _SEVERITY_JA = {"error": "エラー", "warning": "警告", "info": "情報"}
@@ -235,12 +209,24 @@ def _hierarchy(plan: Plan, project):
             f"{direction.id} {direction.name}" if direction else project.direction_id)
 
 
-OVERVIEW_COLUMNS = ["基本目標", "施策の方向性", "事業", "担当課", "実績", "事業名", "評価", "達成度",
-                    "次年度計画", "次年度事業名", "今後の方向性", "状態"]
+def _overview_names(plan: Plan) -> dict[str, str]:
+    """一覧's headers as seed 003 prints them: the year in the result and plan columns."""
+    this, following = plan.year.label_ja, (plan.year + 1).label_ja
+    return {"result": f"{this}実績", "name": f"{this}事業名", "plan": f"{following}計画",
+            "next_name": f"{following}事業名"}
+
+
+def overview_columns(plan: Plan) -> list[str]:
+    """一覧 (seed 003's 資料No.3): per project and department, with the project's 区分 and
+    それぞれの役割, and this year's result and next year's plan under their years."""
+    names = _overview_names(plan)
+    return ["基本目標", "施策の方向性", "事業", "区分", "それぞれの役割", "担当課", names["result"],
+            names["name"], "評価", "達成度", names["plan"], names["next_name"], "今後の方向性", "状態"]
 
 
 def _overview_rows(source: MergeSource) -> Iterator[dict]:
     plan = source.plan
+    names = _overview_names(plan)
     for project in plan.projects:
         goal, direction = _hierarchy(plan, project)
         by_key = source.project_values(project.id)
@@ -248,11 +234,12 @@ def _overview_rows(source: MergeSource) -> Iterator[dict]:
             get = lambda field: _text(by_key.get((dept, project.id, field, None, None)))  # noqa: E731
             missing = "（終了）" if project.ended else "（未提出）"
             yield {"基本目標": goal, "施策の方向性": direction,
-                   "事業": f"{project.id} {project.name}", "担当課": dept,
-                   "実績": get("eval_result") if source.submitted(project, dept) else missing,
-                   "事業名": get("eval_name"), "評価": get("eval_comment"),
-                   "達成度": get("eval_score"), "次年度計画": get("next_plan"),
-                   "次年度事業名": get("next_name"), "今後の方向性": get("direction"),
+                   "事業": f"{project.id} {project.name}", "区分": "\n".join(project.role_groups),
+                   "それぞれの役割": project.roles or None, "担当課": dept,
+                   names["result"]: get("eval_result") if source.submitted(project, dept) else missing,
+                   names["name"]: get("eval_name"), "評価": get("eval_comment"),
+                   "達成度": get("eval_score"), names["plan"]: get("next_plan"),
+                   names["next_name"]: get("next_name"), "今後の方向性": get("direction"),
                    "状態": project.status}
 
 
@@ -261,9 +248,9 @@ INDICATOR_COLUMNS = ["事業番号", "事業名", "指標", "担当課", "年度
 
 
 def _rate(number, target) -> float | None:
-    if number is None or target is None or not isinstance(target.value, (int, float)) or not target.value:
+    if target is None or not isinstance(target.value, (int, float)) or isinstance(target.value, bool):
         return None
-    return round(number / target.value, 3)
+    return rate(number, target.value)
 
 
 def _indicator_rows(source: MergeSource) -> Iterator[dict]:
@@ -370,7 +357,7 @@ def _goal_rows(source: MergeSource) -> Iterator[dict]:
         row = {"区分": level, "番号": number, "名称": name, "事業数": len(projects),
                "担当課数（延べ）": sum(len(p.departments) for p in projects),
                "提出済": sum(source.submitted(p, d) for p in projects for d in p.departments),
-               "平均達成度": round(sum(numbers) / len(numbers), 1) if numbers else None}
+               "平均達成度": average(numbers)}
         for score in range(1, 6):
             row[f"達成度{score}"] = sum(1 for n in numbers if n == score)
         for choice in plan.direction_choices:
@@ -456,6 +443,10 @@ class _Formats:
             props["align"] = "center"
             if name in ONE_DECIMAL:
                 props["num_format"] = "0.0"  # an average of 3 is published as 3.0
+            elif str(name).endswith("達成率"):
+                props["num_format"] = "0.0%"  # 0.833 is shown as 83.3%; the CSV keeps 0.833
+            elif name in DATE_TIMES:
+                props["num_format"] = "yyyy/mm/dd hh:mm"
         return self.get(**props)
 
 
@@ -741,7 +732,7 @@ class _Written:
 
 def _table_sheet(wb, formats: _Formats, table: Table, widths: dict[str, int], wrap=(),
                  print_columns: int | None = None, titles: tuple[str, ...] = (), decorate=None,
-                 keep_first: int = 0, row_files: _RowFiles | None = None) -> _Written:
+                 keep_first: int = 0, row_files: _RowFiles | None = None, paper: int = 9) -> _Written:
     """A table sheet, streamed row by row: optional title lines, a styled header row, frozen
     panes, auto-filter, wrapped text with row heights that show it, A4 landscape fitted to
     the width. ``decorate(ws, r, row, formats)`` may add a link or a fill to a written row.
@@ -756,7 +747,7 @@ def _table_sheet(wb, formats: _Formats, table: Table, widths: dict[str, int], wr
         ws.set_column(col, col, widths.get(name, 12))
     ws.freeze_panes(head + 1, 0)
     ws.set_landscape()
-    ws.set_paper(9)  # A4
+    ws.set_paper(paper)  # 9: A4, 8: A3
     ws.fit_to_pages(1, 0)
     ws.repeat_rows(head)
     for r, text in enumerate(titles):
@@ -775,7 +766,7 @@ def _table_sheet(wb, formats: _Formats, table: Table, widths: dict[str, int], wr
     r = head
     for row in table.rows():
         r += 1
-        values = [row.get(name) for name in columns]
+        values = [_excel_serial(v) if isinstance(v, dt.datetime) else v for v in (row.get(n) for n in columns)]
         height = _row_height(values, columns, widths, wrap)
         if stream is not None:
             stream.write(r, values, height)
@@ -793,6 +784,12 @@ def _table_sheet(wb, formats: _Formats, table: Table, widths: dict[str, int], wr
     if columns:
         ws.autofilter(head, 0, last, len(columns) - 1)
     return _Written(ws, r - head, head, first)
+
+
+def _excel_serial(moment: dt.datetime) -> float:
+    """A (naive, local) date-time as the number an Excel date cell holds: days since
+    1899-12-30, the time as the fraction (the column's format shows it as a date-time)."""
+    return (moment - _EXCEL_EPOCH).total_seconds() / 86400
 
 
 def _finding_links(archive: Archive, out_dir: Path, formats: _Formats):
@@ -885,14 +882,31 @@ def _committee_sheet(wb, formats: _Formats, plan: Plan, table: Table) -> None:
                                    "④できている ⑤よくできている"))
     if not written.rows:
         return
-    sheet, head, n = written.ws.name, written.head, written.rows
+    ws, sheet, n = written.ws, written.ws.name, written.rows
+    # The chart's categories are short labels (number and name), written under the table:
+    # 施策の展開 holds the whole policy paragraph, unreadable as a chart label.
+    label_col, value_col = table.columns.index("施策の展開"), table.columns.index("評価点（平均）")
+    top = written.head + n + 2
+    head = formats.get(font_name=FONT, bold=True, bg_color="#D9E1F2", pattern=1, align="center")
+    ws.write_string(top, label_col, "施策（グラフ用）", head)
+    ws.write_string(top, value_col, "評価点（平均）", head)
+    number = formats.column("評価点（平均）", (), True)
+    for i, row in enumerate(table.rows(), start=1):
+        ws.write_string(top + i, label_col, measure_label(row["施策の展開"]), formats.column("", (), False))
+        _write(ws, top + i, value_col, row["評価点（平均）"], number)
     chart = _bar_chart(wb, "施策ごとの評価点（平均）")
-    col = table.columns.index("評価点（平均）")
-    chart.add_series({"name": [sheet, head, col], "categories": [sheet, head + 1, 2, head + n, 2],
-                      "values": [sheet, head + 1, col, head + n, col]})
+    chart.add_series({"name": [sheet, top, value_col],
+                      "categories": [sheet, top + 1, label_col, top + n, label_col],
+                      "values": [sheet, top + 1, value_col, top + n, value_col]})
     chart.set_x_axis({"min": 0, "max": 5})
+    chart.set_y_axis({"reverse": True})  # the first measure at the top, as in the table
     chart.set_size({"width": 18 * _CM, "height": max(7, 0.8 * n) * _CM})
-    written.ws.insert_chart(head + n + 3, 0, chart)
+    ws.insert_chart(top + n + 2, 0, chart)
+
+
+def measure_label(text) -> str:
+    """A measure's short label: the first line of 施策の展開 (number and name)."""
+    return str(text or "").split("\n", 1)[0].strip()
 
 
 def _merged_input(project, item: Input, by_key) -> object:
@@ -1027,7 +1041,7 @@ def _project_sheets(wb, formats: _Formats, source: MergeSource, spec) -> None:
     project_template = scratch[spec.sheets["project"]]
     project_template.title = "__template_project"
     taken = set(wb.sheetnames)
-    context = RenderContext(plan, "全担当課", spec)
+    context = RenderContext(plan, "全担当課", spec, merged=True)
     looks: dict[tuple, object] = {}
     for project in progress(plan.projects, "事業シートを作成", "project sheets", unit="sheet"):
         title = sheet_title(f"{project.id} {project.name}", taken)
@@ -1044,18 +1058,33 @@ def _project_sheets(wb, formats: _Formats, source: MergeSource, spec) -> None:
 
 
 _WIDTHS = {
-    "提出状況": {"担当課": 16, "状況": 18, "提出ファイル": 40, "最終保存": 22, "回収日時": 22, "保管先": 50},
+    "提出状況": {"担当課": 16, "状況": 22, "集計": 12, "ID": 6, "提出ファイル": 36, "最終保存": 17,
+             "回収日時": 17, "提出回数": 8, "備考": 40, "保管先": 50},
     "要確認": {"コード": 22, "担当課": 14, "ファイル": 32, "項目": 30, "シート": 24, "セル": 8,
             "入力値": 16, "内容": 60, "保管先": 30},
-    "一覧": {"基本目標": 18, "施策の方向性": 18, "事業": 22, "担当課": 12, "実績": 40, "事業名": 18,
-           "評価": 40, "達成度": 8, "次年度計画": 36, "次年度事業名": 18, "今後の方向性": 14},
+    "一覧": {"基本目標": 14, "施策の方向性": 14, "事業": 18, "区分": 10, "それぞれの役割": 30, "担当課": 11,
+           "評価": 34, "達成度": 7, "今後の方向性": 11, "状態": 7},
     "指標": {"事業名": 24, "指標": 34, "担当課": 14},
     "基本目標別": {"名称": 30, "区分": 12},
     "推移": {"事業": 24, "指標": 30, "担当課": 14},
     "入力値": {"担当課": 14, "項目": 34, "入力値": 24, "値": 16, "目標": 10},
 }
-_WRAP = {"要確認": ("内容", "項目"), "推移": ("事業", "指標"), "入力値": ("項目",),
-         "一覧": ("基本目標", "施策の方向性", "事業", "実績", "評価", "次年度計画", "事業名", "次年度事業名")}
+_WRAP = {"提出状況": ("備考",), "要確認": ("内容", "項目"), "推移": ("事業", "指標"), "入力値": ("項目",),
+         "一覧": ("基本目標", "施策の方向性", "事業", "区分", "それぞれの役割", "評価")}
+# 一覧's year columns (令和6年度実績 …) by how their header ends: (width, wrapped).
+_OVERVIEW_YEAR_COLUMNS = {"事業名": 16, "実績": 34, "計画": 32}
+
+
+def _layout_of(table: Table) -> tuple[dict[str, int], tuple[str, ...]]:
+    """Column widths and wrapped columns of a table sheet (一覧's year columns by suffix)."""
+    widths, wrap = dict(_WIDTHS[table.name]), tuple(_WRAP.get(table.name, ()))
+    if table.name == "一覧":
+        for column in table.columns:
+            suffix = next((k for k in _OVERVIEW_YEAR_COLUMNS if column.endswith(k) and column != k), None)
+            if suffix is not None:
+                widths[column] = _OVERVIEW_YEAR_COLUMNS[suffix]
+                wrap += (column,)
+    return widths, wrap
 _TABLE_ORDER = ["提出状況", "要確認", "一覧", "指標", "基本目標別", "推移", "入力値"]
 
 
@@ -1066,9 +1095,12 @@ def _merged_table_sheet(wb, formats: _Formats, table: Table, archive: Archive, o
     # 保管先 (the archived copy) is for tracing, not for print: it stays outside the print area.
     print_columns = len(table.columns) - 1 if name in ("提出状況", "要確認") else None
     decorate = _finding_links(archive, out_dir, formats) if name == "要確認" else None
-    written = _table_sheet(wb, formats, table, _WIDTHS[name], wrap=_WRAP.get(name, ()),
+    widths, wrap = _layout_of(table)
+    # 一覧 is the committee pack's table (seed 003's 資料No.3): A3 landscape, legible.
+    written = _table_sheet(wb, formats, table, widths, wrap=wrap,
                            print_columns=print_columns, decorate=decorate,
-                           keep_first=12 if name == "推移" else 0, row_files=row_files)
+                           keep_first=12 if name == "推移" else 0, row_files=row_files,
+                           paper=8 if name == "一覧" else 9)
     if name == "基本目標別":
         _goal_charts(wb, written, table.columns)
     if name == "推移":
@@ -1096,7 +1128,7 @@ def write_merged(archive: Archive, plan: Plan, settings: Settings, out: Path,
 
 def _write_merged(archive: Archive, plan: Plan, settings: Settings, out: Path,
                   csv_dir: Path | None) -> Path:
-    source = MergeSource(archive, plan)
+    source = MergeSource(archive, plan, settings.timezone)
     tables = {t.name: t for t in table_sources(source)}
     spec = load_template_spec("department", settings.templates_dir)
 

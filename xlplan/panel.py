@@ -87,7 +87,9 @@ SETTINGS_ROWS: list[tuple[str, str, str, str]] = [
 SETTING_NAMES: dict[str, str] = {key: name for key, name, _, _ in SETTINGS_ROWS}
 FIRST_SETTING_ROW = 4  # 1-based Excel row of the first setting
 
-STATUS_HEADER = ["担当課", "状況", "ファイル", "エラー", "警告"]
+# The status table is the one every view shows (xlplan.status.panel_rows: the same words and
+# local times as `xlplan status`); the findings table sits to its right.
+STATUS_HEADER = ["担当課", "状況", "ID", "ファイル", "保存", "エラー", "警告", "集計", "備考"]
 FINDINGS_HEADER = ["重要度", "コード", "ファイル", "場所", "内容"]
 
 # Code names of the document modules (VBA names must be ASCII): the workbook and each sheet.
@@ -234,19 +236,19 @@ def build_panel(path: Path | str, *, project_dir: Path | str | None = None, mast
         # --- 状況 -------------------------------------------------------------------------
         st = wb.add_worksheet(STATUS_SHEET)
         st.set_vba_name(_SHEET_CODE_NAMES[STATUS_SHEET])
-        for col, width in zip("ABCDEFGHIJK", (18, 10, 44, 7, 7, 3, 8, 26, 36, 24, 80)):
+        for col, width in zip("ABCDEFGHIJKLMNO", (18, 16, 6, 36, 16, 6, 6, 10, 40, 3, 8, 26, 36, 24, 80)):
             st.set_column(f"{col}:{col}", width)
         st.write("A1", "実行結果", title)
-        st.merge_range("A2:K2", "", message)
+        st.merge_range("A2:O2", "", message)
         st.write_string("A2", "（まだ実行していません）", message)
         st.set_row(1, 75)
         wb.define_name("xlplan_message", f"='{STATUS_SHEET}'!$A$2")
         st.write("A4", "提出状況", bold)
         st.write_row("A5", STATUS_HEADER, head)
         wb.define_name("xlplan_status", f"='{STATUS_SHEET}'!$A$5")
-        st.write("G4", "指摘（回収・チェック／1ファイル確認）", bold)
-        st.write_row("G5", FINDINGS_HEADER, head)
-        wb.define_name("xlplan_findings", f"='{STATUS_SHEET}'!$G$5")
+        st.write("K4", "指摘（回収・チェック／1ファイル確認）", bold)
+        st.write_row("K5", FINDINGS_HEADER, head)
+        wb.define_name("xlplan_findings", f"='{STATUS_SHEET}'!$K$5")
 
         # --- xlwings.conf -------------------------------------------------------------------
         # xlwings' VBA (GetConfigFromSheet) reads column A from A1 down to the first blank

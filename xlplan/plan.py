@@ -17,6 +17,7 @@ from pathlib import Path
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
+from .excel_limits import LIST_LIMIT, utf16_length
 from .findings import Finding, has_errors
 from .fiscal import FiscalYear, FiscalYearError, fiscal_years, parse_fiscal_year
 from .normalise import normalise_quantity
@@ -34,6 +35,25 @@ SHEET_MEMBERS = "委員"
 SHEET_DEADLINES = "提出期限"
 
 DEFAULT_DIRECTION_CHOICES = ("継続", "継続（一部見直し）", "見直し", "終了")
+def list_formula(choices) -> str:
+    """A list validation's formula: the choices as one quoted text, quotes inside doubled."""
+    return '"' + ",".join(str(c).replace('"', '""') for c in choices) + '"'
+
+
+def choice_list_problem(choices) -> tuple[str, str] | None:
+    """Why Excel cannot offer ``choices`` as a drop-down list, as (Japanese, English); None when
+    it can. The one rule for the master's 今後の方向性 and a layout's declared choices: Excel
+    keeps the list as one text "a,b,c", so a comma cannot be inside a choice, and past
+    LIST_LIMIT Excel repairs the workbook on opening and drops the validation."""
+    commas = [c for c in choices if "," in c]
+    if commas:
+        return (f"選択肢に半角カンマは使えません（{commas[0]}）",
+                f"a choice cannot contain a comma ({commas[0]})")
+    units = utf16_length(list_formula(choices)) - 2
+    if units > LIST_LIMIT:
+        return (f"選択肢が合わせて {units} 文字あります。Excel の一覧は {LIST_LIMIT} 文字までです",
+                f"the choices add up to {units} characters; Excel's drop-down list holds {LIST_LIMIT}")
+    return None
 DEFAULT_SCORE_SCALE = (
     (5, "十分達成できた"),
     (4, "概ね達成できた"),
@@ -46,6 +66,8 @@ LAYOUT_ALIASES = {"事業シート": "department", "評価シート": "departmen
                   "活動報告": "activity", "指標": "indicators", "実績報告": "indicators",
                   "件数": "counts", "相談件数": "counts"}
 _DEPARTMENT_SPLIT = re.compile(r"[、,，/／・;；\n]+")
+# A line of それぞれの役割 that names who: 「市民：…」「社協: …」 (a short name, then a colon).
+_ROLE_LINE = re.compile(r"^\s*([^\s：:①-⑳]{1,10})\s*[：:]")
 
 
 class PlanError(Exception):
@@ -122,6 +144,21 @@ class Project:
     layout: str = ""
     indicators: list[Indicator] = field(default_factory=list)
     source: str = ""
+    groups: str = ""
+
+    @property
+    def role_groups(self) -> list[str]:
+        """区分 (seed 003): who has a role in the project, e.g. 市民 / 福祉事業者 / 社協 / 行政.
+        The master's optional 区分 column when filled, else the names that start the lines of
+        それぞれの役割 (「市民：…」)."""
+        if self.groups.strip():
+            return split_departments(self.groups)
+        found = []
+        for line in self.roles.splitlines():
+            match = _ROLE_LINE.match(line)
+            if match and match.group(1) not in found:
+                found.append(match.group(1))
+        return found
 
     @property
     def ended(self) -> bool:
@@ -413,6 +450,10 @@ def _read_plan_workbook(wb, findings: list[Finding], file: str) -> Plan | None:
     directions = _read_directions(wb, findings, file, goals)
     projects = _read_projects(wb, findings, file, directions, departments)
     direction_choices, scale = _read_choices(wb)
+    problem = choice_list_problem(direction_choices)
+    if problem:
+        findings.append(Finding("master-invalid-value", file=file, sheet=SHEET_CHOICES, expected="今後の方向性",
+                                value="／".join(direction_choices), detail=problem[0], detail_en=problem[1]))
     members = _read_members(wb, findings, file)
     if None in (start, end, year) or not name:
         return None
@@ -564,8 +605,9 @@ def _read_projects(wb, findings, file, directions, departments) -> list[Project]
     sheet = _SheetReader(wb, SHEET_PROJECTS, findings, file)
     c_id, c_dir, c_name = sheet.column("事業番号"), sheet.column("施策の方向性番号"), sheet.column("事業名")
     c_dept = sheet.column("担当課")
-    c_issues, c_policy, c_roles, c_status, c_layout = (
-        sheet.column(x, required=False) for x in ("現状と課題", "方針・目標", "それぞれの役割", "状態", "様式"))
+    c_issues, c_policy, c_roles, c_status, c_layout, c_groups = (
+        sheet.column(x, required=False)
+        for x in ("現状と課題", "方針・目標", "それぞれの役割", "状態", "様式", "区分"))
     direction_ids = {d.id for d in directions}
     listed = {d.name for d in departments}
     projects = []
@@ -587,7 +629,8 @@ def _read_projects(wb, findings, file, directions, departments) -> list[Project]
             id=pid, direction_id=did, name=name, departments=depts,
             issues=sheet.text(values, c_issues), policy=sheet.text(values, c_policy),
             roles=sheet.text(values, c_roles), status=sheet.text(values, c_status) or "実施中",
-            layout=sheet.text(values, c_layout), source=sheet.cell(row, c_id)))
+            layout=sheet.text(values, c_layout), source=sheet.cell(row, c_id),
+            groups=sheet.text(values, c_groups)))
     return projects
 
 

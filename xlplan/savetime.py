@@ -12,24 +12,20 @@ from __future__ import annotations
 
 import datetime as dt
 
+from .status import instant as read_instant
+
 # PCs' clocks differ from the coordinator's by a few minutes; that is no reason for doubt.
 SLACK = dt.timedelta(minutes=10)
 
 
 def instant(value) -> float:
     """An ISO time (text or datetime) as seconds since the epoch (naive times are taken as
-    UTC); -inf when absent or not a time."""
-    if value is None or value == "":
-        return float("-inf")
-    moment = value
-    if not isinstance(value, dt.datetime):
-        try:
-            moment = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        except ValueError:
-            return float("-inf")
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.timezone.utc)
-    return moment.timestamp()
+    UTC, as ``status.instant`` reads them); -inf when absent or not a time."""
+    if isinstance(value, dt.datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    else:
+        moment = read_instant(value if value else None)
+    return float("-inf") if moment is None else moment.timestamp()
 
 
 def save_time_doubt(last_saved, generated_at, collected_at) -> tuple[str, str] | None:

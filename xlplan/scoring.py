@@ -12,15 +12,17 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pandas as pd
 
 from .archive import STATUS_MISSING, Archive
+from .excel_limits import CELL_TEXT_LIMIT, cut_text
 from .files import atomic_write, safe_filename
 from .generate import build_workbook
 from .plan import Member, Plan
+from .rounding import average as half_up_average
+from .rounding import round_half_up  # noqa: F401  (part of this module's API)
 from .settings import Settings
 from .template import load_template_spec
 
@@ -57,10 +59,15 @@ def results_summaries(archive: Archive | None, plan: Plan) -> dict[str, str]:
     summaries = {}
     for project in plan.projects:
         lines = texts.get(project.id, {})
-        summaries[project.id] = "\n".join(
+        summary = "\n".join(
             lines.get(d) or (f"【{d}】{STATUS_MISSING}" if (plan.layout_of(project), d) not in submitted
                              else f"【{d}】{NO_RESULT_TEXT}") for d in project.departments)
+        # Many departments' texts can pass what one cell holds; the full texts are in the merged workbook.
+        summaries[project.id] = cut_text(summary, CELL_TEXT_LIMIT, _CUT_NOTE)
     return summaries
+
+
+_CUT_NOTE = "…（文字数が Excel の上限を超えるため以下省略。全文は集計ファイルを参照）"
 
 
 def scoring_filename(plan: Plan, member: Member) -> str:
@@ -90,11 +97,6 @@ def _generate_scoring(plan: Plan, out_dir: Path, settings: Settings, archive: Ar
     return written
 
 
-def round_half_up(value: Decimal, places: str = "0.1") -> float:
-    """3.65 → 3.7: the rounding a published table uses (Python's round() would give 3.6)."""
-    return float(value.quantize(Decimal(places), rounding=ROUND_HALF_UP))
-
-
 def committee_table(archive: Archive, plan: Plan) -> pd.DataFrame:
     """中間評価結果 in seed 003's shape, computed in Python from the archived ratings."""
     current = archive.current(plan, "scoring")
@@ -115,7 +117,7 @@ def committee_table(archive: Archive, plan: Plan) -> pd.DataFrame:
         direction = plan.direction(project.direction_id)
         goal = plan.goal(direction.goal_no) if direction else None
         scores = ratings.get(project.id, [])
-        average = round_half_up(Decimal(sum(scores)) / Decimal(len(scores))) if scores else None
+        average = half_up_average(scores)
         bullets = "\n".join(f"○ {c}" for c in comments.get(project.id, []))
         rows.append({
             "基本目標": f"{goal.no}. {goal.name}" if goal else "",

@@ -68,6 +68,20 @@ def _number(low: float | None = None):
     return check
 
 
+def _timezone(value):
+    """An IANA time zone name such as Asia/Tokyo."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError
+        ZoneInfo(value.strip())
+    except (ValueError, OSError, ZoneInfoNotFoundError):
+        raise ValueError("タイムゾーン名で指定してください（例: Asia/Tokyo）",
+                         "must be a time zone name such as Asia/Tokyo") from None
+    return value.strip()
+
+
 def _choice(*words: str):
     def check(value):
         if value not in words:
@@ -82,6 +96,8 @@ SCHEMA: dict[tuple[str, str], tuple] = {
     ("xlplan", "sheet_password"): (_nonempty_text, None),
     ("xlplan", "master"): (_text, ""),
     ("xlplan", "templates_dir"): (_text, ""),
+    # Times shown to people (提出状況, status) are in this zone.
+    ("xlplan", "timezone"): (_timezone, "Asia/Tokyo"),
     ("check", "far_from_target_low"): (_number(0), 0.5),
     ("check", "far_from_target_high"): (_number(0), 2.0),
     ("store", "path"): (_nonempty_text, None),
@@ -137,6 +153,7 @@ class Settings:
     far_low: float = 0.5
     far_high: float = 2.0
     extra: dict = field(default_factory=dict)
+    timezone: str = "Asia/Tokyo"
     # Tables and keys of the file that xlplan does not know (see ``validate``).
     unknown: list[str] = field(default_factory=list)
     lock_wait: float = 60.0
@@ -192,6 +209,8 @@ def write_settings(settings: Settings) -> Path:
         f"sheet_password = {_toml_str(settings.sheet_password)}",
         f"master = {_toml_str(rel(settings.master))}",
         f"templates_dir = {_toml_str(rel(settings.templates_dir))}",
+        "# 提出状況などの日時を表示するタイムゾーン / time zone of the times shown (IANA name)",
+        f"timezone = {_toml_str(settings.timezone)}",
         "",
         "[check]",
         "# 実績が目標のこの割合未満・超過なら警告 (result-far-from-target)",
@@ -232,6 +251,7 @@ def load_settings(path: Path) -> Settings:
         far_low=values[("check", "far_from_target_low")],
         far_high=values[("check", "far_from_target_high")],
         extra={k: v for k, v in data.items() if k not in ("xlplan", "check")},
+        timezone=values[("xlplan", "timezone")],
         unknown=unknown,
         lock_wait=values[("run", "lock_wait_seconds")],
         store_path=values[("store", "path")],

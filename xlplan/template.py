@@ -29,6 +29,8 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.cell_range import CellRange
 from openpyxl.worksheet.merge import MergedCellRange
 
+from .plan import choice_list_problem
+
 PLACEHOLDER = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
 BLOCK_TAG = re.compile(r"^\s*each\s+([a-z_]+)\s*$")
 
@@ -98,6 +100,10 @@ def load_template_spec(layout_id: str = "department", folder: Path | None = None
         if declared.get("kind", "text") not in FIELD_KINDS:
             raise TemplateError(f"{declaration.name}: 項目 {name} の kind「{declared.get('kind')}」は使えません"
                                 f"（{', '.join(sorted(FIELD_KINDS))}）。")
+    for name, declared in spec.fields.items():
+        problem = choice_list_problem([str(c) for c in declared.get("choices") or []])
+        if problem:
+            raise TemplateError(f"{declaration.name}: 項目 {name}: {problem[0]}。")
     for check in spec.checks:
         unknown = [f for f in [check.get("total"), *check.get("parts", [])] if f not in spec.fields]
         if check.get("kind") != "sum" or unknown:
