@@ -27,6 +27,8 @@ WRONG = [
     ("xlplan", "master", "3"),
     ("xlplan", "templates_dir", "[1]"),
     ("xlplan", "templates_dir", "true"),
+    ("xlplan", "timezone", '"Mars/Olympus"'),
+    ("xlplan", "timezone", "9"),
     ("check", "far_from_target_low", '"half"'),
     ("check", "far_from_target_low", "-1"),
     ("check", "far_from_target_low", "5.0"),   # above the high bound (2.0)
@@ -90,6 +92,18 @@ def test_a_wrong_value_is_a_message_naming_the_file_and_the_key(project, generat
             assert not JAPANESE.search(r.stderr.replace(str(path), ""))
         else:
             assert "設定ファイル" in r.stderr and "使えません" in r.stderr
+
+
+def test_a_wrong_value_is_shown_but_never_a_secret(project):
+    _with(project, "xlplan", "timezone", '"Tokio"')
+    r = run_cli("status", "--project", str(project.root))
+    assert r.returncode == 2 and "[xlplan] timezone「Tokio」はタイムゾーン名で指定してください" in r.stderr, r.stderr
+    _with(project, "xlplan", "timezone", None)
+    _with(project, "xlplan", "sheet_password", "[\"geheim-pass\"]")
+    _with(project, "xlplan", "signing_key", '"abcdef-secret-key"')
+    r = run_cli("--lang", "en", "status", "--project", str(project.root))
+    assert r.returncode == 2 and "[xlplan] signing_key must be" in r.stderr, r.stderr
+    assert "secret-key" not in r.stderr and "abcdef" not in r.stderr
 
 
 @pytest.mark.parametrize("key", ["signing_key", "sheet_password"])

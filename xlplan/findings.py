@@ -106,10 +106,10 @@ _TYPES = [
        "No xlplan.toml settings file found ({detail}). Create one with 'xlplan init' or pass --project.",
        detail="計画マスタのフォルダ、現在のフォルダ", detail_en="the plan master's folder, the current folder"),
     _t("settings-invalid", ERROR, "plan", "設定ファイルの値が正しくありません", "Settings value not valid",
-       "設定ファイル {file} を使えません: {field} {detail}。",
+       "設定ファイル {file} を使えません: {field}{detail}。",
        "The settings file {file} cannot be used: {field} {detail}.",
-       file="xlplan.toml", field="[check] far_from_target_low", detail="は数値で指定してください",
-       detail_en="must be a number"),
+       file="xlplan.toml", field="[check] far_from_target_low", detail="「half」は数値で指定してください",
+       detail_en='"half" must be a number'),
     # --- returned workbooks ---------------------------------------------------------------
     _t("file-skipped", INFO, "collect", "対象外のファイル", "File not taken in",
        "対象外として読み取りませんでした（{detail}）。", "Not read: {detail}.",

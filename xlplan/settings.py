@@ -27,10 +27,31 @@ class SettingsError(XlplanError):
         super().__init__(finding.message("ja"), finding.message("en"))
 
 
-def _invalid(path: Path, key: str, ja: str, en: str) -> SettingsError:
-    """settings-invalid naming the file and the key ('[table] key'; empty: the whole file)."""
-    return SettingsError(Finding("settings-invalid", file=str(path), field=key,
-                                 detail=f"は{ja}" if key else ja, detail_en=en))
+# Values never repeated in a message (the key and password must appear in no output).
+_SECRETS = {"signing_key", "sheet_password"}
+_MISSING = object()
+
+
+def _invalid(path: Path, key: str, ja: str, en: str, value=_MISSING) -> SettingsError:
+    """settings-invalid naming the file, the key ('[table] key'; empty: the whole file) and,
+    unless it is a secret, the value found."""
+    secret = key.split(" ")[-1] in _SECRETS
+    shown = "" if value is _MISSING or secret else _shown(value)
+    detail = (f"「{shown}」は{ja}" if shown else f" は{ja}") if key else ja
+    return SettingsError(Finding("settings-invalid", file=str(path), field=key, detail=detail,
+                                 detail_en=f'"{shown}" {en}' if shown else en))
+
+
+def _shown(value) -> str:
+    """A TOML value as a message shows it (short)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "{…}"
+    if isinstance(value, list):
+        return "[…]"
+    text = str(value)
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 # Every setting xlplan reads, in one place: (table, key) → (check, default). A check turns the
@@ -132,7 +153,7 @@ def validate(data: dict, path: Path) -> tuple[dict[tuple[str, str], object], lis
             values[(table, key)] = check(content[key])
         except ValueError as exc:
             ja, en = exc.args
-            raise _invalid(path, f"[{table}] {key}", ja, en) from None
+            raise _invalid(path, f"[{table}] {key}", ja, en, content[key]) from None
     low, high = values[("check", "far_from_target_low")], values[("check", "far_from_target_high")]
     if low > high:
         raise _invalid(path, "[check] far_from_target_low",
