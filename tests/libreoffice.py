@@ -361,9 +361,16 @@ class LibreOffice:
 
     # -- operations --------------------------------------------------------------
 
-    def inspect(self, path: str | os.PathLike) -> dict:
-        """Workbook as LibreOffice sees it: sheets (cells, protection, validation), names."""
-        return self.call({"op": "inspect", "path": str(Path(path).resolve())})
+    def inspect(self, path: str | os.PathLike, filter: str | None = None,  # noqa: A002
+                filter_options: str | None = None) -> dict:
+        """Workbook as LibreOffice sees it: sheets (cells, protection, validation), names.
+
+        ``filter`` and ``filter_options`` open the file with an import filter and its options
+        (a CSV: "Text - txt - csv (StarCalc)" and the options of its import dialog)."""
+        request = {"op": "inspect", "path": str(Path(path).resolve())}
+        if filter:
+            request.update(filter=filter, filter_options=filter_options or "")
+        return self.call(request)
 
     def _write(self, op: str, src, out, values: Iterable[dict], unprotect_password: str | None = None, **extra) -> Path:
         src_p, out_p = Path(src).resolve(), Path(out).resolve()

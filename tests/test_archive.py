@@ -469,7 +469,6 @@ def test_formula_like_text_stays_text_in_workbook_and_csv(project, generated, tm
 # The data rows of the table sheets (all but 要確認) are written as XML by xlplan and spliced
 # into the workbook XlsxWriter saved: every kind of value must come out as XlsxWriter writes it.
 
-_CUT = merge_mod._CUT_NOTE
 SPLICED_ROWS = [  # (項目 (wrapped), 入力値, 値, 目標)
     ("一行目\n二行目\n三行目", "a&b<c>\"d'e", 1.5, True),
     ("制御\x01文字", "=1+1", -3, False),
@@ -500,12 +499,13 @@ def test_streamed_rows_read_back_with_their_values_types_and_heights(project, ge
     out = write_merged(archive, plan, project.settings, tmp_path / "out" / "集計.xlsx")
     assert [p.name for p in out.parent.iterdir()] == [out.name]  # no row or splice file left behind
     cols = [VALUE_COLUMNS.index(n) for n in ("項目", "入力値", "値", "目標")]
-    cut = "x" * (32767 - len(_CUT)) + _CUT
+    note = merge_mod._archived_note(_spliced_row("福祉課", SPLICED_ROWS[3]))  # names where the full text is
+    cut = "x" * (32767 - len(note)) + note
 
     rows = _sheet_values(out)["入力値"]
     assert [[r[c] for c in cols] for r in rows[-4:]] == [
         ["一行目\n二行目\n三行目", "a&b<c>\"d'e", 1.5, True],
-        ["制御\x01文字", "=1+1", -3.0, False],
+        ["制御␁文字", "=1+1", -3.0, False],  # a control character is shown as its mark
         [" 前後に空白 ", "_x0041_", 1.234567890123457e19, ""],
         ["😀" * 3, cut, "", "inf"]]
     assert type(rows[-4][cols[3]]) is bool and type(rows[-2][cols[2]]) is float
@@ -517,7 +517,7 @@ def test_streamed_rows_read_back_with_their_values_types_and_heights(project, ge
     # openpyxl keeps Excel's _xHHHH_ escapes as they are (calamine above undoes them).
     assert got == [
         [("一行目\n二行目\n三行目", "s"), ("a&b<c>\"d'e", "s"), (1.5, "n"), (True, "b")],
-        [("制御_x0001_文字", "s"), ("=1+1", "s"), (-3, "n"), (False, "b")],
+        [("制御␁文字", "s"), ("=1+1", "s"), (-3, "n"), (False, "b")],
         [(" 前後に空白 ", "s"), ("_x005F_x0041_", "s"), (1.234567890123457e19, "n"), (None, "n")],
         [("😀" * 3, "s"), (cut, "s"), (None, "n"), ("inf", "s")]]
     assert ws.row_dimensions[last - 3].height == 45  # three lines of 項目

@@ -40,7 +40,8 @@ openxml_audit = pytest.importorskip("openxml_audit")
 from xlplan.archive import Archive, ArchiveHistory  # noqa: E402
 from xlplan.demo import run_demo  # noqa: E402
 from xlplan.feedback import write_feedback  # noqa: E402
-from xlplan.generate import generate, sheet_title  # noqa: E402
+from xlplan.generate import generate  # noqa: E402
+from xlplan.ooxml.text import sheet_name as sheet_title  # noqa: E402
 from xlplan.merge import write_merged  # noqa: E402
 from xlplan.metadata import METADATA_SHEET, parse_metadata_rows  # noqa: E402
 from xlplan.panel import PANEL_NAME, build_panel, project_defaults  # noqa: E402
@@ -449,11 +450,11 @@ def test_the_outputs_are_what_their_kind_says(outputs, awkward_outputs):
 
 
 def _is_stamped(path: Path) -> bool:
-    """True for a copy written by xlplan.stamp (its metadata sheet is stamp's own XML, cells
-    with xml:space="preserve"), False for a workbook openpyxl saved."""
+    """True for a copy written by xlplan.stamp (its metadata sheet is stamp's own XML, whose
+    number cells carry no type), False for a workbook openpyxl saved (``t="n"``)."""
     with zipfile.ZipFile(path) as zf:
         part = dict(_sheet_parts(zf))["_xlplan"]
-        return b'<is><t xml:space="preserve">' in zf.read(part)
+        return b'<c r="B1"><v>' in zf.read(part)
 
 
 # --- the checks themselves find what they claim to find ----------------------------------------

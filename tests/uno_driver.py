@@ -110,7 +110,8 @@ def connect(conn: str, wait: float):
     return ctx, desktop
 
 
-def load(desktop, path: str, read_only: bool = True, macro_mode: int = MACRO_NEVER_EXECUTE):
+def load(desktop, path: str, read_only: bool = True, macro_mode: int = MACRO_NEVER_EXECUTE,
+         filter_name: str | None = None, filter_options: str | None = None):
     """Open hidden, macros never executed (``macro_mode`` overrides that).
 
     read_only=True: no lock file is created and a stale ``.~lock.*#`` file next to the
@@ -120,11 +121,14 @@ def load(desktop, path: str, read_only: bool = True, macro_mode: int = MACRO_NEV
     """
     if not path or not os.path.isfile(path):
         raise DriverError(f"file not found: {path}")
+    # A CSV opens as a person opens it only with the import options they would see (the
+    # import dialog's separator, character set, ...): ``filter_options`` gives them.
+    extra = dict(FilterName=filter_name, FilterOptions=filter_options) if filter_name else {}
     doc = desktop.loadComponentFromURL(
         file_url(path),
         "_blank",
         0,
-        props(Hidden=True, ReadOnly=read_only, MacroExecutionMode=macro_mode, UpdateDocMode=0),
+        props(Hidden=True, ReadOnly=read_only, MacroExecutionMode=macro_mode, UpdateDocMode=0, **extra),
     )
     if doc is None:
         raise DriverError(f"LibreOffice could not open {path}")
@@ -392,7 +396,7 @@ def named_ranges(doc) -> dict:
 
 
 def op_inspect(desktop, req):
-    doc = load(desktop, req.get("path"))
+    doc = load(desktop, req.get("path"), filter_name=req.get("filter"), filter_options=req.get("filter_options"))
     try:
         sheets = doc.getSheets()
         # Recalculate first: some number formats (xlsx booleans, formats inferred for formula

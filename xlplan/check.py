@@ -24,6 +24,7 @@ from .inbox import collect_paths, scan_inbox  # noqa: F401 - collect_paths: publ
 from .generate import CHOICE, MILESTONE, PERCENT, QUANTITY, RATING, RATINGS, SCORE, missing_code
 from .normalise import (Normalised, normalise_choice, normalise_quantity, normalise_rating,
                         normalise_score, normalise_text)
+from .ooxml.text import clean_text, unstorable_characters
 from .plan import Plan
 from .progress import progress
 from .savetime import save_time_doubt
@@ -307,11 +308,19 @@ def _normalise(spec: dict, cell, plan: Plan) -> Normalised:
 def _check_field(spec: dict, cell, plan: Plan, settings: Settings,
                  lookup: "_IndicatorLookup") -> tuple[list[Finding], dict]:
     kind = spec["kind"]
+    findings: list[Finding] = []
+    unstorable = unstorable_characters(cell.value) if isinstance(cell.value, str) else []
+    if unstorable:
+        # Every field kind is read from the cleaned text (what every writer stores), so a
+        # control character pasted from Word cannot stop a later merge, feedback or prefill.
+        cell = replace(cell, value=clean_text(cell.value))
+        findings.append(Finding("control-character", project=spec["project"], field=spec["label"],
+                                sheet=cell.sheet, cell=cell.coordinate, value=cell.value,
+                                detail="、".join(unstorable), detail_en=", ".join(unstorable)))
     n = _normalise(spec, cell, plan)
     target = lookup.target(spec)
     where = dict(project=spec["project"], field=spec["label"], sheet=cell.sheet,
                  cell=cell.coordinate, value=_shown(cell.value))
-    findings: list[Finding] = []
     if cell.formula:
         findings.append(Finding("formula-in-input", **{**where, "value": cell.formula}))
     if n.kind == "blank":

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from .errors import XlplanError
+from .ooxml.text import as_typed_text, clean_text, set_text
 from .panel import BUTTONS, FINDINGS_HEADER, SETTING_NAMES, STATUS_HEADER
 
 __all__ = [
@@ -36,7 +37,6 @@ EXIT_OK, EXIT_FINDINGS, EXIT_FAILED = 0, 1, 2
 ACTIONS = tuple(b.entry_point for b in BUTTONS)
 _CAPTION = {b.entry_point: b.caption for b in BUTTONS}
 _SEVERITY = {"error": "エラー", "warning": "警告", "info": "情報"}
-_FORMULA_START = ("=", "+", "-", "@")
 
 
 class PanelError(Exception):
@@ -75,13 +75,6 @@ def _clean(value: Any) -> Any:
     return text or None
 
 
-def _safe_text(value: Any) -> Any:
-    """Text that would start a formula is written as text (a file name such as "=cmd|…")."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
 # ---------------------------------------------------------------------------------- panels
 
 class XlwingsPanel:
@@ -103,7 +96,7 @@ class XlwingsPanel:
         return values
 
     def write_message(self, text: str) -> None:
-        self._range("xlplan_message").value = text
+        self._range("xlplan_message").value = as_typed_text(clean_text(text))
 
     def write_table(self, anchor_name: str, header: list[str], rows: list[list]) -> None:
         anchor = self._range(anchor_name)
@@ -114,7 +107,10 @@ class XlwingsPanel:
             sheet.range((anchor.row + 1, anchor.column), (last, anchor.column + width - 1)).clear_contents()
         anchor.resize(1, width).value = [header]
         if rows:
-            data = [[_safe_text(v) for v in r] + [None] * (width - len(r)) for r in rows]
+            # Excel parses a value set through xlwings as if typed: text it would evaluate (a
+            # file name such as "=cmd|…") gets the apostrophe that keeps it text.
+            data = [[as_typed_text(clean_text(v) if isinstance(v, str) else v) for v in r] + [None] * (width - len(r))
+                    for r in rows]
             sheet.range((anchor.row + 1, anchor.column)).resize(len(data), width).value = data
 
 
@@ -153,9 +149,7 @@ class FilePanel:
 
     @staticmethod
     def _put(cell, value) -> None:
-        cell.value = value
-        if isinstance(value, str) and value.startswith("="):
-            cell.data_type = "s"  # text, never a formula
+        set_text(cell, value)  # text, never a formula
 
     def write_message(self, text: str) -> None:
         wb = self._load()

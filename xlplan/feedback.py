@@ -19,6 +19,7 @@ from .files import atomic_write
 from .findings import Finding
 from .generate import build_workbook, workbook_filename
 from .merge import put
+from .ooxml.text import clean_text
 from .plan import Plan
 from .progress import progress
 from .settings import Settings
@@ -90,7 +91,7 @@ def _mark_problems(wb, findings: list[Finding], cell_of) -> None:
     for (sheet, ref), messages in notes.items():
         cell = wb[sheet][ref]
         cell.fill = PROBLEM_FILL
-        cell.comment = Comment("\n".join(messages), "xlplan", width=300, height=120)
+        cell.comment = Comment(clean_text("\n".join(messages)), "xlplan", width=300, height=120)
 
 
 def _problem_sheet(wb, findings: list[Finding], cell_of) -> None:

@@ -205,6 +205,13 @@ _TYPES = [
        "委員「{department}」の評価票が複数届いています（{detail}）。最後に保存されたものを集計に使います。",
        "Member '{department}' sent more than one form ({detail}); the last saved one is used.",
        department="青木 一郎", detail="2 件目"),
+    _t("control-character", WARNING, "normalise", "セルに保存できない文字があります",
+       "Characters a worksheet cannot hold",
+       "「{value}」にセルに保存できない制御文字（{detail}）があります。記号（␋ など）に置き換えて読み取りました。"
+       "Word などからの貼り付けで入ることがあります。確認して入力し直してください。",
+       "'{value}' holds control characters a worksheet cannot store ({detail}); they were read as "
+       "visible marks (such as ␋). Pasting from Word can bring them in: please check and retype.",
+       value="行1␋行2", detail="U+000B"),
     _t("value-normalised", INFO, "normalise", "入力値を読み替えました", "Value normalised",
        "「{value}」を {expected} として読み取りました。", "'{value}' was read as {expected}.",
        value="３０地区", expected="30"),

@@ -24,7 +24,8 @@ from . import __version__
 from .excel_limits import VALIDATION_TEXT_LIMITS, cut_text
 from .files import atomic_write, safe_filename
 from .fiscal import FiscalYear
-from .metadata import FORMAT_VERSION, row_hash, write_metadata_sheet
+from .metadata import FORMAT_VERSION, METADATA_SHEET, row_hash, write_metadata_sheet
+from .ooxml.text import sheet_name, stored_value
 from .plan import Indicator, Member, Plan, Project, list_formula
 from .progress import progress
 from .settings import Settings
@@ -130,24 +131,6 @@ class RenderContext:
 def workbook_filename(plan: Plan, department: str, spec: TemplateSpec) -> str:
     """'R6_長寿社会課_事業シート・評価表.xlsx': year and department first, so files sort well."""
     return f"{plan.year.short}_{safe_filename(department)}_{safe_filename(spec.title or spec.id)}.xlsx"
-
-
-def sheet_title(text: str, taken: set[str]) -> str:
-    """A sheet name Excel accepts, added to ``taken``: at most 31 characters, none of []:*?/\\,
-    no apostrophe at either end, not the reserved 'History', unique ignoring case."""
-    base = _cut(re.sub(r"[\[\]:*?/\\]", "_", text), 31) or "Sheet"
-    used = {name.casefold() for name in taken} | {"history"}
-    title, n = base, 2
-    while title.casefold() in used:
-        suffix = f"({n})"
-        title, n = _cut(base, 31 - len(suffix)) + suffix, n + 1
-    taken.add(title)
-    return title
-
-
-def _cut(text: str, length: int) -> str:
-    # Cut first, then strip: a cut can leave an apostrophe at the end, which Excel refuses.
-    return text[:length].strip("'")
 
 
 def generate(plan: Plan, out_dir: Path, settings: Settings, *, departments: list[str] | None = None,
@@ -271,16 +254,16 @@ def render_workbook(plan: Plan, department: str, settings: Settings, spec: Templ
     input_fill = template_fill(wb, spec, "入力欄", "FFF9E5")
     blank_fill = template_fill(wb, spec, "未入力", "FCE4D6")
     reference_fill = template_fill(wb, spec, "参照のみ", "F2F2F2")
-    taken = set(roles.values()) | set(wb.sheetnames)
+    taken = set(roles.values()) | set(wb.sheetnames) | {METADATA_SHEET}
     projects = _recipient_projects(context) if "project" in templates else []
     rendered: list[RenderedCell] = []
     for project in projects:
-        title = sheet_title(f"{project.id} {project.name}", taken)
+        title = sheet_name(f"{project.id} {project.name}", taken)
         context.sheet_of_project[project.id] = title
         ws = wb.create_sheet(title)
         rendered += render_sheet(templates["project"], ws, placeholder_resolver(context, project),
                                  block_items(context, project), {}, roles["project"])
-    evaluation_title = sheet_title(roles["evaluation"], taken - {roles["evaluation"]})
+    evaluation_title = sheet_name(roles["evaluation"], taken - {roles["evaluation"]})
     ws_eval = wb.create_sheet(evaluation_title)
     rendered += render_sheet(templates["evaluation"], ws_eval, placeholder_resolver(context, None),
                              block_items(context, None), {}, roles["evaluation"])
@@ -288,7 +271,7 @@ def render_workbook(plan: Plan, department: str, settings: Settings, spec: Templ
         if item.reference:
             wb[item.sheet].cell(item.row, item.column).fill = PatternFill("solid", fgColor=reference_fill)
     _finish_inputs(wb, context, [r for r in rendered if r.input], input_fill, blank_fill)
-    cover_title = sheet_title(roles["cover"], taken - {roles["cover"]})
+    cover_title = sheet_name(roles["cover"], taken - {roles["cover"]})
     ws_cover = wb.create_sheet(cover_title, 0)
     cover_context = {"evaluation_sheet": evaluation_title}
     render_sheet(templates["cover"], ws_cover, placeholder_resolver(context, None), block_items(context, None),
@@ -762,7 +745,7 @@ def _locked_cells(wb, inputs: set[tuple[str, str]]) -> dict[str, dict[int, list]
         rows: dict[int, list] = {}
         for row in ws.iter_rows():
             for cell in row:
-                value = cell.value
+                value = stored_value(cell.value)  # as the reader will see it (escapes decoded)
                 if value is None or (ws.title, cell.coordinate) in inputs:
                     continue
                 if cell.data_type == "f":  # a real formula; text that starts with "=" counts

@@ -29,8 +29,10 @@ from openpyxl.utils import column_index_from_string, get_column_letter, range_bo
 
 from .archive import Archive, submission_status
 from .files import atomic_write
+from .generate import RenderContext, block_items, placeholder_resolver
+from .ooxml.text import (CELL_LIMIT, csv_field, inline_string_cell, set_text, sheet_name, stored_value,
+                         utf16_length, within_cell_limit, write_text, xlsxwriter_text)
 from .runlock import remove_leftovers
-from .generate import RenderContext, block_items, placeholder_resolver, sheet_title
 from .plan import Plan
 from .progress import progress
 from .read import package_sheets
@@ -45,8 +47,6 @@ ONE_DECIMAL = {"平均達成度", "評価点（平均）"}
 DATE_TIMES = {"最終保存", "回収日時"}  # real date-times in local time: Excel sorts and filters them
 _EXCEL_EPOCH = dt.datetime(1899, 12, 30)
 FONT = "游ゴシック"
-_FORMULA_START = re.compile(r"^[=+\-@\t\r]")
-_NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
 
 
 @dataclass
@@ -278,11 +278,12 @@ VALUE_COLUMNS = ["担当課", "様式", "事業", "項目", "年度", "目標", 
 def _value_rows(source: MergeSource) -> Iterator[dict]:
     """Every value of every current department workbook, whatever its layout (long form)."""
     layout_of = {s.id: layout for (layout, _), s in source.current.items()}
+    stored = {s.id: s.archived_path for s in source.current.values()}
     for v in source.archive.iter_values(source.ids):
         yield {"担当課": v["department"], "様式": layout_of.get(v["submission_id"], ""),
                "事業": v["project"], "項目": v["label"], "年度": v["year"] or source.plan.year.short,
                "目標": v["planned"], "入力値": v["raw"], "値": v["value"], "単位": v["unit"],
-               "シート": v["sheet"], "セル": v["cell"]}
+               "シート": v["sheet"], "セル": v["cell"], "保管先": stored.get(v["submission_id"], "")}
 
 
 def _reported_years(plan: Plan):
@@ -368,33 +369,35 @@ def _goal_rows(source: MergeSource) -> Iterator[dict]:
 # --- writing the workbook -----------------------------------------------------------------
 
 
-def safe_text(value):
-    """A value as it may go into a cell or CSV: text that would start a formula is escaped
-    for CSV with a leading apostrophe (numbers such as -3 stay numbers)."""
-    if isinstance(value, str) and _FORMULA_START.match(value) and not _NUMBER.match(value.strip()):
-        return "'" + value
-    return value
-
-
-EXCEL_CELL_LIMIT = 32767
+EXCEL_CELL_LIMIT = CELL_LIMIT
 _CUT_NOTE = "…（文字数が Excel の上限を超えるため以下省略。全文は「入力値」シートを参照）"
 
 
-def _cell_value(value):
+def _cut_note(where: str) -> str:
+    return f"…（文字数が Excel の上限を超えるため以下省略。全文は{where}を参照）"
+
+
+def _cell_value(value, note: str = _CUT_NOTE):
     if isinstance(value, float) and pd.isna(value):
         return None
-    if isinstance(value, str) and len(value) > EXCEL_CELL_LIMIT:
-        return value[:EXCEL_CELL_LIMIT - len(_CUT_NOTE)] + _CUT_NOTE
+    if isinstance(value, str) and len(value) > EXCEL_CELL_LIMIT // 2 and utf16_length(value) > EXCEL_CELL_LIMIT:
+        return within_cell_limit(value, EXCEL_CELL_LIMIT - utf16_length(note)) + note
     return value
 
 
+def _archived_note(row: dict) -> str:
+    """The cut note of an 入力値 row: the department's full text is in its archived file
+    (the merged 事業シート point here instead, where each department's text is whole)."""
+    where = f"保管ファイル「{row['保管先']}」" if row.get("保管先") else f"「{row.get('担当課')}」の提出ファイル"
+    if row.get("シート") and row.get("セル"):
+        where += f"のシート「{row['シート']}」セル {row['セル']}"
+    return _cut_note(where)
+
+
 def put(cell, value) -> None:
-    """Write a value; strings are always stored as text, never as formulas, and cut with a
+    """Write a value into an openpyxl cell; strings always as text (``set_text``), cut with a
     note at Excel's 32,767-character limit (a merged cell of hundreds of departments)."""
-    value = _cell_value(value)
-    cell.value = value
-    if isinstance(value, str):
-        cell.data_type = "s"
+    set_text(cell, _cell_value(value))
 
 
 def _row_height(values, columns, widths: dict[str, int], wrap) -> float | None:
@@ -464,15 +467,8 @@ def _write(ws, r: int, c: int, value, fmt) -> None:
         ws.write_boolean(r, c, value, fmt)
     elif _is_number(value) and math.isfinite(value):
         ws.write_number(r, c, value, fmt)
-    elif str(value).startswith("<r>") and str(value).endswith("</r>"):
-        # XlsxWriter's constant-memory mode takes such text for rich-string XML and writes it
-        # unescaped: a department's "<r>…</r>" would break the workbook. As plain fragments
-        # of a rich string (it takes three or more) it is escaped like any text and reads back
-        # the same.
-        text = str(value)
-        ws.write_rich_string(r, c, text[:1], text[1:2], text[2:], *([fmt] if fmt is not None else []))
     else:
-        ws.write_string(r, c, str(value), fmt)
+        write_text(ws, r, c, str(value), fmt)
 
 
 # --- data rows written without XlsxWriter's per-cell path ----------------------------------
@@ -484,47 +480,12 @@ def _write(ws, r: int, c: int, value, fmt) -> None:
 # that _splice_rows puts into the saved workbook (1.2 s at N=500, most of it compressing the
 # rows, which XlsxWriter did before). Merge at N=500: 93-100 → 44-46 ms/file, peak ~100 MB both.
 
-_NEEDS_ESCAPE = re.compile(r"[&<>\x00-\x08\x0b-\x1f\ufffe\uffff]|_x[0-9a-fA-F]{4}_")
-_NEEDS_EXCEL_ESCAPE = re.compile(r"[\x00-\x08\x0b-\x1f\ufffe\uffff]|_x[0-9a-fA-F]{4}_")
-_ESCAPE_LIKE = re.compile(r"(_x[0-9a-fA-F]{4}_)")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")
 _DEFAULT_ROW_PIXELS = 20  # XlsxWriter's default row height (15 pt): rows of that height get no ht
 _CHUNK = 1 << 20
 
 
-def _xml_text(text: str) -> str:
-    """Text escaped as XlsxWriter and Excel escape an inline string: characters XML 1.0 forbids
-    as _xHHHH_, text that already reads like such an escape with its underscore escaped
-    (_x005F_x0041_), U+FFFE/U+FFFF as _xFFFE_/_xFFFF_, then & < >."""
-    if not _NEEDS_ESCAPE.search(text):
-        return text
-    if _NEEDS_EXCEL_ESCAPE.search(text):  # rare: spare the common & < > text three passes
-        text = _ESCAPE_LIKE.sub(r"_x005F\1", text)
-        text = _CONTROL.sub(lambda m: f"_x{ord(m.group()):04X}_", text)
-        text = text.replace("\ufffe", "_xFFFE_").replace("\uffff", "_xFFFF_")
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _excel_text(text: str) -> str:
-    """Text within Excel's cell limit counted in UTF-16 units, as XlsxWriter's write_string
-    cuts it (_cell_value has cut it in characters already; an emoji counts twice)."""
-    if len(text) <= EXCEL_CELL_LIMIT // 2:
-        return text
-    if len(text.encode("utf-16-le", "surrogatepass")) <= 2 * EXCEL_CELL_LIMIT:
-        return text
-    units = 0
-    for i, char in enumerate(text):
-        units += 2 if ord(char) > 0xFFFF else 1
-        if units > EXCEL_CELL_LIMIT:
-            return text[:i]
-    return text
-
-
 def _text_cell(ref: str, style: str, value) -> str:
-    # Leading or trailing white space needs xml:space="preserve" (XlsxWriter's rule, after escaping).
-    text = _xml_text(_excel_text(value if isinstance(value, str) else str(value)))
-    space = ' xml:space="preserve"' if text[:1].isspace() or text[-1:].isspace() else ""
-    return f'<c r="{ref}" s="{style}" t="inlineStr"><is><t{space}>{text}</t></is></c>'
+    return inline_string_cell(ref, within_cell_limit(value if isinstance(value, str) else str(value)), style)
 
 
 class _RowStream:
@@ -569,11 +530,7 @@ class _RowStream:
             if type(value) is str and len(value) <= EXCEL_CELL_LIMIT // 2:
                 # Most cells: short text. Inlined, as this loop runs once per cell of the sheet.
                 style = self.styles[col][0] or self.style(col, False)
-                if _NEEDS_ESCAPE.search(value):
-                    value = _xml_text(value)
-                space = ' xml:space="preserve"' if value[:1].isspace() or value[-1:].isspace() else ""
-                cell = (f'<c r="{self.letters[col]}{number}" s="{style}" t="inlineStr">'
-                        f'<is><t{space}>{value}</t></is></c>')
+                cell = inline_string_cell(f"{self.letters[col]}{number}", value, style)
             elif type(value) is int or (type(value) is float and math.isfinite(value)):
                 style = self.styles[col][1] or self.style(col, True)
                 cell = f'<c r="{self.letters[col]}{number}" s="{style}"><v>{value:.16G}</v></c>'
@@ -732,14 +689,16 @@ class _Written:
 
 def _table_sheet(wb, formats: _Formats, table: Table, widths: dict[str, int], wrap=(),
                  print_columns: int | None = None, titles: tuple[str, ...] = (), decorate=None,
-                 keep_first: int = 0, row_files: _RowFiles | None = None, paper: int = 9) -> _Written:
+                 keep_first: int = 0, row_files: _RowFiles | None = None, paper: int = 9,
+                 cut_note: Callable[[dict], str] | None = None) -> _Written:
     """A table sheet, streamed row by row: optional title lines, a styled header row, frozen
     panes, auto-filter, wrapped text with row heights that show it, A4 landscape fitted to
     the width. ``decorate(ws, r, row, formats)`` may add a link or a fill to a written row.
 
     With ``row_files`` and no ``decorate``, the data rows go to a row stream (spliced in after
     the workbook is saved) instead of through XlsxWriter; nothing may then write cells of this
-    sheet through XlsxWriter afterwards (they would land before the streamed rows)."""
+    sheet through XlsxWriter afterwards (they would land before the streamed rows).
+    ``cut_note(row)`` is the note that ends a text cut at Excel's cell limit in that row."""
     ws = wb.add_worksheet(table.name)
     columns = table.columns
     head = len(titles)
@@ -751,7 +710,7 @@ def _table_sheet(wb, formats: _Formats, table: Table, widths: dict[str, int], wr
     ws.fit_to_pages(1, 0)
     ws.repeat_rows(head)
     for r, text in enumerate(titles):
-        ws.write_string(r, 0, text, formats.get(font_name=FONT, bold=r == 0, font_size=13 if r == 0 else 10))
+        write_text(ws, r, 0, text, formats.get(font_name=FONT, bold=r == 0, font_size=13 if r == 0 else 10))
     header_lines = max((-(-display_width(str(n)) // max(widths.get(n, 12) - 1, 4)) for n in columns),
                        default=1)
     if header_lines > 1:
@@ -759,7 +718,7 @@ def _table_sheet(wb, formats: _Formats, table: Table, widths: dict[str, int], wr
     header = formats.get(font_name=FONT, bold=True, bg_color="#D9E1F2", pattern=1, align="center",
                          valign="vcenter", text_wrap=True)
     for col, name in enumerate(columns):
-        ws.write_string(head, col, name, header)
+        write_text(ws, head, col, str(name), header)
     looks = [(formats.column(name, wrap, False), formats.column(name, wrap, True)) for name in columns]
     stream = row_files.stream(ws, looks) if row_files is not None and decorate is None else None
     first: list[dict] = []
@@ -767,6 +726,9 @@ def _table_sheet(wb, formats: _Formats, table: Table, widths: dict[str, int], wr
     for row in table.rows():
         r += 1
         values = [_excel_serial(v) if isinstance(v, dt.datetime) else v for v in (row.get(n) for n in columns)]
+        if cut_note is not None:
+            values = [_cell_value(v, cut_note(row)) if type(v) is str and len(v) > EXCEL_CELL_LIMIT // 2 else v
+                      for v in values]
         height = _row_height(values, columns, widths, wrap)
         if stream is not None:
             stream.write(r, values, height)
@@ -809,7 +771,7 @@ def _finding_links(archive: Archive, out_dir: Path, formats: _Formats):
         target = os.path.relpath(archive.root / stored, out_dir)
         if row["シート"] and row["セル"]:
             target += "#'" + str(row["シート"]).replace("'", "''") + f"'!{row['セル']}"
-        ws.write_url(r, c_msg, "external:" + target, link, string=_cell_value(row["内容"]))
+        ws.write_url(r, c_msg, "external:" + target, link, string=xlsxwriter_text(_cell_value(row["内容"])))
     return decorate
 
 
@@ -1022,9 +984,10 @@ def _copy_rendered(src, ws, formats: _Formats, looks: dict) -> None:
                 if key not in looks:
                     looks[key] = formats.get(**_look_of(cell))
                 fmt = looks[key]
-            value = cell.value
+            value = stored_value(cell.value)  # the text set_text stored, unescaped for XlsxWriter
             if cell.hyperlink is not None and cell.hyperlink.target and cell.hyperlink.target.startswith("#"):
-                ws.write_url(r, c, "internal:" + cell.hyperlink.target[1:], fmt, string=str(value or ""))
+                ws.write_url(r, c, "internal:" + cell.hyperlink.target[1:], fmt,
+                             string=xlsxwriter_text(str(value or "")))
             elif cell.data_type == "f" and isinstance(value, str):
                 ws.write_formula(r, c, value, fmt)
             elif value is None:
@@ -1044,7 +1007,7 @@ def _project_sheets(wb, formats: _Formats, source: MergeSource, spec) -> None:
     context = RenderContext(plan, "全担当課", spec, merged=True)
     looks: dict[tuple, object] = {}
     for project in progress(plan.projects, "事業シートを作成", "project sheets", unit="sheet"):
-        title = sheet_title(f"{project.id} {project.name}", taken)
+        title = sheet_name(f"{project.id} {project.name}", taken)
         context.sheet_of_project[project.id] = title
         ws = scratch.create_sheet(title)
         rendered = render_sheet(project_template, ws, placeholder_resolver(context, project),
@@ -1100,7 +1063,8 @@ def _merged_table_sheet(wb, formats: _Formats, table: Table, archive: Archive, o
     written = _table_sheet(wb, formats, table, widths, wrap=wrap,
                            print_columns=print_columns, decorate=decorate,
                            keep_first=12 if name == "推移" else 0, row_files=row_files,
-                           paper=8 if name == "一覧" else 9)
+                           paper=8 if name == "一覧" else 9,
+                           cut_note=_archived_note if name == "入力値" else None)
     if name == "基本目標別":
         _goal_charts(wb, written, table.columns)
     if name == "推移":
@@ -1178,7 +1142,7 @@ def write_table_csv(tables: list[Table], folder: Path) -> list[Path]:
                 w = csv.writer(fh)
                 w.writerow(table.columns)
                 for row in table.rows():
-                    w.writerow(["" if (isinstance(v, float) and pd.isna(v)) or v is None else safe_text(v)
+                    w.writerow(["" if (isinstance(v, float) and pd.isna(v)) or v is None else csv_field(v)
                                 for v in (row.get(c) for c in table.columns)])
         paths.append(atomic_write(folder / f"{table.name}.csv", write))
     return paths

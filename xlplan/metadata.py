@@ -18,6 +18,8 @@ import hashlib
 import hmac
 import json
 
+from .ooxml.text import set_text
+
 METADATA_SHEET = "_xlplan"
 MARKER = "xlplan-metadata"
 FORMAT_VERSION = 1
@@ -85,7 +87,8 @@ def write_metadata_sheet(wb, data: dict | None, key: bytes) -> None:
     rows = metadata_rows(data, key) if data is not None else [[MARKER, FORMAT_VERSION]]
     for r, row in enumerate(rows, start=1):
         for c, value in enumerate(row, start=1):
-            ws.cell(r, c, value)
+            # A chunk of the JSON is text even when it starts with "=" or holds "_x0041_".
+            set_text(ws.cell(r, c), value)
     ws.protection.sheet = True
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .files import atomic_write
+from .ooxml.text import write_text
 from .vba import build_vba_project, read_bas
 
 __all__ = [
@@ -220,7 +221,7 @@ def build_panel(path: Path | str, *, project_dir: Path | str | None = None, mast
         for i, (key, name, text, explanation) in enumerate(SETTINGS_ROWS):
             row = FIRST_SETTING_ROW - 1 + i  # 0-based
             ws.write_string(row, 0, text, label)
-            ws.write_string(row, 1, _text(values[key]), value)
+            write_text(ws, row, 1, _text(values[key]), value)  # a folder name is the user's text
             ws.write_string(row, 2, explanation, note)
             ws.set_row(row, 30)
             wb.define_name(name, f"='{SETTINGS_SHEET}'!$B${row + 1}")
@@ -271,7 +272,7 @@ def build_panel(path: Path | str, *, project_dir: Path | str | None = None, mast
         ]
         for row, (key, val, explanation) in enumerate(conf):
             cf.write_string(row, 0, key)
-            cf.write_string(row, 1, val)
+            write_text(cf, row, 1, val)
             cf.write_string(row, 2, explanation, note)
         notes = [
             "このシートは xlwings の設定です（シート名「xlwings.conf」を変えないでください）。",

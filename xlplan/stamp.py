@@ -24,9 +24,8 @@ import time
 import zipfile
 import zlib
 from dataclasses import dataclass, field
-from xml.sax.saxutils import escape
-
 from .metadata import METADATA_SHEET, metadata_rows, row_hash
+from .ooxml.text import cell_xml_text, clean_text, inline_string_cell
 
 
 
@@ -98,7 +97,9 @@ class Prototype:
 
     def stamp(self, recipient: str, key: bytes) -> bytes:
         """The workbook for ``recipient``: marker replaced, metadata fingerprinted and signed."""
-        replacement = escape(recipient, {'"': "&quot;", "'": "&apos;"}).encode("utf-8")
+        # The marker stands in cell text (shared or inline strings): the name goes there as
+        # set_text would have stored it (quotes escaped too, for an attribute).
+        replacement = cell_xml_text(recipient).replace('"', "&quot;").replace("'", "&apos;").encode("utf-8")
         parts: list[tuple[str, bytes | _Entry]] = []
         for entry in self.entries:
             if entry.name == self.metadata_part:
@@ -114,7 +115,8 @@ class Prototype:
         data["generated_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         fingerprint = {sheet: dict(rows) for sheet, rows in data["fingerprint"].items()}
         for (sheet, row), cells in self.marked_rows.items():
-            real = [(col, v.replace(self.marker, recipient) if isinstance(v, str) else v)
+            shown = clean_text(recipient)  # what a reader of the stamped cell sees
+            real = [(col, v.replace(self.marker, shown) if isinstance(v, str) else v)
                     for col, v in cells]
             digest = row_hash(real)
             if digest:
@@ -158,8 +160,7 @@ def _raw_bytes(data: bytes, info: zipfile.ZipInfo) -> bytes:
 def _cell_xml(ref: str, value) -> str:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return f'<c r="{ref}"><v>{value}</v></c>'
-    text = escape(str(value))
-    return f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>'
+    return inline_string_cell(ref, str(value))
 
 
 def _with_rows(sheet_xml: bytes, rows: list[list]) -> bytes:

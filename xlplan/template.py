@@ -30,6 +30,7 @@ from openpyxl.worksheet.cell_range import CellRange
 from openpyxl.worksheet.merge import MergedCellRange
 
 from .plan import choice_list_problem
+from .ooxml.text import set_text
 
 PLACEHOLDER = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
 BLOCK_TAG = re.compile(r"^\s*each\s+([a-z_]+)\s*$")
@@ -216,7 +217,10 @@ def render_sheet(template_ws, out_ws, resolve: Resolver, items: Callable[[str], 
                         dst._style = copy(src._style)
                     rendered = _render_value(src.value, resolve, context,
                                              label or template_ws.title, src.coordinate)
-                    _place(out_ws, dst, rendered, inputs)
+                    # A value from a placeholder is data (plan, department, history): text.
+                    # The template's own cells keep what the layout's author put there.
+                    data = isinstance(src.value, str) and "{{" in src.value
+                    _place(out_ws, dst, rendered, inputs, data)
                 height = template_ws.row_dimensions[tpl_row].height
                 if height:
                     out_ws.row_dimensions[out_row].height = height
@@ -251,19 +255,21 @@ def _render_value(value, resolve: Resolver, context: dict, sheet: str, coordinat
         raise TemplateError(f"シート「{sheet}」のセル {coordinate}: 不明な項目 {{{{{exc.args[0]}}}}}") from exc
 
 
-def _place(ws, cell, rendered, inputs: list[RenderedCell]) -> None:
+def _place(ws, cell, rendered, inputs: list[RenderedCell], data: bool = True) -> None:
     if isinstance(rendered, Input):
         inputs.append(RenderedCell(ws.title, cell.row, cell.column, rendered))
         cell.value = None
     elif isinstance(rendered, Formula):
         cell.value = rendered.text
     elif isinstance(rendered, Link):
-        cell.value = rendered.text
+        set_text(cell, rendered.text)
         cell.hyperlink = f"#{rendered.target}"
     elif isinstance(rendered, Locked):
-        cell.value = rendered.value
+        set_text(cell, rendered.value)  # a prefilled value: what a department typed is text
         if rendered.reference:
             inputs.append(RenderedCell(ws.title, cell.row, cell.column, reference=True))
+    elif data:
+        set_text(cell, rendered)
     else:
         cell.value = rendered
 
