@@ -415,6 +415,11 @@ class Archive:
             return None
         except _SourceError as exc:
             cause = exc.__cause__
+            if getattr(cause, "winerror", None) in (32, 33):
+                # Windows: another program (a mail client, a sync tool) has it open for
+                # writing (sharing or lock violation): being written, not forbidden.
+                notices.append(Finding("file-changing", file=path.name, value=str(path)))
+                return None
             notices.append(Finding("file-inaccessible", file=path.name, value=str(path),
                                    **_os_reason(cause)))
             return None
