@@ -1,8 +1,10 @@
 Attribute VB_Name = "PanelButtons"
-' xlplan coordinator panel: one Sub per form button.
-' Each Sub calls xlwings' RunPython (module xlwings in this project) with an entry
-' point of xlplan.excel. Source of truth for the panel's VBA project: built into
-' vbaProject.bin by xlplan.vba.build_vba_project. Keep this file ASCII with CRLF.
+' xlplan buttons for a workbook of the coordinator's own: one Sub per form button.
+' Each Sub calls xlwings' RunPython (xlwings add-in, or its module xlwings.bas in the
+' same workbook) with an entry point of xlplan.excel; the workbook needs the defined
+' names of the panel (xlplan_master, xlplan_message, ...). The panel made by
+' "xlplan panel" does not carry this module: its buttons all run xlwings' compiled
+' SampleCall, and xlplan.excel.main() finds the button. Keep this file ASCII with CRLF.
 Option Explicit
 
 ' Generate the department workbooks from the plan master.

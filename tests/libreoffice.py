@@ -434,7 +434,8 @@ class LibreOffice:
         """
         return self.call({"op": "buttons", "path": str(Path(path).resolve())})["buttons"]
 
-    def press(self, src, out, sheet: str | None, label: str, how: str = "click") -> dict:
+    def press(self, src, out, sheet: str | None, label: str, how: str = "click",
+              modules: dict[str, dict[str, str]] | None = None) -> dict:
         """Press the button ``label`` (on ``sheet``; None: any sheet), then store the document to ``out``.
 
         ``how``: ``"click"`` (default) presses the view's button control through its
@@ -445,10 +446,15 @@ class LibreOffice:
         library does not compile and nothing ran). With "click" and "script" a Basic error
         is NOT reported: headless LibreOffice swallows it (read what the macro wrote).
         ``out`` is stored as .xlsm (VBA kept) when it ends in .xlsm, else as .xlsx.
+        ``modules`` = ``{library: {module: Basic source}}`` replaces (or adds) those modules
+        of the loaded document before the press (a stand-in for a module LibreOffice cannot
+        run, such as xlwings' ``RunPython``); the file itself is not changed.
         Returns the reply: ``out``, ``button`` (as in :meth:`buttons`), ``how``, ``seconds``.
         """
         out_p = Path(out).resolve()
         req = {"op": "press", "path": str(Path(src).resolve()), "out": str(out_p), "sheet": sheet, "label": label, "how": how}
+        if modules:
+            req["modules"] = modules
         self.last_reply = self.call(req)
         return self.last_reply
 

@@ -142,3 +142,70 @@ def test_cover_count_equals_missing_findings(libreoffice, matrix_files, tmp_path
         assert missing, "a blank form has required inputs"
     if state == "full":
         assert not missing
+
+
+# What a department may leave in a required input: (label, value, driver mode, blank to check).
+# The blank characters are normalise.BLANK_CHARACTERS, one case per class: the spaces TRIM,
+# CLEAN and SUBSTITUTE each remove in the cover's formula; an em space is content to both.
+# An Excel error is not blank (check reports excel-error) and must not break the count; nor is a
+# formula, whatever it shows (check reports formula-in-input). LibreOffice keeps an apostrophe
+# typed alone as the text "'".
+CELL_CASES = (
+    ("no-break space", "\u00a0", "paste", True),
+    ("spaces of every width", " \u3000\u00a0 ", "paste", True),
+    ("tab and line breaks", "\t\r\n", "paste", True),
+    ("zero-width space", "\u200b", "paste", True),
+    ("byte-order mark", "\ufeff", "paste", True),
+    ("C1 control (NEL)", "\u0085", "paste", True),
+    ("em space (content)", "\u2003", "paste", False),
+    ("division by zero", "=1/0", "type", False),
+    ("#N/A", "=NA()", "type", False),
+    ("error as text", "#N/A", "paste", False),
+    ("formula giving empty text", '=""', "type", False),
+    ("formula giving spaces", '="  "', "type", False),
+    ("apostrophe only", "'", "type", False),
+    ("empty text", "", "paste", True),
+    ("number 0", 0, "paste", False),
+    ("text 0", "0", "paste", False),
+    ("date", "2026-05-01", "type", False),
+)
+# Cases check reports (formula-in-input or excel-error) rather than calling them missing.
+REPORTED_CASES = {"division by zero", "#N/A", "error as text", "formula giving empty text",
+                  "formula giving spaces"}
+
+
+@pytest.mark.parametrize("layout", list(WORKBOOKS))
+def test_cover_agrees_with_check_cell_by_cell(libreoffice, matrix_files, tmp_path, layout):
+    """Workbooks holding the cases in required inputs (the other required inputs filled, as
+    many cases per workbook as it has required inputs but one): the cover counts exactly what
+    check reports missing, and check reports missing exactly the cases blank to it."""
+    plan, settings, paths = matrix_files
+    src = paths[layout]
+    required = [f for f in _fields(src) if f["required"]]
+    size = len(required) - 1
+    for first in range(0, len(CELL_CASES), size):
+        _check_cases(libreoffice, plan, settings, src, required, CELL_CASES[first:first + size],
+                     tmp_path / str(first) / src.name)
+
+
+def _check_cases(libreoffice, plan, settings, src, required, chunk, out):
+    cases = dict(zip((f["name"] for f in required), chunk))
+    values = [{"name": name, "value": value, "mode": mode}
+              for name, (_, value, mode, _) in cases.items()]
+    values += [{"name": f["name"], "value": _answer(f), "mode": "paste"}
+               for f in required if f["name"] not in cases]
+    out.parent.mkdir()
+    libreoffice.fill(src, out, values)
+
+    result = check_files([out], settings, plan, keep_values=False)
+    missing = {(f.sheet, f.cell) for f in result.findings if f.code in MISSING_CODES}
+    status = _cover_status(libreoffice.inspect(out))
+    match = STATUS.search(status)
+    count = int(match.group(1)) if match else 0 if status == COMPLETE_MESSAGE else None
+    assert count == len(missing), (status, sorted(missing), [c[0] for c in chunk])
+    cell_of = {f["name"]: (f["sheet"], f["cell"]) for f in required}
+    wrong = [case[0] for name, case in cases.items()
+             if (cell_of[name] in missing) != case[3]]
+    assert not wrong, "check disagrees with the blank rule"
+    reported = {(f.sheet, f.cell) for f in result.findings if f.code in ("excel-error", "formula-in-input")}
+    assert {cell_of[n] for n, c in cases.items() if c[0] in REPORTED_CASES} <= reported

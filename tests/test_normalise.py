@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from xlplan.normalise import (
+    BLANK_CHARACTERS,
     Normalised,
     is_excel_error,
     normalise_choice,
@@ -387,7 +388,8 @@ def test_formatted_integers_read_back(number, separators, full_width, unit, spac
     assert ("thousands-separator" in result.changes) == (separators and number >= 1000)
 
 
-@given(st.text().filter(lambda s: s and s == s.strip() and "\r" not in s and not is_excel_error(s)))
+@given(st.text().filter(lambda s: s and s == s.strip(BLANK_CHARACTERS) and "\r" not in s
+                        and not is_excel_error(s)))
 def test_text_without_surrounding_space_is_unchanged(text):
     result = normalise_text(text)
     assert result.value == text

@@ -1,10 +1,12 @@
 """The coordinator panel (xlplan_panel.xlsm) and the entry points of its buttons.
 
 What is proved here, on Linux without Excel: the panel's package (sheets, defined names,
-buttons bound to the Subs, the VBA project olevba extracts), the VBA sources, and that every
-button's Python side — run through ``FilePanel`` against a real panel file — produces the
-same outputs as the CLI command it stands for. Whether Excel compiles the VBA project and
-runs RunPython is for real Excel (README, "Excel のボタン").
+every button bound to xlwings' one compiled macro, the VBA project olevba extracts: xlwings'
+own, taken from the installed package), the module the macro imports, which button runs
+which action (``Application.Caller`` through a stand-in xlwings Book), the VBA sources of
+``macros/``, and that every button's Python side — run through ``FilePanel`` against a real
+panel file — produces the same outputs as the CLI command it stands for. Whether Excel
+runs the macro and RunPython is for real Excel (README, "Excel のボタン").
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import io
 import json
 import re
 import shutil
+import subprocess
 import zipfile
 from pathlib import Path
 
@@ -24,21 +27,27 @@ from openpyxl import Workbook, load_workbook
 import xlplan
 import xlplan.excel
 from xlplan.cli import main
-from xlplan.excel import FilePanel, PanelIO, XlwingsPanel, run
+from xlplan.excel import FilePanel, PanelIO, XlwingsPanel, action_for, run
 from xlplan.panel import (
     BUTTONS,
     CONF_SHEET,
     FINDINGS_HEADER,
+    PANEL_COMMAND,
+    PANEL_MACRO,
+    PANEL_MODULE,
     PANEL_NAME,
+    SETTINGS_SHEET,
+    PanelLockedError,
     STATUS_HEADER,
     build_panel,
     macro_sources,
     macros_dir,
     project_defaults,
     python_command,
-    xlwings_bas_path,
+    read_bas,
+    xlwings_quickstart_path,
+    xlwings_vba_project,
 )
-from xlplan.vba import module_source, read_bas
 
 ROOT = Path(__file__).resolve().parent.parent
 MACROS = ROOT / "macros"
@@ -46,9 +55,7 @@ SUB_RE = re.compile(
     r"^[ \t]*(?:(?:Public|Private|Friend)[ \t]+)?(?:Static[ \t]+)?(?:Sub|Function)[ \t]+(\w+)", re.M | re.I
 )
 NAMES = ["xlplan_project", "xlplan_master", "xlplan_inbox", "xlplan_year", "xlplan_out",
-         "xlplan_check_file", "xlplan_message", "xlplan_status", "xlplan_findings"]
-STAND_IN = ("xlwings", 'Attribute VB_Name = "xlwings"\r\nPublic Function RunPython(PythonCommand As String)\r\n'
-            "    MsgBox PythonCommand\r\nEnd Function\r\n")
+         "xlplan_check_file", "xlplan_action", "xlplan_message", "xlplan_status", "xlplan_findings"]
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -151,11 +158,11 @@ def test_panel_has_the_sheets_names_and_settings(built):
     assert Path(settings["master"]) == project.master.resolve()
     assert Path(settings["inbox"]) == project.inbox.resolve()
     assert settings["year"] == "R6" and Path(settings["out"]) == project.results.resolve()
-    assert settings["check_file"] is None
+    assert settings["check_file"] is None and settings["action"] is None
     assert panel_table(path, "xlplan_status")[0] == STATUS_HEADER
     assert panel_table(path, "xlplan_findings")[0] == FINDINGS_HEADER
     ws = wb["設定"]
-    for row in range(4, 10):  # label in A, value in B (named), a Japanese note in C
+    for row in range(4, 11):  # label in A, value in B (named), a Japanese note in C
         assert ws.cell(row, 1).value and ws.cell(row, 3).value
         assert re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", ws.cell(row, 3).value)
 
@@ -166,44 +173,90 @@ def test_panel_package_has_the_vba_project_and_six_buttons(built):
         names = zf.namelist()
         assert "xl/vbaProject.bin" in names
         assert b"macroEnabled" in zf.read("[Content_Types].xml")
+        # the workbook's code name is the one of the workbook Excel saved the project from
         assert b'codeName="ThisWorkbook"' in zf.read("xl/workbook.xml")
+        assert zf.read("xl/vbaProject.bin") == xlwings_vba_project().data  # byte for byte
+        with zipfile.ZipFile(xlwings_quickstart_path()) as quickstart:
+            assert zf.read("xl/vbaProject.bin") == quickstart.read("xl/vbaProject.bin")
         vml = [n for n in names if re.fullmatch(r"xl/drawings/vmlDrawing\d*\.vml", n)]
         assert vml
         drawing = b"".join(zf.read(n) for n in vml).decode("utf-8")
+        code_names = [re.search(rb'<sheetPr[^>]*codeName="(\w+)"', zf.read(f"xl/worksheets/sheet{n}.xml")).group(1)
+                      for n in (1, 2, 3)]
+    assert code_names[:2] == [n.encode() for n in xlwings_vba_project().sheet_code_names] == [b"Sheet1", b"Sheet2"]
+    assert code_names[2] == b"Sheet3"
     macros = re.findall(r"<x:FmlaMacro>\[0\]!(\w+)</x:FmlaMacro>", drawing)
-    assert macros == [b.sub for b in BUTTONS]
+    assert macros == [PANEL_MACRO] * len(BUTTONS)  # every button runs the one compiled macro
     for b in BUTTONS:
         assert b.caption in drawing
 
 
-def test_olevba_extracts_exactly_the_panel_subs_and_xlwings(built):
-    olevba = pytest.importorskip("oletools.olevba")
+def _olevba_modules(path) -> dict[str, str]:
+    from oletools import olevba  # a test dependency: missing, the test fails
+
+    parser = olevba.VBA_Parser(str(path))
+    try:
+        return {name: code for _, _, name, code in parser.extract_macros()}
+    finally:
+        parser.close()
+
+
+def test_the_panel_macro_imports_the_module_named_after_the_panel(built):
     _, path = built
-    parser = olevba.VBA_Parser(str(path))
-    try:
-        found = {name: code for _, _, name, code in parser.extract_macros()}
-    finally:
-        parser.close()
-    expected_modules = {f"{p.stem}.bas" for p in MACROS.glob("*.bas")} | {"xlwings.bas"}
-    assert expected_modules <= set(found)
-    assert set(found) - expected_modules == {"ThisWorkbook.cls", "Sheet1.cls", "Sheet2.cls", "Sheet3.cls"}
-    sources = list(macro_sources().values()) + [read_bas(xlwings_bas_path())[1]]
-    assert sub_names(found.values()) == sub_names(sources)
-    assert {b.sub for b in BUTTONS} | {"RunPython"} <= sub_names(found.values())
-    # the module of the INSTALLED xlwings, whole
-    assert found["xlwings.bas"].splitlines() == module_source(*read_bas(xlwings_bas_path())).splitlines()
+    found = _olevba_modules(path)
+    assert set(found) == {"ThisWorkbook.cls", "Sheet1.cls", "Sheet2.cls", "Module1.bas", "xlwings.bas", "Dictionary.cls"}
+    sample = found["Module1.bas"]
+    assert sub_names([sample]) == {PANEL_MACRO}
+    # SampleCall: module = workbook name without its extension; RunPython "import m;m.main()"
+    assert "mymodule = Left(ThisWorkbook.Name, (InStrRev(ThisWorkbook.Name, \".\", -1, vbTextCompare) - 1))" in sample
+    assert 'RunPython "import " & mymodule & ";" & mymodule & ".main()"' in sample
+    assert PANEL_COMMAND == f"import {Path(PANEL_NAME).stem};{Path(PANEL_NAME).stem}.main()"
+    # that module ships with xlplan and hands over to xlplan.excel.main
+    module = __import__(PANEL_MODULE)
+    assert module.main is xlplan.excel.main
+    # the xlwings module is the installed package's own: the same version as the Python side
+    import xlwings
+
+    assert f"'Version: {xlwings.__version__}" in found["xlwings.bas"]
+    installed = read_bas(xlwings_quickstart_path().parent / "xlwings.bas")[1]
+    def code(text):
+        return [line for line in text.splitlines() if line.strip() and not line.startswith("Attribute VB_")]
+
+    assert code(found["xlwings.bas"]) == code(installed)
 
 
-def test_a_stand_in_xlwings_module_replaces_the_installed_one(tmp_path):
-    olevba = pytest.importorskip("oletools.olevba")
-    path = build_panel(tmp_path / "p.xlsm", xlwings_module=STAND_IN)
-    parser = olevba.VBA_Parser(str(path))
+@contextlib.contextmanager
+def immutable(path: Path):
+    """The file cannot be replaced while inside (Linux ``chattr +i``: what a file open in
+    Excel is on Windows for ``os.replace``: PermissionError)."""
+    if not shutil.which("chattr") or subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode:
+        pytest.skip("chattr +i is not available here (needs root on ext4/xfs)")
     try:
-        found = {name: code for _, _, name, code in parser.extract_macros()}
+        yield path
     finally:
-        parser.close()
-    assert "MsgBox PythonCommand" in found["xlwings.bas"]
-    assert FilePanel(path).read_settings()["master"] is None
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+def test_a_locked_panel_is_an_error_not_a_renamed_copy(tmp_path, monkeypatch):
+    monkeypatch.setenv("XLPLAN_LANG", "ja")  # `--lang en` sets it in-process: restored after the test
+    project = xlplan.init_project(tmp_path / "p")
+    out = tmp_path / "o"
+    assert cli("panel", "--out", out, "--project", project.root)[0] == 0
+    with immutable(out / PANEL_NAME):
+        with pytest.raises(PanelLockedError, match="閉じて"):
+            build_panel(out / PANEL_NAME)
+        code, _, err = cli("panel", "--out", out, "--project", project.root)
+        assert code == 2 and "閉じて" in err and "Traceback" not in err
+        code, _, err = cli("--lang", "en", "panel", "--out", out, "--project", project.root)
+        assert code == 2 and "close the panel open in Excel" in err
+    assert sorted(p.name for p in out.iterdir()) == [PANEL_NAME]  # no "xlplan_panel (2).xlsm"
+
+
+def test_panel_must_keep_its_name(tmp_path):
+    with pytest.raises(ValueError, match=PANEL_MODULE):
+        build_panel(tmp_path / "p.xlsm")
+    assert not list(tmp_path.iterdir())
+    assert FilePanel(build_panel(tmp_path / PANEL_NAME)).read_settings()["master"] is None
 
 
 def test_xlwings_conf_sheet_has_keys_xlwings_reads(built):
@@ -216,7 +269,7 @@ def test_xlwings_conf_sheet_has_keys_xlwings_reads(built):
         assert ws.cell(row, 3).value  # a Japanese explanation beside
         row += 1
     assert keys == ["Interpreter_Win", "Interpreter_Mac", "PYTHONPATH"]
-    vba = xlwings_bas_path().read_text(encoding="latin-1")
+    vba = _olevba_modules(path)["xlwings.bas"]  # the module in the panel itself
     assert 'Set sht = wb.Sheets(PROJECT_NAME & ".conf")' in vba and 'PROJECT_NAME As String = "xlwings"' in vba
     for key in keys:  # GetConfigFromSheet upper-cases the keys; GetConfig asks for these
         assert f'GetConfig("{key.upper()}"' in vba
@@ -242,6 +295,7 @@ def test_every_sub_calls_python_command_of_an_entry_point():
         assert python_command(b.entry_point) == f"import xlplan.excel; xlplan.excel.{b.entry_point}()"
         func = getattr(xlplan.excel, b.entry_point)
         assert callable(func) and list(inspect.signature(func).parameters) == ["book"]
+    assert list(inspect.signature(xlplan.excel.main).parameters) == ["book"]
     assert isinstance(FilePanel("x.xlsm"), PanelIO) and isinstance(XlwingsPanel(None), PanelIO)
 
 
@@ -375,7 +429,7 @@ def test_buttons_keep_the_panel_a_macro_workbook(cycle):
     with zipfile.ZipFile(panel) as zf:
         assert "xl/vbaProject.bin" in zf.namelist()
         drawing = b"".join(zf.read(n) for n in zf.namelist() if n.endswith(".vml"))
-    assert all(f"[0]!{b.sub}".encode() in drawing for b in BUTTONS)
+    assert drawing.count(f"[0]!{PANEL_MACRO}".encode()) == len(BUTTONS)
     assert load_workbook(panel).sheetnames == ["設定", "状況", CONF_SHEET]
 
 
@@ -383,7 +437,7 @@ def test_buttons_keep_the_panel_a_macro_workbook(cycle):
 
 def test_missing_master_is_a_message_not_an_exception(tmp_path):
     project = xlplan.init_project(tmp_path / "p")
-    panel = build_panel(tmp_path / "panel.xlsm", project_dir=project.root, xlwings_module=STAND_IN)
+    panel = build_panel(tmp_path / PANEL_NAME, project_dir=project.root)
     for action in [b.entry_point for b in BUTTONS]:
         assert run(action, FilePanel(panel)) == 2
         message = panel_cell(panel, "xlplan_message")
@@ -395,7 +449,7 @@ def test_missing_master_is_a_message_not_an_exception(tmp_path):
 
 def test_bad_year_missing_settings_and_a_broken_master(tmp_path):
     project = xlplan.init_project(tmp_path / "p")
-    panel = build_panel(tmp_path / "panel.xlsm", **project_defaults(project.root))
+    panel = build_panel(tmp_path / PANEL_NAME, **project_defaults(project.root))
     set_setting(panel, "xlplan_year", "来年")
     assert run("merge", FilePanel(panel)) == 2
     assert panel_cell(panel, "xlplan_message").startswith("エラー") and "来年" in panel_cell(panel, "xlplan_message")
@@ -415,7 +469,7 @@ def test_bad_year_missing_settings_and_a_broken_master(tmp_path):
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    lone = build_panel(elsewhere / "panel.xlsm", master=str(broken.with_name("x.xlsx")))
+    lone = build_panel(elsewhere / PANEL_NAME, master=str(broken.with_name("x.xlsx")))
     shutil.copy(project.master, broken.with_name("x.xlsx"))
     (tmp_path / "p" / "xlplan.toml").rename(tmp_path / "p" / "xlplan.toml.bak")
     assert run("merge", FilePanel(lone)) == 2
@@ -495,14 +549,52 @@ class FakeRange:
                     self.sheet.cells[(self.row + i, self.column + j)] = x
 
 
+class FakeApi:
+    """Excel's Application as xlwings' ``app.api`` shows it: ``Caller`` is the name of the form
+    button whose macro runs (Windows); on macOS the AppleScript api has no Caller at all."""
+
+    def __init__(self, caller):
+        self._caller = caller
+
+    @property
+    def Caller(self):  # noqa: N802 - Excel's name
+        if isinstance(self._caller, Exception):
+            raise self._caller
+        return self._caller
+
+
+class FakeShapes:
+    """``sheet.shapes`` of xlwings. ``forms=True``: shapes whose xlwings ``text`` (TextFrame2)
+    fails, as a Forms button may, and whose caption Excel gives through
+    ``api.TextFrame.Characters().Text``."""
+
+    def __init__(self, texts: dict[str, str], forms: bool = False):
+        self.texts, self.forms = texts, forms
+
+    def __getitem__(self, name):
+        text = self.texts[name]  # KeyError as xlwings' own
+        if not self.forms:
+            return type("Shape", (), {"text": text})()
+        characters = type("Characters", (), {"Text": text})()
+        frame = type("TextFrame", (), {"Characters": lambda self: characters})()
+
+        def refuse(self):
+            raise RuntimeError("TextFrame2 is not available for this object")
+
+        return type("Shape", (), {"text": property(refuse), "api": type("Api", (), {"TextFrame": frame})()})()
+
+
 class FakeBook:
-    def __init__(self, fullname, settings: dict):
+    def __init__(self, fullname, settings: dict, caller=None, shapes: dict[str, str] | None = None,
+                 forms: bool = False):
         self.fullname = str(fullname)
+        self.app = type("App", (), {"api": FakeApi(caller)})()
+        self.sheets = {SETTINGS_SHEET: type("S", (), {"shapes": FakeShapes(shapes or {}, forms)})()}
         setting, status = FakeSheet(), FakeSheet()
         places = {"xlplan_message": (status, 2, 1), "xlplan_status": (status, 5, 1),
                   "xlplan_findings": (status, 5, 7)}
         for i, name in enumerate(["xlplan_project", "xlplan_master", "xlplan_inbox", "xlplan_year",
-                                  "xlplan_out", "xlplan_check_file"]):
+                                  "xlplan_out", "xlplan_check_file", "xlplan_action"]):
             places[name] = (setting, 4 + i, 2)
             if settings.get(name) is not None:
                 setting.cells[(4 + i, 2)] = settings[name]
@@ -526,3 +618,70 @@ def test_entry_points_through_the_xlwings_panel(tmp_path):
     assert (6, 7) not in cells  # the findings of the earlier run were cleared
     book.names["xlplan_master"].refers_to_range.value = None
     assert xlplan.excel.merge(book) == 2 and cells[(2, 1)].startswith("エラー")
+
+
+# ------------------------------------------------------- one macro, the action from the button
+
+# Excel names the panel's buttons (not the file): the test uses names of either language.
+BUTTON_NAMES = {b.caption: f"ボタン {i}" if i % 2 else f"Button {i}" for i, b in enumerate(BUTTONS, start=1)}
+
+
+def test_action_for_every_button_and_the_chosen_action():
+    for b in BUTTONS:
+        assert action_for(b.caption, None) == b.entry_point
+        assert action_for(f" {b.caption} ", None) == b.entry_point  # caption text as Excel returns it
+        assert action_for(None, b.caption) == b.entry_point  # chosen in the dropdown
+        assert action_for(None, b.entry_point) == b.entry_point
+        for other in BUTTONS:  # the button pressed wins over the cell
+            assert action_for(b.caption, other.caption) == b.entry_point
+    assert action_for(None, None) is None
+    assert action_for("Button 1", None) is None and action_for("存在しない", "xx") is None
+
+
+@pytest.mark.parametrize("forms", [False, True], ids=["shape text", "forms caption"])
+@pytest.mark.parametrize("button", BUTTONS, ids=[b.entry_point for b in BUTTONS])
+def test_main_runs_the_action_of_the_button_excel_names(tmp_path, button, forms):
+    project = xlplan.init_project(tmp_path / "p")
+    other = next(b for b in BUTTONS if b != button)
+    book = FakeBook(tmp_path / PANEL_NAME, {"xlplan_master": str(project.master), "xlplan_action": other.caption},
+                    caller=BUTTON_NAMES[button.caption], shapes={v: k for k, v in BUTTON_NAMES.items()}, forms=forms)
+    xlplan_panel = __import__(PANEL_MODULE)
+    code = xlplan_panel.main(book)
+    message = book.status.cells[(2, 1)]
+    assert message.startswith(f"【{button.caption}】") or message.startswith(f"エラー: 【{button.caption}】"), message
+    assert code in (0, 1, 2) and "Traceback" not in message
+
+
+def test_main_without_a_caller_runs_the_chosen_action_or_asks_for_one(tmp_path):
+    project = xlplan.init_project(tmp_path / "p")
+    for caller in (AttributeError("Caller"), -2146826265, None, "Macro1"):  # macOS, macro list, unknown
+        book = FakeBook(tmp_path / PANEL_NAME, {"xlplan_master": str(project.master)}, caller=caller)
+        assert xlplan.excel.main(book) == 2
+        message = book.status.cells[(2, 1)]
+        assert message.startswith("エラー") and "操作" in message
+        book.names["xlplan_action"].refers_to_range.value = "配布ファイル作成"
+        assert xlplan.excel.main(book) == 0
+        assert book.status.cells[(2, 1)].startswith("【配布ファイル作成】")
+    assert len(list(project.outbox.glob("*.xlsx"))) == 6
+
+
+def test_panel_dropdown_offers_the_button_captions(built):
+    _, path = built
+    wb = load_workbook(path)
+    ws, cell = _destination(wb, "xlplan_action")
+    lists = [dv for dv in ws.data_validations.dataValidation if str(dv.sqref) == cell]
+    assert len(lists) == 1 and lists[0].type == "list"
+    assert lists[0].formula1 == '"' + ",".join(b.caption for b in BUTTONS) + '"'
+
+
+def test_a_workbook_without_the_action_cell_still_runs(tmp_path):
+    """A panel made before xlplan_action, or a workbook of one's own with PanelButtons.bas."""
+    project = xlplan.init_project(tmp_path / "p")
+    book = FakeBook(tmp_path / PANEL_NAME, {"xlplan_master": str(project.master)},
+                    caller="Button 3", shapes={"Button 3": "集計"})
+    del book.names["xlplan_action"]
+    assert "action" not in XlwingsPanel(book).read_settings()
+    assert xlplan.excel.generate(book) == 0  # a PanelButtons.bas Sub
+    assert book.status.cells[(2, 1)].startswith("【配布ファイル作成】")
+    xlplan.excel.main(book)  # the panel's one macro
+    assert book.status.cells[(2, 1)].startswith("【集計】")

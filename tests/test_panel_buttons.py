@@ -8,13 +8,17 @@ command button whose click (``XActionListener.actionPerformed``) is bound to
 LibreOffice resolves the macro name against the imported modules while loading: a name
 that matches no Sub leaves the button with NO script bound.
 
-Excel's xlwings.bas does not run in LibreOffice (Windows API declarations etc.), so the
-button tests build the panel with a stand-in ``xlwings`` module whose ``RunPython``
-writes its command into a cell; pressing a button must then leave exactly the Python
-command of that button's entry point in the cell.
+The panel's VBA project is xlwings' own, saved by Excel (``quickstart_standalone.xlsm``):
+every button is bound to its ``Module1.SampleCall``, which calls ``RunPython`` with the
+import of the module named after the workbook. Excel's xlwings module does not run in
+LibreOffice (Windows API declarations etc.), so the press replaces it, in the loaded
+document only, with a stand-in ``RunPython`` that writes its command into a cell; pressing a
+button must then leave exactly :data:`xlplan.panel.PANEL_COMMAND` in the cell. (Which
+action runs is Python's part, from ``Application.Caller``: tests/test_panel.py.)
 
-Needs LibreOffice + python3-uno (the ``libreoffice`` fixture skips otherwise) and, for the
-panel tests, ``xlplan.panel``.
+Needs LibreOffice + python3-uno (the ``libreoffice`` fixture skips otherwise, and fails with
+``XLPLAN_REQUIRE_LIBREOFFICE=1``). ``xlplan.panel`` is imported at the top: if it does not
+import, every test here fails.
 """
 
 from __future__ import annotations
@@ -27,37 +31,27 @@ import openpyxl
 import pytest
 import xlsxwriter
 
+import xlplan.panel as panel
 from libreoffice import LibreOfficeError
-from xlplan.vba import build_vba_project, read_bas
 
 ROOT = Path(__file__).resolve().parent.parent
-PANEL_BAS = ROOT / "macros" / "PanelButtons.bas"
 LIBRARY = "VBAProject"
 
 SUB_RE = re.compile(r"^[ \t]*(?:(?:Public|Private|Friend)[ \t]+)?(?:Static[ \t]+)?Sub[ \t]+(\w+)", re.M | re.I)
 
 # RunPython's stand-in writes its argument into the panel's message cell: A2 of the
-# second sheet, the status sheet 状況 (defined name xlplan_message). ASCII only: the VBA
-# source is stored in the project's code page, so the sheet is named by its index.
+# second sheet, the status sheet 状況 (defined name xlplan_message). ASCII only.
 STATUS_INDEX = 2  # 1-based, as VBA counts
 TARGET_CELL = "A2"
-STANDIN = (
-    "xlwings",
-    'Attribute VB_Name = "xlwings"\r\n'
-    "Function RunPython(ByVal cmd As String)\r\n"
-    f'    ThisWorkbook.Worksheets({STATUS_INDEX}).Range("{TARGET_CELL}").Value = cmd\r\n'
-    "End Function\r\n",
+STANDIN_SOURCE = (
+    "Option VBASupport 1\n"
+    "Function RunPython(ByVal cmd As String)\n"
+    f'    ThisWorkbook.Worksheets({STATUS_INDEX}).Range("{TARGET_CELL}").Value = cmd\n'
+    "End Function\n"
 )
-
-
-def _panel():
-    try:
-        import xlplan.panel as panel
-    except ImportError as exc:
-        pytest.skip(f"xlplan.panel not importable yet: {exc}")
-    if not hasattr(panel, "build_panel"):
-        pytest.skip("xlplan.panel has no build_panel yet")
-    return panel
+# xlwings' Dictionary class (a Mac stand-in for Scripting.Dictionary) does not compile in
+# LibreOffice either; RunPython's stand-in does not need it.
+STANDIN = {LIBRARY: {"xlwings": STANDIN_SOURCE, "Dictionary": "Option VBASupport 1\n"}}
 
 
 # ------------------------------------------------------------------ the check
@@ -113,35 +107,24 @@ def button_binding_problems(
 # ------------------------------------------------------------------ workbooks
 
 
-def build_xlsm(path: Path, modules: dict[str, str], buttons: list[tuple[str, str]]) -> Path:
-    """An .xlsm made with XlsxWriter: sheet "パネル" with ``(caption, macro)`` buttons, sheet "状況"."""
+def build_xlsm(path: Path, buttons: list[tuple[str, str]]) -> Path:
+    """An .xlsm made with XlsxWriter and xlwings' compiled project: sheet "パネル" with
+    ``(caption, macro)`` buttons, sheet "状況"."""
+    project = panel.xlwings_vba_project()
     bin_path = path.with_suffix(".bin")
-    bin_path.write_bytes(build_vba_project(modules, {"ThisWorkbook": "", "Sheet1": "", "Sheet2": ""}))
+    bin_path.write_bytes(project.data)
     wb = xlsxwriter.Workbook(str(path))
     wb.add_vba_project(str(bin_path))
-    wb.set_vba_name("ThisWorkbook")
+    wb.set_vba_name(project.workbook_code_name)
     ws = wb.add_worksheet("パネル")
-    ws.set_vba_name("Sheet1")
+    ws.set_vba_name(project.sheet_code_names[0])
     ws.write("A1", "xlplan")
     status = wb.add_worksheet("状況")
-    status.set_vba_name("Sheet2")
+    status.set_vba_name(project.sheet_code_names[1])
     for i, (caption, macro) in enumerate(buttons):
         ws.insert_button(f"B{2 + 3 * i}", {"macro": macro, "caption": caption, "width": 160, "height": 30})
     wb.close()
     return path
-
-
-def body(source: str) -> list[str]:
-    """Source lines without Attribute lines or LibreOffice's VBA-mode header, CRLF/LF-agnostic."""
-    lines = source.replace("\r\n", "\n").split("\n")
-    lines = [
-        line
-        for line in lines
-        if not line.startswith("Attribute VB_") and line not in ("Option VBASupport 1",) and not line.startswith("Rem Attribute VBA_ModuleType")
-    ]
-    while lines and not lines[-1].strip():
-        lines.pop()
-    return lines
 
 
 def read_cell(path: Path, sheet_index: int, cell: str):
@@ -152,37 +135,33 @@ def read_cell(path: Path, sheet_index: int, cell: str):
         wb.close()
 
 
-# ------------------------------------------------------------------ hand-built panels (no xlplan.panel)
+# ------------------------------------------------------------------ hand-built workbooks (no build_panel)
 
 
 @pytest.fixture(scope="module")
 def handmade(tmp_path_factory):
-    """A good hand-built panel (all six Subs) and one whose second button names NoSuchSub."""
+    """A good hand-built workbook (two buttons on SampleCall) and one whose second button
+    names NoSuchSub."""
     d = tmp_path_factory.mktemp("handmade")
-    name, source = read_bas(PANEL_BAS)
-    modules = {name: source, STANDIN[0]: STANDIN[1]}
-    subs = SUB_RE.findall(source)
-    good = build_xlsm(d / "good.xlsm", modules, [(f"Button {s}", s) for s in subs])
-    bad = build_xlsm(d / "bad.xlsm", modules, [("配布ファイル作成", "GenerateWorkbooks"), ("存在しない", "NoSuchSub")])
-    return good, bad, subs
+    good = build_xlsm(d / "good.xlsm", [("Button A", panel.PANEL_MACRO), ("Button B", panel.PANEL_MACRO)])
+    bad = build_xlsm(d / "bad.xlsm", [("配布ファイル作成", panel.PANEL_MACRO), ("存在しない", "NoSuchSub")])
+    return good, bad
 
 
-def test_handmade_panel_passes_the_check(libreoffice, handmade):
-    good, _, subs = handmade
+def test_handmade_workbook_passes_the_check(libreoffice, handmade):
+    good, _ = handmade
     modules = libreoffice.basic_modules(good)
     buttons = libreoffice.buttons(good)
-    assert [b["sub"] for b in buttons] == subs
+    assert [(b["module"], b["sub"]) for b in buttons] == [("Module1", panel.PANEL_MACRO)] * 2
     assert button_binding_problems(buttons, modules, declared_macros(good)) == []
-    assert body(modules["PanelButtons"]) == body(read_bas(PANEL_BAS)[1])
-    assert body(modules["xlwings"]) == body(STANDIN[1])
 
 
 def test_button_bound_to_a_missing_sub_is_caught(libreoffice, handmade):
-    _, bad, _ = handmade
+    _, bad = handmade
     modules = libreoffice.basic_modules(bad)
     buttons = libreoffice.buttons(bad)
     assert [b["label"] for b in buttons] == ["配布ファイル作成", "存在しない"]
-    assert declared_macros(bad) == {"配布ファイル作成": "GenerateWorkbooks", "存在しない": "NoSuchSub"}
+    assert declared_macros(bad) == {"配布ファイル作成": panel.PANEL_MACRO, "存在しない": "NoSuchSub"}
     # LibreOffice drops the binding of a macro name it cannot resolve.
     assert buttons[1]["script"] is None and buttons[1]["events"] == []
     problems = button_binding_problems(buttons, modules, declared_macros(bad))
@@ -209,100 +188,87 @@ def test_check_catches_a_binding_to_a_sub_the_sources_lack():
 
 
 def test_press_click_and_script_and_guarded_agree(libreoffice, handmade, tmp_path):
-    good, _, subs = handmade
-    expected = re.search(r'RunPython "([^"]*)"', read_bas(PANEL_BAS)[1].split(f"Sub {subs[0]}(")[1]).group(1)
+    good, _ = handmade
+    # SampleCall imports the module named like the workbook: here "good"
     for how in ("click", "script", "guarded"):
         out = tmp_path / f"{how}.xlsx"
-        reply = libreoffice.press(good, out, "パネル", f"Button {subs[0]}", how=how)
-        assert reply["button"]["sub"] == subs[0]
-        assert read_cell(out, STATUS_INDEX - 1, TARGET_CELL) == expected, how
+        reply = libreoffice.press(good, out, "パネル", "Button A", how=how, modules=STANDIN)
+        assert reply["button"]["sub"] == panel.PANEL_MACRO
+        assert read_cell(out, STATUS_INDEX - 1, TARGET_CELL) == "import good;good.main()", how
 
 
-def test_guarded_press_reports_basic_errors(libreoffice, tmp_path):
-    name, source = read_bas(PANEL_BAS)
-    failing = ("xlwings", 'Attribute VB_Name = "xlwings"\r\nFunction RunPython(ByVal cmd As String)\r\n'
-               '    Err.Raise 1000, , "boom: " & cmd\r\nEnd Function\r\n')
-    path = build_xlsm(tmp_path / "fails.xlsm", {name: source, failing[0]: failing[1]}, [("Go", "GenerateWorkbooks")])
-    with pytest.raises(LibreOfficeError, match="Basic error 1000: boom: import xlplan.excel"):
-        libreoffice.press(path, tmp_path / "out.xlsx", "パネル", "Go", how="guarded")
+def test_guarded_press_reports_basic_errors(libreoffice, handmade, tmp_path):
+    good, _ = handmade
+    failing = {LIBRARY: {"xlwings": 'Option VBASupport 1\nFunction RunPython(ByVal cmd As String)\n'
+                                    '    Err.Raise 1000, , "boom: " & cmd\nEnd Function\n',
+                         "Dictionary": "Option VBASupport 1\n"}}
+    with pytest.raises(LibreOfficeError, match="Basic error 1000: boom: import good;good.main"):
+        libreoffice.press(good, tmp_path / "out.xlsx", "パネル", "Button A", how="guarded", modules=failing)
     # A click reports nothing (headless LibreOffice swallows Basic errors): the cell stays empty.
-    libreoffice.press(path, tmp_path / "clicked.xlsx", "パネル", "Go")
+    libreoffice.press(good, tmp_path / "clicked.xlsx", "パネル", "Button A", modules=failing)
     assert read_cell(tmp_path / "clicked.xlsx", STATUS_INDEX - 1, TARGET_CELL) is None
+
+
+def test_xlwings_own_modules_do_not_run_in_libreoffice(libreoffice, handmade, tmp_path):
+    """Why the presses use a stand-in: unchanged, the project does not compile here."""
+    good, _ = handmade
+    with pytest.raises(LibreOfficeError, match="did not run"):
+        libreoffice.press(good, tmp_path / "out.xlsx", "パネル", "Button A", how="guarded")
 
 
 # ------------------------------------------------------------------ the panel from xlplan.panel
 
 
 @pytest.fixture(scope="module")
-def standin_panel(tmp_path_factory):
-    panel = _panel()
-    path = tmp_path_factory.mktemp("panel") / "panel.xlsm"
-    return panel.build_panel(path, xlwings_module=STANDIN)
-
-
-@pytest.fixture(scope="module")
 def real_panel(tmp_path_factory):
-    panel = _panel()
-    return panel.build_panel(tmp_path_factory.mktemp("panel_real") / "panel.xlsm")
+    return panel.build_panel(tmp_path_factory.mktemp("panel_real") / panel.PANEL_NAME)
 
 
-def test_libreoffice_sees_the_panel_modules(libreoffice, standin_panel):
-    modules = libreoffice.basic_modules(standin_panel)
-    assert {"PanelButtons", "xlwings"} <= set(modules)
-    # The source arrived unchanged: vbaProject.bin -> .xlsm -> LibreOffice's VBA import.
-    assert body(modules["PanelButtons"]) == body(read_bas(PANEL_BAS)[1])
-    assert body(modules["xlwings"]) == body(STANDIN[1])
-    assert modules["PanelButtons"].startswith("Rem Attribute VBA_ModuleType=VBAModule\nOption VBASupport 1\n")
+def test_libreoffice_sees_xlwings_modules_in_the_panel(libreoffice, real_panel):
+    info = libreoffice.inspect(real_panel)
+    assert info["sheets"]
+    modules = libreoffice.basic_modules(real_panel)
+    assert {"Module1", "xlwings", "Dictionary"} <= set(modules)
+    assert subs_by_module(modules)["Module1"] == {panel.PANEL_MACRO}
+    # LibreOffice cannot compile xlwings' module (only its presence is checked) ...
+    assert re.search(r"^\s*(Public\s+)?Function\s+RunPython\b", modules["xlwings"], re.M | re.I)
+    assert modules["Module1"].startswith("Rem Attribute VBA_ModuleType=VBAModule\nOption VBASupport 1\n")
 
 
-def test_every_panel_button_is_bound_to_an_existing_sub(libreoffice, standin_panel):
-    panel = _panel()
-    modules = libreoffice.basic_modules(standin_panel)
-    buttons = libreoffice.buttons(standin_panel)
-    assert button_binding_problems(buttons, modules, declared_macros(standin_panel)) == []
-    assert {b["sub"] for b in buttons} == {b.sub for b in panel.BUTTONS}
-    assert len(buttons) == len(panel.BUTTONS)
-    assert {b["label"]: b["sub"] for b in buttons} == {b.caption: b.sub for b in panel.BUTTONS}
-    assert all(b["module"] == "PanelButtons" for b in buttons)
-    # the VBA source itself agrees: every Sub of BUTTONS is in PanelButtons
-    assert {b.sub for b in panel.BUTTONS} <= subs_by_module(modules)["PanelButtons"]
+def test_every_panel_button_is_bound_to_the_one_macro(libreoffice, real_panel):
+    modules = libreoffice.basic_modules(real_panel)
+    buttons = libreoffice.buttons(real_panel)
+    # ... but it binds the buttons all the same: binding needs the Sub names, not compiled code.
+    assert button_binding_problems(buttons, modules, declared_macros(real_panel)) == []
+    assert [b["label"] for b in buttons] == [b.caption for b in panel.BUTTONS]
+    assert {(b["module"], b["sub"]) for b in buttons} == {("Module1", panel.PANEL_MACRO)}
+    assert {b["sheet"] for b in buttons} == {panel.SETTINGS_SHEET}
 
 
-def _button_ids():
-    try:
-        import xlplan.panel as panel
-
-        return [b.sub for b in panel.BUTTONS]
-    except Exception:  # noqa: BLE001 - not there yet: the fixture skips
-        return ["GenerateWorkbooks"]
-
-
-@pytest.mark.parametrize("sub", _button_ids())
-def test_pressing_a_button_runs_its_python_command(libreoffice, standin_panel, tmp_path, sub):
-    panel = _panel()
-    button = next(b for b in panel.BUTTONS if b.sub == sub)
+@pytest.mark.parametrize("caption", [b.caption for b in panel.BUTTONS])
+def test_pressing_a_button_runs_the_panel_command(libreoffice, real_panel, tmp_path, caption):
     out = tmp_path / "pressed.xlsx"
-    before = read_cell(standin_panel, STATUS_INDEX - 1, TARGET_CELL)
-    assert before != panel.python_command(button.entry_point)
-    reply = libreoffice.press(standin_panel, out, None, button.caption)
-    assert reply["button"]["sub"] == sub
+    before = read_cell(real_panel, STATUS_INDEX - 1, TARGET_CELL)
+    assert before != panel.PANEL_COMMAND
+    reply = libreoffice.press(real_panel, out, panel.SETTINGS_SHEET, caption, modules=STANDIN)
+    assert reply["button"]["sub"] == panel.PANEL_MACRO
     wb = openpyxl.load_workbook(out, read_only=True)
     try:
         assert wb.sheetnames[STATUS_INDEX - 1] == panel.STATUS_SHEET
     finally:
         wb.close()
-    assert read_cell(out, STATUS_INDEX - 1, TARGET_CELL) == panel.python_command(button.entry_point)
+    # the module named after the panel file: the one xlplan ships (xlplan_panel.py)
+    assert read_cell(out, STATUS_INDEX - 1, TARGET_CELL) == panel.PANEL_COMMAND == "import xlplan_panel;xlplan_panel.main()"
 
 
-def test_real_panel_opens_in_libreoffice_with_the_xlwings_module(libreoffice, real_panel):
-    panel = _panel()
-    info = libreoffice.inspect(real_panel)
-    assert info["sheets"]
-    modules = libreoffice.basic_modules(real_panel)
-    # LibreOffice cannot compile xlwings.bas (only its presence is checked) ...
-    assert {"PanelButtons", "xlwings"} <= set(modules)
-    assert re.search(r"^\s*(Public\s+)?Function\s+RunPython\b", modules["xlwings"], re.M | re.I)
-    # ... but it binds the buttons all the same: binding needs the Sub names, not compiled code.
-    buttons = libreoffice.buttons(real_panel)
-    assert button_binding_problems(buttons, modules) == []
-    assert {b["sub"] for b in buttons} == {b.sub for b in panel.BUTTONS}
+def test_panel_buttons_bas_binds_in_a_workbook_of_ones_own(libreoffice, tmp_path):
+    """macros/PanelButtons.bas, imported into a workbook of the coordinator's own (here: into
+    the loaded panel, beside xlwings' module): each Sub runs its entry point's command."""
+    name, source = panel.read_bas(panel.macros_dir() / "PanelButtons.bas")
+    body_lines = "\n".join(line for line in source.splitlines() if not line.startswith("Attribute VB_"))
+    modules = {LIBRARY: {**STANDIN[LIBRARY], name: "Option VBASupport 1\n" + body_lines + "\n",
+                         "Module1": "Option VBASupport 1\nSub SampleCall()\n    PanelButtons.CollectAndCheck\nEnd Sub\n"}}
+    path = panel.build_panel(tmp_path / panel.PANEL_NAME)
+    out = tmp_path / "own.xlsx"
+    libreoffice.press(path, out, panel.SETTINGS_SHEET, panel.BUTTONS[1].caption, how="guarded", modules=modules)
+    assert read_cell(out, STATUS_INDEX - 1, TARGET_CELL) == panel.python_command("collect")

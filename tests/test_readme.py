@@ -32,7 +32,7 @@ def test_readme_python_blocks_run(tmp_path, monkeypatch):
 def test_readme_commands_exist():
     parser = build_parser()
     commands = set(parser._subparsers._group_actions[0].choices)
-    documented = set(re.findall(r"(?:`|&& |^)xlplan ([a-z-]+)", README, re.M))
+    documented = set(re.findall(r"(?:`|&& |^)xlplan (?:--lang en )?([a-z][a-z-]*)", README, re.M))
     assert documented <= commands
     assert {"init", "generate", "check", "demo", "master"} <= documented
 

@@ -730,6 +730,17 @@ def op_press(desktop, req):
         copy = os.path.join(workdir, os.path.basename(src))
         shutil.copyfile(src, copy)  # the macro writes into a private copy
         doc = load_with_macros(desktop, copy, read_only=False)
+        # Stand-in modules replace the document's own (e.g. xlwings' RunPython, which needs
+        # Windows): {library: {module: Basic source}} before anything runs.
+        for lib_name, modules in (req.get("modules") or {}).items():
+            lib = basic_library(doc, lib_name)
+            if lib is None:
+                raise DriverError(f"no Basic library {lib_name!r} to put stand-in modules into")
+            for module, source in modules.items():
+                if lib.hasByName(module):
+                    lib.replaceByName(module, source)
+                else:
+                    lib.insertByName(module, source)
         found = [
             (sh, model, info)
             for sh, model, info in iter_buttons(doc)

@@ -63,7 +63,8 @@ CREATE TABLE IF NOT EXISTS sightings (
 CREATE TABLE IF NOT EXISTS findings (
     submission_id INTEGER NOT NULL REFERENCES submissions(id), seq INTEGER NOT NULL,
     code TEXT NOT NULL, severity TEXT NOT NULL, file TEXT, department TEXT, project TEXT,
-    field TEXT, sheet TEXT, cell TEXT, value TEXT, expected TEXT, detail TEXT, detail_en TEXT);
+    field TEXT, sheet TEXT, cell TEXT, value TEXT, expected TEXT, detail TEXT, detail_en TEXT,
+    expected_en TEXT);
 CREATE TABLE IF NOT EXISTS cell_values (
     submission_id INTEGER NOT NULL REFERENCES submissions(id), seq INTEGER NOT NULL,
     department TEXT, project TEXT, indicator_no INTEGER, indicator TEXT, field TEXT, label TEXT,
@@ -644,7 +645,8 @@ class Archive:
         return [Finding(r["code"], file=r["file"] or "", department=r["department"] or "",
                         project=r["project"] or "", field=r["field"] or "", sheet=r["sheet"] or "",
                         cell=r["cell"] or "", value=from_json(r["value"]), expected=r["expected"] or "",
-                        detail=r["detail"] or "", detail_en=r["detail_en"] or "")
+                        detail=r["detail"] or "", detail_en=r["detail_en"] or "",
+                        expected_en=r["expected_en"] or "")
                 for r in self._rows("findings", submission_ids)]
 
     def values(self, submission_ids: Iterable[int]) -> list[dict]:
@@ -669,9 +671,9 @@ def _submission_columns(returned, findings: list[Finding]) -> tuple:
 def _insert_results(db, sid: int, findings: list[Finding], values: list[dict]) -> None:
     """A submission's findings and normalised values (inside the caller's transaction)."""
     db.executemany(
-        "INSERT INTO findings VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        "INSERT INTO findings VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         [(sid, i, f.code, f.severity, f.file, f.department, f.project, f.field, f.sheet,
-          f.cell, _json(f.value), f.expected, f.detail, f.detail_en) for i, f in enumerate(findings)])
+          f.cell, _json(f.value), f.expected, f.detail, f.detail_en, f.expected_en) for i, f in enumerate(findings)])
     db.executemany(
         "INSERT INTO cell_values VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         [(sid, i, v["department"], v["project"], v["indicator_no"], v["indicator"],
@@ -691,8 +693,10 @@ def _migrate(db) -> None:
             db.execute("ALTER TABLE submissions ADD COLUMN member TEXT NOT NULL DEFAULT ''")
         if "generated_at" not in have:
             db.execute("ALTER TABLE submissions ADD COLUMN generated_at TEXT")
-        if "detail_en" not in {r["name"] for r in db.execute("PRAGMA table_info(findings)")}:
-            db.execute("ALTER TABLE findings ADD COLUMN detail_en TEXT")
+        finding_columns = {r["name"] for r in db.execute("PRAGMA table_info(findings)")}
+        for column in ("detail_en", "expected_en"):  # English beside the Japanese
+            if column not in finding_columns:
+                db.execute(f"ALTER TABLE findings ADD COLUMN {column} TEXT")
 
 
 def _submission(row) -> Submission:

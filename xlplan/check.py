@@ -232,8 +232,10 @@ def check_returned(returned: Returned, plan: Plan, settings: Settings,
     except ValueError:
         year = None
     if year != plan.year:
-        add("wrong-year", value=year.label_ja if year else str(meta.get("year")),
-            expected=plan.year.label_ja)
+        shown = year.label_ja if year else str(meta.get("year"))
+        add("wrong-year", value=shown, expected=plan.year.label_ja,
+            expected_en=f"{plan.year.label_en} ({plan.year.short})", detail=shown,
+            detail_en=f"{year.label_en} ({year.short})" if year else str(meta.get("year")))
         return findings, []
     doubt = save_time_doubt(returned.last_saved, meta.get("generated_at"),
                             collected_at or dt.datetime.now(dt.timezone.utc).isoformat())
@@ -277,11 +279,12 @@ def breakdown_findings(checks: list[dict], fields: list[dict], rows: list[dict])
                 continue
             if abs(sum(numbers) - total["value"]) > 1e-9:
                 spec = spec_of.get((project, indicator, check["total"]), {})
-                labels = "＋".join(str(spec_of.get((project, indicator, p), {}).get("label", p))
-                                  .split("（")[-1].rstrip("）") for p in check["parts"])
+                labels = [str(spec_of.get((project, indicator, p), {}).get("label", p))
+                          .split("（")[-1].rstrip("）") for p in check["parts"]]
                 out.append(Finding("breakdown-mismatch", project=project, field=spec.get("label", ""),
                                    sheet=total["sheet"], cell=total["cell"], value=total["raw"],
-                                   expected=_shown(sum(numbers)), detail=labels))
+                                   expected=_shown(sum(numbers)), detail="＋".join(labels),
+                                   detail_en=" + ".join(labels)))
     return out
 
 
@@ -332,7 +335,8 @@ def _check_field(spec: dict, cell, plan: Plan, settings: Settings,
         findings.append(Finding("excel-error", **where))
     elif n.problem == "invalid-choice":
         choices = spec.get("choices") or plan.direction_choices
-        findings.append(Finding("invalid-choice", **where, expected="／".join(choices)))
+        findings.append(Finding("invalid-choice", **where, expected="／".join(choices),
+                                expected_en=" / ".join(choices)))
     elif n.problem in ("not-a-number", "score-out-of-range"):
         findings.append(Finding(n.problem, **where))
     elif n.problem == "unit-mismatch":
@@ -403,20 +407,27 @@ def _shown(value) -> object:
 # --- CLI ------------------------------------------------------------------------------------
 
 
-def add_check_command(sub) -> None:
-    """Register ``xlplan check`` on the CLI's sub-parsers."""
-    p = sub.add_parser("check", help="回収したファイルを読み込んでチェック")
-    p.add_argument("paths", nargs="+", help="ファイルまたはフォルダ")
-    p.add_argument("--format", choices=("table", "json"), default="table")
-    p.add_argument("--project", help="設定ファイル xlplan.toml のあるフォルダ")
-    p.add_argument("--master", help="計画マスタ（既定: 設定ファイルの master）")
-    p.add_argument("--year", help="評価年度（既定: 計画マスタの評価年度）")
-    p.set_defaults(func=cmd_check)
+def add_check_command(command, project_args, lang: str | None = None) -> None:
+    """Register ``xlplan check`` through the CLI's ``command(name, ja, en, func)`` and
+    ``project_args(parser)`` helpers, with help texts in the chosen language."""
+    from .language import pick
+
+    def h(ja: str, en: str) -> str:
+        return pick(ja, en, lang)
+
+    p = command("check", "回収したファイルを読み込んでチェック（保管はしない）",
+                "read returned files and list their findings (nothing is archived)", cmd_check)
+    p.add_argument("paths", nargs="+", help=h("ファイルまたはフォルダ", "files or folders"))
+    p.add_argument("--format", choices=("table", "json"), default="table",
+                   help=h("出力形式: table（表、既定）または json（すべての項目）",
+                          "output format: table (default) or json (every field)"))
+    project_args(p)
 
 
 def cmd_check(args) -> int:
     """``xlplan check``: print findings as a table or JSON; exit 0, 1 (errors) or 2."""
     from .cli import UserError, _load_plan_or_report, _t, _year, project_settings
+    from .language import counted
     from .report import findings_json, format_table
 
     settings = project_settings(args.project, args.master)
@@ -434,5 +445,6 @@ def cmd_check(args) -> int:
         print(findings_json(result.findings, [f.to_dict() for f in result.files], args.lang))
     else:
         print(format_table(result.findings, args.lang))
-        print(_t(f"ファイル {len(result.files)} 件を確認しました。", f"Checked {len(result.files)} files."))
+        print(_t(f"ファイル {len(result.files)} 件を確認しました。",
+                 f"Checked {counted(len(result.files), 'file')}."))
     return result.exit_code

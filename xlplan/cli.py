@@ -14,8 +14,9 @@ from pathlib import Path
 from . import __version__
 from .check import add_check_command
 from .errors import XlplanError
-from .findings import current_lang, has_errors
-from .project import RESULTS, feedback_dir, merged_path, scoring_dir
+from .findings import has_errors
+from .language import LANGUAGES, counted, current_lang, lang_from_argv, pick, use_lang
+from .project import INBOX, OUTBOX, RESULTS, feedback_dir, merged_path, scoring_dir
 from .fiscal import FiscalYearError, parse_fiscal_year
 from .report import format_table
 
@@ -29,8 +30,16 @@ class UserError(Exception):
     """A problem to show as a message (already in the user's language), exit status 2."""
 
 
-def _t(ja: str, en: str) -> str:
-    return en if current_lang() == "en" else ja
+def _t(ja: str, en: str, lang: str | None = None) -> str:
+    """The Japanese or English text, in the language of this run (``--lang`` or XLPLAN_LANG)."""
+    return pick(ja, en, lang)
+
+
+def in_words(exc: Exception) -> str:
+    """An error's message for the user in the language of this run: both languages when the
+    error carries them (BilingualError, FiscalYearError), else its own (Japanese) text."""
+    text = getattr(exc, "text", None)
+    return text() if callable(text) else str(exc)
 
 
 def _year(text: str | None):
@@ -39,7 +48,7 @@ def _year(text: str | None):
     try:
         return parse_fiscal_year(text)
     except FiscalYearError as exc:
-        raise UserError(str(exc)) from exc
+        raise UserError(in_words(exc)) from exc
 
 
 def cmd_init(args) -> int:
@@ -48,13 +57,36 @@ def cmd_init(args) -> int:
     try:
         folder = init_project(args.folder)
     except ProjectExistsError as exc:
-        raise UserError(str(exc)) from exc
+        raise UserError(in_words(exc)) from exc
     print(_t(f"プロジェクトフォルダを作成しました: {folder.root}",
              f"Created the project folder: {folder.root}"))
     print(_t(f"  計画マスタ: {folder.master}", f"  plan master: {folder.master}"))
     print(_t(f"  設定（署名鍵・パスワード。配布しないこと）: {folder.settings.path}",
              f"  settings (signing key, password; never send out): {folder.settings.path}"))
+    for line in next_steps(folder):
+        print(line)
     return EXIT_OK
+
+
+def next_steps(folder) -> list[str]:
+    """What a coordinator does after ``init``: edit the master, check it, send the workbooks."""
+    master, root = _quoted(folder.master), _quoted(folder.root)
+    return [_t("次にすること:", "Next:"),
+            _t(f"  1. 計画マスタを Excel で開き、見本の計画をあなたの計画に書き換えて保存: {master}",
+               f"  1. Open the plan master in Excel, replace the sample plan with yours and save: {master}"),
+            _t(f"  2. 計画マスタの誤りを確認: xlplan master {master}",
+               f"  2. Check the plan master for mistakes: xlplan master {master}"),
+            _t(f"  3. 担当課ごとのファイルを作成（{OUTBOX} フォルダへ）: xlplan generate {master}",
+               f"  3. Write the department workbooks (into the folder {OUTBOX}): xlplan generate {master}"),
+            _t(f"  4. 返ってきたファイルを {INBOX} フォルダに置き、回収: xlplan collect {_quoted(folder.inbox)} --project {root}",
+               f"  4. Put the returned files into the folder {INBOX} and collect them: "
+               f"xlplan collect {_quoted(folder.inbox)} --project {root}")]
+
+
+def _quoted(path) -> str:
+    """A path as typed on a command line: quoted when it has spaces."""
+    text = str(path)
+    return f'"{text}"' if " " in text else text
 
 
 def _load_plan_or_report(master: Path, year, lang):
@@ -99,10 +131,12 @@ def cmd_master(args) -> int:
     if plan is not None:
         print(_t(f"{plan.name}（{plan.start.label_ja}～{plan.end.label_ja}、評価年度 {plan.year.label_ja}）",
                  f"{plan.name} ({plan.start.label_en}–{plan.end.label_en}, evaluating {plan.year.label_en})"))
+        indicators = sum(len(p.indicators) for p in plan.projects)
         print(_t(f"基本目標 {len(plan.goals)}、施策の方向性 {len(plan.directions)}、事業 {len(plan.projects)}、"
-                 f"指標 {sum(len(p.indicators) for p in plan.projects)}、担当課 {len(plan.departments)}",
-                 f"{len(plan.goals)} goals, {len(plan.directions)} directions, {len(plan.projects)} projects, "
-                 f"{sum(len(p.indicators) for p in plan.projects)} indicators, {len(plan.departments)} departments"))
+                 f"指標 {indicators}、担当課 {len(plan.departments)}",
+                 f"{counted(len(plan.goals), 'goal')}, {counted(len(plan.directions), 'direction')}, "
+                 f"{counted(len(plan.projects), 'project')}, {counted(indicators, 'indicator')}, "
+                 f"{counted(len(plan.departments), 'department')}"))
     print(format_table(findings, args.lang))
     return EXIT_FINDINGS if plan is None or has_errors(findings) else EXIT_OK
 
@@ -116,20 +150,23 @@ def cmd_generate(args) -> int:
     plan, _ = _load_plan_or_report(Path(args.master), _year(args.year), args.lang)
     if plan is None:
         return EXIT_FINDINGS
+    _require_departments(plan, args.department)
     warnings = deadline_findings(plan)
     if warnings:  # the cover shows the deadline: say when it is missing or looks stale
         print(format_table(warnings, args.lang), file=sys.stderr)
     history = _history(settings, plan)
+    out = Path(args.out) if args.out else settings.project_dir / OUTBOX
     try:
-        files = generate(plan, Path(args.out), settings, departments=args.department or None,
+        files = generate(plan, out, settings, departments=args.department or None,
                          history=history)
     except TemplateError as exc:
-        raise UserError(_t(f"様式を使えません: {exc}", f"Template cannot be used: {exc}")) from exc
+        raise UserError(_t(f"様式を使えません: {in_words(exc)}", f"Template cannot be used: {in_words(exc)}")) from exc
     for f in files:
         print(_t(f"{f.department}: {f.path}（事業 {len(f.projects)} 件、入力欄 {f.inputs} か所）",
-                 f"{f.department}: {f.path} ({len(f.projects)} projects, {f.inputs} input cells)"))
+                 f"{f.department}: {f.path} ({counted(len(f.projects), 'project')}, "
+                 f"{counted(f.inputs, 'input cell')})"))
     print(_t(f"{len(files)} 課分のファイルを作成しました（{plan.year.label_ja}）。",
-             f"Wrote {len(files)} department workbooks ({plan.year.label_en})."))
+             f"Wrote {counted(len(files), 'department workbook')} ({plan.year.label_en})."))
     return EXIT_OK
 
 
@@ -176,16 +213,17 @@ def cmd_collect(args) -> int:
     if args.recheck:
         rechecked = archive.recheck(settings, plan)
         print(_t(f"保管済みのファイルを再チェック: {len(rechecked)} ファイル",
-                 f"rechecked archived files: {len(rechecked)}"))
+                 f"rechecked {counted(len(rechecked), 'archived file')}"))
         _print_copy_problems(archive, plan)
     summary = archive.collect(args.inbox, settings, plan)  # with its progress bar on a terminal
     for s in summary.new:
         who = s.department or _t("（不明）", "(unknown)")
         print(_t(f"回収: {s.original_name} → {who}（エラー {s.errors}、警告 {s.warnings}）",
-                 f"collected: {s.original_name} → {who} ({s.errors} errors, {s.warnings} warnings)"))
+                 f"collected: {s.original_name} → {who} ({counted(s.errors, 'error')}, "
+                 f"{counted(s.warnings, 'warning')})"))
     if summary.known:
         print(_t(f"回収済みと同じ内容のため記録のみ: {len(summary.known)} ファイル",
-                 f"already archived (same content): {len(summary.known)} files"))
+                 f"already archived (same content): {counted(len(summary.known), 'file')}"))
     for s in summary.repaired:
         print(_t(f"保管庫のファイルを修復して読み直しました: {s.original_name} → {s.archived_path}",
                  f"repaired the archived copy and read it again: {s.original_name} → {s.archived_path}"))
@@ -214,8 +252,31 @@ def cmd_status(args) -> int:
     return EXIT_OK
 
 
+def _require_departments(plan, names, members: bool = False) -> None:
+    """UserError naming each department (or, with ``members``, committee member) that is not in
+    the plan master, with the master's names that look like it (a typo, a missing 課)."""
+    from difflib import get_close_matches
+
+    known = plan.department_names() + (
+        [m.name for m in plan.members] + [m.id for m in plan.members] if members else [])
+    unknown = [n for n in names or [] if n not in known]
+    if not unknown:
+        return
+    lines = []
+    for name in unknown:
+        near = get_close_matches(name, known, n=3, cutoff=0.4)
+        lines.append(_t(f"担当課「{name}」は計画マスタにありません。" +
+                        (f"近い名前: {'、'.join(near)}" if near else
+                         f"登録されている担当課: {'、'.join(plan.department_names())}"),
+                        f"The department '{name}' is not in the plan master. " +
+                        (f"Similar names: {', '.join(near)}" if near else
+                         f"Departments in the master: {', '.join(plan.department_names())}")))
+    raise UserError("\n".join(lines))
+
+
 def cmd_choose(args) -> int:
     settings, plan, archive = _project_context(args)
+    _require_departments(plan, [args.department], members=True)
     year = plan.year.short
     if args.latest:
         if archive.unpin(year, args.department):
@@ -269,8 +330,9 @@ def cmd_feedback(args) -> int:
     files = write_feedback(archive, plan, settings, out)
     for f in files:
         print(_t(f"{f.department}: {f.path}（要修正 {f.findings} 件）",
-                 f"{f.department}: {f.path} ({f.findings} findings)"))
-    print(_t(f"差し戻し用ファイル {len(files)} 件を作成しました。", f"Wrote {len(files)} return copies."))
+                 f"{f.department}: {f.path} ({counted(f.findings, 'finding')})"))
+    print(_t(f"差し戻し用ファイル {len(files)} 件を作成しました。",
+             f"Wrote {counted(len(files), 'return copy')}."))
     return EXIT_OK
 
 
@@ -287,22 +349,23 @@ def cmd_generate_scoring(args) -> int:
     files = generate_scoring(plan, out, settings, archive, members=args.member or None)
     for f in files:
         print(_t(f"{f.member.name}: {f.path}（施策 {f.measures} 件）",
-                 f"{f.member.name}: {f.path} ({f.measures} measures)"))
-    print(_t(f"中間評価票 {len(files)} 件を作成しました。", f"Wrote {len(files)} scoring forms."))
+                 f"{f.member.name}: {f.path} ({counted(f.measures, 'measure')})"))
+    print(_t(f"中間評価票 {len(files)} 件を作成しました。", f"Wrote {counted(len(files), 'scoring form')}."))
     return EXIT_OK
 
 
 def cmd_panel(args) -> int:
-    from .panel import PANEL_NAME, build_panel, project_defaults
+    from .panel import PANEL_NAME, PanelLockedError, build_panel, project_defaults
 
     settings = project_settings(args.project)
     try:
         written = build_panel(Path(args.out) / PANEL_NAME, **project_defaults(settings.project_dir))
-    except FileNotFoundError as exc:  # no xlwings.bas in the installed xlwings
-        raise UserError(str(exc)) from exc
+    except (FileNotFoundError, PanelLockedError) as exc:  # no xlwings quickstart; the panel open in Excel
+        raise UserError(in_words(exc)) from exc
     print(_t(f"事務局パネルを作成しました: {written}", f"Wrote the coordinator panel: {written}"))
     print(_t("  Excel で開き、マクロを有効にしてから「設定」シートのボタンを押してください（README「Excel のボタン」）。",
-             "  Open it in Excel, enable macros, then use the buttons on sheet 設定 (README, Coordinator buttons)."))
+             "  Open it in Excel, enable macros, then use the buttons on its settings sheet "
+             "(README, Coordinator buttons)."))
     return EXIT_OK
 
 
@@ -319,96 +382,163 @@ def cmd_catalogue(args) -> int:
     return EXIT_OK
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (exposed so the README's command list can be tested)."""
+def build_parser(lang: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser, every help text in the chosen language (exposed so the README's
+    command list and the help texts can be tested). ``--lang`` is accepted before or after
+    the subcommand."""
+    lang = current_lang(lang)
+
+    def h(ja: str, en: str) -> str:
+        return pick(ja, en, lang)
+
+    def help_option(p):
+        p.add_argument("-h", "--help", action="help",
+                       help=h("このヘルプを表示して終了", "show this help message and exit"))
+
+    def lang_option(p, default):
+        p.add_argument("--lang", choices=LANGUAGES, default=default,
+                       help=h("表示言語 ja / en（既定: 環境変数 XLPLAN_LANG、なければ ja）",
+                              "message language ja / en (default: $XLPLAN_LANG, else ja)"))
+
+    def project_args(p, master=True):
+        p.add_argument("--project", help=h("設定ファイル xlplan.toml のあるフォルダ（既定: 計画マスタの"
+                                           "フォルダ、なければ現在のフォルダ）",
+                                           "folder holding the settings file xlplan.toml (default: the "
+                                           "plan master's folder, else the current folder)"))
+        if master:
+            p.add_argument("--master", help=h("計画マスタ（既定: 設定ファイルの master）",
+                                              "plan master (default: master in the settings file)"))
+        p.add_argument("--year", help=h("評価年度（R6、令和6年度、2024、FY2024。既定: 計画マスタの評価年度）",
+                                        "evaluation year (R6, 2024, FY2024 or the era name; "
+                                        "default: the plan master's evaluation year)"))
+
     parser = argparse.ArgumentParser(
-        prog="xlplan", description="地域福祉計画の進行管理（配布・回収・チェック・集計）を Excel で行うツール")
-    parser.add_argument("--version", action="version", version=f"xlplan {__version__}")
-    parser.add_argument("--lang", choices=("ja", "en"), default=None,
-                        help="表示言語 / message language (既定: ja、環境変数 XLPLAN_LANG)")
-    sub = parser.add_subparsers(dest="command", required=True)
+        prog="xlplan", add_help=False,
+        description=h("地域福祉計画の進行管理（配布・回収・チェック・集計）を Excel で行うツール",
+                      "The yearly evaluation cycle of local welfare plans in Excel: "
+                      "send out, collect, check and merge workbooks"))
+    help_option(parser)
+    parser.add_argument("--version", action="version", version=f"xlplan {__version__}",
+                        help=h("xlplan の版を表示して終了", "show xlplan's version and exit"))
+    lang_option(parser, None)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                title=h("コマンド", "commands"))
 
-    p = sub.add_parser("init", help="プロジェクトフォルダ（計画マスタの見本・設定）を作成")
-    p.add_argument("folder")
-    p.set_defaults(func=cmd_init)
+    def command(name: str, ja: str, en: str, func):
+        p = sub.add_parser(name, help=h(ja, en), description=h(ja, en), add_help=False)
+        help_option(p)
+        # SUPPRESS: a --lang after the command sets the language; none keeps the one before it.
+        lang_option(p, argparse.SUPPRESS)
+        p.set_defaults(func=func)
+        return p
 
-    p = sub.add_parser("master", help="計画マスタを読み込み、誤りを表示")
-    p.add_argument("master")
-    p.set_defaults(func=cmd_master)
+    p = command("init", "プロジェクトフォルダ（計画マスタの見本・設定・様式・配布/回収/集計フォルダ）を作成",
+                "create a project folder (sample plan master, settings, layouts, outbox/inbox/results)",
+                cmd_init)
+    p.add_argument("folder", help=h("作成するフォルダ（既にあるフォルダでもよい。設定ファイルは上書きしない）",
+                                    "folder to create (may exist; an existing settings file is never replaced)"))
 
-    p = sub.add_parser("generate", help="担当課ごとの入力用ファイルを作成")
-    p.add_argument("master", help="計画マスタ (.xlsx)")
-    p.add_argument("--year", help="評価年度（R6、令和6年度、2024、FY2024）。既定は計画マスタの評価年度")
-    p.add_argument("--out", required=True, help="出力フォルダ")
-    p.add_argument("--project", help="設定ファイル xlplan.toml のあるフォルダ")
-    p.add_argument("--department", action="append", help="この担当課だけ作成（複数指定可）")
-    p.set_defaults(func=cmd_generate)
+    p = command("master", "計画マスタを読み込み、誤りをセル番地つきで表示",
+                "read a plan master and list its mistakes with sheet and cell", cmd_master)
+    p.add_argument("master", help=h("計画マスタ (.xlsx)", "plan master (.xlsx)"))
 
-    p = sub.add_parser("demo", help="見本データで一連の流れを実行")
-    p.add_argument("out", nargs="?", default="xlplan-demo")
-    p.set_defaults(func=cmd_demo)
-    add_check_command(sub)
+    p = command("generate", "担当課ごとの入力用ファイルを作成", "write one workbook per department",
+                cmd_generate)
+    p.add_argument("master", help=h("計画マスタ (.xlsx)", "plan master (.xlsx)"))
+    p.add_argument("--out", help=h("出力フォルダ（既定: プロジェクトの「配布」フォルダ）",
+                                   "output folder (default: the project's outbox folder 配布)"))
+    project_args(p, master=False)
+    p.add_argument("--department", action="append",
+                   help=h("この担当課だけ作成（複数指定可）", "only this department (may be repeated)"))
 
-    def project_args(p, year=True):
-        p.add_argument("--project", help="設定ファイル xlplan.toml のあるフォルダ")
-        p.add_argument("--master", help="計画マスタ（既定: 設定ファイルの master）")
-        p.add_argument("--year", help="評価年度（既定: 計画マスタの評価年度）")
+    p = command("demo", "見本データで一連の流れ（配布・回収・集計・差し戻し・中間評価）を実行",
+                "run the whole cycle on sample data (send, collect, merge, return, committee scoring)",
+                cmd_demo)
+    p.add_argument("out", nargs="?", default="xlplan-demo",
+                   help=h("見本のプロジェクトフォルダ（既定: xlplan-demo）",
+                          "folder of the sample project (default: xlplan-demo)"))
+    add_check_command(command, project_args, lang)
 
-    p = sub.add_parser("collect", help="回収フォルダのファイルを保管・チェックして記録")
-    p.add_argument("inbox", nargs="+", help="回収フォルダまたはファイル")
+    p = command("collect", "回収フォルダのファイルを保管・チェックして記録",
+                "archive, check and record the files of the inbox", cmd_collect)
+    p.add_argument("inbox", nargs="+", help=h("回収フォルダまたはファイル", "inbox folder(s) or file(s)"))
     p.add_argument("--recheck", action="store_true",
-                   help="保管済みのファイルも今の計画マスタ・設定で読み直して記録し直す"
-                        "（計画マスタを直したあと、読み取れなかったファイルの再試行）")
+                   help=h("保管済みのファイルも今の計画マスタ・設定で読み直して記録し直す"
+                          "（計画マスタを直したあと、読み取れなかったファイルの再試行）",
+                          "also read the archived files again against the plan master and settings "
+                          "as they are now (after correcting the master, or to retry unreadable files)"))
     project_args(p)
-    p.set_defaults(func=cmd_collect)
 
-    p = sub.add_parser("status", help="担当課ごとの提出状況")
+    p = command("status", "担当課ごとの提出状況", "submission status per department", cmd_status)
     project_args(p)
-    p.set_defaults(func=cmd_status)
 
-    p = sub.add_parser("choose", help="担当課の提出ファイルのうち集計に使うものを指定（--latest で解除）")
-    p.add_argument("--department", required=True, help="担当課（委員は氏名）")
+    p = command("choose", "担当課の提出ファイルのうち集計に使うものを指定（--latest で解除）",
+                "choose which of a department's submissions the merge uses (--latest lifts the choice)",
+                cmd_choose)
+    p.add_argument("--department", required=True,
+                   help=h("担当課（計画マスタの名前のまま。委員は氏名）",
+                          "department as named in the plan master (a committee member: the name)"))
     which = p.add_mutually_exclusive_group(required=True)
-    which.add_argument("--submission", type=int, help="集計に使う提出の ID（status に表示される ID）")
+    which.add_argument("--submission", type=int,
+                       help=h("集計に使う提出の ID（status に表示される ID）",
+                              "ID of the submission the merge uses (as status shows it)"))
     which.add_argument("--latest", action="store_true",
-                       help="指定を解除し、最後に保存された提出を使う（後から届いた修正版を使うとき）")
+                       help=h("指定を解除し、最後に保存された提出を使う（後から届いた修正版を使うとき）",
+                              "lift the choice: the last saved submission counts (for a corrected "
+                              "copy that came later)"))
     project_args(p)
-    p.set_defaults(func=cmd_choose)
 
-    p = sub.add_parser("merge", help="集計ファイル（提出状況・要確認・一覧・指標・基本目標別・事業シート）を作成")
-    p.add_argument("--out", help="出力ファイル（既定: 集計/集計_<年度>.xlsx）")
-    p.add_argument("--csv", help="表を CSV（UTF-8 BOM 付き）でも書き出すフォルダ")
+    p = command("merge", "集計ファイル（提出状況・要確認・一覧・指標・基本目標別・事業シート）を作成",
+                "write the merged workbook (status, findings, tables, indicators, goals, project sheets)",
+                cmd_merge)
+    p.add_argument("--out", help=h("出力ファイル（既定: 集計/集計_<年度>.xlsx）",
+                                   "output file (default: 集計/集計_<year>.xlsx)"))
+    p.add_argument("--csv", help=h("表を CSV（UTF-8 BOM 付き）でも書き出すフォルダ",
+                                   "folder to write the tables to as CSV as well (UTF-8 with BOM)"))
     project_args(p)
-    p.set_defaults(func=cmd_merge)
 
-    p = sub.add_parser("feedback", help="要修正の担当課に差し戻し用ファイルを作成")
-    p.add_argument("--out", help="出力フォルダ（既定: 差し戻し）")
+    p = command("feedback", "要修正の担当課に差し戻し用ファイルを作成",
+                "write return copies for departments whose files need fixing", cmd_feedback)
+    p.add_argument("--out", help=h("出力フォルダ（既定: 差し戻し）", "output folder (default: 差し戻し)"))
     project_args(p)
-    p.set_defaults(func=cmd_feedback)
 
-    p = sub.add_parser("generate-scoring", help="推進会議委員ごとの中間評価票を作成")
-    p.add_argument("--out", help="出力フォルダ（既定: 配布/中間評価）")
-    p.add_argument("--member", action="append", help="この委員番号だけ作成（複数指定可）")
+    p = command("generate-scoring", "推進会議委員ごとの中間評価票を作成",
+                "write one scoring form per committee member", cmd_generate_scoring)
+    p.add_argument("--out", help=h("出力フォルダ（既定: 配布/中間評価）",
+                                   "output folder (default: 配布/中間評価)"))
+    p.add_argument("--member", action="append",
+                   help=h("この委員番号だけ作成（複数指定可）", "only this member number (may be repeated)"))
     project_args(p)
-    p.set_defaults(func=cmd_generate_scoring)
 
-    p = sub.add_parser("panel", help="事務局パネル（ボタン付きの Excel ファイル xlplan_panel.xlsm）を作成")
-    p.add_argument("--out", required=True, help="出力フォルダ（xlplan_panel.xlsm を書き出す）")
-    p.add_argument("--project", help="設定ファイル xlplan.toml のあるフォルダ（既定: 現在のフォルダ）")
-    p.set_defaults(func=cmd_panel)
+    p = command("panel", "事務局パネル（ボタン付きの Excel ファイル xlplan_panel.xlsm）を作成",
+                "write the coordinator panel (Excel file with buttons, xlplan_panel.xlsm)", cmd_panel)
+    p.add_argument("--out", required=True, help=h("出力フォルダ（xlplan_panel.xlsm を書き出す）",
+                                                  "output folder (xlplan_panel.xlsm is written there)"))
+    p.add_argument("--project", help=h("設定ファイル xlplan.toml のあるフォルダ（既定: 現在のフォルダ）",
+                                       "folder holding the settings file xlplan.toml (default: the current folder)"))
 
-    p = sub.add_parser("catalogue", help="指摘コードの一覧 / list of finding codes")
-    p.add_argument("--format", choices=("markdown", "json"), default="markdown")
-    p.set_defaults(func=cmd_catalogue)
+    p = command("catalogue", "指摘コードの一覧", "list the finding codes", cmd_catalogue)
+    p.add_argument("--format", choices=("markdown", "json"), default="markdown",
+                   help=h("出力形式（既定: markdown）", "output format (default: markdown)"))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the console script; returns the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.lang:
-        os.environ["XLPLAN_LANG"] = args.lang
+    """Entry point of the console script; returns the exit status.
+
+    The language is read from the command line (``--lang`` before or after the subcommand) or
+    XLPLAN_LANG before the parser is built, so its help is in that language too. It is passed
+    on as ``args.lang`` and set for this run only (``use_lang``): the environment is not changed."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    lang = current_lang(lang_from_argv(argv))
+    with use_lang(lang):
+        args = build_parser(lang).parse_args(argv)
+        args.lang = lang  # the same choice argparse made: the last --lang given
+        return _run(args)
+
+
+def _run(args) -> int:
+    """Run the chosen command; every failure becomes a message and an exit status."""
     try:
         return args.func(args)
     except (UserError, XlplanError) as exc:

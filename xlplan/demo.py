@@ -6,7 +6,7 @@ from pathlib import Path
 
 from .archive import Archive, ArchiveHistory, submission_status
 from .feedback import write_feedback
-from .findings import current_lang
+from .language import counted, pick
 from .merge import merged_tables, write_merged
 from .scoring import generate_scoring
 from .simulate import simulate_returns, simulate_scoring
@@ -19,7 +19,7 @@ from .status import status_lines_text, status_rows
 
 
 def _say(ja: str, en: str, lang: str | None) -> None:
-    print(en if current_lang(lang) == "en" else ja)
+    print(pick(ja, en, lang))
 
 
 def open_or_init(folder: Path) -> ProjectFolder:
@@ -37,21 +37,25 @@ def run_demo(out: Path, lang: str | None = None) -> dict:
     plan = load_plan(project.master)
     _say(f"    {plan.name}: 事業 {len(plan.projects)} 件、担当課 {len(plan.departments)} 課、"
          f"評価年度 {plan.year.label_ja}",
-         f"    {plan.name}: {len(plan.projects)} projects, {len(plan.departments)} departments, "
+         f"    {plan.name}: {counted(len(plan.projects), 'project')}, "
+         f"{counted(len(plan.departments), 'department')}, "
          f"evaluating {plan.year.label_en}", lang)
     files = generate(plan, project.outbox, project.settings)
     _say(f"[2] 担当課ごとのファイルを作成: {project.outbox}",
          f"[2] department workbooks written to {project.outbox}", lang)
     for f in files:
         _say(f"    {f.path.name}（事業 {len(f.projects)} 件、入力欄 {f.inputs} か所）",
-             f"    {f.path.name} ({len(f.projects)} projects, {f.inputs} input cells)", lang)
+             f"    {f.path.name} ({counted(len(f.projects), 'project')}, "
+             f"{counted(f.inputs, 'input cell')})", lang)
     returns = simulate_returns({f.department: f.path for f in files}, plan, project.inbox)
     _say(f"[3] 各課の入力を模擬（入力ミスを含む）: {project.inbox} に {len(returns)} ファイル",
-         f"[3] simulated {len(returns)} returned files (with mistakes) in {project.inbox}", lang)
+         f"[3] simulated {counted(len(returns), 'returned file')} (with mistakes) in {project.inbox}",
+         lang)
     archive = Archive.for_settings(project.settings)
     summary = archive.collect([project.inbox], project.settings, plan)
     _say(f"[4] 回収・チェック・保管: 新規 {len(summary.new)} ファイル（{archive.db_path.name} に記録）",
-         f"[4] collected, checked and archived {len(summary.new)} new files ({archive.db_path.name})", lang)
+         f"[4] collected, checked and archived {counted(len(summary.new), 'new file')} "
+         f"({archive.db_path.name})", lang)
     lines, others = submission_status(archive, plan)
     # The status as `xlplan status` shows it: the same rows and words (xlplan.status).
     rows = status_rows(lines, others, plan, lang, project.settings.timezone)
@@ -62,10 +66,10 @@ def run_demo(out: Path, lang: str | None = None) -> dict:
     _say(f"[5] 集計ファイル: {merged}", f"[5] merged workbook: {merged}", lang)
     feedback = write_feedback(archive, plan, project.settings, feedback_dir(project.root))
     _say(f"[6] 差し戻し用ファイル: {len(feedback)} 件（{feedback_dir(project.root)}）",
-         f"[6] return copies: {len(feedback)} ({feedback_dir(project.root)})", lang)
+         f"[6] {counted(len(feedback), 'return copy')} ({feedback_dir(project.root)})", lang)
     forms = generate_scoring(plan, scoring_dir(project.root), project.settings, archive)
     _say(f"[7] 推進会議委員の中間評価票: {len(forms)} 件（{scoring_dir(project.root)}）",
-         f"[7] committee scoring forms: {len(forms)} ({scoring_dir(project.root)})", lang)
+         f"[7] {counted(len(forms), 'committee scoring form')} ({scoring_dir(project.root)})", lang)
     scored = simulate_scoring({f.member.id: f.path for f in forms}, plan, project.inbox / "中間評価")
     archive.collect([project.inbox / "中間評価"], project.settings, plan)
     merged = write_merged(archive, plan, project.settings,
@@ -73,7 +77,8 @@ def run_demo(out: Path, lang: str | None = None) -> dict:
     committee = merged_tables(archive, plan).committee
     rated = committee.dropna(subset=["評価点（平均）"]) if committee is not None else []
     _say(f"[8] 委員 {len(scored)} 件を回収し、中間評価結果（施策 {len(rated)} 件の平均点）を集計ファイルに追加",
-         f"[8] collected {len(scored)} committee forms; 中間評価結果 with averages for {len(rated)} measures", lang)
+         f"[8] collected {counted(len(scored), 'committee form')}; the committee's results "
+         f"(averages for {counted(len(rated), 'measure')}) added to the merged workbook", lang)
     next_year = run_next_year(project, plan, archive, lang)
     return {"project": project, "plan": plan, "files": files, "returns": returns,
             "archive": archive, "merged": merged, "feedback": feedback, "forms": forms,
@@ -87,22 +92,24 @@ def run_next_year(project: ProjectFolder, plan, archive: Archive, lang: str | No
     y = plan2.year.short
     files = generate(plan2, project.root / f"配布_{y}", project.settings,
                      history=ArchiveHistory(archive, plan2))
-    shown = _prefilled_example(files, plan)
+    shown = _prefilled_example(files, plan, lang)
     _say(f"[9] {plan2.year.label_ja}の配布ファイル: {len(files)} 件（{plan.year.label_ja}の実績を表示・変更不可）"
          + (f"。例: {shown}" if shown else ""),
-         f"[9] {plan2.year.label_en} workbooks: {len(files)} (showing {plan.year.label_en} results, locked)"
+         f"[9] {plan2.year.label_en}: {counted(len(files), 'workbook')} (showing {plan.year.label_en} "
+         "results, locked)"
          + (f"; e.g. {shown}" if shown else ""), lang)
     returns = simulate_returns({f.department: f.path for f in files}, plan2, project.root / f"回収_{y}",
                                seed=2025)
     archive.collect([project.root / f"回収_{y}"], project.settings, plan2)
     merged = write_merged(archive, plan2, project.settings, merged_path(project.results, plan2.year))
     _say(f"[10] {plan2.year.label_ja}: {len(returns)} ファイルを回収・集計（推移シートに 2 年分）: {merged}",
-         f"[10] {plan2.year.label_en}: collected {len(returns)} files and merged (推移 shows two years): {merged}",
+         f"[10] {plan2.year.label_en}: collected {counted(len(returns), 'file')} and merged (the "
+         f"trends sheet shows two years): {merged}",
          lang)
     return {"plan": plan2, "files": files, "merged": merged}
 
 
-def _prefilled_example(files, plan) -> str:
+def _prefilled_example(files, plan, lang: str | None = None) -> str:
     """One earlier-year value as it appears in a next-year sheet, for the demo's summary."""
     from openpyxl import load_workbook
 
@@ -117,5 +124,7 @@ def _prefilled_example(files, plan) -> str:
                 cell = ws[field["cell"]]
                 past = ws.cell(cell.row, cell.column - 1).value
                 if past not in (None, ""):
-                    return f"{f.department}「{field['label'].split('（')[0]}」{plan.year.short} 実績 {past}"
+                    label = field["label"].split("（")[0]
+                    return pick(f"{f.department}「{label}」{plan.year.short} 実績 {past}",
+                                f"{f.department} '{label}' {plan.year.short} result {past}", lang)
     return ""

@@ -1,8 +1,13 @@
 """Entry points of the coordinator panel's buttons (called by xlwings' ``RunPython``).
 
-Each button's Sub runs ``RunPython "import xlplan.excel; xlplan.excel.<entry point>()"``.
-An entry point takes the calling workbook (``xlwings.Book.caller()``), and hands it to
-:func:`run`, which holds the logic and is tested without Excel through :class:`FilePanel`:
+Every button of the panel ``xlplan_panel.xlsm`` runs the one Excel-compiled macro of
+xlwings' standalone project, ``RunPython "import xlplan_panel;xlplan_panel.main()"``, and
+:func:`main` finds the action: the caption of the button Excel names as
+``Application.Caller`` (:func:`action_for`), else the action chosen in the panel's
+``xlplan_action`` cell. A workbook of the coordinator's own with ``macros/PanelButtons.bas``
+calls one entry point per button instead (``xlplan.excel.collect()``, ...). Both take the
+calling workbook (``xlwings.Book.caller()``) and hand it to :func:`run`, which holds the
+logic and is tested without Excel through :class:`FilePanel`:
 
 * it reads the settings of the panel's ``設定`` sheet (through the defined names
   ``xlplan_project``, ``xlplan_master``, ...);
@@ -26,11 +31,11 @@ from typing import Any, Protocol, runtime_checkable
 
 from .errors import XlplanError
 from .ooxml.text import as_typed_text, clean_text, set_text
-from .panel import BUTTONS, FINDINGS_HEADER, SETTING_NAMES, STATUS_HEADER
+from .panel import BUTTONS, FINDINGS_HEADER, SETTING_NAMES, SETTINGS_SHEET, STATUS_HEADER
 
 __all__ = [
-    "ACTIONS", "FilePanel", "PanelIO", "XlwingsPanel", "check_one", "collect", "feedback",
-    "generate", "generate_scoring", "merge", "run",
+    "ACTIONS", "FilePanel", "PanelIO", "XlwingsPanel", "action_for", "check_one", "collect",
+    "feedback", "generate", "generate_scoring", "main", "merge", "run",
 ]
 
 EXIT_OK, EXIT_FINDINGS, EXIT_FAILED = 0, 1, 2
@@ -52,9 +57,9 @@ class PanelIO(Protocol):
     """What :func:`run` needs from the panel workbook."""
 
     def read_settings(self) -> dict:
-        """``{"project", "master", "inbox", "year", "out", "check_file"}`` (None when blank)
-        plus ``"panel_dir"``: the folder of the panel workbook (or None), against which
-        relative paths are resolved."""
+        """``{"project", "master", "inbox", "year", "out", "check_file", "action"}`` (None when
+        blank) plus ``"panel_dir"``: the folder of the panel workbook (or None), against
+        which relative paths are resolved."""
 
     def write_message(self, text: str) -> None:
         """Replace the message cell's text."""
@@ -77,6 +82,17 @@ def _clean(value: Any) -> Any:
 
 # ---------------------------------------------------------------------------------- panels
 
+# Settings a workbook may lack: a panel made before xlplan_action existed, or a workbook of
+# the coordinator's own with macros/PanelButtons.bas (which names its action by the Sub).
+_OPTIONAL_SETTINGS = {"action"}
+
+
+def _has_setting(names, key: str, name: str) -> bool:
+    """Whether to read setting ``key``: always, unless it is optional and ``name`` is not
+    defined in the workbook (``names``: xlwings' ``book.names`` or openpyxl's)."""
+    return key not in _OPTIONAL_SETTINGS or name in names
+
+
 class XlwingsPanel:
     """The panel open in Excel, through xlwings (``book`` is an ``xlwings.Book``)."""
 
@@ -87,7 +103,8 @@ class XlwingsPanel:
         return self.book.names[name].refers_to_range
 
     def read_settings(self) -> dict:
-        values = {key: _clean(self._range(name).value) for key, name in SETTING_NAMES.items()}
+        values = {key: _clean(self._range(name).value) for key, name in SETTING_NAMES.items()
+                  if _has_setting(self.book.names, key, name)}
         try:
             full = Path(self.book.fullname)
             values["panel_dir"] = full.parent if full.parent != Path("") and full.is_absolute() else None
@@ -97,6 +114,26 @@ class XlwingsPanel:
 
     def write_message(self, text: str) -> None:
         self._range("xlplan_message").value = as_typed_text(clean_text(text))
+
+    def pressed_caption(self) -> str | None:
+        """The caption of the button that started this run, or None when Excel does not say.
+
+        ``Application.Caller`` (through xlwings' ``app.api``, Windows) is the name of the
+        form button whose macro is running. On macOS (xlwings' ``app.api`` is AppleScript,
+        without Caller) or when the macro was started from the macro list, there is no
+        button name and the answer is None.
+        """
+        try:
+            caller = self.book.app.api.Caller
+        except Exception:  # macOS (AppleScript api) or no macro running
+            return None
+        if not isinstance(caller, str) or not caller:
+            return None
+        try:
+            shape = self.book.sheets[SETTINGS_SHEET].shapes[caller]
+        except Exception:  # not a shape of 設定 (another workbook's macro)
+            return None
+        return _shape_caption(shape)
 
     def write_table(self, anchor_name: str, header: list[str], rows: list[list]) -> None:
         anchor = self._range(anchor_name)
@@ -112,6 +149,21 @@ class XlwingsPanel:
             data = [[as_typed_text(clean_text(v) if isinstance(v, str) else v) for v in r] + [None] * (width - len(r))
                     for r in rows]
             sheet.range((anchor.row + 1, anchor.column)).resize(len(data), width).value = data
+
+
+def _shape_caption(shape) -> str | None:
+    """The caption of a sheet's button: xlwings' ``Shape.text`` (TextFrame2), else Excel's
+    ``TextFrame.Characters().Text``, the one a Forms button is known to answer."""
+    try:
+        text = shape.text
+    except Exception:  # a Forms control may refuse TextFrame2
+        text = None
+    if not text:
+        try:
+            text = shape.api.TextFrame.Characters().Text
+        except Exception:
+            return None
+    return str(text).strip() or None
 
 
 class FilePanel:
@@ -136,7 +188,8 @@ class FilePanel:
     def read_settings(self) -> dict:
         wb = self._load()
         try:
-            values = {key: _clean(self._cell(wb, name)[1].value) for key, name in SETTING_NAMES.items()}
+            values = {key: _clean(self._cell(wb, name)[1].value) for key, name in SETTING_NAMES.items()
+                      if _has_setting(wb.defined_names, key, name)}
         finally:
             wb.close()
         values["panel_dir"] = self.path.resolve().parent
@@ -435,7 +488,21 @@ def run(action: str, panel: PanelIO) -> int:
 
 # ---------------------------------------------------------------------------- entry points
 
-def _book_panel(book) -> PanelIO:
+def action_for(pressed: str | None, chosen: str | None) -> str | None:
+    """The action (an :data:`ACTIONS` entry) of the panel button with caption ``pressed``, else
+    of the caption (or action name) ``chosen`` in the panel's ``xlplan_action`` cell; None
+    when neither names one. A button of the panel always wins over the cell."""
+    by_caption = {b.caption: b.entry_point for b in BUTTONS}
+    for text in (pressed, chosen):
+        key = _clean(text)
+        if key in by_caption:
+            return by_caption[key]
+        if key in ACTIONS:
+            return key
+    return None
+
+
+def _book_panel(book) -> XlwingsPanel:
     if book is None:
         import xlwings  # only in Excel: the tests and Linux never need it
 
@@ -447,6 +514,29 @@ def _entry(action: str, book) -> int:
     try:
         panel = _book_panel(book)
     except Exception:  # not called from Excel: nothing to write to
+        return EXIT_FAILED
+    return run(action, panel)
+
+
+def main(book=None) -> int:
+    """Every button of ``xlplan_panel.xlsm`` (through ``xlplan_panel.main()``): run the action
+    of the button pressed, else the one chosen in ``xlplan_action``; the message says which
+    ran. With neither, the message asks to choose the action (exit status 2)."""
+    try:
+        panel = _book_panel(book)
+    except Exception:  # not called from Excel: nothing to write to
+        return EXIT_FAILED
+    try:
+        chosen = panel.read_settings().get("action")
+    except Exception:  # run() reads the settings again and reports the problem
+        chosen = None
+    action = action_for(panel.pressed_caption(), chosen)
+    if action is None:
+        try:
+            panel.write_message("エラー: どのボタンが押されたか分かりませんでした。「設定」シートの「操作（ボタンを判別できないとき）」"
+                                "で操作を選んでから、ボタンを押してください。")
+        except Exception:  # the panel itself cannot be written to: nothing left to tell
+            pass
         return EXIT_FAILED
     return run(action, panel)
 

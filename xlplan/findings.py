@@ -8,9 +8,10 @@ drift apart.
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass, field
 from typing import Iterable
+
+from .language import current_lang  # noqa: F401  (re-exported: findings speak the chosen language)
 
 ERROR = "error"
 WARNING = "warning"
@@ -42,25 +43,28 @@ _TYPES = [
     # --- plan master -------------------------------------------------------------------
     _t("master-unreadable", ERROR, "plan", "計画マスタを開けません", "Plan master cannot be opened",
        "計画マスタを開けませんでした: {detail}", "The plan master could not be opened: {detail}",
-       detail="ファイルが見つかりません"),
+       detail="ファイルが見つかりません: 計画マスタ.xlsx", detail_en="file not found: 計画マスタ.xlsx"),
     _t("master-missing-sheet", ERROR, "plan", "計画マスタのシートがありません", "Plan master sheet missing",
-       "計画マスタにシート「{expected}」がありません。", "The plan master has no sheet '{expected}'.",
-       expected="事業"),
+       "計画マスタにシート「{expected}」がありません。", "The plan master has no sheet {expected}.",
+       expected="事業", expected_en="'事業' (projects)"),
     _t("master-missing-column", ERROR, "plan", "計画マスタの列がありません", "Plan master column missing",
        "シート「{sheet}」の見出し行に「{expected}」の列がありません。",
-       "Sheet '{sheet}' has no column headed '{expected}'.", sheet="事業", expected="担当課"),
+       "Sheet '{sheet}' has no column headed {expected}.", sheet="事業", expected="担当課",
+       expected_en="'担当課' (departments)"),
     _t("master-missing-value", ERROR, "plan", "必須項目が空欄です", "Required value is blank",
-       "「{expected}」が空欄です。", "'{expected}' is blank.", expected="事業名"),
+       "「{expected}」が空欄です。", "{expected} is blank.", expected="事業名",
+       expected_en="'事業名' (project name)"),
     _t("master-invalid-value", ERROR, "plan", "値を読み取れません", "Value cannot be read",
        "「{expected}」の値「{value}」を読み取れません: {detail}",
-       "The value '{value}' for '{expected}' cannot be read: {detail}",
-       expected="評価年度", value="来年", detail="年度の形式ではありません"),
+       "The value '{value}' for {expected} cannot be read: {detail}",
+       expected="評価年度", value="来年", detail="年度の形式ではありません",
+       expected_en="'評価年度' (evaluation year)", detail_en="not a fiscal year"),
     _t("duplicate-id", ERROR, "plan", "番号が重複しています", "Duplicate id",
        "番号「{value}」が重複しています（最初は {detail}）。",
        "The id '{value}' is used twice (first at {detail}).", value="4-1-1", detail="事業!A5"),
     _t("unknown-parent", ERROR, "plan", "上位の番号が見つかりません", "Parent id not found",
-       "「{value}」は{expected}に登録されていません。", "'{value}' is not listed in {expected}.",
-       value="4-3", expected="施策の方向性"),
+       "「{value}」は{expected}に登録されていません。", "'{value}' is not listed on the sheet {expected}.",
+       value="4-3", expected="施策の方向性", expected_en="'施策の方向性' (directions)"),
     _t("project-without-department", ERROR, "plan", "担当課がありません", "Project has no department",
        "事業「{project}」に担当課が指定されていません。", "Project '{project}' has no responsible department.",
        project="4-1-1"),
@@ -69,7 +73,8 @@ _TYPES = [
        "Department '{value}' is used but not listed on the departments sheet.", value="福祉課"),
     _t("year-outside-period", ERROR, "plan", "計画期間外の年度です", "Year outside the plan period",
        "年度「{value}」は計画期間（{expected}）の外です。",
-       "The year '{value}' is outside the plan period ({expected}).", value="R10", expected="R5～R9"),
+       "The year '{value}' is outside the plan period ({expected}).", value="R10", expected="R5～R9",
+       expected_en="R5–R9"),
     _t("project-without-indicator", WARNING, "plan", "指標がありません", "Project has no indicator",
        "事業「{project}」に取組みの達成目標（指標）がありません。",
        "Project '{project}' has no indicator.", project="4-1-1"),
@@ -86,21 +91,23 @@ _TYPES = [
        "Make them the same.", value="30ヶ所", expected="地区"),
     _t("deadline-missing", WARNING, "generate", "提出期限がありません", "No submission deadline",
        "{expected} の提出期限が計画マスタにありません（シート「提出期限」）。表紙の提出期限は空欄になります。",
-       "The plan master gives no submission deadline for {expected} (sheet 提出期限); the cover "
-       "will show none.", expected="R7"),
+       "The plan master gives no submission deadline for {expected} (its sheet '提出期限', "
+       "deadlines); the cover will show none.", expected="R7"),
     _t("deadline-past", WARNING, "generate", "提出期限が過ぎています", "Deadline has passed",
        "{expected} の提出期限 {value} は既に過ぎています。計画マスタのシート「提出期限」を確認してください。",
-       "The submission deadline for {expected}, {value}, has already passed. Check sheet 提出期限 "
-       "of the plan master.", expected="R7", value="2025-07-31"),
+       "The submission deadline for {expected}, {value}, has already passed. Check the sheet "
+       "'提出期限' (deadlines) of the plan master.", expected="R7", value="2025-07-31"),
     _t("deadline-outside-year", WARNING, "generate", "提出期限が想定の年度の外です",
        "Deadline outside the expected fiscal year",
        "{expected} の提出期限 {value} が評価の翌年度（{detail}）の外です。前年度の期限が残っていないか確認してください。",
        "The submission deadline for {expected}, {value}, is outside the fiscal year after the "
        "evaluated one ({detail}). Check that it is not last year's deadline.",
-       expected="R7", value="2025-07-31", detail="2026-04-01～2027-03-31"),
+       expected="R7", value="2025-07-31", detail="2026-04-01～2027-03-31（令和8年度）",
+       detail_en="2026-04-01 to 2027-03-31, FY2026"),
     _t("template-invalid", ERROR, "generate", "テンプレートが正しくありません", "Template is not valid",
        "テンプレート「{file}」: {detail}", "Template '{file}': {detail}",
-       file="事業シート.xlsx", detail="シート「事業シート」がありません"),
+       file="事業シート.xlsx", sheet="事業シート", detail="シート「事業シート」がありません",
+       detail_en="no sheet '事業シート'"),
     _t("settings-missing", ERROR, "plan", "設定ファイルが見つかりません", "Settings file not found",
        "設定ファイル xlplan.toml が見つかりません（{detail}）。xlplan init で作成するか --project で指定してください。",
        "No xlplan.toml settings file found ({detail}). Create one with 'xlplan init' or pass --project.",
@@ -133,7 +140,7 @@ _TYPES = [
     _t("unreadable-file", ERROR, "read", "ファイルを読み取れません", "File cannot be read",
        "ファイルを読み取れません（{detail}）。Excel で開けるか確認し、.xlsx 形式で保存し直して送ってください。",
        "The file cannot be read ({detail}). Check that it opens in Excel and save it again as .xlsx.",
-       detail="zip 形式ではありません"),
+       detail="zip 形式ではありません", detail_en="not a zip file"),
     _t("encrypted-file", ERROR, "read", "パスワード付きファイルです", "File is password-protected",
        "ファイルに読み取りパスワードが設定されています。パスワードを解除して保存し直してください。",
        "The file is protected with an opening password. Remove the password and save it again."),
@@ -149,8 +156,8 @@ _TYPES = [
        value="1", expected="2"),
     _t("wrong-year", ERROR, "check", "年度が違います", "Wrong fiscal year",
        "{value} の様式です。{expected} の様式で提出してください。",
-       "This is the form for {value}; the form for {expected} is expected.", value="令和5年度",
-       expected="令和6年度"),
+       "This is the form for {detail}; the form for {expected} is expected.", value="令和5年度",
+       expected="令和6年度", detail="令和5年度", detail_en="FY2023 (R5)", expected_en="FY2024 (R6)"),
     _t("wrong-plan", ERROR, "check", "計画が違います", "Wrong plan",
        "別の計画（{value}）の様式です。", "This form belongs to another plan ({value}).", value="旧計画"),
     _t("unknown-department", ERROR, "check", "担当課が不明です", "Unknown department",
@@ -158,7 +165,8 @@ _TYPES = [
        "Department '{value}' is not in the plan master.", value="総務課"),
     _t("layout-changed", ERROR, "check", "様式が変更されています", "Layout changed",
        "様式が変更されています: {detail}。配布した様式のまま入力してください。",
-       "The layout was changed: {detail}. Keep the form as sent.", detail="シートの保護が解除されています"),
+       "The layout was changed: {detail}. Keep the form as sent.", detail="シートの保護が解除されています",
+       detail_en="the sheet protection was removed"),
     _t("formula-in-input", WARNING, "check", "入力欄に数式があります", "Formula in an input cell",
        "入力欄に数式「{value}」が入力されています。値を直接入力してください。",
        "The input cell holds a formula '{value}'. Type the value itself.", value="=B3*2"),
@@ -174,7 +182,8 @@ _TYPES = [
     _t("invalid-choice", ERROR, "check", "選択肢にない値です", "Not one of the choices",
        "「{value}」は選択肢（{expected}）にありません。一覧から選んでください。",
        "'{value}' is not one of the choices ({expected}).", value="継続する",
-       expected="継続／継続（一部見直し）／見直し／終了"),
+       expected="継続／継続（一部見直し）／見直し／終了",
+       expected_en="継続 / 継続（一部見直し） / 見直し / 終了"),
     _t("not-a-number", ERROR, "check", "数値ではありません", "Not a number",
        "「{value}」を数値として読み取れません。数字で入力してください（単位は不要です）。",
        "'{value}' cannot be read as a number. Enter digits only (no unit).", value="たくさん"),
@@ -189,13 +198,13 @@ _TYPES = [
     _t("breakdown-mismatch", ERROR, "check", "内訳の合計が合いません", "Breakdown does not add up",
        "「{field}」の {value} と内訳（{detail}）の合計 {expected} が一致しません。",
        "'{field}' is {value} but its breakdown ({detail}) adds up to {expected}.",
-       field="実施行政区数", value="31", detail="中＋小＋宮", expected="30"),
+       field="実施行政区数", value="31", detail="中＋小＋宮", expected="30", detail_en="中 + 小 + 宮"),
     _t("excel-error", ERROR, "check", "エラー値です", "Excel error value",
        "セルがエラー値「{value}」になっています。", "The cell holds the error value '{value}'.",
        value="#DIV/0!"),
     _t("score-missing", ERROR, "check", "評価が未入力です", "Rating missing",
        "「{field}」の評価が選ばれていません。評価しない場合は「評価しない」を選んでください。",
-       "No rating was chosen for '{field}'. Choose 評価しない to leave it unscored on purpose.",
+       "No rating was chosen for '{field}'. Choose 評価しない (no rating) to leave it unscored on purpose.",
        field="1-1-1 福祉教育推進事業"),
     _t("unknown-member", ERROR, "check", "委員が不明です", "Unknown committee member",
        "委員「{value}」は計画マスタの委員名簿にありません。",
@@ -204,7 +213,7 @@ _TYPES = [
        "Several forms from one member",
        "委員「{department}」の評価票が複数届いています（{detail}）。最後に保存されたものを集計に使います。",
        "Member '{department}' sent more than one form ({detail}); the last saved one is used.",
-       department="青木 一郎", detail="2 件目"),
+       department="青木 一郎", detail="2 件目", detail_en="the 2nd"),
     _t("control-character", WARNING, "normalise", "セルに保存できない文字があります",
        "Characters a worksheet cannot hold",
        "「{value}」にセルに保存できない制御文字（{detail}）があります。記号（␋ など）に置き換えて読み取りました。"
@@ -218,12 +227,6 @@ _TYPES = [
 ]
 
 CATALOGUE: dict[str, FindingType] = {t.code: t for t in _TYPES}
-
-
-def current_lang(lang: str | None = None) -> str:
-    """Return the language for user-facing text: the argument, $XLPLAN_LANG, or Japanese."""
-    chosen = (lang or os.environ.get("XLPLAN_LANG") or "ja").lower()
-    return "en" if chosen.startswith("en") else "ja"
 
 
 class _Blank(dict):
@@ -250,6 +253,9 @@ class Finding:
     # The detail in English (the detail itself is Japanese). Every detail xlplan writes has
     # both, so that an English message carries no Japanese but the user's own data.
     detail_en: str = ""
+    # ``expected`` in English, when it holds xlplan's own words (a year label, a name of the
+    # master's format) rather than the user's data (a choice list, a unit, a number).
+    expected_en: str = ""
 
     def __post_init__(self):
         if self.code not in CATALOGUE:
@@ -274,9 +280,14 @@ class Finding:
         english = current_lang(lang) == "en"
         template = self.type.message_en if english else self.type.message_ja
         values = _Blank({k: ("" if v is None else v) for k, v in asdict(self).items()})
-        if english and self.detail_en:
-            values["detail"] = self.detail_en
+        if english:
+            values.update(self._english_fields())
         return template.format_map(values)
+
+    def _english_fields(self) -> dict:
+        """The fields that have an English form of their own, for an English message."""
+        return {name: text for name, text in (("detail", self.detail_en),
+                                               ("expected", self.expected_en)) if text}
 
     def location(self) -> str:
         """'sheet!cell' (or just the sheet) for display; empty when the finding is file-wide."""
@@ -288,8 +299,9 @@ class Finding:
         """A JSON-ready record with every location field, severity, title and message."""
         record = asdict(self)
         record.pop("detail_en")
-        if current_lang(lang) == "en" and self.detail_en:
-            record["detail"] = self.detail_en
+        record.pop("expected_en")
+        if current_lang(lang) == "en":
+            record.update(self._english_fields())
         record["value"] = None if self.value is None else self.value
         record.update(severity=self.severity, title=self.title(lang), message=self.message(lang))
         return record

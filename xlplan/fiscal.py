@@ -20,7 +20,9 @@ MIN_WESTERN_YEAR = 1900
 MAX_WESTERN_YEAR = 2200
 
 EXAMPLES_JA = "例: R6、令和6年度、2024、FY2024"
+EXAMPLES_EN = "e.g. R6, 2024, FY2024 or the era name"
 PERIOD_EXAMPLES_JA = "例: R5～R9、令和5年度～令和9年度、2023-2027"
+PERIOD_EXAMPLES_EN = "e.g. R5-R9, 2023-2027"
 
 
 class Era(NamedTuple):
@@ -59,15 +61,24 @@ _PERIOD_SPLIT_RE = re.compile(r"から|~|〜|-|–|—|―|−|‐")
 
 
 class FiscalYearError(ValueError):
-    """A fiscal year or period could not be read; the message is for the user (Japanese)."""
+    """A fiscal year or period could not be read; the message is for the user: ``str()`` is
+    Japanese, ``text(lang)`` either language (``en`` holds the English)."""
 
-    def __init__(self, message: str, value: object = None):
+    def __init__(self, message: str, value: object = None, en: str | None = None):
         super().__init__(message)
         self.value = value
+        self.en = en or message
+
+    def text(self, lang: str | None = None) -> str:
+        """The message in the chosen language."""
+        from .language import pick
+
+        return pick(str(self), self.en, lang)
 
 
 def _unreadable(value: object) -> FiscalYearError:
-    return FiscalYearError(f"年度「{_show(value)}」を読み取れません（{EXAMPLES_JA}）", value)
+    return FiscalYearError(f"年度「{_show(value)}」を読み取れません（{EXAMPLES_JA}）", value,
+                           en=f"The year '{_show(value)}' cannot be read ({EXAMPLES_EN})")
 
 
 def _show(value: object) -> str:
@@ -92,7 +103,8 @@ def era_of(year: int) -> Era:
     for era in ERAS:
         if year >= era.first:
             return era
-    raise FiscalYearError(f"{year}年は和暦で表せません（明治より前）", year)
+    raise FiscalYearError(f"{year}年は和暦で表せません（明治より前）", year,
+                          en=f"The year {year} has no Japanese era name (before Meiji)")
 
 
 @dataclass(frozen=True, order=True)
@@ -232,7 +244,8 @@ def fiscal_years(start: object, end: object) -> list[FiscalYear]:
 def _check_order(first: FiscalYear, last: FiscalYear) -> None:
     if last < first:
         raise FiscalYearError(
-            f"終了年度（{last.label_ja}）が開始年度（{first.label_ja}）より前です", last)
+            f"終了年度（{last.label_ja}）が開始年度（{first.label_ja}）より前です", last,
+            en=f"The last year ({last.label_en}) is before the first year ({first.label_en})")
 
 
 def parse_period(text: object) -> tuple[FiscalYear, FiscalYear]:
@@ -243,7 +256,7 @@ def parse_period(text: object) -> tuple[FiscalYear, FiscalYear]:
     parts = _split_period(text)
     if parts is None:
         raise FiscalYearError(f"期間「{_show(text)}」を読み取れません（{PERIOD_EXAMPLES_JA}）",
-                              text)
+                              text, en=f"The period '{_show(text)}' cannot be read ({PERIOD_EXAMPLES_EN})")
     first_text, last_text = parts
     first = parse_fiscal_year(first_text)
     last = parse_fiscal_year(_inherit_era(first_text, last_text))

@@ -25,6 +25,7 @@ from .excel_limits import VALIDATION_TEXT_LIMITS, cut_text
 from .files import atomic_write, safe_filename
 from .fiscal import FiscalYear
 from .metadata import FORMAT_VERSION, METADATA_SHEET, row_hash, write_metadata_sheet
+from .normalise import BLANK_CHARACTERS, CONTROL_CHARACTERS
 from .ooxml.text import sheet_name, stored_value
 from .plan import Indicator, Member, Plan, Project, list_formula
 from .progress import progress
@@ -141,7 +142,8 @@ def generate(plan: Plan, out_dir: Path, settings: Settings, *, departments: list
     wanted = departments or [d for d in plan.department_names() if plan.projects_for(d)]
     unknown = [d for d in wanted if d not in plan.department_names()]
     if unknown:
-        raise TemplateError(f"担当課「{'、'.join(unknown)}」は計画マスタにありません。")
+        raise TemplateError(f"担当課「{'、'.join(unknown)}」は計画マスタにありません。",
+                            f"Not in the plan master: {', '.join(unknown)}.")
     out_dir = Path(out_dir)
     results = []
     specs: dict[str, TemplateSpec] = {}
@@ -247,7 +249,8 @@ def render_workbook(plan: Plan, department: str, settings: Settings, spec: Templ
     used = [r for r in ("cover", "project", "evaluation") if r in roles]
     for role in used:
         if roles[role] not in wb.sheetnames:
-            raise TemplateError(f"テンプレート {spec.workbook.name} にシート「{roles[role]}」がありません。")
+            raise TemplateError(f"テンプレート {spec.workbook.name} にシート「{roles[role]}」がありません。",
+                                f"The template {spec.workbook.name} has no sheet '{roles[role]}'.")
     templates = {role: wb[roles[role]] for role in used}
     for role, ws in templates.items():
         ws.title = f"__template_{role}"
@@ -303,7 +306,7 @@ def block_items(context: RenderContext, project: Project | None):
             return [{"do_year": y} for y in plan.years]
         if tag == "project":
             return [{"project": p} for p in _recipient_projects(context)]
-        raise TemplateError(f"不明な繰り返し「each {tag}」")
+        raise TemplateError(f"不明な繰り返し「each {tag}」", f"unknown repetition 'each {tag}'")
     return items
 
 
@@ -544,10 +547,22 @@ def missing_code(kind: str) -> str:
 
 
 def blank_condition(reference: str) -> str:
-    """Excel condition: the cell (or each cell of a range) is blank as check reads it
-    (normalise: empty, or only whitespace). TRIM drops spaces, SUBSTITUTE the full-width space,
-    CLEAN line breaks and tabs. The highlight of a blank required cell uses it too."""
-    return f'TRIM(CLEAN(SUBSTITUTE({reference},"\u3000"," ")))=""'
+    """Excel condition: the cell (or each cell of a range) is blank as check reads it, that is
+    it holds only normalise.BLANK_CHARACTERS (is_blank_text) and no formula. CLEAN drops the
+    control characters, TRIM the spaces, and each other blank character is substituted first.
+    check reports a formula as formula-in-input and an error value as excel-error, never as
+    missing, so neither is blank here: ISFORMULA (Excel 2013+, stored with its _xlfn. prefix)
+    for the first; for the second, 1/TRUE is a number while 1/FALSE and an error are errors, a
+    test that works cell by cell inside SUMPRODUCT without array entry (IFERROR would need it).
+    The highlight of a blank required cell uses it too."""
+    text = reference
+    for character in _FORMULA_SUBSTITUTED:
+        text = f'SUBSTITUTE({text},"{character}"," ")'
+    return f'ISNUMBER(1/((TRIM(CLEAN({text}))="")*NOT(_xlfn.ISFORMULA({reference}))))'
+
+
+# The blank characters that neither CLEAN (codes 0–31 in Excel) nor TRIM (the space) removes.
+_FORMULA_SUBSTITUTED = [c for c in BLANK_CHARACTERS if c not in CONTROL_CHARACTERS + " "]
 
 
 def _blank_test(reference: str) -> str:

@@ -25,6 +25,15 @@ EXCEL_ERRORS = frozenset({
 DEFAULT_MILESTONES = ("検討", "協議", "実施", "完了", "未実施", "作成", "実施済", "アンケート作成")
 SAME_AS_BEFORE = frozenset({"→", "⇒", "同左", "〃"})
 NONE_MARKS = frozenset({"-", "－", "ー", "―", "—", "–", "−", "‐", "なし"})
+# What "blank" means, for check and for the workbook's cover formula alike (generate.py builds
+# its blank test from this string): a cell holding only these characters is blank, and these
+# are the characters stripped around a value. The control characters are what the spreadsheet
+# function CLEAN removes (LibreOffice's removes U+007F–U+009F too; Excel's does not), the space
+# is TRIM's; the rest are substituted one by one in the formula, so the list stays short to
+# keep the cover's formula short: the spaces people paste (no-break, full-width) and the
+# invisible zero-width space and byte-order mark. Other Unicode spaces (U+2003 …) are content.
+CONTROL_CHARACTERS = "".join(map(chr, range(0x20))) + "".join(map(chr, range(0x7F, 0xA0)))
+BLANK_CHARACTERS = CONTROL_CHARACTERS + " \u00a0\u3000\u200b\ufeff"
 
 # Excel's 1900 date system counts 1900-02-29, which never existed; starting the count at
 # 1899-12-30 gives the right date for every serial after 60 (all plausible ones).
@@ -71,6 +80,11 @@ def is_excel_error(value: object) -> bool:
     return isinstance(value, str) and value.strip().upper() in EXCEL_ERRORS
 
 
+def is_blank_text(text: str) -> bool:
+    """True when the text holds nothing but BLANK_CHARACTERS: a blank cell to check and cover."""
+    return not text.strip(BLANK_CHARACTERS)
+
+
 def _is_number(value: object) -> bool:
     # bool is an int subclass, but TRUE in a cell is not the number 1.
     return isinstance(value, (int, float)) and not isinstance(value, bool)
@@ -81,7 +95,7 @@ def _special(raw: object) -> Normalised | None:
     if raw is None or (isinstance(raw, float) and math.isnan(raw)):
         # NaN is how pandas reports an empty cell.
         return Normalised(raw, None, "blank")
-    if isinstance(raw, str) and not raw.strip():
+    if isinstance(raw, str) and is_blank_text(raw):
         return Normalised(raw, None, "blank")
     if is_excel_error(raw):
         return Normalised(raw, None, "error", changes=("excel-error",), problem="excel-error")
@@ -114,7 +128,7 @@ def _as_text(raw: object) -> str | None:
 
 
 def _strip(text: str, changes: list[str]) -> str:
-    stripped = text.strip()
+    stripped = text.strip(BLANK_CHARACTERS)
     if stripped != text:
         changes.append("whitespace")
     return stripped

@@ -4,19 +4,25 @@ The panel is the one workbook with macros. It carries
 
 * sheet ``設定``: the settings (label in column A, value in column B, a note in column C), each
   value cell with a workbook-level defined name (``xlplan_project``, ``xlplan_master``,
-  ``xlplan_inbox``, ``xlplan_year``, ``xlplan_out``, ``xlplan_check_file``), and six form
-  buttons, one per :data:`BUTTONS` entry, bound to the Subs of ``macros/PanelButtons.bas``;
+  ``xlplan_inbox``, ``xlplan_year``, ``xlplan_out``, ``xlplan_check_file``, ``xlplan_action``),
+  and six form buttons, one per :data:`BUTTONS` entry, ALL bound to the one macro
+  :data:`PANEL_MACRO`;
 * sheet ``状況``: the message cell ``xlplan_message``, the submission status table at
   ``xlplan_status`` and the findings table at ``xlplan_findings`` (written by
   :mod:`xlplan.excel`);
 * sheet ``xlwings.conf``: the key/value settings xlwings' VBA reads (``Interpreter_Win``,
   ``Interpreter_Mac``, ``PYTHONPATH``; keys from A1 down in column A, values in column B);
-* a VBA project built from source by :func:`xlplan.vba.build_vba_project`: the modules of
-  ``macros/*.bas`` plus the ``xlwings`` module shipped by the installed xlwings package, so
-  the VBA side always matches the Python side's version.
+* the VBA project of xlwings' own ``quickstart_standalone.xlsm``, taken from the installed
+  xlwings package when the panel is built (never stored in this repository): saved and
+  compiled by Excel, it holds the xlwings module (same version as the Python side) and
+  ``Module1.SampleCall``, which runs ``RunPython "import <workbook name>;<workbook name>.main()"``.
 
-Each button's Sub is one line, ``RunPython "<python_command(entry_point)>"``, calling an
-entry point of :mod:`xlplan.excel`. Department workbooks never carry macros; only this panel.
+So every button runs :data:`PANEL_COMMAND`: the top-level module :mod:`xlplan_panel` (shipped
+with xlplan, named after the panel file) calls :func:`xlplan.excel.main`, which finds out
+which button was pressed (``Application.Caller``) and runs that button's action. The panel
+therefore works only under its own name ``xlplan_panel.xlsm``. ``macros/*.bas`` stays the
+module a coordinator imports into a workbook of their own (one Sub per button). Department
+workbooks never carry macros; only this panel.
 """
 
 from __future__ import annotations
@@ -24,28 +30,40 @@ from __future__ import annotations
 import importlib.resources
 import importlib.util
 import io
+import re
 import sys
+import zipfile
 from pathlib import Path
 from typing import NamedTuple
 
+from defusedxml import ElementTree as SafeET
+
 from .files import atomic_write
+from .language import BilingualError
 from .ooxml.text import write_text
-from .vba import build_vba_project, read_bas
 
 __all__ = [
-    "BUTTONS", "Button", "PANEL_NAME", "SETTING_NAMES", "SETTINGS_SHEET", "STATUS_SHEET",
-    "CONF_SHEET", "DOCUMENT_MODULES", "STATUS_HEADER", "FINDINGS_HEADER",
-    "build_panel", "python_command", "macro_sources", "macros_dir", "xlwings_bas_path",
+    "BUTTONS", "Button", "PANEL_NAME", "PANEL_MODULE", "PANEL_MACRO", "PANEL_COMMAND",
+    "SETTING_NAMES", "SETTINGS_SHEET", "STATUS_SHEET", "CONF_SHEET", "STATUS_HEADER",
+    "FINDINGS_HEADER", "PanelLockedError", "PanelNameError", "VbaProject", "XlwingsMissing", "build_panel", "python_command",
+    "macro_sources", "macros_dir", "read_bas", "xlwings_quickstart_path", "xlwings_vba_project",
     "project_defaults",
 ]
 
 PANEL_NAME = "xlplan_panel.xlsm"
+# xlwings' SampleCall imports the module named like the workbook: xlplan_panel.xlsm runs
+# ``import xlplan_panel;xlplan_panel.main()`` (the module ships with xlplan: xlplan_panel.py).
+PANEL_MODULE = Path(PANEL_NAME).stem
+PANEL_MACRO = "SampleCall"
+PANEL_COMMAND = f"import {PANEL_MODULE};{PANEL_MODULE}.main()"
+QUICKSTART = "quickstart_standalone.xlsm"
 SETTINGS_SHEET, STATUS_SHEET, CONF_SHEET = "設定", "状況", "xlwings.conf"
 
 
 class Button(NamedTuple):
-    """One button of the panel: its Japanese caption, the VBA Sub it runs and the
-    :mod:`xlplan.excel` function that Sub calls through RunPython."""
+    """One button of the panel: its Japanese caption (which :func:`xlplan.excel.main` reads
+    to know the action), the Sub of ``macros/PanelButtons.bas`` for a workbook of the
+    coordinator's own, and the :mod:`xlplan.excel` function both run."""
 
     caption: str
     sub: str
@@ -84,6 +102,9 @@ SETTINGS_ROWS: list[tuple[str, str, str, str]] = [
      "「集計」で 集計_<年度>.xlsx を書き出すフォルダ。空欄ならプロジェクトフォルダの「集計」。"),
     ("check_file", "xlplan_check_file", "確認するファイル",
      "「1ファイル確認」でチェックするファイル（またはフォルダ）のパス。"),
+    ("action", "xlplan_action", "操作（ボタンを判別できないとき）",
+     "通常は空欄。どのボタンが押されたか xlwings が伝えられないとき（macOS、マクロ一覧からの実行）だけ、"
+     "ここで選んだ操作を実行します。"),
 ]
 SETTING_NAMES: dict[str, str] = {key: name for key, name, _, _ in SETTINGS_ROWS}
 FIRST_SETTING_ROW = 4  # 1-based Excel row of the first setting
@@ -93,13 +114,26 @@ FIRST_SETTING_ROW = 4  # 1-based Excel row of the first setting
 STATUS_HEADER = ["担当課", "状況", "ID", "ファイル", "保存", "エラー", "警告", "集計", "備考"]
 FINDINGS_HEADER = ["重要度", "コード", "ファイル", "場所", "内容"]
 
-# Code names of the document modules (VBA names must be ASCII): the workbook and each sheet.
-DOCUMENT_MODULES: dict[str, str] = {"ThisWorkbook": "", "Sheet1": "", "Sheet2": "", "Sheet3": ""}
-_SHEET_CODE_NAMES = {SETTINGS_SHEET: "Sheet1", STATUS_SHEET: "Sheet2", CONF_SHEET: "Sheet3"}
+_PANEL_SHEETS = (SETTINGS_SHEET, STATUS_SHEET, CONF_SHEET)
+
+
+class PanelLockedError(BilingualError, PermissionError):
+    """The panel file cannot be replaced (open in Excel): a copy under another name would
+    not work, since the macro imports the module named after the file."""
+
+    def __init__(self, path: Path):
+        super().__init__(f"{path} に書き込めません。Excel で開いている事務局パネルを閉じてから、もう一度実行してください。",
+                         f"Cannot write {path}: close the panel open in Excel, then run again.")
+        self.path = path
+
+
+class PanelNameError(BilingualError, ValueError):
+    """The panel asked for under another file name than :data:`PANEL_NAME`."""
 
 
 def python_command(entry_point: str) -> str:
-    """The exact Python statement a button's Sub passes to xlwings' ``RunPython``."""
+    """The exact Python statement a Sub of ``macros/PanelButtons.bas`` passes to xlwings'
+    ``RunPython`` (a workbook of the coordinator's own; the panel runs :data:`PANEL_COMMAND`)."""
     return f"import xlplan.excel; xlplan.excel.{entry_point}()"
 
 
@@ -116,24 +150,74 @@ def macros_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "macros"
 
 
+def read_bas(path: str | Path) -> tuple[str, str]:
+    """Read an exported VBA module file (.bas: ASCII/cp1252 text, CRLF lines).
+
+    Returns ``(name, source)``: the name from its ``Attribute VB_Name = "..."`` line and the
+    whole text with CRLF line ends. Raises ValueError when the file has no such line.
+    """
+    text = Path(path).read_bytes().decode("cp1252")
+    found = re.search(r'^Attribute VB_Name\s*=\s*"([^"]+)"', text, re.M)
+    if found is None:
+        raise ValueError(f"{path}: no 'Attribute VB_Name = \"...\"' line at the top")
+    return found.group(1), text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\r\n")
+
+
 def macro_sources() -> dict[str, str]:
     """``{module name: source}`` of every ``macros/*.bas`` (CRLF, attribute lines kept)."""
     return dict(read_bas(p) for p in sorted(macros_dir().glob("*.bas")))
 
 
-def xlwings_bas_path() -> Path:
-    """``xlwings.bas`` of the installed xlwings package (found without importing xlwings)."""
+class XlwingsMissing(BilingualError, FileNotFoundError):
+    """xlwings or its standalone quickstart is not installed; a message in Japanese and English."""
+
+
+def xlwings_quickstart_path() -> Path:
+    """xlwings' ``quickstart_standalone.xlsm`` in the installed xlwings package (found without
+    importing xlwings, which needs Excel on some platforms)."""
     spec = importlib.util.find_spec("xlwings")
     if spec is None or not spec.origin:
-        raise FileNotFoundError("xlwings がインストールされていません（pip install xlwings）。")
-    package = Path(spec.origin).resolve().parent
-    direct = package / "xlwings.bas"
-    if direct.is_file():
-        return direct
-    found = sorted(package.rglob("xlwings.bas"))
-    if not found:
-        raise FileNotFoundError(f"インストールされた xlwings に xlwings.bas が見つかりません: {package}")
-    return found[0]
+        raise XlwingsMissing("xlwings がインストールされていません（pip install xlwings）。",
+                             "xlwings is not installed (pip install xlwings).")
+    path = Path(spec.origin).resolve().parent / QUICKSTART
+    if not path.is_file():
+        raise XlwingsMissing(f"インストールされた xlwings に {QUICKSTART} が見つかりません: {path.parent}",
+                             f"The installed xlwings has no {QUICKSTART}: {path.parent}")
+    return path
+
+
+class VbaProject(NamedTuple):
+    """A VBA project saved by Excel, as XlsxWriter's ``add_vba_project`` takes it, with the
+    code names of the workbook that saved it (Excel needs the same code names in the new
+    workbook: ``set_vba_name``)."""
+
+    data: bytes
+    workbook_code_name: str
+    sheet_code_names: list[str]
+
+
+_MAIN_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+
+
+def xlwings_vba_project(xlsm: Path | str | None = None) -> VbaProject:
+    """The VBA project of an Excel-saved .xlsm (default: xlwings' standalone quickstart),
+    extracted as XlsxWriter's ``vba_extract`` does (the zip member ``xl/vbaProject.bin``),
+    with the code names of its workbook and of its sheets in sheet order."""
+    from .read import package_sheets
+
+    xlsm = Path(xlsm) if xlsm is not None else xlwings_quickstart_path()
+    with zipfile.ZipFile(xlsm) as package:
+        data = package.read("xl/vbaProject.bin")
+        book_name = _code_name(package.read("xl/workbook.xml"), "workbookPr") or "ThisWorkbook"
+        sheets = [_code_name(package.read(part), "sheetPr") or f"Sheet{n}"
+                  for n, (_, part, _) in enumerate(package_sheets(package), start=1)]
+    return VbaProject(data, book_name, sheets)
+
+
+def _code_name(xml: bytes, element: str) -> str | None:
+    """The ``codeName`` attribute of the part's ``workbookPr`` / ``sheetPr`` (None if absent)."""
+    found = SafeET.fromstring(xml).find(f"{_MAIN_NS}{element}")
+    return found.get("codeName") if found is not None else None
 
 
 def _default_interpreters() -> dict[str, str]:
@@ -168,13 +252,16 @@ def project_defaults(project_dir: Path | str) -> dict[str, str]:
     return values
 
 
-def _vba_project(xlwings_module: tuple[str, str] | None) -> bytes:
-    modules = macro_sources()
-    if xlwings_module is None:
-        xlwings_module = read_bas(xlwings_bas_path())
-    name, source = xlwings_module
-    modules[name] = source
-    return build_vba_project(modules, DOCUMENT_MODULES)
+def _sheet_code_names(project: VbaProject) -> dict[str, str]:
+    """The code name of each panel sheet: the project's own sheet modules first, then the
+    next free ``SheetN`` (Excel adds the document module of a sheet the project lacks)."""
+    names = list(project.sheet_code_names)
+    n = 1
+    while len(names) < len(_PANEL_SHEETS):
+        if f"Sheet{n}" not in names:
+            names.append(f"Sheet{n}")
+        n += 1
+    return dict(zip(_PANEL_SHEETS, names))
 
 
 def _text(value) -> str:
@@ -183,24 +270,33 @@ def _text(value) -> str:
 
 def build_panel(path: Path | str, *, project_dir: Path | str | None = None, master: Path | str | None = None,
                 inbox: Path | str | None = None, year: str | None = None, out_dir: Path | str | None = None,
-                xlwings_module: tuple[str, str] | None = None) -> Path:
-    """Write the coordinator's control workbook (.xlsm) at ``path``; return the path written.
+                vba_source: Path | str | None = None) -> Path:
+    """Write the coordinator's control workbook at ``path`` (file name :data:`PANEL_NAME`);
+    return the path written.
 
-    The given settings are written as they are (blank when None). ``xlwings_module`` =
-    ``(module name, VBA source)`` replaces the installed xlwings' ``xlwings.bas`` (tests use a
-    stand-in ``RunPython``). Written atomically; when ``path`` is open in Excel the panel goes
-    to ``name (2).xlsm`` and that path is returned.
+    The given settings are written as they are (blank when None). The VBA project comes from
+    ``vba_source`` (an Excel-saved .xlsm whose macro :data:`PANEL_MACRO` runs RunPython), by
+    default the installed xlwings' standalone quickstart. Written atomically. Raises
+    :class:`PanelNameError` for another file name and :class:`PanelLockedError` when the panel is open
+    in Excel (a copy named ``xlplan_panel (2).xlsm`` could not import its Python module).
     """
     import xlsxwriter
 
-    project = _vba_project(xlwings_module)
+    path = Path(path)
+    if path.name != PANEL_NAME:
+        raise PanelNameError(f"事務局パネルのファイル名は {PANEL_NAME} にしてください（マクロが同名の Python モジュール "
+                             f"{PANEL_MODULE} を読み込むため）: {path.name}",
+                             f"The panel must be named {PANEL_NAME} (its macro imports the Python module "
+                             f"{PANEL_MODULE}): {path.name}")
+    project = xlwings_vba_project(vba_source)
+    code_names = _sheet_code_names(project)
     values = {"project": project_dir, "master": master, "inbox": inbox, "year": year,
-              "out": out_dir, "check_file": None}
+              "out": out_dir, "check_file": None, "action": None}
 
     def write(target: Path) -> None:
         wb = xlsxwriter.Workbook(str(target), {"strings_to_formulas": False, "strings_to_urls": False})
-        wb.set_vba_name("ThisWorkbook")
-        wb.add_vba_project(io.BytesIO(project), is_stream=True)
+        wb.set_vba_name(project.workbook_code_name)
+        wb.add_vba_project(io.BytesIO(project.data), is_stream=True)
         title = wb.add_format({"bold": True, "font_size": 14})
         bold = wb.add_format({"bold": True})
         head = wb.add_format({"bold": True, "bg_color": "#D9E1F2", "border": 1})
@@ -211,7 +307,7 @@ def build_panel(path: Path | str, *, project_dir: Path | str | None = None, mast
 
         # --- 設定 -------------------------------------------------------------------------
         ws = wb.add_worksheet(SETTINGS_SHEET)
-        ws.set_vba_name(_SHEET_CODE_NAMES[SETTINGS_SHEET])
+        ws.set_vba_name(code_names[SETTINGS_SHEET])
         ws.set_column("A:A", 30)
         ws.set_column("B:B", 60)
         ws.set_column("C:C", 70)
@@ -225,18 +321,20 @@ def build_panel(path: Path | str, *, project_dir: Path | str | None = None, mast
             ws.write_string(row, 2, explanation, note)
             ws.set_row(row, 30)
             wb.define_name(name, f"='{SETTINGS_SHEET}'!$B${row + 1}")
+            if key == "action":
+                ws.data_validation(row, 1, row, 1, {"validate": "list", "source": [b.caption for b in BUTTONS]})
         first_button_row = FIRST_SETTING_ROW + len(SETTINGS_ROWS) + 2  # 0-based, after a gap
         ws.write(first_button_row - 1, 0, "ボタン", bold)
         for i, button in enumerate(BUTTONS):
             row = first_button_row + 3 * i
-            ws.insert_button(row, 0, {"macro": button.sub, "caption": button.caption,
+            ws.insert_button(row, 0, {"macro": PANEL_MACRO, "caption": button.caption,
                                       "width": 200, "height": 44, "x_offset": 2, "y_offset": 4})
             ws.write_string(row, 1, _BUTTON_NOTES[button.entry_point], note)
         ws.activate()
 
         # --- 状況 -------------------------------------------------------------------------
         st = wb.add_worksheet(STATUS_SHEET)
-        st.set_vba_name(_SHEET_CODE_NAMES[STATUS_SHEET])
+        st.set_vba_name(code_names[STATUS_SHEET])
         for col, width in zip("ABCDEFGHIJKLMNO", (18, 16, 6, 36, 16, 6, 6, 10, 40, 3, 8, 26, 36, 24, 80)):
             st.set_column(f"{col}:{col}", width)
         st.write("A1", "実行結果", title)
@@ -256,7 +354,7 @@ def build_panel(path: Path | str, *, project_dir: Path | str | None = None, mast
         # cell as keys (case-insensitive) and column B as their values; a key present here
         # overrides the add-in / user settings (%USERPROFILE%\.xlwings\xlwings.conf).
         cf = wb.add_worksheet(CONF_SHEET)
-        cf.set_vba_name(_SHEET_CODE_NAMES[CONF_SHEET])
+        cf.set_vba_name(code_names[CONF_SHEET])
         cf.set_column("A:A", 20)
         cf.set_column("B:B", 50)
         cf.set_column("C:C", 90)
@@ -284,4 +382,8 @@ def build_panel(path: Path | str, *, project_dir: Path | str | None = None, mast
             cf.write_string(len(conf) + 2 + i, 2, text)
         wb.close()
 
-    return atomic_write(Path(path), write)
+    written = atomic_write(path, write)
+    if written != path:  # locked: the copy under another name could not run its buttons
+        written.unlink()
+        raise PanelLockedError(path)
+    return written

@@ -69,6 +69,28 @@ _DEPARTMENT_SPLIT = re.compile(r"[、,，/／・;；\n]+")
 # A line of それぞれの役割 that names who: 「市民：…」「社協: …」 (a short name, then a colon).
 _ROLE_LINE = re.compile(r"^\s*([^\s：:①-⑳]{1,10})\s*[：:]")
 
+# The master's own sheet names, headers and 計画-sheet items in English. The master is a
+# Japanese workbook, so an English message names them as they are written there, with this
+# gloss: 「担当課」 → '担当課' (department).
+MASTER_WORDS_EN = {
+    SHEET_PLAN: "plan", SHEET_GOALS: "goals", SHEET_DIRECTIONS: "directions",
+    SHEET_PROJECTS: "projects", SHEET_INDICATORS: "indicators", SHEET_DEPARTMENTS: "departments",
+    SHEET_CHOICES: "choices", SHEET_MEMBERS: "committee members", SHEET_DEADLINES: "deadlines",
+    "番号": "number", "基本目標番号": "goal number", "施策の方向性番号": "direction number",
+    "事業番号": "project number", "事業名": "project name", "指標番号": "indicator number",
+    "取組みの達成目標": "indicator", "単位": "unit", "氏名": "name", "区分": "group", "任期": "term",
+    "部": "division", "担当者": "contact", "メール": "e-mail",
+    "計画ID": "plan id", "計画名": "plan name", "基本理念": "philosophy",
+    "開始年度": "first year", "終了年度": "last year", "評価年度": "evaluation year",
+    "実施主体": "organisation", "様式": "layout",  # 提出期限: the sheet above
+}
+
+
+def master_word_en(label: str) -> str:
+    """A name of the master's format for an English message: '担当課' (departments)."""
+    english = MASTER_WORDS_EN.get(label)
+    return f"'{label}' ({english})" if english else f"'{label}'"
+
 
 class PlanError(Exception):
     """The master could not be read into a usable plan; carries the findings."""
@@ -302,7 +324,8 @@ class _SheetReader:
         self.name, self.findings, self.file = name, findings, file
         self.ws = wb[name] if name in wb.sheetnames else None
         if self.ws is None:
-            findings.append(Finding("master-missing-sheet", file=file, expected=name))
+            findings.append(Finding("master-missing-sheet", file=file, expected=name,
+                                    expected_en=master_word_en(name)))
         self.rows = list(self.ws.iter_rows(values_only=True)) if self.ws is not None else []
         self.header = {_header_key(v): i for i, v in enumerate(self.rows[0])} if self.rows else {}
         self.seen: dict[str, str] = {}
@@ -311,7 +334,8 @@ class _SheetReader:
         idx = self.header.get(_header_key(label))
         if idx is None and required and self.ws is not None:
             self.findings.append(Finding("master-missing-column", file=self.file, sheet=self.name,
-                                         cell="1:1", expected=label))
+                                         cell="1:1", expected=label,
+                                         expected_en=master_word_en(label)))
         return idx
 
     def records(self):
@@ -347,7 +371,8 @@ class _SheetReader:
     def required_text(self, row, row_values, col, label) -> str:
         text = self.text(row_values, col)
         if not text and col is not None:
-            self.add("master-missing-value", row, col, expected=label)
+            self.add("master-missing-value", row, col, expected=label,
+                     expected_en=master_word_en(label))
         return text
 
     def identifier(self, row, row_values, col, label) -> str:
@@ -355,7 +380,9 @@ class _SheetReader:
         raw = self.value(row_values, col)
         if isinstance(raw, (dt.date, dt.datetime)):
             self.add("master-invalid-value", row, col, expected=label, value=str(raw),
-                     detail="Excel が日付に変換しました。セルを文字列にして入力し直してください")
+                     expected_en=master_word_en(label),
+                     detail="Excel が日付に変換しました。セルを文字列にして入力し直してください",
+                     detail_en="Excel turned it into a date. Format the cell as text and type it again")
             return ""
         return self.required_text(row, row_values, col, label)
 
@@ -363,7 +390,8 @@ class _SheetReader:
 def _read_settings_sheet(wb, findings, file) -> dict[str, tuple[object, str]]:
     """The 計画 sheet: label in column A, value in column B → {label: (value, cell)}."""
     if SHEET_PLAN not in wb.sheetnames:
-        findings.append(Finding("master-missing-sheet", file=file, expected=SHEET_PLAN))
+        findings.append(Finding("master-missing-sheet", file=file, expected=SHEET_PLAN,
+                                expected_en=master_word_en(SHEET_PLAN)))
         return {}
     items = {}
     for row in wb[SHEET_PLAN].iter_rows(min_col=1, max_col=2):
@@ -378,13 +406,14 @@ def _plan_year(items, label, findings, file, required=True) -> FiscalYear | None
     if _clean(raw) == "":
         if required:
             findings.append(Finding("master-missing-value", file=file, sheet=SHEET_PLAN, cell=cell,
-                                    expected=label))
+                                    expected=label, expected_en=master_word_en(label)))
         return None
     try:
         return parse_fiscal_year(raw)
     except FiscalYearError as exc:
         findings.append(Finding("master-invalid-value", file=file, sheet=SHEET_PLAN, cell=cell,
-                                expected=label, value=_clean(raw), detail=str(exc)))
+                                expected=label, expected_en=master_word_en(label), value=_clean(raw),
+                                detail=str(exc), detail_en=exc.text("en")))
         return None
 
 
@@ -407,7 +436,8 @@ def read_plan(path: Path | str) -> tuple[Plan | None, list[Finding]]:
     try:
         wb = load_workbook(path, data_only=True, read_only=False)
     except Exception as exc:  # any failure to open is a finding, never a traceback
-        findings.append(Finding("master-unreadable", file=file, detail=f"{type(exc).__name__}: {exc}"))
+        ja, en = why_unopenable(exc, path)
+        findings.append(Finding("master-unreadable", file=file, detail=ja, detail_en=en))
         return None, findings
     try:
         plan = _read_plan_workbook(wb, findings, file)
@@ -416,6 +446,31 @@ def read_plan(path: Path | str) -> tuple[Plan | None, list[Finding]]:
     if plan is not None:
         plan.source = path
     return plan, findings
+
+
+def why_unopenable(exc: BaseException, path: Path) -> tuple[str, str]:
+    """Why a workbook could not be opened, in words a coordinator can act on (Japanese,
+    English), never the Python exception's name or text."""
+    import zipfile
+
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    if isinstance(exc, FileNotFoundError):
+        return f"ファイルが見つかりません: {path}", f"file not found: {path}"
+    if isinstance(exc, IsADirectoryError) or Path(path).is_dir():
+        return f"ファイルではなくフォルダです: {path}", f"this is a folder, not a file: {path}"
+    if isinstance(exc, PermissionError):
+        return (f"ファイルを開く権限がないか、ほかのアプリケーションが使用中です: {path}",
+                f"no permission to open the file, or another application is using it: {path}")
+    if isinstance(exc, (zipfile.BadZipFile, InvalidFileException, KeyError)):
+        return ("Excel のブック（.xlsx）ではないか、壊れています。Excel で開いて .xlsx 形式で保存し直してください",
+                "it is not an Excel workbook (.xlsx), or it is damaged. Open it in Excel and save it "
+                "again as .xlsx")
+    if isinstance(exc, OSError):
+        return f"ファイルを読み込めません（ディスクまたはネットワークの問題）: {path}", \
+            f"the file cannot be read (a disk or network problem): {path}"
+    return ("Excel のブックとして読み取れません。Excel で開いて .xlsx 形式で保存し直してください",
+            "it cannot be read as an Excel workbook. Open it in Excel and save it again as .xlsx")
 
 
 def load_plan(path: Path | str, year=None) -> Plan:
@@ -434,16 +489,19 @@ def _read_plan_workbook(wb, findings: list[Finding], file: str) -> Plan | None:
     if start and end and end < start:
         findings.append(Finding("master-invalid-value", file=file, sheet=SHEET_PLAN,
                                 cell=items["終了年度"][1], expected="終了年度", value=end.short,
-                                detail="開始年度より前です"))
+                                expected_en=master_word_en("終了年度"),
+                                detail="開始年度より前です", detail_en="it is before the first year"))
         end = None
     if start and end and year and not (start <= year <= end):
         findings.append(Finding("year-outside-period", file=file, sheet=SHEET_PLAN,
                                 cell=items["評価年度"][1], value=year.short,
-                                expected=f"{start.short}～{end.short}"))
+                                expected=f"{start.short}～{end.short}",
+                                expected_en=f"{start.short}–{end.short}"))
     name = _clean(items.get("計画名", (None,))[0])
     if not name:
         findings.append(Finding("master-missing-value", file=file, sheet=SHEET_PLAN,
-                                cell=items.get("計画名", (None, "B1"))[1], expected="計画名"))
+                                cell=items.get("計画名", (None, "B1"))[1], expected="計画名",
+                                expected_en=master_word_en("計画名")))
     plan_id = _clean(items.get("計画ID", (None,))[0]) or (name and re.sub(r"\s+", "", name))
     departments = _read_departments(wb, findings, file)
     goals = _read_goals(wb, findings, file)
@@ -574,7 +632,8 @@ def _read_directions(wb, findings, file, goals) -> list[Direction]:
         if not did or not sheet.unique(did, row, c_id):
             continue
         if goal_no and goal_no not in goal_nos:
-            sheet.add("unknown-parent", row, c_goal, value=goal_no, expected=SHEET_GOALS)
+            sheet.add("unknown-parent", row, c_goal, value=goal_no, expected=SHEET_GOALS,
+                      expected_en=master_word_en(SHEET_GOALS))
         result.append(Direction(did, goal_no, name))
     return result
 
@@ -618,7 +677,8 @@ def _read_projects(wb, findings, file, directions, departments) -> list[Project]
         if not pid or not sheet.unique(pid, row, c_id):
             continue
         if did and did not in direction_ids:
-            sheet.add("unknown-parent", row, c_dir, value=did, expected=SHEET_DIRECTIONS)
+            sheet.add("unknown-parent", row, c_dir, value=did, expected=SHEET_DIRECTIONS,
+                      expected_en=master_word_en(SHEET_DIRECTIONS))
         depts = split_departments(sheet.text(values, c_dept))
         if not depts and c_dept is not None:
             sheet.add("project-without-department", row, c_dept, project=pid)
@@ -649,7 +709,7 @@ def _year_columns(sheet: _SheetReader, start, end) -> dict[int, FiscalYear]:
             continue
         if not (start <= year <= end):
             sheet.add("year-outside-period", 1, idx, value=text,
-                      expected=f"{start.short}～{end.short}")
+                      expected=f"{start.short}～{end.short}", expected_en=f"{start.short}–{end.short}")
             continue
         columns[idx] = year
     return columns
@@ -666,7 +726,8 @@ def _read_indicators(wb, findings, file, projects, start, end) -> None:
         name = sheet.required_text(row, values, c_name, "取組みの達成目標")
         project = by_id.get(pid)
         if pid and project is None:
-            sheet.add("unknown-parent", row, c_pid, value=pid, expected=SHEET_PROJECTS)
+            sheet.add("unknown-parent", row, c_pid, value=pid, expected=SHEET_PROJECTS,
+                      expected_en=master_word_en(SHEET_PROJECTS))
             continue
         if project is None:
             continue

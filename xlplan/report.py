@@ -6,7 +6,8 @@ import json
 import unicodedata
 from typing import Iterable
 
-from .findings import Finding, count_by_severity, current_lang
+from .findings import Finding, count_by_severity
+from .language import counted, current_lang
 
 _SEVERITY_LABEL = {"ja": {"error": "エラー", "warning": "警告", "info": "情報"},
                    "en": {"error": "error", "warning": "warning", "info": "info"}}
@@ -55,7 +56,8 @@ def format_table(findings: Iterable[Finding], lang: str | None = None) -> str:
     if lang == "ja":
         lines.append(f"エラー {counts['error']} 件、警告 {counts['warning']} 件、情報 {counts['info']} 件")
     else:
-        lines.append(f"{counts['error']} errors, {counts['warning']} warnings, {counts['info']} info")
+        lines.append(f"{counted(counts['error'], 'error')}, {counted(counts['warning'], 'warning')}, "
+                     f"{counts['info']} info")
     return "\n".join(lines)
 
 

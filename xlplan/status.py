@@ -22,6 +22,7 @@ from typing import Iterator
 from zoneinfo import ZoneInfo
 
 from .findings import current_lang
+from .language import counted
 
 DEFAULT_TIMEZONE = "Asia/Tokyo"
 
@@ -195,9 +196,9 @@ def status_lines_text(rows, plan, lang: str | None = None) -> list[str]:
             continue
         saved = _fmt(row["最終保存"])
         if en:
-            detail = (f"ID {row['ID']}  {row['提出ファイル']} (saved {saved}, {_count(row['エラー'], 'error')}, "
-                      f"{_count(row['警告'], 'warning')}")
-            detail += f", {_count(row['提出回数'], 'submission')}" if row.get("提出回数") else ""
+            detail = (f"ID {row['ID']}  {row['提出ファイル']} (saved {saved}, {counted(row['エラー'], 'error')}, "
+                      f"{counted(row['警告'], 'warning')}")
+            detail += f", {counted(row['提出回数'], 'submission')}" if row.get("提出回数") else ""
             detail += ")" + (f" [{row['集計']}]" if row["集計"] else "")
         else:
             detail = (f"ID {row['ID']}  {row['提出ファイル']}（保存 {saved}、エラー {row['エラー']}、"
@@ -208,10 +209,6 @@ def status_lines_text(rows, plan, lang: str | None = None) -> list[str]:
         if row.get("備考"):
             out.append(f"  {' ' * 16}  ※ {row['備考']}")
     return out
-
-
-def _count(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def _fmt(moment) -> str:

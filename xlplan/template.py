@@ -29,6 +29,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.cell_range import CellRange
 from openpyxl.worksheet.merge import MergedCellRange
 
+from .language import BilingualError
 from .plan import choice_list_problem
 from .ooxml.text import set_text
 
@@ -36,8 +37,9 @@ PLACEHOLDER = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
 BLOCK_TAG = re.compile(r"^\s*each\s+([a-z_]+)\s*$")
 
 
-class TemplateError(Exception):
-    """The template cannot be used; the message (Japanese) names the file, sheet and cell."""
+class TemplateError(BilingualError):
+    """The template cannot be used; the message (Japanese, ``text("en")`` English) names the
+    file, sheet and cell."""
 
 
 @dataclass
@@ -59,7 +61,10 @@ class TemplateSpec:
         try:
             return load_workbook(self.workbook)
         except Exception as exc:
-            raise TemplateError(f"テンプレート {self.workbook.name} を開けません: {exc}") from exc
+            raise TemplateError(
+                f"テンプレート {self.workbook.name} を開けません（Excel のブック .xlsx ではないか、壊れています）。",
+                f"The template {self.workbook.name} cannot be opened (not an Excel .xlsx workbook, "
+                "or damaged).") from exc
 
 
 def builtin_templates_dir() -> Path:
@@ -79,7 +84,9 @@ def load_template_spec(layout_id: str = "department", folder: Path | None = None
     fields (``[[checks]]`` with kind "sum", total and parts: a breakdown that must add up).
     """
     if not LAYOUT_ID.match(layout_id or ""):
-        raise TemplateError(f"様式名「{layout_id}」は使えません（半角英小文字・数字・_ - のみ）。")
+        raise TemplateError(f"様式名「{layout_id}」は使えません（半角英小文字・数字・_ - のみ）。",
+                            f"The layout name '{layout_id}' cannot be used (lower-case letters, "
+                            "digits, _ and - only).")
     candidates = [Path(folder)] if folder else []
     candidates.append(builtin_templates_dir())
     for base in candidates:
@@ -87,7 +94,8 @@ def load_template_spec(layout_id: str = "department", folder: Path | None = None
         if declaration.is_file():
             break
     else:
-        raise TemplateError(f"様式「{layout_id}」の宣言ファイル {layout_id}.toml が見つかりません。")
+        raise TemplateError(f"様式「{layout_id}」の宣言ファイル {layout_id}.toml が見つかりません。",
+                            f"The declaration {layout_id}.toml of the layout '{layout_id}' is not found.")
     try:
         data = tomllib.loads(declaration.read_text(encoding="utf-8"))
         spec = TemplateSpec(
@@ -96,22 +104,44 @@ def load_template_spec(layout_id: str = "department", folder: Path | None = None
             declaration=declaration, fields=dict(data.get("fields", {})),
             checks=list(data.get("checks", [])), recipient=str(data.get("recipient", "department")))
     except (KeyError, ValueError, TypeError, tomllib.TOMLDecodeError) as exc:
-        raise TemplateError(f"{declaration.name} を読み取れません: {exc}") from exc
+        ja, en = _declaration_problem(exc)
+        raise TemplateError(f"{declaration.name} を読み取れません: {ja}",
+                            f"{declaration.name} cannot be read: {en}") from exc
     for name, declared in spec.fields.items():
         if declared.get("kind", "text") not in FIELD_KINDS:
             raise TemplateError(f"{declaration.name}: 項目 {name} の kind「{declared.get('kind')}」は使えません"
-                                f"（{', '.join(sorted(FIELD_KINDS))}）。")
+                                f"（{', '.join(sorted(FIELD_KINDS))}）。",
+                                f"{declaration.name}: the kind '{declared.get('kind')}' of the field "
+                                f"{name} cannot be used ({', '.join(sorted(FIELD_KINDS))}).")
     for name, declared in spec.fields.items():
         problem = choice_list_problem([str(c) for c in declared.get("choices") or []])
         if problem:
-            raise TemplateError(f"{declaration.name}: 項目 {name}: {problem[0]}。")
+            raise TemplateError(f"{declaration.name}: 項目 {name}: {problem[0]}。",
+                                f"{declaration.name}: field {name}: {problem[1]}.")
     for check in spec.checks:
         unknown = [f for f in [check.get("total"), *check.get("parts", [])] if f not in spec.fields]
         if check.get("kind") != "sum" or unknown:
-            raise TemplateError(f"{declaration.name}: チェック {check} の項目が宣言されていません: {unknown}")
+            raise TemplateError(f"{declaration.name}: チェック {check} の項目が宣言されていません: {unknown}",
+                                f"{declaration.name}: the check {check} names fields that are not "
+                                f"declared: {unknown}")
     if not spec.workbook.is_file():
-        raise TemplateError(f"{declaration.name} に書かれたファイル {spec.workbook.name} がありません。")
+        raise TemplateError(f"{declaration.name} に書かれたファイル {spec.workbook.name} がありません。",
+                            f"The file {spec.workbook.name} named in {declaration.name} is missing.")
     return spec
+
+
+def _declaration_problem(exc: Exception) -> tuple[str, str]:
+    """What is wrong with a layout declaration, in words (Japanese, English)."""
+    if isinstance(exc, tomllib.TOMLDecodeError):
+        where = re.search(r"line (\d+), column (\d+)", str(exc))
+        if where:
+            return (f"{where[1]} 行目 {where[2]} 文字目の書き方に誤りがあります",
+                    f"a syntax error at line {where[1]}, column {where[2]}")
+        return "TOML の書き方に誤りがあります", "a TOML syntax error"
+    if isinstance(exc, KeyError):
+        return f"必要な項目 {exc.args[0]} がありません", f"the required key {exc.args[0]} is missing"
+    return "値の形式が正しくありません（version は整数、sheets は表）", \
+        "a value has the wrong form (version must be a whole number, sheets a table)"
 
 
 def available_layouts(folder: Path | None = None) -> list[str]:
@@ -242,7 +272,8 @@ def _render_value(value, resolve: Resolver, context: dict, sheet: str, coordinat
         def text_of(match):
             result = resolve(match.group(1), context)
             if isinstance(result, (Input, Formula)):
-                raise TemplateError(f"「{match.group(0)}」は他の文字と同じセルに置けません")
+                raise TemplateError(f"「{match.group(0)}」は他の文字と同じセルに置けません",
+                                    f"{match.group(0)} cannot share its cell with other text")
             if isinstance(result, Link):
                 return result.text
             if isinstance(result, Locked):
@@ -250,9 +281,12 @@ def _render_value(value, resolve: Resolver, context: dict, sheet: str, coordinat
             return "" if result is None else str(result)
         return PLACEHOLDER.sub(text_of, value)
     except TemplateError as exc:
-        raise TemplateError(f"シート「{sheet}」のセル {coordinate}: {exc}") from exc
+        raise TemplateError(f"シート「{sheet}」のセル {coordinate}: {exc.ja}",
+                            f"sheet '{sheet}', cell {coordinate}: {exc.en}") from exc
     except KeyError as exc:
-        raise TemplateError(f"シート「{sheet}」のセル {coordinate}: 不明な項目 {{{{{exc.args[0]}}}}}") from exc
+        raise TemplateError(f"シート「{sheet}」のセル {coordinate}: 不明な項目 {{{{{exc.args[0]}}}}}",
+                            f"sheet '{sheet}', cell {coordinate}: unknown placeholder "
+                            f"{{{{{exc.args[0]}}}}}") from exc
 
 
 def _place(ws, cell, rendered, inputs: list[RenderedCell], data: bool = True) -> None:
