@@ -187,9 +187,9 @@ def test_the_panel_merge_refuses_as_the_command_does(project, generated):
     from test_panel import panel_cell
 
     from xlplan.excel import FilePanel, run
-    from xlplan.panel import build_panel, project_defaults
+    from xlplan.panel import PANEL_NAME, build_panel, project_defaults
 
-    panel = build_panel(project.root / "panel.xlsm", **project_defaults(project.root))
+    panel = build_panel(project.root / PANEL_NAME, **project_defaults(project.root))
     assert run("merge", FilePanel(panel)) == 2
     message = panel_cell(panel, "xlplan_message")
     assert message.startswith("エラー") and "まだ回収していません" in message

@@ -151,9 +151,9 @@ def test_the_panel_shows_the_same_settings_message(project):
     from test_panel import panel_cell
 
     from xlplan.excel import FilePanel, run
-    from xlplan.panel import build_panel, project_defaults
+    from xlplan.panel import PANEL_NAME, build_panel, project_defaults
 
-    panel = build_panel(project.root / "panel.xlsm", **project_defaults(project.root))
+    panel = build_panel(project.root / PANEL_NAME, **project_defaults(project.root))
     _with(project, "check", "far_from_target_low", '"half"')
     assert run("generate", FilePanel(panel)) == 2
     message = panel_cell(panel, "xlplan_message")

@@ -275,8 +275,12 @@ def _require_departments(plan, names, members: bool = False) -> None:
 
 
 def cmd_choose(args) -> int:
-    settings, plan, archive = _project_context(args)
+    from .archive import Archive
+
+    # A department missing from the master is the more precise message: checked first.
+    settings, plan, _ = _project_context(args, archive="existing")
     _require_departments(plan, [args.department], members=True)
+    archive = Archive.require(settings)
     year = plan.year.short
     if args.latest:
         if archive.unpin(year, args.department):
