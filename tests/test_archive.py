@@ -8,7 +8,9 @@ turned into 差し戻し copies. The command line is exercised in subprocesses, 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
+import itertools
 import os
 import random
 import re
@@ -28,7 +30,9 @@ from xlplan.archive import Archive, submission_status
 from xlplan.check import check_files
 from xlplan.feedback import write_feedback
 from xlplan.files import atomic_write
-from xlplan import merge as merge_mod
+from xlplan.merge import layout as merge_layout
+from xlplan.merge import tables as merge_tables
+from xlplan.merge import writer as merge_writer
 from xlplan.merge import VALUE_COLUMNS, merged_tables, write_merged
 from xlplan.read import read_returned
 from xlplan.simulate import _fields, _target_value, fill_workbook
@@ -489,17 +493,21 @@ def test_streamed_rows_read_back_with_their_values_types_and_heights(project, ge
     fill(plan, files["福祉課"].path, project.inbox / "福祉課.xlsx")
     archive = Archive.for_settings(project.settings)
     archive.collect([project.inbox], project.settings, plan)
-    real_rows = merge_mod._value_rows
+    spec = merge_tables.SPECS_BY_NAME["入力値"]
+    real_table = spec.table
 
-    def value_rows(source):
-        yield from real_rows(source)
-        yield from (_spliced_row("福祉課", row) for row in SPLICED_ROWS)
+    def values_table(source):
+        real = real_table(source)
+        rows = lambda: itertools.chain(real.rows(), (_spliced_row("福祉課", row) for row in SPLICED_ROWS))  # noqa: E731
+        return merge_tables.Table(real.name, real.columns, rows)
 
-    monkeypatch.setattr(merge_mod, "_value_rows", value_rows)
+    monkeypatch.setitem(merge_tables.SPECS_BY_NAME, "入力値", dataclasses.replace(spec, table=values_table))
+    monkeypatch.setattr(merge_tables, "TABLE_SPECS",
+                        [merge_tables.SPECS_BY_NAME[s.name] for s in merge_tables.TABLE_SPECS])
     out = write_merged(archive, plan, project.settings, tmp_path / "out" / "集計.xlsx")
     assert [p.name for p in out.parent.iterdir()] == [out.name]  # no row or splice file left behind
     cols = [VALUE_COLUMNS.index(n) for n in ("項目", "入力値", "値", "目標")]
-    note = merge_mod._archived_note(_spliced_row("福祉課", SPLICED_ROWS[3]))  # names where the full text is
+    note = merge_writer._archived_note(_spliced_row("福祉課", SPLICED_ROWS[3]))  # names where the full text is
     cut = "x" * (32767 - len(note)) + note
 
     rows = _sheet_values(out)["入力値"]
@@ -534,18 +542,18 @@ def test_streamed_rows_match_the_xlsxwriter_path(tmp_path):
     path of the decorated 要確認) reads back the same: values, types, looks, heights, ranges."""
     import xlsxwriter
 
-    table = merge_mod.Table("入力値", VALUE_COLUMNS,
+    table = merge_tables.Table("入力値", VALUE_COLUMNS,
                             lambda: (_spliced_row(d, row) for d in ("A課", "B課") for row in SPLICED_ROWS))
     paths = {}
     for way in ("stream", "xlsxwriter"):
         paths[way] = tmp_path / way / "t.xlsx"
         paths[way].parent.mkdir()
-        row_files = merge_mod._RowFiles(paths[way].parent)
+        row_files = merge_writer.RowFiles(paths[way].parent)
         wb = xlsxwriter.Workbook(str(paths[way]), {"constant_memory": True, "strings_to_formulas": False})
-        formats = merge_mod._Formats(wb)
-        merge_mod._table_sheet(wb, formats, table, merge_mod._WIDTHS["入力値"], wrap=("項目",),
-                               titles=("題",), row_files=row_files,
-                               decorate=None if way == "stream" else (lambda ws, r, row: None))
+        formats = merge_layout.Formats(wb)
+        merge_writer.table_sheet(wb, formats, table, merge_tables.SPECS_BY_NAME["入力値"].widths, wrap=("項目",),
+                                 titles=("題",), row_files=row_files,
+                                 decorate=None if way == "stream" else (lambda ws, r, row: None))
         wb.close()
         row_files.splice(paths[way])
         row_files.remove()

@@ -19,14 +19,12 @@ import datetime as dt
 import io
 import re
 import secrets
-import struct
-import time
 import zipfile
-import zlib
 from dataclasses import dataclass, field
-from .metadata import METADATA_SHEET, metadata_rows, row_hash
-from .ooxml.text import cell_xml_text, clean_text, inline_string_cell
 
+from .metadata import METADATA_SHEET, metadata_rows, row_hash
+from .ooxml.package import PackageWriter, RawEntry, raw_entry, sheet_parts
+from .ooxml.text import cell_xml_text, clean_text, inline_string_cell
 
 
 def new_marker() -> str:
@@ -44,11 +42,6 @@ def is_marker(text: str | None) -> bool:
     return bool(text) and text.startswith(_MARKER_PREFIX) and len(text) == len(_MARKER_PREFIX) + 24
 
 
-_LOCAL = struct.Struct("<IHHHHHIIIHH")
-_CENTRAL = struct.Struct("<IHHHHHHIIIHHHHHII")
-_END = struct.Struct("<IHHHHIIH")
-
-
 class NotStampable(Exception):
     """The marker ended up somewhere a per-department copy cannot rewrite (a sheet name, a
     defined name): the caller renders each department in full instead."""
@@ -56,12 +49,13 @@ class NotStampable(Exception):
 
 @dataclass
 class _Entry:
-    name: str
-    method: int
-    crc: int
-    size: int
-    raw: bytes                       # the compressed bytes as stored in the prototype
+    stored: RawEntry                   # the entry as stored in the prototype (copied raw)
     pieces: list[bytes] | None = None  # the uncompressed part split at the marker, if it holds one
+
+    @property
+    def name(self) -> str:
+        """The part name."""
+        return self.stored.name
 
 
 @dataclass
@@ -83,15 +77,15 @@ class Prototype:
         sheet holding only its marker row)."""
         marker_bytes = marker.encode("ascii")
         entries = []
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        source = io.BytesIO(data)
+        with zipfile.ZipFile(source) as zf:
             metadata_part = _sheet_part(zf, METADATA_SHEET)
             for info in zf.infolist():
                 content = zf.read(info)
                 if info.filename == "xl/workbook.xml" and marker_bytes in content:
                     raise NotStampable("marker in a sheet or defined name")
                 pieces = content.split(marker_bytes) if marker_bytes in content else None
-                entries.append(_Entry(info.filename, info.compress_type, info.CRC, info.file_size,
-                                      _raw_bytes(data, info), pieces))
+                entries.append(_Entry(raw_entry(source, info), pieces))
             metadata_xml = zf.read(metadata_part)
         return cls(marker, entries, metadata_part, metadata_xml, metadata, marked_rows)
 
@@ -100,15 +94,17 @@ class Prototype:
         # The marker stands in cell text (shared or inline strings): the name goes there as
         # set_text would have stored it (quotes escaped too, for an attribute).
         replacement = cell_xml_text(recipient).replace('"', "&quot;").replace("'", "&apos;").encode("utf-8")
-        parts: list[tuple[str, bytes | _Entry]] = []
+        out = io.BytesIO()
+        writer = PackageWriter(out)
         for entry in self.entries:
             if entry.name == self.metadata_part:
-                parts.append((entry.name, self._metadata_sheet(recipient, key)))
+                writer.write(entry.name, self._metadata_sheet(recipient, key))
             elif entry.pieces is not None:
-                parts.append((entry.name, replacement.join(entry.pieces)))
+                writer.write(entry.name, replacement.join(entry.pieces))
             else:
-                parts.append((entry.name, entry))
-        return _write_zip(parts)
+                writer.copy(entry.stored)  # unchanged: copied as stored, still compressed
+        writer.close()
+        return out.getvalue()
 
     def _metadata_sheet(self, recipient: str, key: bytes) -> bytes:
         data = _replace_marker(self.metadata, self.marker, recipient)
@@ -139,22 +135,10 @@ def _replace_marker(value, marker: str, recipient: str):
 
 def _sheet_part(zf: zipfile.ZipFile, title: str) -> str:
     """The zip member of the sheet called ``title`` (workbook.xml → its relationship)."""
-    workbook = zf.read("xl/workbook.xml").decode("utf-8")
-    rels = zf.read("xl/_rels/workbook.xml.rels").decode("utf-8")
-    match = re.search(r'<sheet\b[^>]*\bname="' + re.escape(title) + r'"[^>]*\br:id="([^"]+)"', workbook) or \
-        re.search(r'<sheet\b[^>]*\br:id="([^"]+)"[^>]*\bname="' + re.escape(title) + '"', workbook)
-    if not match:
+    part = sheet_parts(zf).get(title)
+    if not part:
         raise NotStampable(f"no sheet {title}")
-    rel = re.search(r'<Relationship\b[^>]*\bId="' + re.escape(match.group(1)) + r'"[^>]*/>', rels)
-    target = re.search(r'\bTarget="([^"]+)"', rel.group(0)).group(1) if rel else ""
-    return target.lstrip("/") if target.startswith("/") else "xl/" + target
-
-
-def _raw_bytes(data: bytes, info: zipfile.ZipInfo) -> bytes:
-    """The entry's compressed bytes, read past its local header."""
-    header = _LOCAL.unpack_from(data, info.header_offset)
-    start = info.header_offset + _LOCAL.size + header[9] + header[10]
-    return data[start:start + info.compress_size]
+    return part
 
 
 def _cell_xml(ref: str, value) -> str:
@@ -175,37 +159,3 @@ def _with_rows(sheet_xml: bytes, rows: list[list]) -> bytes:
         raise NotStampable("metadata sheet without sheetData")
     text = re.sub(r'<dimension ref="[^"]*"\s*/>', f'<dimension ref="A1:B{len(rows)}"/>', text, count=1)
     return text.encode("utf-8")
-
-
-def _dos_time() -> tuple[int, int]:
-    t = time.localtime()
-    return ((t.tm_hour << 11) | (t.tm_min << 5) | (t.tm_sec // 2),
-            ((t.tm_year - 1980) << 9) | (t.tm_mon << 5) | t.tm_mday)
-
-
-def _write_zip(parts: list[tuple[str, bytes | _Entry]]) -> bytes:
-    """A zip archive: entries copied compressed as they are, new content deflated."""
-    out = io.BytesIO()
-    central = []
-    mod_time, mod_date = _dos_time()
-    for name, content in parts:
-        if isinstance(content, _Entry):
-            method, crc, size, raw = content.method, content.crc, content.size, content.raw
-        else:
-            compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
-            method, crc, size = zipfile.ZIP_DEFLATED, zlib.crc32(content), len(content)
-            raw = compressor.compress(content) + compressor.flush()
-        encoded = name.encode("utf-8")
-        flags = 0x800 if not encoded.isascii() else 0
-        offset = out.tell()
-        out.write(_LOCAL.pack(0x04034B50, 20, flags, method, mod_time, mod_date, crc, len(raw), size,
-                              len(encoded), 0))
-        out.write(encoded)
-        out.write(raw)
-        central.append(_CENTRAL.pack(0x02014B50, 20, 20, flags, method, mod_time, mod_date, crc, len(raw),
-                                     size, len(encoded), 0, 0, 0, 0, 0, offset) + encoded)
-    start = out.tell()
-    directory = b"".join(central)
-    out.write(directory)
-    out.write(_END.pack(0x06054B50, 0, 0, len(central), len(central), len(directory), start, 0))
-    return out.getvalue()

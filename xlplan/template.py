@@ -244,7 +244,7 @@ def render_sheet(template_ws, out_ws, resolve: Resolver, items: Callable[[str], 
                     src = template_ws.cell(tpl_row, col)
                     dst = out_ws.cell(out_row, col - 1)
                     if src.has_style:
-                        dst._style = copy(src._style)
+                        copy_look(src, dst)
                     rendered = _render_value(src.value, resolve, context,
                                              label or template_ws.title, src.coordinate)
                     # A value from a placeholder is data (plan, department, history): text.
@@ -306,6 +306,17 @@ def _place(ws, cell, rendered, inputs: list[RenderedCell], data: bool = True) ->
         set_text(cell, rendered)
     else:
         cell.value = rendered
+
+
+def copy_look(src, dst) -> None:
+    """Give the openpyxl cell ``dst`` the look of ``src`` through the public style attributes
+    (the named style first: setting it resets the others to the named style's)."""
+    if dst.style != src.style:
+        dst.style = src.style
+    dst.font, dst.fill, dst.border = copy(src.font), copy(src.fill), copy(src.border)
+    dst.alignment, dst.protection = copy(src.alignment), copy(src.protection)
+    dst.number_format = src.number_format
+    dst.quotePrefix, dst.pivotButton = src.quotePrefix, src.pivotButton
 
 
 def _copy_merges(template_ws, out_ws, row_map: dict[int, list[int]]) -> None:

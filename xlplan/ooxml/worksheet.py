@@ -1,0 +1,248 @@
+"""Streamed worksheet parts: rows of cells written as SpreadsheetML into a file of their own,
+then spliced into a worksheet part another writer (XlsxWriter) saved, with its merged ranges.
+
+Why: a table of a million cells written cell by cell through XlsxWriter costs ~24 µs a cell;
+written here, ~3 µs (see :mod:`xlplan.merge.writer`). The looks of the cells stay XlsxWriter's:
+each row file refers to its styles by a *token*; the caller writes one probe cell per token
+through XlsxWriter's public API on the row after the streamed rows (``probe_row``), and the
+splice reads the style index XlsxWriter gave each probe from the saved sheet, removes the probe
+row and writes the rows with those indexes. No private attribute of XlsxWriter is needed.
+
+Nothing here knows about plans: cells, rows, styles, merged ranges, the package's part order.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Hashable, Iterator
+
+from .text import CELL_LIMIT, inline_string_cell, within_cell_limit
+
+_CHUNK = 1 << 20
+_MARK = "\x00"  # around a style token in a row file: never in XML text (cell_xml_text marks it)
+_DEFAULT_ROW_PIXELS = 20  # the default row height (15 pt): rows of that height get no ht
+
+
+def column_letter(index: int) -> str:
+    """The letters of the 0-based column ``index`` (0 → A, 26 → AA)."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def column_index(letters: str) -> int:
+    """The 0-based index of the column ``letters`` (A → 0)."""
+    index = 0
+    for char in letters:
+        index = index * 26 + ord(char) - 64
+    return index - 1
+
+
+def row_height_attributes(height: float | None) -> str:
+    """The ``ht``/``customHeight`` attributes of a row ``height`` points high, rounded to whole
+    pixels (as Excel stores heights); none for the default height."""
+    if not height:
+        return ""
+    pixels = int(height * 4.0 / 3.0 + 0.5)
+    if pixels == _DEFAULT_ROW_PIXELS:
+        return ""
+    return f' ht="{pixels * 0.75:.16g}" customHeight="1"'
+
+
+class RowFile:
+    """The rows of one worksheet, written as ``<row>`` elements into a temporary file.
+
+    ``looks[col]`` is the pair (text style, number style) of a column: any hashable keys the
+    caller maps to its own formats; ``used`` lists the keys cells used, in order of first use.
+    Values: None (no cell), bool, a finite int or float (a number), anything else as text (cut
+    at the cell limit; NaN is no cell; an infinite number is its text in the number style)."""
+
+    def __init__(self, sheet: str, folder: Path, looks: list[tuple[Hashable, Hashable]]):
+        fd, name = tempfile.mkstemp(prefix=".~xlplan-rows-", suffix=".xml", dir=folder)
+        self.path = Path(name)
+        self.fh = open(fd, "w", encoding="utf-8", newline="", buffering=_CHUNK)
+        self.sheet = sheet
+        self.letters = [column_letter(c) for c in range(len(looks))]
+        self.looks = looks
+        self.tokens: list[list[str | None]] = [[None, None] for _ in looks]
+        self.used: list[Hashable] = []
+        self._token_of: dict[Hashable, str] = {}
+        self.rows: tuple[int, int] | None = None  # first and last row written (0-based)
+        self.cols: tuple[int, int] | None = None
+
+    def _token(self, col: int, numeric: bool) -> str:
+        key = self.looks[col][numeric]
+        token = self._token_of.get(key)
+        if token is None:
+            token = self._token_of[key] = f"{_MARK}{len(self.used)}{_MARK}"
+            self.used.append(key)
+        self.tokens[col][numeric] = token
+        return token
+
+    def write(self, r: int, values: list, height: float | None = None) -> None:
+        """Write row ``r`` (0-based): one cell per value and the row's height in points."""
+        number = str(r + 1)
+        cells = []
+        first = last = None
+        for col, value in enumerate(values):
+            if value is None:
+                continue
+            if type(value) is str and len(value) <= CELL_LIMIT // 2:
+                # Most cells: short text. Inlined, as this loop runs once per cell of the sheet.
+                style = self.tokens[col][0] or self._token(col, False)
+                cell = inline_string_cell(f"{self.letters[col]}{number}", value, style)
+            elif type(value) is int or (type(value) is float and math.isfinite(value)):
+                style = self.tokens[col][1] or self._token(col, True)
+                cell = f'<c r="{self.letters[col]}{number}" s="{style}"><v>{value:.16G}</v></c>'
+            else:
+                cell = self._cell(self.letters[col] + number, col, value)
+                if cell is None:
+                    continue
+            cells.append(cell)
+            last = col
+            if first is None:
+                first = col
+        ht = row_height_attributes(height)
+        if not cells and not ht:
+            return
+        self.fh.write(f'<row r="{number}"{ht}>' + "".join(cells) + "</row>" if cells
+                      else f'<row r="{number}"{ht}/>')
+        self.rows = (r, r) if self.rows is None else (self.rows[0], r)
+        if first is not None:
+            self.cols = (first, last) if self.cols is None else (min(self.cols[0], first), max(self.cols[1], last))
+
+    def _cell(self, ref: str, col: int, value) -> str | None:
+        numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if numeric and isinstance(value, float) and math.isnan(value):
+            return None
+        if isinstance(value, bool):
+            return f'<c r="{ref}" s="{self._token(col, False)}" t="b"><v>{int(value)}</v></c>'
+        style = self._token(col, numeric)
+        if numeric and math.isfinite(value):
+            return f'<c r="{ref}" s="{style}"><v>{value:.16G}</v></c>'
+        return inline_string_cell(ref, within_cell_limit(value if isinstance(value, str) else str(value)), style)
+
+    def probe_row(self, after: int) -> int:
+        """The 0-based row of the probe cells: after the streamed rows and after row ``after``
+        (the last row the other writer wrote). Probe ``i`` goes into column ``i``."""
+        return max(after, self.rows[1] if self.rows else after) + 1
+
+    def close(self) -> None:
+        """Finish the file (idempotent)."""
+        self.fh.close()
+
+    def remove(self) -> None:
+        """Close and delete the file."""
+        self.close()
+        self.path.unlink(missing_ok=True)
+
+
+@dataclass
+class SheetSplice:
+    """What goes into one saved worksheet part: streamed rows (with the row of their probe
+    cells, ``probe``, 0-based) and merged ranges ('A1:C2')."""
+
+    rows: RowFile | None = None
+    probe: int | None = None
+    merges: list[str] = field(default_factory=list)
+
+
+def split_sheet_data(xml: bytes) -> tuple[bytes, bytes]:
+    """A worksheet part cut before ``</sheetData>`` (an empty ``<sheetData/>`` is opened)."""
+    end = xml.find(b"</sheetData>")
+    if end >= 0:
+        return xml[:end], xml[end:]
+    empty = xml.find(b"<sheetData/>")
+    if empty < 0:
+        raise ValueError("no <sheetData> in the worksheet part")
+    return xml[:empty] + b"<sheetData>", b"</sheetData>" + xml[empty + len(b"<sheetData/>"):]
+
+
+_CELL_REF = re.compile(rb'<c r="([A-Z]+)(\d+)"')
+_PROBE_STYLE = re.compile(rb'<c r="([A-Z]+)\d+" s="(\d+)"')
+_DIMENSION = re.compile(rb'<dimension ref="[^"]*"/>')
+# The elements a worksheet may hold between </sheetData> and <mergeCells>, in schema order.
+_BEFORE_MERGES = ("sheetCalcPr", "sheetProtection", "protectedRanges", "scenarios", "autoFilter",
+                  "sortState", "dataConsolidate", "customSheetViews")
+
+
+def _probe_styles(head: bytes, probe: int, count: int) -> tuple[bytes, dict[bytes, bytes]]:
+    """The head without its probe row, and token number → style index read from the probes."""
+    start = head.find(b'<row r="%d"' % (probe + 1))
+    if start < 0:
+        if count:
+            raise ValueError("the probe row of the streamed styles is missing")
+        return head, {}
+    styles = {column_index(m.group(1).decode()): m.group(2) for m in _PROBE_STYLE.finditer(head, start)}
+    missing = [i for i in range(count) if i not in styles]
+    if missing:
+        raise ValueError(f"probe cells without a style: {missing}")
+    return head[:start], {str(i).encode(): styles[i] for i in range(count)}
+
+
+def _dimension(head: bytes, rows: RowFile) -> bytes:
+    """The ``<dimension>`` range of the other writer's cells widened to the streamed rows."""
+    refs = [(column_index(m.group(1).decode()), int(m.group(2)) - 1) for m in _CELL_REF.finditer(head)]
+    cols = [c for c, _ in refs] + (list(rows.cols) if rows.cols else [])
+    rws = [r for _, r in refs] + (list(rows.rows) if rows.rows else [])
+    if not rws:
+        return b'<dimension ref="A1"/>'
+    start = f"{column_letter(min(cols) if cols else 0)}{min(rws) + 1}"
+    end = f"{column_letter(max(cols) if cols else 0)}{max(rws) + 1}"
+    return f'<dimension ref="{start if start == end else start + ":" + end}"/>'.encode()
+
+
+def merge_cells_xml(refs: list[str]) -> bytes:
+    """The ``<mergeCells>`` element of these ranges."""
+    return (f'<mergeCells count="{len(refs)}">' + "".join(f'<mergeCell ref="{ref}"/>' for ref in refs)
+            + "</mergeCells>").encode()
+
+
+def with_merge_cells(tail: bytes, refs: list[str]) -> bytes:
+    """The part after ``</sheetData>`` with ``<mergeCells>`` at its place in schema order."""
+    if not refs:
+        return tail
+    if b"<mergeCells" in tail:
+        raise ValueError("the worksheet already has merged ranges")
+    at = len(b"</sheetData>")
+    for name in _BEFORE_MERGES:
+        match = re.compile(rb"<%s\b(?:[^>]*/>|.*?</%s>)" % (name.encode(), name.encode()), re.S).search(tail)
+        if match:
+            at = max(at, match.end())
+    return tail[:at] + merge_cells_xml(refs) + tail[at:]
+
+
+def _restyled(rows: RowFile, styles: dict[bytes, bytes]) -> Iterator[bytes]:
+    """The row file's bytes with each style token replaced by its style index."""
+    carry = b""
+    with open(rows.path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            parts = (carry + chunk).split(b"\x00")
+            carry = b"\x00" + parts.pop() if len(parts) % 2 == 0 else b""  # a token cut in two
+            parts[1::2] = [styles[token] for token in parts[1::2]]
+            yield b"".join(parts)
+    if carry:
+        raise ValueError("row file ends inside a style token")
+
+
+def spliced_sheet(xml: bytes, splice: SheetSplice) -> Iterator[bytes]:
+    """The chunks of the worksheet part ``xml`` with the splice's rows (after the rows it holds)
+    and merged ranges put in, its probe row removed and its ``<dimension>`` widened."""
+    head, tail = split_sheet_data(xml)
+    rows = splice.rows
+    if rows is not None:
+        rows.close()
+        head, styles = _probe_styles(head, splice.probe, len(rows.used)) if splice.probe is not None \
+            else (head, {})
+        head = _DIMENSION.sub(lambda _: _dimension(head, rows), head, count=1)
+    yield head
+    if rows is not None:
+        yield from _restyled(rows, styles)
+    yield with_merge_cells(tail, splice.merges)
