@@ -172,9 +172,11 @@ def test_collect_archives_every_file_and_is_idempotent(project, generated):
 
     archive = Archive.for_settings(project.settings)
     first = archive.collect([inbox], project.settings, plan)
-    assert first.total_files == 4  # the lock file is not a returned file
+    # Excel's lock file is not a returned file; the cover letter is listed as 対象外, not read.
+    assert first.total_files == 3
     assert sorted(s.original_name for s in first.new) == sorted(
-        ["福祉課_R6最終.xlsx", "R6_児童保育課.xlsx", "送付状.txt", "福祉課.xlsx"])
+        ["福祉課_R6最終.xlsx", "R6_児童保育課.xlsx", "福祉課.xlsx"])
+    assert [(f.code, f.file) for f in first.notices] == [("file-skipped", "送付状.txt")]
     assert first.known == []
     by_name = {s.original_name: s for s in first.new}
     assert by_name["福祉課_R6最終.xlsx"].department == "長寿社会課"
@@ -182,11 +184,11 @@ def test_collect_archives_every_file_and_is_idempotent(project, generated):
     assert by_name["福祉課_R6最終.xlsx"].errors == 0 and by_name["R6_児童保育課.xlsx"].errors == 0
 
     second = archive.collect([inbox], project.settings, plan)
-    assert second.new == [] and second.total_files == 4
+    assert second.new == [] and second.total_files == 3
     assert sorted(second.known) == sorted(by_name)
     subs = archive.submissions(plan.year.short)
-    assert len(subs) == 4 and len({s.sha256 for s in subs}) == 4
-    assert len(_db_rows(archive, "SELECT * FROM sightings")) == 4
+    assert len(subs) == 3 and len({s.sha256 for s in subs}) == 3
+    assert len(_db_rows(archive, "SELECT * FROM sightings")) == 3
     assert "~$x.xlsx" not in {s.original_name for s in subs}
 
     for s in subs:
@@ -194,13 +196,13 @@ def test_collect_archives_every_file_and_is_idempotent(project, generated):
         suffix = Path(s.original_name).suffix.lower()
         assert stored == project.root / "archive" / s.sha256[:2] / f"{s.sha256}{suffix}"
         assert stored.read_bytes() == before[s.original_name][0]
-    assert not list((project.root / "archive").rglob(".*"))  # no half-copied .part files
+    assert not list((project.root / "archive").rglob("*.part"))  # no half-copied .part files
     # The inbox is only ever read.
     after = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in inbox.iterdir()}
     assert after == before
 
     # Unreadable files are archived too, each with its finding; nothing is lost.
-    for name in ("送付状.txt", "福祉課.xlsx"):
+    for name in ("福祉課.xlsx",):
         s = by_name[name]
         assert not s.readable and s.department == "" and s.errors == 1
         assert [f.code for f in archive.findings([s.id])] == ["unreadable-file"]
@@ -209,7 +211,7 @@ def test_collect_archives_every_file_and_is_idempotent(project, generated):
     status = {line.department: line.status for line in lines}
     assert status["長寿社会課"] == "提出済" and status["児童保育課"] == "提出済"
     assert status["福祉課"] == "未提出"  # the misleading file name does not count for 福祉課
-    assert sorted(s.original_name for s in others) == ["福祉課.xlsx", "送付状.txt"]
+    assert sorted(s.original_name for s in others) == ["福祉課.xlsx"]
 
 
 # --- 2. resubmission ----------------------------------------------------------------------
@@ -257,8 +259,14 @@ def test_newest_is_decided_by_saved_time_not_by_how_the_time_is_written(project,
     a, b = project.inbox / "a.xlsx", project.inbox / "b.xlsx"
     fill(plan, src, a, {("2-2-1", "eval_score", None): 3})
     fill(plan, src, b, {("2-2-1", "eval_score", None): 5})
-    # a: 2024-05-10 01:00 UTC written as Z; b: 2024-05-10 09:30 JST = 00:30 UTC (older).
-    for path, stamp in ((a, b"2024-05-10T01:00:00Z"), (b, b"2024-05-10T09:30:00+09:00")):
+    # a: two minutes ago in UTC written as Z; b: three minutes ago written in JST (+09:00):
+    # its text sorts after a's, its instant before (both plausible: after the generation).
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    jst = dt.timezone(dt.timedelta(hours=9))
+    stamp_a = (now - dt.timedelta(minutes=2)).replace(tzinfo=None).isoformat() + "Z"
+    stamp_b = (now - dt.timedelta(minutes=3)).astimezone(jst).isoformat()
+    assert stamp_b > stamp_a
+    for path, stamp in ((a, stamp_a.encode()), (b, stamp_b.encode())):
         tmp = path.with_suffix(".tmp")
         with zipfile.ZipFile(path) as zin, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zout:
             for info in zin.infolist():

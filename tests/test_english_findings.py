@@ -9,6 +9,7 @@ And every command run with ``--lang en`` on the demo project prints English but 
 from __future__ import annotations
 
 import dataclasses
+import os
 import datetime as dt
 import random
 import shutil
@@ -185,6 +186,35 @@ def _workbook_findings(project, plan, files, settings, folder: Path) -> list[Fin
     return found
 
 
+def _inbox_and_settings_findings(project, plan, files, folder: Path) -> list[Finding]:
+    """Notices of the inbox scan and of collect, an implausible last-saved time, and a
+    settings file with a wrong value."""
+    from xlplan.settings import SettingsError, load_settings
+    from xlplan.simulate import _set_last_saved
+
+    folder.mkdir()
+    (folder / "送付状.txt").write_text("送付します。", encoding="utf-8")
+    (folder / "link.xlsx").symlink_to(files["福祉課"].path)
+    future = folder / "future.xlsx"
+    shutil.copy(files["福祉課"].path, future)
+    _set_last_saved(future, dt.datetime(2099, 1, 1, tzinfo=dt.timezone.utc))
+    found = check_files([folder], project.settings, plan).findings
+    growing = folder / "growing.xlsx"
+    growing.write_bytes(b"\0" * (3 << 20))
+    archive = Archive.for_settings(project.settings)
+    archive.after_chunk = lambda path: os.utime(path, ns=(0, 0))  # touched while read
+    found += archive.collect([growing], project.settings, plan).notices
+    bad = folder / "settings" / "xlplan.toml"
+    bad.parent.mkdir()
+    bad.write_text(project.settings.path.read_text(encoding="utf-8").replace(
+        "far_from_target_low = 0.5", 'far_from_target_low = "half"'), encoding="utf-8")
+    try:
+        load_settings(bad)
+    except SettingsError as exc:
+        found.append(exc.finding)
+    return found
+
+
 def _demo_findings(demo) -> list[Finding]:
     """Everything the demo's departments and committee members sent, as archived."""
     archive: Archive = demo["archive"]
@@ -236,8 +266,11 @@ def matrix(tmp_path_factory):
     findings += _workbook_findings(project, plan, files, project.settings, root / "returned")
     demo = run_demo(root / "demo", lang="en")
     findings += _demo_findings(demo)
-    # Codes no code path raises as a finding today: their catalogue examples stand in.
-    for code in ("template-invalid", "settings-missing"):
+    findings += _inbox_and_settings_findings(project, plan, files, root / "inbox")
+    # Codes no code path raises as a finding today: their catalogue examples stand in
+    # (file-inaccessible needs a file its reader may not open, which root can always open:
+    # tests/test_collect_safety.py produces it with the permission dropped).
+    for code in ("template-invalid", "settings-missing", "file-inaccessible"):
         findings.append(Finding(code, **CATALOGUE[code].example))
     by_code: dict[str, list[Finding]] = {}
     for f in findings:

@@ -492,7 +492,8 @@ def test_second_form_from_a_member_warns_and_the_newest_counts(scored, project, 
     older = tmp_path / "inbox3"
     older.mkdir()
     path = _fill_form(forms["2"], older / "中間評価_02_旧.xlsx", dict(zip(PROJECTS, [1] * 9)), {})
-    _set_last_saved(path, dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=2))
+    # Saved earlier, but not before the form was made (a time before that is not believed).
+    _set_last_saved(path, dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5))
     before = archive.current(plan, "scoring")["2"].id
     summary = archive.collect([older], project.settings, plan)
     assert [f.code for f in archive.findings([summary.new[0].id])] == ["duplicate-member-submission"]

@@ -430,6 +430,8 @@ def test_libreoffice_shows_formula_looking_master_text_as_text(libreoffice, proj
     plan = load_plan(project.master)
     files = generate(plan, project.outbox, project.settings, departments=["=1+1課", "学校教育課"])
     archive = Archive.for_settings(project.settings)
+    # merge refuses a year with nothing collected: the (blank) returns come in first.
+    archive.collect([f.path for f in files], project.settings, plan)
     merged = write_merged(archive, plan, project.settings, tmp_path / "集計_R6.xlsx")
     for path in [f.path for f in files] + [merged]:
         cells = [c for sheet in libreoffice.inspect(path)["sheets"] for c in sheet["cells"].values()]

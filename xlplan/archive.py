@@ -7,31 +7,41 @@ department sent is ever lost or overwritten: the archive only grows.
 
 * The same content twice is recognised by its hash and recorded once (each sighting is kept).
 * Of several submissions from one department for one year, the current one is the newest by the
-  last-saved time inside the file, then the file's modification time, then collection order;
-  the coordinator can override that choice (``choose``).
+  last-saved time inside the file where that time is plausible (``xlplan.savetime``), then by
+  collection order; the coordinator can override that choice (``choose``).
+* The inbox file is read once: copied into a temporary file of the archive while it is hashed,
+  and refused (``file-changing``; read again by the next run) when it changed meanwhile. So the
+  archive holds what its hash says; ``verify_copies`` proves it later (``collect --recheck``).
 * Each file is archived and then recorded in one transaction, so an interrupted run leaves the
-  database consistent, and running collect again completes it (idempotent).
+  database consistent, and running collect again completes it (idempotent). One run at a time
+  per project (``xlplan.runlock``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
-import shutil
 import sqlite3
+import stat
+import uuid
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
-from .check import Reader, check_returned, collect_paths, read_with, template_versions
+from .check import Reader, check_returned, read_with, template_versions
+from .errors import XlplanError
 from .findings import Finding
+from .inbox import scan_inbox
 from .plan import Plan
 from .progress import ProgressCallback
 from .read import Limits, file_digest
+from .runlock import ProjectLock
+from .savetime import instant, plausible
 from .settings import Settings
-from .status import Status, instant, status_of_counted
+from .status import Status, status_of_counted
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -124,29 +134,63 @@ class Submission:
     last_saved: str | None
     kind: str = "department"
     member: str = ""
+    generated_at: str | None = None
 
     def sort_key(self) -> tuple:
-        """Newest last: last-saved inside the file, then file time, then collection order.
-        Times are compared as instants (09:30+09:00 is before 01:00Z), not as text."""
-        return (_instant(self.last_saved), _instant(self.file_mtime), self.id)
+        """Newest last: a plausible last-saved time inside the file (compared as instants:
+        09:30+09:00 is before 01:00Z), then collection order. A submission whose time is
+        absent or implausible (``xlplan.savetime``) is ordered by collection order only, after
+        none with a time that can be believed: a time set to 2099 wins nothing."""
+        trusted = plausible(self.last_saved, self.generated_at, self.collected_at)
+        return (trusted, instant(self.last_saved) if trusted else 0.0, self.id)
 
 
 @dataclass
 class CollectSummary:
-    """What one collect run did."""
+    """What one collect run did: submissions recorded, names of files whose content was
+    recorded before, how many files were read, the notices on files not recorded (file-skipped,
+    file-changing, file-inaccessible), and submissions whose damaged or missing archived copy
+    was replaced by the same content arriving again (and which were read again)."""
 
     new: list[Submission]
     known: list[str]
     total_files: int
+    notices: list[Finding] = field(default_factory=list)
+    repaired: list[Submission] = field(default_factory=list)
+
+    @property
+    def has_errors(self) -> bool:
+        """Whether a recorded workbook has errors, or a workbook could not be opened."""
+        return any(s.errors for s in self.new) or any(f.severity == "error" for f in self.notices)
+
+
+class NoArchive(XlplanError):
+    """The project has no database yet (nothing was collected), or no submission for a year."""
+
+
+class _Changing(Exception):
+    """The inbox file changed while it was copied."""
+
+
+class _SourceError(Exception):
+    """The inbox file could not be opened or read (the OSError is its cause)."""
+
+
+_CHUNK = 1 << 20
 
 
 class Archive:
     """The SQLite store and the archive folder of a project."""
 
-    def __init__(self, root: Path, db_path: Path | None = None):
+    def __init__(self, root: Path, db_path: Path | None = None, lock_wait: float = 60.0):
         self.root = Path(root)
         self.db_path = Path(db_path) if db_path else self.root / DB_NAME
         self.archive_dir = self.root / ARCHIVE_DIR
+        # One run at a time per project: collect, recheck, choose and the writers that read
+        # the archive (merge, feedback, scoring forms) hold it while they run.
+        self.lock = ProjectLock(self.root, lock_wait)
+        # Called after each chunk copied from the inbox (tests: a file that changes meanwhile).
+        self.after_chunk: Callable[[Path], None] | None = None
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
         with closing(self._connect()) as db:
             db.executescript(SCHEMA)
@@ -154,10 +198,46 @@ class Archive:
 
     @classmethod
     def for_settings(cls, settings: Settings) -> "Archive":
-        """The archive of a project: ``[store] path`` in xlplan.toml, or xlplan.sqlite beside it."""
-        store = settings.extra.get("store", {})
-        db = store.get("path")
-        return cls(settings.project_dir, settings.project_dir / db if db else None)
+        """The archive of a project: ``[store] path`` in xlplan.toml, or xlplan.sqlite beside
+        it; made when missing (for ``collect``)."""
+        return cls(settings.project_dir, settings.db_path, settings.lock_wait)
+
+    @classmethod
+    def existing(cls, settings: Settings) -> "Archive | None":
+        """The archive of a project when something was ever collected into it, else None.
+        Never makes a database: a command that only reads must not leave an empty one."""
+        if not has_database(settings.db_path):
+            return None
+        return cls.for_settings(settings)
+
+    @classmethod
+    def require(cls, settings: Settings) -> "Archive":
+        """The archive of a project for a command that reads it (merge, feedback, status,
+        choose, generate-scoring); NoArchive with a message when nothing was collected yet."""
+        archive = cls.existing(settings)
+        if archive is None:
+            raise NoArchive(
+                f"まだ回収していません（データベース {settings.db_path} がないか空です）。"
+                "先に xlplan collect で回収フォルダのファイルを回収してください。",
+                f"Nothing has been collected yet (the database {settings.db_path} is missing or "
+                "empty). Run xlplan collect on the inbox first.")
+        return archive
+
+    @classmethod
+    def opened(cls, settings: Settings, how: str) -> "Archive | None":
+        """The archive as a command takes it: 'create' (collect), 'require' (commands that read
+        it: NoArchive when nothing was collected), 'existing' (None when nothing was)."""
+        return {"create": cls.for_settings, "require": cls.require, "existing": cls.existing}[how](settings)
+
+    def require_submissions(self, plan: Plan) -> None:
+        """NoArchive when no file at all was collected for the plan's year: a merge from that
+        would call every department 未提出 and replace a good merged workbook with nothing."""
+        if not self.submissions(plan.year.short):
+            raise NoArchive(
+                f"{plan.year.label_ja} の提出はまだ回収されていません（{self.db_path}）。"
+                "集計する前に xlplan collect で回収してください。既存の集計ファイルはそのままです。",
+                f"No submission for {plan.year.label_en} has been collected yet ({self.db_path}). "
+                "Run xlplan collect before merging; any existing merged workbook is left as it is.")
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.db_path, timeout=30)
@@ -172,15 +252,78 @@ class Archive:
 
     # --- collecting ---------------------------------------------------------------------
 
-    def store_file(self, path: Path, sha256: str) -> Path:
-        """Copy a file into the archive under its hash (atomic; existing copies are kept)."""
-        target = self.archive_dir / sha256[:2] / f"{sha256}{path.suffix.lower()[:10]}"
-        if target.exists():
-            return target
+    def take_in(self, path: Path) -> tuple[int, str, Path]:
+        """Copy an inbox file into the archive's incoming folder, hashing the bytes as they are
+        copied (the file is read once): (size, sha256, the copy). Raises _Changing when the
+        file changed while it was read (its size or time, before and after, or the bytes read
+        against its size), _SourceError when it cannot be opened or read. Links and special
+        files are never opened (O_NOFOLLOW, and the opened file must be a regular one)."""
+        incoming = self.archive_dir / ".incoming"
+        incoming.mkdir(parents=True, exist_ok=True)
+        # A name no other run can take, even one that did not hold the lock.
+        tmp = incoming / f".{os.getpid()}-{uuid.uuid4().hex}.part"
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+                         | getattr(os, "O_BINARY", 0))
+        except OSError as exc:
+            raise _SourceError() from exc
+        try:
+            before = os.fstat(fd)
+            if not stat.S_ISREG(before.st_mode):
+                raise _SourceError() from OSError(0, "通常のファイルではありません")
+            h, size = hashlib.sha256(), 0
+            with open(tmp, "wb") as out:
+                while True:
+                    try:
+                        block = os.read(fd, _CHUNK)
+                    except OSError as exc:
+                        raise _SourceError() from exc
+                    if not block:
+                        break
+                    h.update(block)
+                    out.write(block)
+                    size += len(block)
+                    if self.after_chunk is not None:
+                        self.after_chunk(path)
+                out.flush()
+                os.fsync(out.fileno())  # what the database will say is in the archive, is
+            after = os.fstat(fd)
+            try:
+                now = os.stat(path, follow_symlinks=False)
+            except OSError:
+                raise _Changing() from None  # renamed or removed meanwhile
+            if not (_same(before, after) and _same(before, now) and size == before.st_size):
+                raise _Changing()
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        finally:
+            os.close(fd)
+        return size, h.hexdigest(), tmp
+
+    def _target(self, sha256: str, suffix: str) -> Path:
+        return self.archive_dir / sha256[:2] / f"{sha256}{suffix.lower()[:10]}"
+
+    def _place(self, tmp: Path, target: Path, sha256: str) -> bool:
+        """Put a verified copy at ``target``, unless a copy that matches its hash is there
+        already (then the new one is dropped). True when the copy was put in place (there was
+        none, or a damaged one: a record made from that is read again)."""
+        if target.is_file() and file_digest(target)[1] == sha256:
+            tmp.unlink()
+            return False
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.part")
-        shutil.copyfile(path, tmp)
         os.replace(tmp, target)
+        return True
+
+    def store_file(self, path: Path, sha256: str | None = None) -> Path:
+        """Copy a file into the archive under its hash, atomically; a copy that matches its
+        hash is kept. (``sha256`` is computed from the bytes copied; a given one must match.)"""
+        size, sha, tmp = self.take_in(Path(path))
+        if sha256 is not None and sha != sha256:
+            tmp.unlink()
+            raise _Changing()
+        target = self._target(sha, Path(path).suffix)
+        self._place(tmp, target, sha)
         return target
 
     def collect(self, inbox: Iterable[Path | str], settings: Settings, plan: Plan,
@@ -188,45 +331,110 @@ class Archive:
                 reader: Reader | None = None) -> CollectSummary:
         """Archive, read, check and record every file of the inbox for the plan's year.
 
-        First every file is hashed and copied into the archive (content seen before, in the
-        database or earlier in this batch, is only noted as a sighting); then the new copies
-        are read — across processes for a large batch — and each is checked and recorded in
-        its own transaction as its result arrives.
+        First every file is copied into the archive while it is hashed (content seen before,
+        in the database or earlier in this batch, is only noted as a sighting; a file that
+        changed while it was read, or that cannot be opened, gets a notice and is left for
+        the next run); then the new copies are read — across processes for a large batch —
+        and each is checked and recorded in its own transaction as its result arrives. A
+        recorded submission whose archived copy is missing or does not match its hash gets
+        the copy that just arrived and is read again.
+
+        Links, special files and cover letters are not read (``xlplan.inbox``).
 
         ``reader(paths, key, limits)`` replaces the reading step (it must yield one ``Returned``
         per path, in order): ``xlplan.cluster.dask_reader`` reads on a Dask cluster, while
         checking and the database step stay here.
         """
-        files = collect_paths(inbox)
+        with self.lock:
+            return self._collect(inbox, settings, plan, limits, progress, workers, reader)
+
+    def _collect(self, inbox, settings, plan, limits, progress, workers, reader) -> CollectSummary:
+        scan = scan_inbox(inbox)
         versions = template_versions(settings)
         # Without a callback of the caller's, a bar on the terminal (tqdm; see xlplan.progress).
         report = progress or ProgressCallback("回収・チェック", "collecting")
         year = plan.year.short
-        new, known, pending = [], [], []
+        summary = CollectSummary([], [], len(scan.files), list(scan.skipped))
+        pending, reread = [], []
         with closing(self._connect()) as db:
             batch: set[str] = set()
-            for path in files:
-                size, sha = file_digest(path)
-                recorded = db.execute("SELECT 1 FROM submissions WHERE sha256=? AND year=?",
+            for path in scan.files:
+                taken = self._take_in_or_notice(path, summary.notices)
+                if taken is None:
+                    continue
+                size, sha, tmp, mtime = taken
+                recorded = db.execute("SELECT id FROM submissions WHERE sha256=? AND year=?",
                                       (sha, year)).fetchone()
                 if recorded is not None or sha in batch:
                     with db:
                         db.execute("INSERT INTO sightings VALUES (?,?,?,?,?)",
                                    (sha, year, path.name, str(path), _now()))
-                    known.append(path.name)
+                    summary.known.append(path.name)
+                # The copy goes where the archive keeps this content (a content first sent in
+                # another year keeps its place); one that is missing or damaged is replaced.
+                archived = self._archived_path(db, sha) or self._target(sha, path.suffix)
+                if sha in batch:
+                    tmp.unlink()
+                    continue
+                repaired = self._place(tmp, archived, sha)
+                if recorded is not None:
+                    if repaired:
+                        reread.append(self.submission(recorded["id"]))
                     continue
                 batch.add(sha)
-                pending.append((path, sha, size, self.store_file(path, sha)))
-            results = read_with(reader, [item[3] for item in pending], settings.key_bytes, limits, workers)
-            for index, ((path, sha, size, archived), returned) in enumerate(zip(pending, results), start=1):
-                report(index, len(pending), path)
-                findings, values = self._check(db, returned, path, plan, settings, versions)
-                sid = self._record(db, path, sha, size, archived, year, returned, findings, values)
-                new.append(self.submission(sid))
-                _crash_hook(index)
+                pending.append((path, sha, size, archived, mtime))
+            copies = [item[3] for item in pending] + [self.root / s.archived_path for s in reread]
+            results = read_with(reader, copies, settings.key_bytes, limits, workers)
+            total = len(copies)
+            for index, returned in enumerate(results, start=1):
+                if index <= len(pending):
+                    path, sha, size, archived, mtime = pending[index - 1]
+                    report(index, total, path)
+                    collected_at = _now()
+                    findings, values = self._check(db, returned, path, plan, settings, versions,
+                                                   collected_at=collected_at)
+                    sid = self._record(db, path, sha, size, archived, year, returned, findings,
+                                       values, mtime, collected_at)
+                    summary.new.append(self.submission(sid))
+                    _crash_hook(index)
+                else:
+                    old = reread[index - len(pending) - 1]
+                    report(index, total, Path(old.original_name))
+                    self._replace_results(db, old, returned, plan, settings, versions)
+                    summary.repaired.append(self.submission(old.id))
         if isinstance(report, ProgressCallback):
             report.close()
-        return CollectSummary(new, known, len(files))
+        return summary
+
+    def _take_in_or_notice(self, path: Path, notices: list[Finding]):
+        """take_in, with the file's modification time; None (and a notice) when the file
+        changed while it was read or cannot be opened: the batch goes on."""
+        try:
+            size, sha, tmp = self.take_in(path)
+        except _Changing:
+            notices.append(Finding("file-changing", file=path.name, value=str(path)))
+            return None
+        except _SourceError as exc:
+            cause = exc.__cause__
+            if getattr(cause, "winerror", None) in (32, 33):
+                # Windows: another program (a mail client, a sync tool) has it open for
+                # writing (sharing or lock violation): being written, not forbidden.
+                notices.append(Finding("file-changing", file=path.name, value=str(path)))
+                return None
+            notices.append(Finding("file-inaccessible", file=path.name, value=str(path),
+                                   **_os_reason(cause)))
+            return None
+        try:
+            mtime = dt.datetime.fromtimestamp(os.stat(path, follow_symlinks=False).st_mtime,
+                                              dt.timezone.utc).isoformat(timespec="seconds")
+        except OSError:
+            mtime = None
+        return size, sha, tmp, mtime
+
+    def _archived_path(self, db, sha: str) -> Path | None:
+        """Where the archive keeps a content already recorded (any year), or None."""
+        row = db.execute("SELECT archived_path FROM files WHERE sha256=?", (sha,)).fetchone()
+        return self.root / row[0] if row else None
 
     def recheck(self, settings: Settings, plan: Plan, limits: Limits = Limits(), progress=None,
                 workers: int | None = None, reader: Reader | None = None) -> list[Submission]:
@@ -237,48 +445,72 @@ class Archive:
         For after the coordinator fixed the master (a department that was missing, a target),
         or after a file was recorded unreadable because its reading process died. The
         archived copies are read; nothing in the archive changes. One transaction per file,
-        as in ``collect``."""
+        as in ``collect``. A copy that is missing or does not match its hash is not read
+        (``verify_copies`` lists them)."""
+        with self.lock:
+            return self._recheck(settings, plan, limits, progress, workers, reader)
+
+    def _recheck(self, settings, plan, limits, progress, workers, reader) -> list[Submission]:
         versions = template_versions(settings)
         year = plan.year.short
         report = progress or ProgressCallback("再チェック", "rechecking")
         done = []
         with closing(self._connect()) as db:
-            # A copy removed from the archive by hand cannot be read again: its record stays
-            # (``missing_copies`` lists them).
-            missing = {s.id for s in self.missing_copies(year)}
+            # A copy removed from the archive by hand, or damaged, cannot be read again: its
+            # record stays (``verify_copies`` lists them).
+            missing = {s.id for s, _ in self.verify_copies(year)}
             recorded = [_submission(r) for r in db.execute(
                 self._SUBMISSION_SQL + " WHERE s.year=? ORDER BY s.id", (year,)) if r["id"] not in missing]
             copies = [self.root / s.archived_path for s in recorded]
             results = read_with(reader, copies, settings.key_bytes, limits, workers)
             for index, (old, returned) in enumerate(zip(recorded, results), start=1):
                 report(index, len(recorded), Path(old.original_name))
-                findings, values = self._check(db, returned, Path(old.source_path), plan, settings,
-                                               versions, before=old.id)
-                with db:
-                    db.execute(
-                        "UPDATE submissions SET department=?, form_year=?, plan_id=?,"
-                        " template_version=?, readable=?, errors=?, warnings=?, kind=?, member=?"
-                        " WHERE id=?", (*_submission_columns(returned, findings), old.id))
-                    db.execute("DELETE FROM findings WHERE submission_id=?", (old.id,))
-                    db.execute("DELETE FROM cell_values WHERE submission_id=?", (old.id,))
-                    _insert_results(db, old.id, findings, values)
+                self._replace_results(db, old, returned, plan, settings, versions)
                 done.append(self.submission(old.id))
         if isinstance(report, ProgressCallback):
             report.close()
         return done
 
+    def _replace_results(self, db, old: "Submission", returned, plan: Plan, settings: Settings,
+                         versions) -> None:
+        """Check a copy read again and replace its submission's record in place (findings,
+        values, department and status; when and under which name it came in are kept)."""
+        findings, values = self._check(db, returned, Path(old.source_path), plan, settings,
+                                       versions, before=old.id, collected_at=old.collected_at)
+        with db:
+            db.execute(
+                "UPDATE submissions SET department=?, form_year=?, plan_id=?, template_version=?,"
+                " readable=?, errors=?, warnings=?, kind=?, member=?, generated_at=? WHERE id=?",
+                (*_submission_columns(returned, findings), old.id))
+            db.execute("DELETE FROM findings WHERE submission_id=?", (old.id,))
+            db.execute("DELETE FROM cell_values WHERE submission_id=?", (old.id,))
+            _insert_results(db, old.id, findings, values)
+
     def missing_copies(self, year: str) -> list[Submission]:
         """Submissions of a year whose archived copy is no longer in the archive folder."""
         return [s for s in self.submissions(year) if not (self.root / s.archived_path).is_file()]
 
+    def verify_copies(self, year: str) -> list[tuple[Submission, str]]:
+        """Submissions of a year whose archived copy is missing ('missing') or whose bytes do
+        not hash to the recorded sha256 ('mismatch'): every copy is read and hashed."""
+        problems = []
+        for s in self.submissions(year):
+            copy = self.root / s.archived_path
+            try:
+                if file_digest(copy)[1] != s.sha256:
+                    problems.append((s, "mismatch"))
+            except OSError:
+                problems.append((s, "missing"))
+        return problems
+
     def _check(self, db, returned, path: Path, plan: Plan, settings: Settings, versions,
-               before: int | None = None) -> tuple[list[Finding], list[dict]]:
+               before: int | None = None, collected_at: str | None = None) -> tuple[list[Finding], list[dict]]:
         """Findings and values of a read archived copy, which findings name as the file the
         department sent (``path``): what we keep is what we checked."""
         returned.path = path
         for f in returned.findings:
             f.file = path.name
-        findings, values = check_returned(returned, plan, settings, versions)
+        findings, values = check_returned(returned, plan, settings, versions, collected_at)
         findings += self._duplicate_member(db, returned, plan.year.short, path, before)
         return findings, values
 
@@ -297,9 +529,8 @@ class Archive:
         return [Finding("duplicate-member-submission", file=path.name, department=returned.department,
                         detail=f"{earlier + 1} 件目")]
 
-    def _record(self, db, path, sha, size, archived, year, returned, findings, values) -> int:
-        mtime = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc).isoformat(
-            timespec="seconds")
+    def _record(self, db, path, sha, size, archived, year, returned, findings, values,
+                mtime: str | None, collected_at: str) -> int:
         last_saved = returned.last_saved.isoformat() if returned.last_saved else None
         with db:  # one transaction per file: all of it is recorded, or none of it
             db.execute("INSERT OR IGNORE INTO files VALUES (?,?,?,?,?,?)",
@@ -308,8 +539,9 @@ class Archive:
             cur = db.execute(
                 "INSERT INTO submissions (sha256, year, original_name, source_path, file_mtime,"
                 " collected_at, department, form_year, plan_id, template_version, readable,"
-                " errors, warnings, kind, member) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (sha, year, path.name, str(path), mtime, _now(),
+                " errors, warnings, kind, member, generated_at)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (sha, year, path.name, str(path), mtime, collected_at,
                  *_submission_columns(returned, findings)))
             sid = cur.lastrowid
             _insert_results(db, sid, findings, values)
@@ -363,14 +595,14 @@ class Archive:
     def choose(self, year: str, department: str, submission_id: int) -> None:
         """Override which submission counts for a department (the coordinator's decision).
         The choice stays until lifted with ``unpin``, even when newer files come in."""
-        with closing(self._connect()) as db, db:
+        with self.lock, closing(self._connect()) as db, db:
             db.execute("INSERT OR REPLACE INTO choices VALUES (?,?,?,?)",
                        (year, department, submission_id, _now()))
 
     def unpin(self, year: str, department: str) -> bool:
         """Lift the coordinator's choice: the newest submission counts again. True when there
         was a choice to lift."""
-        with closing(self._connect()) as db, db:
+        with self.lock, closing(self._connect()) as db, db:
             return db.execute("DELETE FROM choices WHERE year=? AND department=?",
                               (year, department)).rowcount > 0
 
@@ -424,7 +656,7 @@ class Archive:
 
 def _submission_columns(returned, findings: list[Finding]) -> tuple:
     """department, form_year, plan_id, template_version, readable, errors, warnings, kind,
-    member: what a submission's row says about its file's content and checks."""
+    member, generated_at: what a submission's row says about its file's content and checks."""
     meta = returned.metadata or {}
     readable = returned.readable
     return (returned.department if readable else "", str(meta.get("year", "")),
@@ -432,7 +664,8 @@ def _submission_columns(returned, findings: list[Finding]) -> tuple:
             int(readable), sum(f.severity == "error" for f in findings),
             sum(f.severity == "warning" for f in findings),
             str(meta.get("kind") or "department") if readable else "",
-            str(meta.get("member") or "") if readable else "")
+            str(meta.get("member") or "") if readable else "",
+            str(meta["generated_at"]) if readable and meta.get("generated_at") else None)
 
 
 def _insert_results(db, sid: int, findings: list[Finding], values: list[dict]) -> None:
@@ -450,12 +683,6 @@ def _insert_results(db, sid: int, findings: list[Finding], values: list[dict]) -
           v["changes"], v["sheet"], v["cell"]) for i, v in enumerate(values)])
 
 
-def _instant(text: str | None) -> float:
-    """An ISO time as seconds since the epoch (naive times are taken as UTC); -inf if absent."""
-    moment = instant(text)
-    return float("-inf") if moment is None else moment.timestamp()
-
-
 def _migrate(db) -> None:
     """Bring a database made by an earlier xlplan up to this schema (columns added since)."""
     have = {r["name"] for r in db.execute("PRAGMA table_info(submissions)")}
@@ -464,6 +691,8 @@ def _migrate(db) -> None:
             db.execute("ALTER TABLE submissions ADD COLUMN kind TEXT NOT NULL DEFAULT 'department'")
         if "member" not in have:
             db.execute("ALTER TABLE submissions ADD COLUMN member TEXT NOT NULL DEFAULT ''")
+        if "generated_at" not in have:
+            db.execute("ALTER TABLE submissions ADD COLUMN generated_at TEXT")
         finding_columns = {r["name"] for r in db.execute("PRAGMA table_info(findings)")}
         for column in ("detail_en", "expected_en"):  # English beside the Japanese
             if column not in finding_columns:
@@ -478,7 +707,35 @@ def _submission(row) -> Submission:
         plan_id=row["plan_id"], template_version=row["template_version"],
         readable=bool(row["readable"]), errors=row["errors"], warnings=row["warnings"],
         archived_path=row["archived_path"], last_saved=row["last_saved"], kind=row["kind"],
-        member=row["member"])
+        member=row["member"], generated_at=row["generated_at"])
+
+
+def _same(a: os.stat_result, b: os.stat_result) -> bool:
+    """The same file content by its size and time (to the nanosecond the system keeps)."""
+    return (a.st_size, a.st_mtime_ns) == (b.st_size, b.st_mtime_ns)
+
+
+def _os_reason(exc: BaseException | None) -> dict:
+    """detail and detail_en of an OS error opening or reading an inbox file."""
+    if isinstance(exc, PermissionError):
+        return dict(detail="アクセスが拒否されました", detail_en="permission denied")
+    if isinstance(exc, FileNotFoundError):
+        return dict(detail="読み取る前に削除されました", detail_en="it was removed before it could be read")
+    text = getattr(exc, "strerror", None) or str(exc or "")
+    return dict(detail=f"読み取りエラー: {text}", detail_en=f"read error: {text}")
+
+
+def has_database(path: Path) -> bool:
+    """Whether ``path`` is an xlplan database that holds the tables (opened read-only, so
+    that asking never makes one)."""
+    if not Path(path).is_file():
+        return False
+    try:
+        with closing(sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)) as db:
+            return db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='submissions'"
+                              ).fetchone() is not None
+    except sqlite3.Error:
+        return False
 
 
 def _crash_hook(index: int) -> None:

@@ -7,6 +7,7 @@ as a pandas DataFrame for the merge. One bad file never stops the batch.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import sys
 from collections import deque
@@ -20,12 +21,14 @@ import pandas as pd
 
 from .findings import ERROR, WARNING, Finding, count_by_severity
 from .fiscal import parse_fiscal_year
+from .inbox import collect_paths, scan_inbox  # noqa: F401 - collect_paths: public here before
 from .generate import CHOICE, MILESTONE, PERCENT, QUANTITY, RATING, RATINGS, SCORE, missing_code
 from .normalise import (Normalised, normalise_choice, normalise_quantity, normalise_rating,
                         normalise_score, normalise_text)
 from .ooxml.text import clean_text, unstorable_characters
 from .plan import Plan
 from .progress import progress
+from .savetime import save_time_doubt
 from .read import Limits, Returned, log_internal_error, read_returned, unreadable
 from .settings import Settings
 from .rounding import percent_text, rate
@@ -75,20 +78,6 @@ class CheckResult:
         return 1 if any(f.severity == ERROR for f in self.findings) else 0
 
 
-def collect_paths(inputs: Iterable[Path | str]) -> list[Path]:
-    """Files named, and files inside folders named (recursively), skipping Excel lock files
-    (~$…), hidden files and xlplan's own temporary files."""
-    found: list[Path] = []
-    for item in inputs:
-        item = Path(item)
-        candidates = sorted(p for p in item.rglob("*") if p.is_file()) if item.is_dir() else [item]
-        for p in candidates:
-            if p.name.startswith(("~$", ".")):
-                continue
-            found.append(p)
-    return found
-
-
 def check_files(paths: Iterable[Path | str], settings: Settings, plan: Plan, *,
                 limits: Limits = Limits(), workers: int | None = None,
                 reader: Reader | None = None, keep_values: bool = True) -> CheckResult:
@@ -96,10 +85,14 @@ def check_files(paths: Iterable[Path | str], settings: Settings, plan: Plan, *,
 
     ``reader`` replaces the reading step, as in ``Archive.collect``. ``keep_values=False``
     leaves ``values`` empty: findings only, in memory that does not grow with the values of
-    thousands of files (what ``xlplan check`` and the panel need)."""
-    files = collect_paths(paths)
+    thousands of files (what ``xlplan check`` and the panel need).
+
+    Files that are not read (links, special files, cover letters: see ``xlplan.inbox``) are
+    ``file-skipped`` notices among the findings; they do not change the exit code."""
+    inbox = scan_inbox(paths)
+    files = inbox.files
     versions = template_versions(settings)
-    result = CheckResult()
+    result = CheckResult(findings=list(inbox.skipped))
     rows: list[dict] = []
     returned_files = read_with(reader, files, settings.key_bytes, limits, workers)
     for returned in progress(returned_files, "読み取り・チェック", "checking", total=len(files)):
@@ -234,10 +227,12 @@ def _file_report(returned: Returned, findings: list[Finding]) -> FileReport:
 
 
 def check_returned(returned: Returned, plan: Plan, settings: Settings,
-                   versions: dict[str, int] | None = None) -> tuple[list[Finding], list[dict]]:
+                   versions: dict[str, int] | None = None,
+                   collected_at: str | None = None) -> tuple[list[Finding], list[dict]]:
     """Findings and value rows of one read file, against the plan and its evaluation year.
 
-    ``versions`` maps each layout id to its current template version."""
+    ``versions`` maps each layout id to its current template version; ``collected_at`` is the
+    moment the file was collected (ISO; default now), which its last-saved time may not pass."""
     log_internal_error(returned, settings.project_dir)
     findings = list(returned.findings)
     if returned.signature_ok is False and returned.claimed_plan.get("id") not in (None, plan.plan_id):
@@ -273,6 +268,10 @@ def check_returned(returned: Returned, plan: Plan, settings: Settings,
             expected_en=f"{plan.year.label_en} ({plan.year.short})", detail=shown,
             detail_en=f"{year.label_en} ({year.short})" if year else str(meta.get("year")))
         return findings, []
+    doubt = save_time_doubt(returned.last_saved, meta.get("generated_at"),
+                            collected_at or dt.datetime.now(dt.timezone.utc).isoformat())
+    if doubt:
+        add("implausible-save-time", value=returned.last_saved.isoformat(), detail=doubt[0], detail_en=doubt[1])
     template = meta.get("template") or {}
     current = (versions or {}).get(template.get("id", kind))
     if current is not None and template.get("version") != current:
@@ -458,15 +457,11 @@ def add_check_command(command, project_args, lang: str | None = None) -> None:
 
 def cmd_check(args) -> int:
     """``xlplan check``: print findings as a table or JSON; exit 0, 1 (errors) or 2."""
-    from .cli import UserError, _load_plan_or_report, _t, _year, in_words
+    from .cli import UserError, _load_plan_or_report, _t, _year, project_settings
     from .language import counted
     from .report import findings_json, format_table
-    from .settings import SettingsError, find_settings
 
-    try:
-        settings = find_settings(args.project, args.master)
-    except SettingsError as exc:
-        raise UserError(in_words(exc)) from exc
+    settings = project_settings(args.project, args.master)
     master = Path(args.master) if args.master else settings.master
     if master is None or not master.exists():
         raise UserError(_t(f"計画マスタが見つかりません: {master}", f"Plan master not found: {master}"))

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from . import __version__
 from .check import add_check_command
+from .errors import XlplanError
 from .findings import has_errors
 from .language import LANGUAGES, counted, current_lang, lang_from_argv, pick, use_lang
 from .project import INBOX, OUTBOX, RESULTS, feedback_dir, merged_path, scoring_dir
@@ -20,6 +21,9 @@ from .fiscal import FiscalYearError, parse_fiscal_year
 from .report import format_table
 
 EXIT_OK, EXIT_FINDINGS, EXIT_FAILED = 0, 1, 2
+# Scoring forms made before anything was collected carry no results (the CLI and panel say so).
+NOT_COLLECTED_SCORING_JA = "まだ回収していないため、評価票には各課の結果が入りません。"
+NOT_COLLECTED_SCORING_EN = "Nothing has been collected yet: the scoring forms carry no department results."
 
 
 class UserError(Exception):
@@ -100,11 +104,24 @@ def _load_plan_or_report(master: Path, year, lang):
 
 def _history(settings, plan):
     """Earlier years' reported values from the project's archive, when there is one."""
-    from .archive import DB_NAME, Archive, ArchiveHistory
+    from .archive import Archive, ArchiveHistory
 
-    store = settings.extra.get("store", {}).get("path")
-    db = settings.project_dir / (store or DB_NAME)
-    return ArchiveHistory(Archive.for_settings(settings), plan) if db.exists() else None
+    archive = Archive.existing(settings)
+    return ArchiveHistory(archive, plan) if archive is not None else None
+
+
+def project_settings(project=None, master=None):
+    """The project's settings (SettingsError when there are none or they are wrong, which
+    ``main`` prints); tables and keys xlplan does not know are named on stderr."""
+    from .settings import find_settings
+
+    settings = find_settings(project, master)
+    if settings.unknown:
+        print(_t(f"設定ファイル {settings.path} の次の項目は xlplan が使わないため無視しました: "
+                 f"{'、'.join(settings.unknown)}",
+                 f"Ignored what xlplan does not use in the settings file {settings.path}: "
+                 f"{', '.join(settings.unknown)}"), file=sys.stderr)
+    return settings
 
 
 def cmd_master(args) -> int:
@@ -127,13 +144,9 @@ def cmd_master(args) -> int:
 def cmd_generate(args) -> int:
     from .generate import generate
     from .plan import deadline_findings
-    from .settings import SettingsError, find_settings
     from .template import TemplateError
 
-    try:
-        settings = find_settings(args.project, args.master)
-    except SettingsError as exc:
-        raise UserError(in_words(exc)) from exc
+    settings = project_settings(args.project, args.master)
     plan, _ = _load_plan_or_report(Path(args.master), _year(args.year), args.lang)
     if plan is None:
         return EXIT_FINDINGS
@@ -164,15 +177,13 @@ def cmd_demo(args) -> int:
     return EXIT_OK
 
 
-def _project_context(args):
-    """(settings, plan, archive) for the archive commands, or UserError / None on problems."""
+def _project_context(args, archive: str = "require"):
+    """(settings, plan, archive) for the archive commands, or UserError / None on problems.
+    ``archive``: 'create' (collect makes it), 'require' (a command that reads it stops when
+    nothing was collected yet: NoArchive), 'existing' (None when nothing was collected)."""
     from .archive import Archive
-    from .settings import SettingsError, find_settings
 
-    try:
-        settings = find_settings(args.project, getattr(args, "master", None))
-    except SettingsError as exc:
-        raise UserError(in_words(exc)) from exc
+    settings = project_settings(args.project, getattr(args, "master", None))
     master = Path(args.master) if getattr(args, "master", None) else settings.master
     if master is None or not master.exists():
         raise UserError(_t(f"計画マスタが見つかりません: {master}", f"Plan master not found: {master}"))
@@ -180,7 +191,7 @@ def _project_context(args):
     if plan is None:
         raise UserError(_t("計画マスタの誤りを直してから実行してください。",
                            "Fix the plan master first."))
-    return settings, plan, Archive.for_settings(settings)
+    return settings, plan, Archive.opened(settings, archive)
 
 
 def _print_status(plan, archive, settings) -> None:
@@ -195,7 +206,7 @@ def _print_status(plan, archive, settings) -> None:
 
 
 def cmd_collect(args) -> int:
-    settings, plan, archive = _project_context(args)
+    settings, plan, archive = _project_context(args, archive="create")
     missing = [p for p in args.inbox if not Path(p).exists()]
     if missing:
         raise UserError(_t(f"見つかりません: {'、'.join(missing)}", f"Not found: {', '.join(missing)}"))
@@ -203,9 +214,7 @@ def cmd_collect(args) -> int:
         rechecked = archive.recheck(settings, plan)
         print(_t(f"保管済みのファイルを再チェック: {len(rechecked)} ファイル",
                  f"rechecked {counted(len(rechecked), 'archived file')}"))
-        for s in archive.missing_copies(plan.year.short):
-            print(_t(f"  再チェックできません（保管庫にファイルがありません）: {s.original_name} → {s.archived_path}",
-                     f"  cannot recheck (not in the archive folder): {s.original_name} → {s.archived_path}"))
+        _print_copy_problems(archive, plan)
     summary = archive.collect(args.inbox, settings, plan)  # with its progress bar on a terminal
     for s in summary.new:
         who = s.department or _t("（不明）", "(unknown)")
@@ -215,8 +224,26 @@ def cmd_collect(args) -> int:
     if summary.known:
         print(_t(f"回収済みと同じ内容のため記録のみ: {len(summary.known)} ファイル",
                  f"already archived (same content): {counted(len(summary.known), 'file')}"))
+    for s in summary.repaired:
+        print(_t(f"保管庫のファイルを修復して読み直しました: {s.original_name} → {s.archived_path}",
+                 f"repaired the archived copy and read it again: {s.original_name} → {s.archived_path}"))
+    for f in summary.notices:
+        print(f"  {f.file}: {f.message()}")
     _print_status(plan, archive, settings)
-    return EXIT_FINDINGS if any(s.errors for s in summary.new) else EXIT_OK
+    return EXIT_FINDINGS if summary.has_errors else EXIT_OK
+
+
+def _print_copy_problems(archive, plan) -> None:
+    """Recorded files whose archived copy is gone or does not match its hash (recheck)."""
+    for s, problem in archive.verify_copies(plan.year.short):
+        if problem == "missing":
+            print(_t(f"  再チェックできません（保管庫にファイルがありません）: {s.original_name} → {s.archived_path}",
+                     f"  cannot recheck (not in the archive folder): {s.original_name} → {s.archived_path}"))
+        else:
+            print(_t(f"  保管庫のファイルが記録と一致しません（ハッシュ不一致）: {s.original_name} → {s.archived_path}。"
+                     "元のファイルを回収フォルダに置いてもう一度回収すると修復されます",
+                     f"  the archived copy does not match its hash: {s.original_name} → {s.archived_path}. "
+                     "Put the original file into the inbox and collect again to repair it"))
 
 
 def cmd_status(args) -> int:
@@ -248,8 +275,12 @@ def _require_departments(plan, names, members: bool = False) -> None:
 
 
 def cmd_choose(args) -> int:
-    settings, plan, archive = _project_context(args)
+    from .archive import Archive
+
+    # A department missing from the master is the more precise message: checked first.
+    settings, plan, _ = _project_context(args, archive="existing")
     _require_departments(plan, [args.department], members=True)
+    archive = Archive.require(settings)
     year = plan.year.short
     if args.latest:
         if archive.unpin(year, args.department):
@@ -312,11 +343,13 @@ def cmd_feedback(args) -> int:
 def cmd_generate_scoring(args) -> int:
     from .scoring import generate_scoring
 
-    settings, plan, archive = _project_context(args)
+    settings, plan, archive = _project_context(args, archive="existing")
     if not plan.members:
         raise UserError(_t("計画マスタの「委員」シートに委員が登録されていません。",
                            "The plan master lists no committee members (sheet 委員)."))
     out = Path(args.out) if args.out else scoring_dir(settings.project_dir)
+    if archive is None:
+        print(_t(NOT_COLLECTED_SCORING_JA, NOT_COLLECTED_SCORING_EN), file=sys.stderr)
     files = generate_scoring(plan, out, settings, archive, members=args.member or None)
     for f in files:
         print(_t(f"{f.member.name}: {f.path}（施策 {f.measures} 件）",
@@ -327,12 +360,8 @@ def cmd_generate_scoring(args) -> int:
 
 def cmd_panel(args) -> int:
     from .panel import PANEL_NAME, PanelLockedError, build_panel, project_defaults
-    from .settings import SettingsError, find_settings
 
-    try:
-        settings = find_settings(args.project)
-    except SettingsError as exc:
-        raise UserError(in_words(exc)) from exc
+    settings = project_settings(args.project)
     try:
         written = build_panel(Path(args.out) / PANEL_NAME, **project_defaults(settings.project_dir))
     except (FileNotFoundError, PanelLockedError) as exc:  # no xlwings quickstart; the panel open in Excel
@@ -516,7 +545,7 @@ def _run(args) -> int:
     """Run the chosen command; every failure becomes a message and an exit status."""
     try:
         return args.func(args)
-    except UserError as exc:
+    except (UserError, XlplanError) as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_FAILED
     except BrokenPipeError:

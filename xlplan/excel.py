@@ -29,6 +29,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from .errors import XlplanError
 from .ooxml.text import as_typed_text, clean_text, set_text
 from .panel import BUTTONS, FINDINGS_HEADER, SETTING_NAMES, SETTINGS_SHEET, STATUS_HEADER
 
@@ -309,11 +310,9 @@ def _status_rows(plan, archive, settings) -> list[list]:
 
 def _archive_if_any(settings):
     """The project's archive when its database exists (generate must not create one)."""
-    from .archive import DB_NAME, Archive
+    from .archive import Archive
 
-    store = settings.extra.get("store", {}).get("path")
-    db = settings.project_dir / (store or DB_NAME)
-    return Archive.for_settings(settings) if db.exists() else None
+    return Archive.existing(settings)
 
 
 def _write_status(panel: PanelIO, plan, archive, settings) -> list[list]:
@@ -348,23 +347,25 @@ def _do_generate(ctx: _Context, panel: PanelIO) -> tuple[int, str]:
                      f"出力先: {out}\n" + "\n".join(lines + notes))
 
 
-def _project(ctx: _Context, panel: PanelIO):
+def _project(ctx: _Context, panel: PanelIO, archive: str = "require"):
+    """(settings, plan, archive) as ``xlplan``'s archive commands take them (see
+    cli._project_context: 'create' for collect, 'require', or 'existing')."""
     from .archive import Archive
 
     settings = ctx.settings()
     plan = ctx.plan(panel)
-    return settings, plan, Archive.for_settings(settings)
+    return settings, plan, Archive.opened(settings, archive)
 
 
 def _do_collect(ctx: _Context, panel: PanelIO) -> tuple[int, str]:
     from .project import INBOX
 
-    settings, plan, archive = _project(ctx, panel)
+    settings, plan, archive = _project(ctx, panel, archive="create")
     inbox = ctx.path("inbox") or settings.project_dir / INBOX
     if not inbox.exists():
         raise PanelError(f"回収フォルダが見つかりません: {inbox}")
     summary = archive.collect([inbox], settings, plan)
-    findings = archive.findings([s.id for s in summary.new])
+    findings = archive.findings([s.id for s in summary.new]) + summary.notices
     panel.write_table("xlplan_findings", FINDINGS_HEADER, _finding_rows(findings))
     rows = _write_status(panel, plan, archive, settings)
     with_errors = sum(1 for s in summary.new if s.errors)
@@ -372,12 +373,16 @@ def _do_collect(ctx: _Context, panel: PanelIO) -> tuple[int, str]:
             f"（エラーのあるファイル {with_errors} 件）")
     if summary.known:
         text += f"、回収済みと同じ内容のため記録のみ {len(summary.known)} ファイル"
+    if summary.repaired:
+        text += f"、保管庫のファイルを修復して読み直し {len(summary.repaired)} ファイル"
+    if summary.notices:
+        text += f"、回収しなかったファイル {len(summary.notices)} 件（指摘一覧に理由）"
     text += f"。\n回収フォルダ: {inbox}\n保管庫: {archive.db_path}\n"
     text += "提出状況と指摘は下の表のとおりです。" if summary.new else "新しいファイルはありませんでした。"
     # A pinned choice (xlplan choose) hides newer files: say so where the coordinator looks.
     note = STATUS_HEADER.index("備考")
     text += "".join(f"\n※ {r[0]}: {r[note]}" for r in rows if r[note])
-    return (EXIT_FINDINGS if with_errors else EXIT_OK), text
+    return (EXIT_FINDINGS if summary.has_errors else EXIT_OK), text
 
 
 def _do_merge(ctx: _Context, panel: PanelIO) -> tuple[int, str]:
@@ -430,14 +435,17 @@ def _do_generate_scoring(ctx: _Context, panel: PanelIO) -> tuple[int, str]:
     from .project import scoring_dir
     from .scoring import generate_scoring
 
-    settings, plan, archive = _project(ctx, panel)
+    from .cli import NOT_COLLECTED_SCORING_JA
+
+    settings, plan, archive = _project(ctx, panel, archive="existing")
     if not plan.members:
         raise PanelError("計画マスタの「委員」シートに委員が登録されていません。")
     out = scoring_dir(settings.project_dir)
     files = generate_scoring(plan, out, settings, archive)
     _write_status(panel, plan, archive, settings)
     lines = [f"・{f.member.name}: {f.path.name}（施策 {f.measures} 件）" for f in files]
-    return EXIT_OK, (f"中間評価票 {len(files)} 件を作成しました（{plan.year.label_ja}）。\n"
+    note = "" if archive is not None else NOT_COLLECTED_SCORING_JA + "\n"
+    return EXIT_OK, (f"中間評価票 {len(files)} 件を作成しました（{plan.year.label_ja}）。\n{note}"
                      f"出力先: {out}\n" + "\n".join(lines))
 
 
@@ -467,6 +475,8 @@ def run(action: str, panel: PanelIO) -> int:
         message = f"【{caption}】{stamp}\n{text}"
     except PanelError as exc:
         code, message = exc.code, f"エラー: 【{caption}】{exc}"
+    except XlplanError as exc:  # no archive yet, another run busy, settings: as the CLI, exit 2
+        code, message = EXIT_FAILED, f"エラー: 【{caption}】{exc}"
     except Exception as exc:  # last resort, as the CLI: a message, never a traceback
         code, message = EXIT_FAILED, f"エラー: 【{caption}】xlplan の内部エラー: {type(exc).__name__}: {exc}"
     try:

@@ -40,7 +40,14 @@ class FeedbackFile:
 
 def write_feedback(archive: Archive, plan: Plan, settings: Settings, out_dir: Path,
                    severities=("error", "warning")) -> list[FeedbackFile]:
-    """Write a return copy for every department whose current submission has findings."""
+    """Write a return copy for every department whose current submission has findings, while
+    holding the project's lock (one run at a time)."""
+    with archive.lock:
+        return _write_feedback(archive, plan, settings, out_dir, severities)
+
+
+def _write_feedback(archive: Archive, plan: Plan, settings: Settings, out_dir: Path,
+                    severities) -> list[FeedbackFile]:
     written = []
     current = archive.department_current(plan)
     for (layout, department), submission in progress(list(current.items()), "差し戻し用ブックを作成",

@@ -10,6 +10,7 @@ the spread and every comment as ○ bullets.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,7 +77,14 @@ def scoring_filename(plan: Plan, member: Member) -> str:
 
 def generate_scoring(plan: Plan, out_dir: Path, settings: Settings, archive: Archive | None = None,
                      members: list[str] | None = None) -> list[ScoringFile]:
-    """Write one locked scoring form per committee member (or those whose numbers are given)."""
+    """Write one locked scoring form per committee member (or those whose numbers are given);
+    with an archive, while holding the project's lock (one run at a time)."""
+    with archive.lock if archive is not None else nullcontext():
+        return _generate_scoring(plan, out_dir, settings, archive, members)
+
+
+def _generate_scoring(plan: Plan, out_dir: Path, settings: Settings, archive: Archive | None,
+                      members: list[str] | None) -> list[ScoringFile]:
     spec = load_template_spec("scoring", settings.templates_dir)
     summaries = results_summaries(archive, plan)
     chosen = [m for m in plan.members if not members or m.id in members]

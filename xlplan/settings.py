@@ -12,11 +12,154 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .errors import XlplanError
+from .findings import Finding
+
 SETTINGS_NAME = "xlplan.toml"
 
 
-class SettingsError(Exception):
-    """No usable settings file; the message is for the user."""
+class SettingsError(XlplanError):
+    """No usable settings file: a catalogue finding (settings-missing, settings-invalid) whose
+    message, in the language of the moment, is what the user reads."""
+
+    def __init__(self, finding: Finding):
+        self.finding = finding
+        super().__init__(finding.message("ja"), finding.message("en"))
+
+
+# Values never repeated in a message (the key and password must appear in no output).
+_SECRETS = {"signing_key", "sheet_password"}
+_MISSING = object()
+
+
+def _invalid(path: Path, key: str, ja: str, en: str, value=_MISSING) -> SettingsError:
+    """settings-invalid naming the file, the key ('[table] key'; empty: the whole file) and,
+    unless it is a secret, the value found."""
+    secret = key.split(" ")[-1] in _SECRETS
+    shown = "" if value is _MISSING or secret else _shown(value)
+    detail = (f"「{shown}」は{ja}" if shown else f" は{ja}") if key else ja
+    return SettingsError(Finding("settings-invalid", file=str(path), field=key, detail=detail,
+                                 detail_en=f'"{shown}" {en}' if shown else en))
+
+
+def _shown(value) -> str:
+    """A TOML value as a message shows it (short)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "{…}"
+    if isinstance(value, list):
+        return "[…]"
+    text = str(value)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+# Every setting xlplan reads, in one place: (table, key) → (check, default). A check turns the
+# value read from TOML into the value used, or raises ValueError with (Japanese, English) text.
+# Add a setting here, and read it from Settings.values (never from the raw TOML).
+def _text(value):
+    if not isinstance(value, str):
+        raise ValueError("文字列で指定してください", "must be a string in quotes")
+    return value
+
+
+def _nonempty_text(value):
+    if not _text(value).strip():
+        raise ValueError("空欄です", "is empty")
+    return value
+
+
+def _hex_key(value):
+    _text(value)
+    try:
+        if len(bytes.fromhex(value)) >= 16:
+            return value
+    except ValueError:
+        pass
+    raise ValueError("16進数32文字以上の文字列で指定してください", "must be a hexadecimal string of 32 or more digits")
+
+
+def _number(low: float | None = None):
+    def check(value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError("数値で指定してください", "must be a number")
+        if low is not None and value < low:
+            raise ValueError(f"{low} 以上の数値で指定してください", f"must be {low} or more")
+        return float(value)
+    return check
+
+
+def _timezone(value):
+    """An IANA time zone name such as Asia/Tokyo."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError
+        ZoneInfo(value.strip())
+    except (ValueError, OSError, ZoneInfoNotFoundError):
+        raise ValueError("タイムゾーン名で指定してください（例: Asia/Tokyo）",
+                         "must be a time zone name such as Asia/Tokyo") from None
+    return value.strip()
+
+
+def _choice(*words: str):
+    def check(value):
+        if value not in words:
+            raise ValueError(f"{'、'.join(words)} のいずれかで指定してください",
+                             f"must be one of {', '.join(words)}")
+        return value
+    return check
+
+
+SCHEMA: dict[tuple[str, str], tuple] = {
+    ("xlplan", "signing_key"): (_hex_key, None),
+    ("xlplan", "sheet_password"): (_nonempty_text, None),
+    ("xlplan", "master"): (_text, ""),
+    ("xlplan", "templates_dir"): (_text, ""),
+    # Times shown to people (提出状況, status) are in this zone.
+    ("xlplan", "timezone"): (_timezone, "Asia/Tokyo"),
+    ("check", "far_from_target_low"): (_number(0), 0.5),
+    ("check", "far_from_target_high"): (_number(0), 2.0),
+    ("store", "path"): (_nonempty_text, None),
+    # How long a run waits for another run of the same project to finish (see xlplan.runlock).
+    ("run", "lock_wait_seconds"): (_number(0), 60.0),
+}
+
+
+def validate(data: dict, path: Path) -> tuple[dict[tuple[str, str], object], list[str]]:
+    """Check every value of a parsed xlplan.toml against SCHEMA: the values to use (defaults
+    filled in), and notes on tables and keys xlplan does not know (printed, not fatal: a
+    newer xlplan may know them). Raises SettingsError naming the first wrong key."""
+    tables = {table for table, _ in SCHEMA}
+    notes = []
+    for table, content in data.items():
+        if table not in tables:
+            notes.append(f"[{table}]")
+            continue
+        if not isinstance(content, dict):
+            raise _invalid(path, table, "表（[見出し] の下に項目）で指定してください",
+                           "must be a table ([heading] with keys under it)")
+        notes += [f"[{table}] {key}" for key in content if (table, key) not in SCHEMA]
+    values = {}
+    for (table, key), (check, default) in SCHEMA.items():
+        content = data.get(table, {})
+        if key not in content:
+            if default is None and table == "xlplan":
+                raise _invalid(path, f"[{table}] {key}", "ありません", "is missing")
+            values[(table, key)] = default
+            continue
+        try:
+            values[(table, key)] = check(content[key])
+        except ValueError as exc:
+            ja, en = exc.args
+            raise _invalid(path, f"[{table}] {key}", ja, en, content[key]) from None
+    low, high = values[("check", "far_from_target_low")], values[("check", "far_from_target_high")]
+    if low > high:
+        raise _invalid(path, "[check] far_from_target_low",
+                       f"far_from_target_high（{high}）以下にしてください",
+                       f"must not exceed far_from_target_high ({high})")
+    return values, notes
 
 
 @dataclass
@@ -32,6 +175,15 @@ class Settings:
     far_high: float = 2.0
     extra: dict = field(default_factory=dict)
     timezone: str = "Asia/Tokyo"
+    # Tables and keys of the file that xlplan does not know (see ``validate``).
+    unknown: list[str] = field(default_factory=list)
+    lock_wait: float = 60.0
+    store_path: str | None = None
+
+    @property
+    def db_path(self) -> Path:
+        """The project's SQLite database: ``[store] path``, or xlplan.sqlite beside the settings."""
+        return self.project_dir / (self.store_path or "xlplan.sqlite")
 
     @property
     def path(self) -> Path:
@@ -92,54 +244,39 @@ def write_settings(settings: Settings) -> Path:
 
 
 def load_settings(path: Path) -> Settings:
-    """Read one xlplan.toml; raise SettingsError with a Japanese message when it is unusable."""
+    """Read one xlplan.toml; raise SettingsError (settings-invalid, naming the file and the
+    key) when it cannot be read or any value has the wrong type or is out of range."""
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise SettingsError(f"設定ファイル {path} を読み取れません: {exc}") from exc
-    core = data.get("xlplan", {})
-    key, password = core.get("signing_key", ""), core.get("sheet_password", "")
-    try:
-        if len(bytes.fromhex(key)) < 16:
-            raise ValueError
-    except ValueError:
-        raise SettingsError(f"設定ファイル {path} の signing_key が正しくありません（16進数32文字以上）。")
-    if not password:
-        raise SettingsError(f"設定ファイル {path} に sheet_password がありません。")
+    except OSError as exc:
+        raise _invalid(path, "", f"読み取れません（{exc.strerror or exc}）",
+                       f"cannot be read ({exc.strerror or exc})") from exc
+    except UnicodeDecodeError as exc:
+        raise _invalid(path, "", "UTF-8 のテキストではありません", "is not UTF-8 text") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise _invalid(path, "", f"TOML の書き方に誤りがあります（{exc}）",
+                       f"is not valid TOML ({exc})") from exc
+    values, unknown = validate(data, path)
     project_dir = path.parent
-    check = data.get("check", {})
-    timezone = _timezone(core.get("timezone"), path)
 
-    def resolve(value: str | None) -> Path | None:
+    def resolve(value: str) -> Path | None:
         return (project_dir / value) if value else None
 
     return Settings(
         project_dir=project_dir,
-        signing_key=key,
-        sheet_password=password,
-        master=resolve(core.get("master")),
-        templates_dir=resolve(core.get("templates_dir")),
-        far_low=float(check.get("far_from_target_low", 0.5)),
-        far_high=float(check.get("far_from_target_high", 2.0)),
+        signing_key=values[("xlplan", "signing_key")],
+        sheet_password=values[("xlplan", "sheet_password")],
+        master=resolve(values[("xlplan", "master")]),
+        templates_dir=resolve(values[("xlplan", "templates_dir")]),
+        far_low=values[("check", "far_from_target_low")],
+        far_high=values[("check", "far_from_target_high")],
         extra={k: v for k, v in data.items() if k not in ("xlplan", "check")},
-        timezone=timezone,
+        timezone=values[("xlplan", "timezone")],
+        unknown=unknown,
+        lock_wait=values[("run", "lock_wait_seconds")],
+        store_path=values[("store", "path")],
     )
-
-
-def _timezone(value, path: Path) -> str:
-    """The ``timezone`` setting: an IANA name such as Asia/Tokyo (the default when absent)."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    name = "Asia/Tokyo" if value is None else value
-    try:
-        if not isinstance(name, str) or not name.strip():
-            raise ValueError
-        ZoneInfo(name.strip())
-    except (ValueError, OSError, ZoneInfoNotFoundError):
-        raise SettingsError(f"設定ファイル {path} の timezone「{value}」はタイムゾーン名ではありません"
-                            "（例: Asia/Tokyo）。") from None
-    return name.strip()
 
 
 def find_settings(project: Path | None = None, master: Path | None = None,
@@ -155,7 +292,4 @@ def find_settings(project: Path | None = None, master: Path | None = None,
         if (folder / SETTINGS_NAME).is_file():
             return load_settings(folder / SETTINGS_NAME)
     where = "、".join(str(c) for c in candidates)
-    raise SettingsError(
-        f"設定ファイル {SETTINGS_NAME} が見つかりません（探した場所: {where}）。"
-        "xlplan init で作成するか --project で指定してください。"
-    )
+    raise SettingsError(Finding("settings-missing", detail=where, detail_en=", ".join(str(c) for c in candidates)))

@@ -171,8 +171,10 @@ def simulate_returns(generated: dict[str, Path], plan: Plan, inbox: Path, seed: 
     if returns:
         first = returns[0]
         older = inbox / f"{first.department}_旧版.xlsx"
-        # An earlier version, saved two days before: the newer file must win in the archive.
-        earlier = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=2)
+        # An earlier version, saved a few minutes before: the newer file must win in the archive.
+        # (Not days before: the workbooks were generated moments ago, and a last-saved time
+        # before a workbook's generation is not believed; see xlplan.savetime.)
+        earlier = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
         made = fill_workbook(generated[first.department], older, plan, rng, mistakes=3, saved_at=earlier)
         returns.append(SimulatedReturn(first.department, older, made))
     (inbox / "送付状.txt").write_text("各課の評価シートを送付します。", encoding="utf-8")

@@ -34,6 +34,7 @@ from ..ooxml.text import (CELL_LIMIT, csv_field, set_text, sheet_name, stored_va
 from ..ooxml.worksheet import RowFile, SheetSplice, spliced_sheet
 from ..plan import Plan
 from ..progress import progress
+from ..runlock import remove_leftovers
 from ..settings import Settings
 from ..template import Input, load_template_spec, render_sheet
 from .layout import (FONT, Formats, Written, committee_chart, goal_charts, header_height, look_of,
@@ -343,8 +344,19 @@ def write_merged(archive: Archive, plan: Plan, settings: Settings, out: Path,
     one project's values at a time), so the memory a merge needs does not grow with the
     number of departments. The data rows of the streamed table sheets bypass XlsxWriter's
     per-cell path: written to row files beside ``out``, spliced into the saved workbook, then
-    removed (see :class:`RowFiles`)."""
-    out = Path(out)
+    removed (see :class:`RowFiles`).
+
+    Refuses (``NoArchive``) when nothing was collected for the year: a workbook built from
+    nothing would call every department 未提出 and replace a good one. Runs while holding the
+    project's lock; temporary files that killed merges left beside ``out`` are removed."""
+    with archive.lock:
+        archive.require_submissions(plan)
+        remove_leftovers([Path(out).parent] + ([Path(csv_dir)] if csv_dir is not None else []))
+        return _write_merged(archive, plan, settings, Path(out), csv_dir)
+
+
+def _write_merged(archive: Archive, plan: Plan, settings: Settings, out: Path,
+                  csv_dir: Path | None) -> Path:
     source = MergeSource(archive, plan, settings.timezone)
     tables = table_sources(source)  # in the registry's order: the sheets' and the CSV files'
     spec = load_template_spec("department", settings.templates_dir)
