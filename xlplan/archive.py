@@ -34,6 +34,7 @@ from typing import Callable, Iterable
 from .check import Reader, check_returned, read_with, template_versions
 from .errors import XlplanError
 from .findings import Finding
+from .language import ordinal
 from .inbox import scan_inbox
 from .plan import Plan
 from .progress import ProgressCallback
@@ -527,7 +528,7 @@ class Archive:
         if not earlier:
             return []
         return [Finding("duplicate-member-submission", file=path.name, department=returned.department,
-                        detail=f"{earlier + 1} 件目")]
+                        detail=f"{earlier + 1} 件目", detail_en=f"the {ordinal(earlier + 1)}")]
 
     def _record(self, db, path, sha, size, archived, year, returned, findings, values,
                 mtime: str | None, collected_at: str) -> int:
