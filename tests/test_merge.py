@@ -83,6 +83,7 @@ def test_project_sheet_merged_ranges_and_looks_survive(project, generated, tmp_p
     XlsxWriter's internals) at their place in the worksheet's schema order."""
     plan, _ = generated
     archive = Archive.for_settings(project.settings)
+    archive.collect([project.outbox], project.settings, plan)  # merge refuses an empty archive
     out = write_merged(archive, plan, project.settings, tmp_path / "集計.xlsx")
     wb = load_workbook(out)
     project_sheet = wb[wb.sheetnames[len(TABLE_ORDER) - 1]]

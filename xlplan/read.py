@@ -22,13 +22,14 @@ import traceback
 import zipfile
 import zlib
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeET
 from openpyxl.utils.cell import get_column_letter
 
 from .findings import Finding
+from .ooxml.package import sheet_entries
 from .metadata import (METADATA_SHEET, MetadataError, canonical_value, metadata_rows,
                        parse_metadata_rows, row_hash, verify)
 
@@ -385,25 +386,7 @@ def package_sheets(z: zipfile.ZipFile) -> list[tuple[str, str, str]]:
 
 def _sheets(z: zipfile.ZipFile, workbook) -> list[tuple[str, str, str]]:
     rels_name = "xl/_rels/workbook.xml.rels"
-    rels = _parse_xml(_read_part(z, rels_name), rels_name)
-    targets = {r.get("Id"): r.get("Target", "") for r in rels.iter(f"{NS_PKG_REL}Relationship")}
-    sheets = []
-    for s in workbook.iter(f"{NS_MAIN}sheet"):
-        target = targets.get(s.get(f"{NS_REL}id"), "")
-        part = target.lstrip("/") if target.startswith("/") else str(PurePosixPath("xl") / target)
-        sheets.append((s.get("name", ""), _normpath(part), s.get("state", "visible")))
-    return sheets
-
-
-def _normpath(part: str) -> str:
-    out: list[str] = []
-    for piece in part.split("/"):
-        if piece == "..":
-            if out:
-                out.pop()
-        elif piece not in ("", "."):
-            out.append(piece)
-    return "/".join(out)
+    return sheet_entries(workbook, _parse_xml(_read_part(z, rels_name), rels_name))
 
 
 def _read_package(result: Returned, data: bytes, key: bytes | None, limits: Limits) -> None:

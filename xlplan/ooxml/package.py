@@ -157,16 +157,23 @@ def sheet_parts(zf: zipfile.ZipFile) -> dict[str, str]:
     workbook's relationships, never guessed from the sheet order."""
     workbook = SafeET.fromstring(zf.read("xl/workbook.xml"))
     rels = SafeET.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
+    return {name: part for name, part, _ in sheet_entries(workbook, rels)}
+
+
+def sheet_entries(workbook, rels) -> list[tuple[str, str, str]]:
+    """(name, part, state) of every sheet, in workbook order, from the parsed ``xl/workbook.xml``
+    and its relationships (callers parse them, each within its own limits)."""
     targets = {r.get("Id"): r.get("Target", "") for r in rels.iter(f"{_NS_PKG_REL}Relationship")}
-    parts = {}
+    entries = []
     for sheet in workbook.iter(f"{_NS_MAIN}sheet"):
         target = targets.get(sheet.get(f"{_NS_REL}id"), "")
         part = target.lstrip("/") if target.startswith("/") else str(PurePosixPath("xl") / target)
-        parts[sheet.get("name", "")] = _normpath(part)
-    return parts
+        entries.append((sheet.get("name", ""), _normpath(part), sheet.get("state", "visible")))
+    return entries
 
 
 def _normpath(part: str) -> str:
+    """A part name with '.' and '..' resolved ('xl/worksheets/../x.xml' → 'xl/x.xml')."""
     out: list[str] = []
     for piece in part.split("/"):
         if piece == "..":
