@@ -10,6 +10,7 @@ import sqlite3
 from xlplan.archive import Archive, submission_status
 from xlplan.read import file_digest
 
+from crashing import reader_dying_on
 from test_archive import fill, run_cli
 
 
@@ -26,20 +27,19 @@ def test_a_file_recorded_unreadable_when_its_reader_died_is_read_again_by_rechec
     victim = files["福祉課"].path
     _, sha = file_digest(victim)
     # The reading process dies on the archived copy of 福祉課's file (what collect reads).
-    monkeypatch.setenv("XLPLAN_TEST_KILL_READING", f"{sha}.xlsx")
     archive = Archive.for_settings(project.settings)
-    archive.collect([project.inbox], project.settings, plan, workers=2)
+    archive.collect([project.inbox], project.settings, plan, reader=reader_dying_on(f"{sha}.xlsx", 2))
     first = {s.original_name: s for s in archive.submissions(plan.year.short)}
     assert not first[victim.name].readable
     assert all(s.readable for name, s in first.items() if name != victim.name)
 
     # Collecting again does not read it again: same content, already recorded.
-    summary = archive.collect([project.inbox], project.settings, plan, workers=2)
+    summary = archive.collect([project.inbox], project.settings, plan,
+                              reader=reader_dying_on(f"{sha}.xlsx", 2))
     assert summary.new == [] and len(summary.known) == len(files)
 
     count_sql = "SELECT submission_id, COUNT(*) FROM cell_values GROUP BY submission_id"
     counts_before = dict(_rows(archive, count_sql))
-    monkeypatch.delenv("XLPLAN_TEST_KILL_READING")
     # Someone removed one archived copy by hand: it cannot be read again, its record stays,
     # and the coordinator is told which file it is.
     gone = first[files["長寿社会課"].path.name]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import sys
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -28,7 +29,7 @@ from .ooxml.text import clean_text, unstorable_characters
 from .plan import Plan
 from .progress import progress
 from .savetime import save_time_doubt
-from .read import Limits, Returned, read_returned, unreadable
+from .read import Limits, Returned, log_internal_error, read_returned, unreadable
 from .settings import Settings
 from .rounding import percent_text, rate
 from .template import TemplateError, available_layouts, load_template_spec
@@ -127,26 +128,28 @@ def read_with(reader: Reader | None, files: list[Path], key: bytes, limits: Limi
     return reader(files, key, limits) if reader is not None else read_many(files, key, limits, workers)
 
 
-def read_many(files: list[Path], key: bytes, limits: Limits = Limits(), workers: int | None = None):
-    """Read files in order, across processes for a large batch (16 files or more by default).
-    Results are yielded as they come, so the caller can record each and keep memory flat."""
+def read_many(files: list[Path], key: bytes, limits: Limits = Limits(), workers: int | None = None,
+              read_one: Callable[[Path, bytes, Limits], Returned] = read_returned):
+    """Read files in order, always in child processes (several for a batch of 16 files or
+    more by default), so that a crash of the native reader costs one file, never the batch
+    or the caller; the children's stderr is silenced, so no native backtrace reaches the
+    terminal. Results are yielded as they come, so the caller can record each and keep
+    memory flat. ``read_one`` is what a child runs per file (tests inject failures here)."""
+    if not files:
+        return
     if workers is None:
         workers = min(os.cpu_count() or 1, 8) if len(files) >= 16 else 1
-    if workers <= 1:
-        for path in files:
-            yield read_returned(path, key, limits)
-        return
     done = 0
     while done < len(files):
         try:
-            for returned in _read_on_pool(files[done:], key, limits, workers):
+            for returned in _read_on_pool(files[done:], key, limits, max(1, workers), read_one):
                 yield returned
                 done += 1
         except BrokenProcessPool:
             # A reading process died (out of memory, a crash in a native library) on one of
             # the next files. Read the next one alone: if its process dies too, that file is
             # the cause and is reported as unreadable; the batch goes on either way.
-            yield _read_alone(files[done], key, limits)
+            yield _read_alone(files[done], key, limits, read_one)
             done += 1
 
 
@@ -154,40 +157,60 @@ BATCH = 8      # files per task: fewer round trips between processes
 AHEAD = 4      # batches submitted ahead per process: enough to keep it busy, few to hold
 
 
-def _read_on_pool(files: list[Path], key: bytes, limits: Limits, workers: int):
+def _read_on_pool(files: list[Path], key: bytes, limits: Limits, workers: int, read_one):
     """Read files in order on a process pool, with at most AHEAD batches per process submitted
     ahead of the caller. (Executor.map submits every file at once and keeps each result until
     the caller takes it: when reading outpaced recording, collect's memory grew with N.)"""
-    batches = [files[i:i + BATCH] for i in range(0, len(files), BATCH)]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    size = min(BATCH, max(1, -(-len(files) // workers)))  # a small batch spreads over the workers
+    batches = [files[i:i + size] for i in range(0, len(files), size)]
+    workers = min(workers, len(batches))
+    with ProcessPoolExecutor(max_workers=workers, initializer=_silence_stderr) as pool:
         pending: deque = deque()
         for batch in batches:
-            pending.append(pool.submit(_read_batch, batch, key, limits))
+            pending.append(pool.submit(_read_batch, batch, key, limits, read_one))
             if len(pending) >= workers * AHEAD:
                 yield from pending.popleft().result()
         while pending:
             yield from pending.popleft().result()
 
 
-def _read_batch(paths: list[Path], key: bytes, limits: Limits) -> list[Returned]:
-    return [_read_in_worker(path, key, limits) for path in paths]
+def _silence_stderr() -> None:
+    """Set up a reading process: its stdout and stderr go nowhere, so that what a native
+    library prints when it aborts (a Rust panic, 'memory allocation of … failed') never
+    reaches the terminal (what happened is the file's finding), and it ends when the run
+    that started it is killed instead of waiting for work forever (holding the terminal's
+    or a caller's pipes open)."""
+    import faulthandler
+    import threading
+    import time
+
+    faulthandler.disable()  # it would write the dying process's stack to a saved stderr
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    sys.stdout = sys.stderr = open(os.devnull, "w", encoding="utf-8")  # Python's own, wherever they pointed
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(1)
+    threading.Thread(target=watch, daemon=True, name="xlplan-parent-watch").start()
 
 
-def _read_in_worker(path: Path, key: bytes, limits: Limits) -> Returned:
-    """read_returned in a pool process. Tests make the process die on one file
-    (XLPLAN_TEST_KILL_READING=<file name>) to prove the batch goes on."""
-    if os.environ.get("XLPLAN_TEST_KILL_READING") == Path(path).name:
-        os._exit(70)
-    return read_returned(path, key, limits)
+def _read_batch(paths: list[Path], key: bytes, limits: Limits, read_one) -> list[Returned]:
+    return [read_one(path, key, limits) for path in paths]
 
 
-def _read_alone(path: Path, key: bytes, limits: Limits) -> Returned:
+def _read_alone(path: Path, key: bytes, limits: Limits, read_one=read_returned) -> Returned:
     """Read one file in a process of its own; a file that kills the process is unreadable."""
     try:
-        with ProcessPoolExecutor(max_workers=1) as pool:
-            return pool.submit(_read_in_worker, path, key, limits).result()
+        with ProcessPoolExecutor(max_workers=1, initializer=_silence_stderr) as pool:
+            return pool.submit(read_one, path, key, limits).result()
     except BrokenProcessPool:
-        return unreadable(path, "読み取り中に処理が異常終了しました")
+        return unreadable(path, "読み取り中に処理が異常終了しました（ファイルの内容が読み取りソフトを停止させました）",
+                          "the reading process stopped abnormally (the file's content crashed the reader)")
 
 
 def _file_report(returned: Returned, findings: list[Finding]) -> FileReport:
@@ -210,7 +233,15 @@ def check_returned(returned: Returned, plan: Plan, settings: Settings,
 
     ``versions`` maps each layout id to its current template version; ``collected_at`` is the
     moment the file was collected (ISO; default now), which its last-saved time may not pass."""
+    log_internal_error(returned, settings.project_dir)
     findings = list(returned.findings)
+    if returned.signature_ok is False and returned.claimed_plan.get("id") not in (None, plan.plan_id):
+        # Another plan's file cannot verify with this plan's key: say whose it is rather
+        # than call it tampered. Still unverified, so it credits no department.
+        findings = [f for f in findings if f.code != "signature-invalid"]
+        findings.append(Finding("wrong-plan", file=returned.path.name,
+                                value=str(returned.claimed_plan.get("name", ""))))
+        return findings, []
     if not returned.readable:
         return findings, []
     meta = returned.metadata

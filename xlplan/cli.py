@@ -467,13 +467,37 @@ def _run(args) -> int:
     except KeyboardInterrupt:
         print(_t("中断しました。", "Interrupted."), file=sys.stderr)
         return EXIT_FAILED
-    except Exception as exc:  # last resort: a message, never a traceback
-        print(_t(f"xlplan の内部エラー: {type(exc).__name__}: {exc}",
-                 f"xlplan internal error: {type(exc).__name__}: {exc}"), file=sys.stderr)
+    except Exception as exc:  # last resort: a message and the log's place, never a traceback
         if os.environ.get("XLPLAN_DEBUG") == "1":  # developers: show the traceback
             raise
+        import traceback
+
+        from .errorlog import write_error_log
+
+        command = getattr(getattr(args, "func", None), "__name__", "").removeprefix("cmd_")
+        log = write_error_log(traceback.format_exc(), f"xlplan {command}", _project_folder(args))
+        where = str(log) if log else _t("（ログを書き込めませんでした）", "(the log could not be written)")
+        print(_t(f"xlplan の内部エラーです（xlplan の不具合で、入力したファイルの誤りではありません）。"
+                 f"詳しい記録: {where}",
+                 f"xlplan internal error (a bug in xlplan, not a mistake in your files). Details: {where}"),
+              file=sys.stderr)
         return EXIT_FAILED
 
 
+def _project_folder(args) -> Path | None:
+    """The project folder of the command, for the error log: --project, else the current
+    folder when it holds xlplan.toml (None: the user's log folder is used)."""
+    from .settings import SETTINGS_NAME
+
+    folder = getattr(args, "project", None)
+    if folder and Path(folder).is_dir():
+        return Path(folder)
+    return Path.cwd() if (Path.cwd() / SETTINGS_NAME).is_file() else None
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the one imported module xlplan.cli, not this copy named __main__: the commands
+    # raise xlplan.cli.UserError, which main() must recognise as its own.
+    from xlplan.cli import main as _main
+
+    sys.exit(_main())

@@ -144,6 +144,6 @@ def _result(client, path: Path, future) -> Returned:
 
 def _failed(path: Path, exc: BaseException) -> Returned:
     """A file whose reading failed on the cluster, as read_returned reports an unreadable file."""
-    cause = ("読み取り中にワーカーが停止しました" if type(exc).__name__ == "KilledWorker"
-             else "クラスタでの読み取りに失敗しました")
-    return unreadable(path, f"{cause}（{type(exc).__name__}）")
+    if type(exc).__name__ == "KilledWorker":
+        return unreadable(path, "読み取り中にワーカーが停止しました", "the worker stopped while reading the file")
+    return unreadable(path, "クラスタでの読み取りに失敗しました", "reading the file on the cluster failed")

@@ -150,6 +150,17 @@ _TYPES = [
     _t("signature-invalid", ERROR, "read", "管理情報が改ざんされています", "Metadata signature invalid",
        "ファイルの管理情報が書き換えられています（署名が一致しません）。配布したファイルを使ってください。",
        "The workbook's metadata was altered (signature mismatch). Use the workbook you were sent."),
+    _t("macro-content", WARNING, "read", "マクロが含まれています", "Workbook contains macros",
+       "ファイルにマクロ（{detail}）が含まれています。xlplan はマクロを実行しませんが、"
+       "マクロを含まない .xlsx 形式で保存し直して送ってください。",
+       "The workbook contains macros ({detail}). xlplan never runs them; save it again as a "
+       "macro-free .xlsx and send that.", detail="VBA プロジェクト xl/vbaProject.bin",
+       detail_en="VBA project xl/vbaProject.bin"),
+    _t("internal-error", ERROR, "read", "xlplan の内部エラーです", "Internal error of xlplan",
+       "xlplan の不具合でこのファイルを処理できませんでした（提出されたファイルの誤りではありません）。"
+       "詳しい記録: {detail}",
+       "A bug in xlplan stopped the processing of this file (not a mistake of the sender). "
+       "Details: {detail}", detail="logs/xlplan-errors.log"),
     _t("template-version-mismatch", ERROR, "check", "様式の版が違います", "Template version differs",
        "様式の版が違います（ファイル: {value}、現在: {expected}）。最新の様式で提出してください。",
        "Template version differs (file: {value}, current: {expected}). Use the current form.",

@@ -38,7 +38,9 @@ def sign(data: dict, key: bytes) -> str:
 
 def verify(data: dict, signature: str, key: bytes) -> bool:
     """True when the signature matches (constant-time comparison)."""
-    return hmac.compare_digest(sign(data, key), str(signature or ""))
+    # As bytes: compare_digest refuses str with non-ASCII characters, which a damaged or
+    # forged signature cell can hold.
+    return hmac.compare_digest(sign(data, key).encode(), str(signature or "").encode("utf-8"))
 
 
 def canonical_value(value) -> str:
