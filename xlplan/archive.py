@@ -771,9 +771,6 @@ class DepartmentStatus:
         return self.state.text("ja")
 
 
-STATUS_MISSING, STATUS_FIX, STATUS_WARN, STATUS_OK = "未提出", "要修正", "要確認", "提出済"
-
-
 def _line(name: str, kind: str, key: str, current: Submission | None, versions: list[Submission],
           pins: dict[str, int], member: str = "") -> DepartmentStatus:
     """A department's (or member's) line from the submission that counts and every version."""

@@ -11,19 +11,16 @@ import os
 import sys
 from pathlib import Path
 
-from . import __version__
-from .check import add_check_command
+from . import __version__, app
+from .app import in_words
 from .errors import XlplanError
 from .findings import has_errors
 from .language import LANGUAGES, counted, current_lang, lang_from_argv, pick, use_lang
-from .project import INBOX, OUTBOX, RESULTS, feedback_dir, merged_path, scoring_dir
-from .fiscal import FiscalYearError, parse_fiscal_year
-from .report import format_table
+from .project import INBOX, OUTBOX
+from .report import findings_json, format_table
+from .status import status_lines_text
 
 EXIT_OK, EXIT_FINDINGS, EXIT_FAILED = 0, 1, 2
-# Scoring forms made before anything was collected carry no results (the CLI and panel say so).
-NOT_COLLECTED_SCORING_JA = "まだ回収していないため、評価票には各課の結果が入りません。"
-NOT_COLLECTED_SCORING_EN = "Nothing has been collected yet: the scoring forms carry no department results."
 
 
 class UserError(Exception):
@@ -33,22 +30,6 @@ class UserError(Exception):
 def _t(ja: str, en: str, lang: str | None = None) -> str:
     """The Japanese or English text, in the language of this run (``--lang`` or XLPLAN_LANG)."""
     return pick(ja, en, lang)
-
-
-def in_words(exc: Exception) -> str:
-    """An error's message for the user in the language of this run: both languages when the
-    error carries them (BilingualError, FiscalYearError), else its own (Japanese) text."""
-    text = getattr(exc, "text", None)
-    return text() if callable(text) else str(exc)
-
-
-def _year(text: str | None):
-    if text is None:
-        return None
-    try:
-        return parse_fiscal_year(text)
-    except FiscalYearError as exc:
-        raise UserError(in_words(exc)) from exc
 
 
 def cmd_init(args) -> int:
@@ -89,39 +70,38 @@ def _quoted(path) -> str:
     return f'"{text}"' if " " in text else text
 
 
-def _load_plan_or_report(master: Path, year, lang):
-    from .plan import read_plan
-
-    plan, findings = read_plan(master)
-    if plan is None or has_errors(findings):
+def _report_plan_findings(findings, lang, invalid: bool) -> None:
+    """The plan master's findings on stderr, headed by a line when they stop the command."""
+    if invalid:
         print(_t("計画マスタに誤りがあります:", "The plan master has errors:"), file=sys.stderr)
-        print(format_table(findings, lang), file=sys.stderr)
-        return None, findings
     if findings:
         print(format_table(findings, lang), file=sys.stderr)
-    return (plan.with_year(year) if year else plan), findings
-
-
-def _history(settings, plan):
-    """Earlier years' reported values from the project's archive, when there is one."""
-    from .archive import Archive, ArchiveHistory
-
-    archive = Archive.existing(settings)
-    return ArchiveHistory(archive, plan) if archive is not None else None
 
 
 def project_settings(project=None, master=None):
     """The project's settings (SettingsError when there are none or they are wrong, which
     ``main`` prints); tables and keys xlplan does not know are named on stderr."""
-    from .settings import find_settings
-
-    settings = find_settings(project, master)
+    settings = app.find_project_settings(project, master)
     if settings.unknown:
         print(_t(f"設定ファイル {settings.path} の次の項目は xlplan が使わないため無視しました: "
                  f"{'、'.join(settings.unknown)}",
                  f"Ignored what xlplan does not use in the settings file {settings.path}: "
                  f"{', '.join(settings.unknown)}"), file=sys.stderr)
     return settings
+
+
+def _open(args, archive: str | None = "require", master=None, master_must_exist: bool = True):
+    """The project context of a command (app.open_project) from its options; the plan
+    master's findings on stderr (PlanInvalid goes on to ``_run``: exit status 2)."""
+    settings = project_settings(args.project, master if master is not None else getattr(args, "master", None))
+    try:
+        project = app.open_project(settings, master or getattr(args, "master", None),
+                                   app.parse_year(args.year), archive, master_must_exist)
+    except app.PlanInvalid as exc:
+        _report_plan_findings(exc.findings, args.lang, invalid=True)
+        raise
+    _report_plan_findings(project.findings, args.lang, invalid=False)
+    return project
 
 
 def cmd_master(args) -> int:
@@ -142,31 +122,20 @@ def cmd_master(args) -> int:
 
 
 def cmd_generate(args) -> int:
-    from .generate import generate
-    from .plan import deadline_findings
-    from .template import TemplateError
-
-    settings = project_settings(args.project, args.master)
-    plan, _ = _load_plan_or_report(Path(args.master), _year(args.year), args.lang)
-    if plan is None:
-        return EXIT_FINDINGS
-    _require_departments(plan, args.department)
-    warnings = deadline_findings(plan)
-    if warnings:  # the cover shows the deadline: say when it is missing or looks stale
-        print(format_table(warnings, args.lang), file=sys.stderr)
-    history = _history(settings, plan)
-    out = Path(args.out) if args.out else settings.project_dir / OUTBOX
     try:
-        files = generate(plan, out, settings, departments=args.department or None,
-                         history=history)
-    except TemplateError as exc:
-        raise UserError(_t(f"様式を使えません: {in_words(exc)}", f"Template cannot be used: {in_words(exc)}")) from exc
-    for f in files:
+        project = _open(args, archive=None, master=args.master, master_must_exist=False)
+    except app.PlanInvalid:
+        return EXIT_FINDINGS
+    result = app.generate(project, args.out, args.department)
+    if result.warnings:  # the cover shows the deadline: say when it is missing or looks stale
+        print(format_table(result.warnings, args.lang), file=sys.stderr)
+    for f in result.files:
         print(_t(f"{f.department}: {f.path}（事業 {len(f.projects)} 件、入力欄 {f.inputs} か所）",
                  f"{f.department}: {f.path} ({counted(len(f.projects), 'project')}, "
                  f"{counted(f.inputs, 'input cell')})"))
-    print(_t(f"{len(files)} 課分のファイルを作成しました（{plan.year.label_ja}）。",
-             f"Wrote {counted(len(files), 'department workbook')} ({plan.year.label_en})."))
+    plan = project.plan
+    print(_t(f"{len(result.files)} 課分のファイルを作成しました（{plan.year.label_ja}）。",
+             f"Wrote {counted(len(result.files), 'department workbook')} ({plan.year.label_en})."))
     return EXIT_OK
 
 
@@ -177,45 +146,20 @@ def cmd_demo(args) -> int:
     return EXIT_OK
 
 
-def _project_context(args, archive: str = "require"):
-    """(settings, plan, archive) for the archive commands, or UserError / None on problems.
-    ``archive``: 'create' (collect makes it), 'require' (a command that reads it stops when
-    nothing was collected yet: NoArchive), 'existing' (None when nothing was collected)."""
-    from .archive import Archive
-
-    settings = project_settings(args.project, getattr(args, "master", None))
-    master = Path(args.master) if getattr(args, "master", None) else settings.master
-    if master is None or not master.exists():
-        raise UserError(_t(f"計画マスタが見つかりません: {master}", f"Plan master not found: {master}"))
-    plan, _ = _load_plan_or_report(master, _year(args.year), args.lang)
-    if plan is None:
-        raise UserError(_t("計画マスタの誤りを直してから実行してください。",
-                           "Fix the plan master first."))
-    return settings, plan, Archive.opened(settings, archive)
-
-
-def _print_status(plan, archive, settings) -> None:
+def _print_status(project) -> None:
     """Every department's and member's status with every submission and its ID, the pinned
     choices and what they hide, then the files that count for nobody (xlplan.status)."""
-    from .archive import submission_status
-    from .status import status_lines_text, status_rows
-
-    lines, others = submission_status(archive, plan)
-    rows = status_rows(lines, others, plan, current_lang(), settings.timezone)
-    print("\n".join(status_lines_text(rows, plan)))
+    print("\n".join(status_lines_text(app.status(project, current_lang()), project.plan)))
 
 
 def cmd_collect(args) -> int:
-    settings, plan, archive = _project_context(args, archive="create")
-    missing = [p for p in args.inbox if not Path(p).exists()]
-    if missing:
-        raise UserError(_t(f"見つかりません: {'、'.join(missing)}", f"Not found: {', '.join(missing)}"))
-    if args.recheck:
-        rechecked = archive.recheck(settings, plan)
-        print(_t(f"保管済みのファイルを再チェック: {len(rechecked)} ファイル",
-                 f"rechecked {counted(len(rechecked), 'archived file')}"))
-        _print_copy_problems(archive, plan)
-    summary = archive.collect(args.inbox, settings, plan)  # with its progress bar on a terminal
+    project = _open(args, archive="create")
+    result = app.collect(project, args.inbox, rechecking=args.recheck)  # progress bar on a terminal
+    if result.recheck is not None:
+        print(_t(f"保管済みのファイルを再チェック: {len(result.recheck.rechecked)} ファイル",
+                 f"rechecked {counted(len(result.recheck.rechecked), 'archived file')}"))
+        _print_copy_problems(result.recheck.copy_problems)
+    summary = result.summary
     for s in summary.new:
         who = s.department or _t("（不明）", "(unknown)")
         print(_t(f"回収: {s.original_name} → {who}（エラー {s.errors}、警告 {s.warnings}）",
@@ -229,13 +173,13 @@ def cmd_collect(args) -> int:
                  f"repaired the archived copy and read it again: {s.original_name} → {s.archived_path}"))
     for f in summary.notices:
         print(f"  {f.file}: {f.message()}")
-    _print_status(plan, archive, settings)
-    return EXIT_FINDINGS if summary.has_errors else EXIT_OK
+    _print_status(project)
+    return EXIT_FINDINGS if result.has_errors else EXIT_OK
 
 
-def _print_copy_problems(archive, plan) -> None:
+def _print_copy_problems(problems) -> None:
     """Recorded files whose archived copy is gone or does not match its hash (recheck)."""
-    for s, problem in archive.verify_copies(plan.year.short):
+    for s, problem in problems:
         if problem == "missing":
             print(_t(f"  再チェックできません（保管庫にファイルがありません）: {s.original_name} → {s.archived_path}",
                      f"  cannot recheck (not in the archive folder): {s.original_name} → {s.archived_path}"))
@@ -247,115 +191,77 @@ def _print_copy_problems(archive, plan) -> None:
 
 
 def cmd_status(args) -> int:
-    settings, plan, archive = _project_context(args)
-    _print_status(plan, archive, settings)
+    _print_status(_open(args))
     return EXIT_OK
 
 
-def _require_departments(plan, names, members: bool = False) -> None:
-    """UserError naming each department (or, with ``members``, committee member) that is not in
-    the plan master, with the master's names that look like it (a typo, a missing 課)."""
-    from difflib import get_close_matches
-
-    known = plan.department_names() + (
-        [m.name for m in plan.members] + [m.id for m in plan.members] if members else [])
-    unknown = [n for n in names or [] if n not in known]
-    if not unknown:
-        return
-    lines = []
-    for name in unknown:
-        near = get_close_matches(name, known, n=3, cutoff=0.4)
-        lines.append(_t(f"担当課「{name}」は計画マスタにありません。" +
-                        (f"近い名前: {'、'.join(near)}" if near else
-                         f"登録されている担当課: {'、'.join(plan.department_names())}"),
-                        f"The department '{name}' is not in the plan master. " +
-                        (f"Similar names: {', '.join(near)}" if near else
-                         f"Departments in the master: {', '.join(plan.department_names())}")))
-    raise UserError("\n".join(lines))
-
-
 def cmd_choose(args) -> int:
-    from .archive import Archive
-
-    # A department missing from the master is the more precise message: checked first.
-    settings, plan, _ = _project_context(args, archive="existing")
-    _require_departments(plan, [args.department], members=True)
-    archive = Archive.require(settings)
-    year = plan.year.short
-    if args.latest:
-        if archive.unpin(year, args.department):
-            print(_t(f"{args.department} の指定を解除しました。最後に保存された提出を集計に使います。",
-                     f"Lifted the choice for {args.department}: the last saved submission counts."))
-        else:
-            print(_t(f"{args.department} には指定がありません（最後に保存された提出を使っています）。",
-                     f"{args.department} has no chosen submission (the last saved one counts)."))
-        _print_status(plan, archive, settings)
-        return EXIT_OK
-    if args.submission is None:
-        raise UserError(_t("--submission ID（status に表示される ID）か --latest を指定してください。",
-                           "Give --submission ID (as status shows it) or --latest."))
-    ids = {s.id: s for s in archive.submissions(year)}
-    chosen = ids.get(args.submission)
-    key = chosen.member if chosen is not None and chosen.kind == "scoring" else (
-        chosen.department if chosen is not None else None)
-    names = {args.department}
-    if chosen is not None and chosen.kind == "scoring":  # a member by number or by name
-        names |= {m.id for m in plan.members if m.name == args.department}
-    if chosen is None or key not in names or not chosen.readable:
-        raise UserError(_t(f"{args.department} の提出 ID {args.submission} は {plan.year.label_ja} にありません。",
-                           f"No submission {args.submission} of {args.department} in {plan.year.label_en}."))
-    archive.choose(year, key, args.submission)
-    print(_t(f"{args.department} は提出 ID {args.submission} を集計に使います（指定は "
-             f"xlplan choose --department {args.department} --latest で解除）。",
-             f"{args.department}: submission {args.submission} counts (lift the choice with "
-             f"xlplan choose --department {args.department} --latest)."))
-    _print_status(plan, archive, settings)
+    # A department missing from the master is the more precise message: the archive comes after.
+    project = _open(args, archive="existing")
+    result = app.choose(project, args.department, args.submission, args.latest)
+    name = args.department
+    if result.outcome == "lifted":
+        print(_t(f"{name} の指定を解除しました。最後に保存された提出を集計に使います。",
+                 f"Lifted the choice for {name}: the last saved submission counts."))
+    elif result.outcome == "none-to-lift":
+        print(_t(f"{name} には指定がありません（最後に保存された提出を使っています）。",
+                 f"{name} has no chosen submission (the last saved one counts)."))
+    else:
+        print(_t(f"{name} は提出 ID {result.submission} を集計に使います（指定は "
+                 f"xlplan choose --department {name} --latest で解除）。",
+                 f"{name}: submission {result.submission} counts (lift the choice with "
+                 f"xlplan choose --department {name} --latest)."))
+    project.archive = result.archive
+    _print_status(project)
     return EXIT_OK
 
 
 def cmd_merge(args) -> int:
-    from .merge import write_merged
-
-    settings, plan, archive = _project_context(args)
-    out = Path(args.out) if args.out else merged_path(settings.project_dir / RESULTS, plan.year)
-    written = write_merged(archive, plan, settings, out, csv_dir=Path(args.csv) if args.csv else None)
-    if written != out:
-        print(_t(f"{out} は開かれているため、{written.name} に書き込みました。",
-                 f"{out} is open elsewhere; wrote {written.name} instead."))
-    print(_t(f"集計ファイルを作成しました: {written}", f"Wrote the merged workbook: {written}"))
+    result = app.merge(_open(args), args.out, args.csv)
+    if result.written != result.asked:
+        print(_t(f"{result.asked} は開かれているため、{result.written.name} に書き込みました。",
+                 f"{result.asked} is open elsewhere; wrote {result.written.name} instead."))
+    print(_t(f"集計ファイルを作成しました: {result.written}", f"Wrote the merged workbook: {result.written}"))
     return EXIT_OK
 
 
 def cmd_feedback(args) -> int:
-    from .feedback import write_feedback
-
-    settings, plan, archive = _project_context(args)
-    out = Path(args.out) if args.out else feedback_dir(settings.project_dir)
-    files = write_feedback(archive, plan, settings, out)
-    for f in files:
+    result = app.feedback(_open(args), args.out)
+    for f in result.files:
         print(_t(f"{f.department}: {f.path}（要修正 {f.findings} 件）",
                  f"{f.department}: {f.path} ({counted(f.findings, 'finding')})"))
-    print(_t(f"差し戻し用ファイル {len(files)} 件を作成しました。",
-             f"Wrote {counted(len(files), 'return copy')}."))
+    print(_t(f"差し戻し用ファイル {len(result.files)} 件を作成しました。",
+             f"Wrote {counted(len(result.files), 'return copy')}."))
     return EXIT_OK
 
 
 def cmd_generate_scoring(args) -> int:
-    from .scoring import generate_scoring
-
-    settings, plan, archive = _project_context(args, archive="existing")
-    if not plan.members:
-        raise UserError(_t("計画マスタの「委員」シートに委員が登録されていません。",
-                           "The plan master lists no committee members (sheet 委員)."))
-    out = Path(args.out) if args.out else scoring_dir(settings.project_dir)
-    if archive is None:
-        print(_t(NOT_COLLECTED_SCORING_JA, NOT_COLLECTED_SCORING_EN), file=sys.stderr)
-    files = generate_scoring(plan, out, settings, archive, members=args.member or None)
-    for f in files:
+    project = _open(args, archive="existing")
+    if project.archive is None and project.plan.members:
+        print(_t(app.NOT_COLLECTED_SCORING_JA, app.NOT_COLLECTED_SCORING_EN), file=sys.stderr)
+    result = app.generate_scoring(project, args.out, args.member)
+    for f in result.files:
         print(_t(f"{f.member.name}: {f.path}（施策 {f.measures} 件）",
                  f"{f.member.name}: {f.path} ({counted(f.measures, 'measure')})"))
-    print(_t(f"中間評価票 {len(files)} 件を作成しました。", f"Wrote {counted(len(files), 'scoring form')}."))
+    print(_t(f"中間評価票 {len(result.files)} 件を作成しました。",
+             f"Wrote {counted(len(result.files), 'scoring form')}."))
     return EXIT_OK
+
+
+def cmd_check(args) -> int:
+    """``xlplan check``: print findings as a table or JSON; exit 0, 1 (errors) or 2."""
+    try:
+        project = _open(args, archive=None)
+    except app.PlanInvalid:
+        return EXIT_FAILED
+    result = app.check(project, args.paths)
+    if args.format == "json":
+        print(findings_json(result.findings, [f.to_dict() for f in result.files], args.lang))
+    else:
+        print(format_table(result.findings, args.lang))
+        print(_t(f"ファイル {len(result.files)} 件を確認しました。",
+                 f"Checked {counted(len(result.files), 'file')}."))
+    return result.exit_code
 
 
 def cmd_panel(args) -> int:
@@ -461,7 +367,13 @@ def build_parser(lang: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("out", nargs="?", default="xlplan-demo",
                    help=h("見本のプロジェクトフォルダ（既定: xlplan-demo）",
                           "folder of the sample project (default: xlplan-demo)"))
-    add_check_command(command, project_args, lang)
+    p = command("check", "回収したファイルを読み込んでチェック（保管はしない）",
+                "read returned files and list their findings (nothing is archived)", cmd_check)
+    p.add_argument("paths", nargs="+", help=h("ファイルまたはフォルダ", "files or folders"))
+    p.add_argument("--format", choices=("table", "json"), default="table",
+                   help=h("出力形式: table（表、既定）または json（すべての項目）",
+                          "output format: table (default) or json (every field)"))
+    project_args(p)
 
     p = command("collect", "回収フォルダのファイルを保管・チェックして記録",
                 "archive, check and record the files of the inbox", cmd_collect)

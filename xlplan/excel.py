@@ -243,11 +243,12 @@ class _Context:
         return path
 
     def settings(self):
-        from .settings import SettingsError, find_settings
+        from .app import find_project_settings
+        from .settings import SettingsError
 
         master = self.master()
         try:
-            return find_settings(self.path("project"), master, cwd=self.base)
+            return find_project_settings(self.path("project"), master, cwd=self.base)
         except SettingsError as exc:
             raise PanelError(str(exc)) from exc
 
@@ -270,21 +271,23 @@ class _Context:
         except FiscalYearError as exc:
             raise PanelError(f"評価年度「{value}」: {exc}") from exc
 
-    def plan(self, panel: PanelIO, code_when_invalid: int = EXIT_FAILED):
-        """The plan in the year asked for; master errors go to the findings table."""
-        from .findings import has_errors
-        from .plan import read_plan
+    def project(self, panel: PanelIO, archive: str | None = "require",
+                code_when_invalid: int = EXIT_FAILED):
+        """The project context (app.open_project) in the year asked for; master errors go to
+        the findings table and stop the action with ``code_when_invalid``."""
+        from .app import PlanInvalid, open_project
 
+        settings = self.settings()
         year = self.year()
-        plan, findings = read_plan(self.master())
-        if plan is None or has_errors(findings):
-            panel.write_table("xlplan_findings", FINDINGS_HEADER, _finding_rows(findings))
-            errors = [f for f in findings if f.severity == "error"]
+        try:
+            return open_project(settings, self.master(), year, archive)
+        except PlanInvalid as exc:
+            panel.write_table("xlplan_findings", FINDINGS_HEADER, _finding_rows(exc.findings))
+            errors = [f for f in exc.findings if f.severity == "error"]
             first = "\n".join(f"・{_where(f) or '-'}: {f.message('ja')}" for f in errors[:5])
             more = f"\n（ほか {len(errors) - 5} 件）" if len(errors) > 5 else ""
             raise PanelError(f"計画マスタに誤りがあります（{len(errors)} 件、「状況」シートの指摘一覧）。"
-                             f"直してから実行してください。\n{first}{more}", code_when_invalid)
-        return plan.with_year(year) if year else plan
+                             f"直してから実行してください。\n{first}{more}", code_when_invalid) from exc
 
 
 def _where(f) -> str:
@@ -300,76 +303,52 @@ def _finding_rows(findings) -> list[list]:
 
 def _status_rows(plan, archive, settings) -> list[list]:
     """The submission status as ``xlplan status`` prints it (the same rows, words and local
-    times: xlplan.status), one row per department, version or file."""
-    from .archive import submission_status
-    from .status import panel_rows, status_rows
+    times: app.status, xlplan.status), one row per department, version or file."""
+    from . import app
+    from .status import panel_rows
 
-    lines, others = submission_status(archive, plan)
-    return panel_rows(status_rows(lines, others, plan, "ja", settings.timezone))
-
-
-def _archive_if_any(settings):
-    """The project's archive when its database exists (generate must not create one)."""
-    from .archive import Archive
-
-    return Archive.existing(settings)
+    return panel_rows(app.status(app.Project(settings, plan, [], archive), "ja"))
 
 
-def _write_status(panel: PanelIO, plan, archive, settings) -> list[list]:
+def _write_status(panel: PanelIO, project) -> list[list]:
     """Write the status table; return its rows (empty without an archive)."""
-    if archive is None:
+    if project.archive is None:
         return []
-    rows = _status_rows(plan, archive, settings)
+    rows = _status_rows(project.plan, project.archive, project.settings)
     panel.write_table("xlplan_status", STATUS_HEADER, rows)
     return rows
 
 
 def _do_generate(ctx: _Context, panel: PanelIO) -> tuple[int, str]:
-    from .cli import _history
-    from .generate import generate
-    from .plan import deadline_findings
-    from .project import OUTBOX
-    from .template import TemplateError
-
-    settings = ctx.settings()
-    plan = ctx.plan(panel, code_when_invalid=EXIT_FINDINGS)  # as `xlplan generate`: 1
-    out = settings.project_dir / OUTBOX
-    try:
-        files = generate(plan, out, settings, history=_history(settings, plan))
-    except TemplateError as exc:
-        raise PanelError(f"様式を使えません: {exc}") from exc
-    lines = [f"・{f.department}: {f.path.name}（事業 {len(f.projects)} 件、入力欄 {f.inputs} か所）" for f in files]
-    _write_status(panel, plan, _archive_if_any(settings), settings)
-    warnings = deadline_findings(plan)
-    panel.write_table("xlplan_findings", FINDINGS_HEADER, _finding_rows(warnings))
-    notes = [f"※ {f.message('ja')}" for f in warnings]
-    return EXIT_OK, (f"{len(files)} 課分の入力用ファイルを作成しました（{plan.year.label_ja}）。\n"
-                     f"出力先: {out}\n" + "\n".join(lines + notes))
-
-
-def _project(ctx: _Context, panel: PanelIO, archive: str = "require"):
-    """(settings, plan, archive) as ``xlplan``'s archive commands take them (see
-    cli._project_context: 'create' for collect, 'require', or 'existing')."""
+    from . import app
     from .archive import Archive
 
-    settings = ctx.settings()
-    plan = ctx.plan(panel)
-    return settings, plan, Archive.opened(settings, archive)
+    project = ctx.project(panel, archive=None, code_when_invalid=EXIT_FINDINGS)  # as `xlplan generate`: 1
+    result = app.generate(project)
+    lines = [f"・{f.department}: {f.path.name}（事業 {len(f.projects)} 件、入力欄 {f.inputs} か所）"
+             for f in result.files]
+    project.archive = Archive.existing(project.settings)  # the status, when something was collected
+    _write_status(panel, project)
+    panel.write_table("xlplan_findings", FINDINGS_HEADER, _finding_rows(result.warnings))
+    notes = [f"※ {f.message('ja')}" for f in result.warnings]
+    return EXIT_OK, (f"{len(result.files)} 課分の入力用ファイルを作成しました（{project.plan.year.label_ja}）。\n"
+                     f"出力先: {result.out}\n" + "\n".join(lines + notes))
 
 
 def _do_collect(ctx: _Context, panel: PanelIO) -> tuple[int, str]:
+    from . import app
     from .project import INBOX
 
-    settings, plan, archive = _project(ctx, panel, archive="create")
-    inbox = ctx.path("inbox") or settings.project_dir / INBOX
+    project = ctx.project(panel, archive="create")
+    inbox = ctx.path("inbox") or project.settings.project_dir / INBOX
     if not inbox.exists():
         raise PanelError(f"回収フォルダが見つかりません: {inbox}")
-    summary = archive.collect([inbox], settings, plan)
-    findings = archive.findings([s.id for s in summary.new]) + summary.notices
-    panel.write_table("xlplan_findings", FINDINGS_HEADER, _finding_rows(findings))
-    rows = _write_status(panel, plan, archive, settings)
+    result = app.collect(project, [inbox])
+    summary = result.summary
+    panel.write_table("xlplan_findings", FINDINGS_HEADER, _finding_rows(result.findings))
+    rows = _write_status(panel, project)
     with_errors = sum(1 for s in summary.new if s.errors)
-    text = (f"回収・チェックしました（{plan.year.label_ja}）: 新規 {len(summary.new)} ファイル"
+    text = (f"回収・チェックしました（{project.plan.year.label_ja}）: 新規 {len(summary.new)} ファイル"
             f"（エラーのあるファイル {with_errors} 件）")
     if summary.known:
         text += f"、回収済みと同じ内容のため記録のみ {len(summary.known)} ファイル"
@@ -377,76 +356,67 @@ def _do_collect(ctx: _Context, panel: PanelIO) -> tuple[int, str]:
         text += f"、保管庫のファイルを修復して読み直し {len(summary.repaired)} ファイル"
     if summary.notices:
         text += f"、回収しなかったファイル {len(summary.notices)} 件（指摘一覧に理由）"
-    text += f"。\n回収フォルダ: {inbox}\n保管庫: {archive.db_path}\n"
+    text += f"。\n回収フォルダ: {inbox}\n保管庫: {project.archive.db_path}\n"
     text += "提出状況と指摘は下の表のとおりです。" if summary.new else "新しいファイルはありませんでした。"
     # A pinned choice (xlplan choose) hides newer files: say so where the coordinator looks.
     note = STATUS_HEADER.index("備考")
     text += "".join(f"\n※ {r[0]}: {r[note]}" for r in rows if r[note])
-    return (EXIT_FINDINGS if summary.has_errors else EXIT_OK), text
+    return (EXIT_FINDINGS if result.has_errors else EXIT_OK), text
 
 
 def _do_merge(ctx: _Context, panel: PanelIO) -> tuple[int, str]:
-    from .merge import write_merged
+    from . import app
     from .project import RESULTS, merged_path
 
-    settings, plan, archive = _project(ctx, panel)
-    out = merged_path(ctx.path("out") or settings.project_dir / RESULTS, plan.year)
-    written = write_merged(archive, plan, settings, out)
-    _write_status(panel, plan, archive, settings)
-    text = f"集計ファイルを作成しました（{plan.year.label_ja}）: {written}"
-    if written != out:
-        text += f"\n{out.name} は開かれているため、{written.name} に書き込みました。"
+    project = ctx.project(panel)
+    out = merged_path(ctx.path("out") or project.settings.project_dir / RESULTS, project.plan.year)
+    result = app.merge(project, out)
+    _write_status(panel, project)
+    text = f"集計ファイルを作成しました（{project.plan.year.label_ja}）: {result.written}"
+    if result.written != result.asked:
+        text += f"\n{result.asked.name} は開かれているため、{result.written.name} に書き込みました。"
     return EXIT_OK, text
 
 
 def _do_feedback(ctx: _Context, panel: PanelIO) -> tuple[int, str]:
-    from .feedback import write_feedback
-    from .project import feedback_dir
+    from . import app
 
-    settings, plan, archive = _project(ctx, panel)
-    out = feedback_dir(settings.project_dir)
-    files = write_feedback(archive, plan, settings, out)
-    _write_status(panel, plan, archive, settings)
-    lines = [f"・{f.department}: {f.path.name}（要修正 {f.findings} 件）" for f in files]
-    return EXIT_OK, (f"差し戻し用ファイル {len(files)} 件を作成しました（{plan.year.label_ja}）。\n"
-                     f"出力先: {out}\n" + "\n".join(lines))
+    project = ctx.project(panel)
+    result = app.feedback(project)
+    _write_status(panel, project)
+    lines = [f"・{f.department}: {f.path.name}（要修正 {f.findings} 件）" for f in result.files]
+    return EXIT_OK, (f"差し戻し用ファイル {len(result.files)} 件を作成しました（{project.plan.year.label_ja}）。\n"
+                     f"出力先: {result.out}\n" + "\n".join(lines))
 
 
 def _do_check_one(ctx: _Context, panel: PanelIO) -> tuple[int, str]:
-    from .check import check_files
+    from . import app
     from .findings import count_by_severity
 
-    settings = ctx.settings()
-    plan = ctx.plan(panel)
+    project = ctx.project(panel, archive=None)
     target = ctx.path("check_file")
     if target is None:
         raise PanelError("確認するファイルが設定されていません。「設定」シートの「確認するファイル」にパスを入力してください。")
     if not target.exists():
         raise PanelError(f"見つかりません: {target}")
-    result = check_files([target], settings, plan, keep_values=False)
+    result = app.check(project, [target])
     panel.write_table("xlplan_findings", FINDINGS_HEADER, _finding_rows(result.findings))
     counts = count_by_severity(result.findings)
     return result.exit_code, (
-        f"ファイル {len(result.files)} 件を確認しました（{plan.year.label_ja}、保管はしていません）: {target.name}\n"
+        f"ファイル {len(result.files)} 件を確認しました（{project.plan.year.label_ja}、保管はしていません）: {target.name}\n"
         f"エラー {counts['error']} 件、警告 {counts['warning']} 件、情報 {counts['info']} 件。指摘は下の表のとおりです。")
 
 
 def _do_generate_scoring(ctx: _Context, panel: PanelIO) -> tuple[int, str]:
-    from .project import scoring_dir
-    from .scoring import generate_scoring
+    from . import app
 
-    from .cli import NOT_COLLECTED_SCORING_JA
-
-    settings, plan, archive = _project(ctx, panel, archive="existing")
-    if not plan.members:
-        raise PanelError("計画マスタの「委員」シートに委員が登録されていません。")
-    out = scoring_dir(settings.project_dir)
-    files = generate_scoring(plan, out, settings, archive)
-    _write_status(panel, plan, archive, settings)
-    lines = [f"・{f.member.name}: {f.path.name}（施策 {f.measures} 件）" for f in files]
-    note = "" if archive is not None else NOT_COLLECTED_SCORING_JA + "\n"
-    return EXIT_OK, (f"中間評価票 {len(files)} 件を作成しました（{plan.year.label_ja}）。\n{note}"
-                     f"出力先: {out}\n" + "\n".join(lines))
+    project = ctx.project(panel, archive="existing")
+    result = app.generate_scoring(project)
+    _write_status(panel, project)
+    lines = [f"・{f.member.name}: {f.path.name}（施策 {f.measures} 件）" for f in result.files]
+    note = app.NOT_COLLECTED_SCORING_JA + "\n" if result.nothing_collected else ""
+    return EXIT_OK, (f"中間評価票 {len(result.files)} 件を作成しました（{project.plan.year.label_ja}）。\n{note}"
+                     f"出力先: {result.out}\n" + "\n".join(lines))
 
 
 _HANDLERS = {

@@ -378,7 +378,7 @@ def placeholder_resolver(context: RenderContext, sheet_project: Project | None):
 
 def _not_submitted() -> str:
     """The status word for 'no submission yet', from the archive's one vocabulary."""
-    from .archive import STATUS_MISSING  # the archive imports check, which imports this module
+    from .status import STATUS_MISSING
 
     return STATUS_MISSING
 

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .archive import STATUS_MISSING, Archive
+from .archive import Archive
+from .status import STATUS_MISSING
 from .excel_limits import CELL_TEXT_LIMIT, cut_text
 from .files import atomic_write, safe_filename
 from .generate import build_workbook

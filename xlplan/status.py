@@ -72,6 +72,11 @@ class Status:
         return self.code in ("submitted", "check", "fix")
 
 
+# The Japanese words of a department's status, as the workbooks and the merged tables write them.
+STATUS_MISSING, STATUS_FIX, STATUS_WARN, STATUS_OK = (
+    Status(code).text("ja") for code in ("missing", "fix", "check", "submitted"))
+
+
 def status_of_counted(sub) -> Status:
     """The status of a department by the submission that counts for it (None: 未提出)."""
     if sub is None:

@@ -1,0 +1,331 @@
+"""The application layer: xlplan's use cases, shared by the CLI (``xlplan.cli``) and the Excel
+panel (``xlplan.excel``).
+
+Each use case is a plain function that takes typed inputs (an opened :class:`Project`, paths,
+options, the language where it produces text) and returns a dataclass saying what was written,
+found or decided. Nothing here prints or writes to a panel: the two front ends parse their input,
+call these functions and display the result. A problem that stops a use case is an
+:class:`~xlplan.errors.XlplanError` (Japanese and English), or :class:`PlanInvalid` carrying the
+plan master's findings so each front end can show them its own way.
+
+The project context is resolved in one place (:func:`open_project`): settings, plan master (with
+its findings, in the year asked for), the archive with the "nothing collected yet" rule, and the
+earlier years' values (:func:`history`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import XlplanError
+from .findings import Finding, has_errors
+from .project import OUTBOX, RESULTS, feedback_dir, merged_path, scoring_dir
+
+# Scoring forms made before anything was collected carry no results (the CLI and panel say so).
+NOT_COLLECTED_SCORING_JA = "まだ回収していないため、評価票には各課の結果が入りません。"
+NOT_COLLECTED_SCORING_EN = "Nothing has been collected yet: the scoring forms carry no department results."
+
+
+class PlanInvalid(XlplanError):
+    """The plan master cannot be used (it has errors); ``findings`` are all of its findings."""
+
+    def __init__(self, findings: list[Finding]):
+        super().__init__("計画マスタの誤りを直してから実行してください。", "Fix the plan master first.")
+        self.findings = findings
+
+
+def in_words(exc: Exception) -> str:
+    """An error's message in the language of this run: both languages when the error carries
+    them (BilingualError, FiscalYearError), else its own (Japanese) text."""
+    text = getattr(exc, "text", None)
+    return text() if callable(text) else str(exc)
+
+
+def parse_year(text):
+    """The fiscal year written as ``text`` (R6, 令和6年度, 2024, FY2024), None for None;
+    XlplanError in both languages when it is not a year."""
+    from .fiscal import FiscalYearError, parse_fiscal_year
+
+    if text is None:
+        return None
+    try:
+        return parse_fiscal_year(text)
+    except FiscalYearError as exc:
+        raise XlplanError(exc.text("ja"), exc.text("en")) from exc
+
+
+def find_project_settings(project=None, master=None, cwd=None):
+    """The project's settings (SettingsError when there are none or they are wrong); their
+    ``unknown`` lists what xlplan ignored, for the front end to name."""
+    from .settings import find_settings
+
+    if cwd is None:
+        return find_settings(project, master)
+    return find_settings(project, master, cwd=cwd)
+
+
+@dataclass(frozen=True)
+class PlanLoad:
+    """A plan master read in the year asked for; ``plan`` is None when it has errors."""
+
+    plan: object
+    findings: list[Finding]
+
+
+def load_plan(master: Path, year=None) -> PlanLoad:
+    """The plan master at ``master`` in ``year`` (its own evaluation year when None)."""
+    from .plan import read_plan
+
+    plan, findings = read_plan(master)
+    if plan is None or has_errors(findings):
+        return PlanLoad(None, findings)
+    return PlanLoad(plan.with_year(year) if year else plan, findings)
+
+
+def history(settings, plan):
+    """Earlier years' reported values from the project's archive, when there is one."""
+    from .archive import Archive, ArchiveHistory
+
+    archive = Archive.existing(settings)
+    return ArchiveHistory(archive, plan) if archive is not None else None
+
+
+@dataclass
+class Project:
+    """What every use case works on: settings, the plan (in the year asked for) with the plan
+    master's findings (warnings only: errors stop :func:`open_project`), and the archive."""
+
+    settings: object
+    plan: object
+    findings: list[Finding] = field(default_factory=list)
+    archive: object = None
+
+
+def open_project(settings, master: Path | None = None, year=None, archive: str | None = "require",
+                 master_must_exist: bool = True) -> Project:
+    """The project context. ``master`` defaults to the settings' master; ``archive`` is
+    'create' (collect makes it), 'require' (NoArchive when nothing was collected yet),
+    'existing' (None then) or None (not opened). PlanInvalid when the master has errors."""
+    from .archive import Archive
+
+    master = Path(master) if master else settings.master
+    if master_must_exist and (master is None or not master.exists()):
+        raise XlplanError(f"計画マスタが見つかりません: {master}", f"Plan master not found: {master}")
+    loaded = load_plan(master, year)
+    if loaded.plan is None:
+        raise PlanInvalid(loaded.findings)
+    opened = Archive.opened(settings, archive) if archive else None
+    return Project(settings, loaded.plan, loaded.findings, opened)
+
+
+def missing_paths(paths) -> None:
+    """XlplanError naming every path that does not exist."""
+    missing = [str(p) for p in paths if not Path(p).exists()]
+    if missing:
+        raise XlplanError(f"見つかりません: {'、'.join(missing)}", f"Not found: {', '.join(missing)}")
+
+
+# --- status ----------------------------------------------------------------------------------
+
+def status(project: Project, lang: str | None = None) -> list[dict]:
+    """Every department's and member's status with every submission and its ID, the pinned
+    choices and what they hide, then the files that count for nobody (rows of xlplan.status)."""
+    from .archive import submission_status
+    from .status import status_rows
+
+    lines, others = submission_status(project.archive, project.plan)
+    return list(status_rows(lines, others, project.plan, lang, project.settings.timezone))
+
+
+# --- collect / recheck -----------------------------------------------------------------------
+
+@dataclass
+class RecheckResult:
+    """Archived files read again, and (submission, 'missing' or 'mismatch') for each recorded
+    file whose archived copy is gone or does not hash to what was recorded."""
+
+    rechecked: list
+    copy_problems: list
+
+
+@dataclass
+class CollectResult:
+    """What ``collect`` did: the archive's summary (new, known, repaired, notices) and the
+    findings of the new files and the notices together."""
+
+    summary: object
+    findings: list[Finding]
+    recheck: RecheckResult | None = None
+
+    @property
+    def has_errors(self) -> bool:
+        """True when a file collected has errors (exit status 1)."""
+        return self.summary.has_errors
+
+
+def recheck(project: Project) -> RecheckResult:
+    """Read every archived file of the year again against the plan and settings as they are now."""
+    rechecked = project.archive.recheck(project.settings, project.plan)
+    return RecheckResult(rechecked, project.archive.verify_copies(project.plan.year.short))
+
+
+def collect(project: Project, inboxes, rechecking: bool = False) -> CollectResult:
+    """Archive, check and record the files of ``inboxes`` (open the project with
+    archive='create'); with ``rechecking`` the archived files are read again first."""
+    missing_paths(inboxes)
+    again = recheck(project) if rechecking else None
+    summary = project.archive.collect(list(inboxes), project.settings, project.plan)
+    findings = project.archive.findings([s.id for s in summary.new]) + summary.notices
+    return CollectResult(summary, findings, again)
+
+
+# --- choose ----------------------------------------------------------------------------------
+
+def require_departments(plan, names, members: bool = False) -> None:
+    """XlplanError naming each department (or, with ``members``, committee member) that is not
+    in the plan master, with the master's names that look like it (a typo, a missing 課)."""
+    from difflib import get_close_matches
+
+    known = plan.department_names() + (
+        [m.name for m in plan.members] + [m.id for m in plan.members] if members else [])
+    unknown = [n for n in names or [] if n not in known]
+    if not unknown:
+        return
+    ja, en = [], []
+    for name in unknown:
+        near = get_close_matches(name, known, n=3, cutoff=0.4)
+        ja.append(f"担当課「{name}」は計画マスタにありません。" +
+                  (f"近い名前: {'、'.join(near)}" if near else
+                   f"登録されている担当課: {'、'.join(plan.department_names())}"))
+        en.append(f"The department '{name}' is not in the plan master. " +
+                  (f"Similar names: {', '.join(near)}" if near else
+                   f"Departments in the master: {', '.join(plan.department_names())}"))
+    raise XlplanError("\n".join(ja), "\n".join(en))
+
+
+@dataclass
+class ChooseResult:
+    """``outcome``: 'chosen' (``submission`` counts), 'lifted' (the choice was removed) or
+    'none-to-lift'; the archive the status is then read from."""
+
+    department: str
+    outcome: str
+    submission: int | None
+    archive: object
+
+
+def choose(project: Project, department: str, submission: int | None = None,
+           latest: bool = False) -> ChooseResult:
+    """Pin ``submission`` of ``department`` (or a committee member) for the merge, or with
+    ``latest`` lift the choice. Open the project with archive='existing': a department missing
+    from the master is named before the archive is asked for."""
+    from .archive import Archive
+
+    plan = project.plan
+    require_departments(plan, [department], members=True)
+    archive = Archive.require(project.settings)
+    year = plan.year.short
+    if latest:
+        lifted = archive.unpin(year, department)
+        return ChooseResult(department, "lifted" if lifted else "none-to-lift", None, archive)
+    if submission is None:
+        raise XlplanError("--submission ID（status に表示される ID）か --latest を指定してください。",
+                          "Give --submission ID (as status shows it) or --latest.")
+    chosen = {s.id: s for s in archive.submissions(year)}.get(submission)
+    scoring = chosen is not None and chosen.kind == "scoring"
+    key = (chosen.member if scoring else chosen.department) if chosen is not None else None
+    names = {department}
+    if scoring:  # a member by number or by name
+        names |= {m.id for m in plan.members if m.name == department}
+    if chosen is None or key not in names or not chosen.readable:
+        raise XlplanError(f"{department} の提出 ID {submission} は {plan.year.label_ja} にありません。",
+                          f"No submission {submission} of {department} in {plan.year.label_en}.")
+    archive.choose(year, key, submission)
+    return ChooseResult(department, "chosen", submission, archive)
+
+
+# --- writing: merge, feedback, scoring forms, department workbooks ---------------------------
+
+@dataclass
+class MergeResult:
+    """The merged workbook asked for and the one written (another name when it was open)."""
+
+    asked: Path
+    written: Path
+
+
+def merge(project: Project, out: Path | None = None, csv_dir: Path | None = None) -> MergeResult:
+    """Write the merged workbook (default 集計/集計_<year>.xlsx), the tables also as CSV."""
+    from .merge import write_merged
+
+    asked = Path(out) if out else merged_path(project.settings.project_dir / RESULTS, project.plan.year)
+    written = write_merged(project.archive, project.plan, project.settings, asked,
+                           csv_dir=Path(csv_dir) if csv_dir else None)
+    return MergeResult(asked, written)
+
+
+@dataclass
+class FilesResult:
+    """Files written into ``out`` (each with its own counts) and notices for the user."""
+
+    out: Path
+    files: list
+    nothing_collected: bool = False
+
+
+def feedback(project: Project, out: Path | None = None) -> FilesResult:
+    """Write return copies for the departments whose files need fixing (default 差し戻し)."""
+    from .feedback import write_feedback
+
+    out = Path(out) if out else feedback_dir(project.settings.project_dir)
+    return FilesResult(out, write_feedback(project.archive, project.plan, project.settings, out))
+
+
+def generate_scoring(project: Project, out: Path | None = None, members=None) -> FilesResult:
+    """Write one scoring form per committee member (open the project with archive='existing';
+    before anything was collected the forms carry no results: ``nothing_collected``)."""
+    from .scoring import generate_scoring as write_forms
+
+    if not project.plan.members:
+        raise XlplanError("計画マスタの「委員」シートに委員が登録されていません。",
+                          "The plan master lists no committee members (sheet 委員).")
+    out = Path(out) if out else scoring_dir(project.settings.project_dir)
+    files = write_forms(project.plan, out, project.settings, project.archive, members=members or None)
+    return FilesResult(out, files, nothing_collected=project.archive is None)
+
+
+@dataclass
+class GenerateResult:
+    """The department workbooks written into ``out`` and the deadline warnings of the plan."""
+
+    out: Path
+    files: list
+    warnings: list[Finding]
+
+
+def generate(project: Project, out: Path | None = None, departments=None) -> GenerateResult:
+    """Write one workbook per department (default 配布), with earlier years' values."""
+    from .generate import generate as write_workbooks
+    from .plan import deadline_findings
+    from .template import TemplateError
+
+    plan, settings = project.plan, project.settings
+    require_departments(plan, departments)
+    warnings = deadline_findings(plan)
+    out = Path(out) if out else settings.project_dir / OUTBOX
+    try:
+        files = write_workbooks(plan, out, settings, departments=departments or None,
+                                history=history(settings, plan))
+    except TemplateError as exc:
+        raise XlplanError(f"様式を使えません: {exc.text('ja')}",
+                          f"Template cannot be used: {exc.text('en')}") from exc
+    return GenerateResult(out, files, warnings)
+
+
+def check(project: Project, paths) -> object:
+    """Read ``paths`` (files or folders) and check them, archiving nothing: the CheckResult
+    (findings, files, exit_code)."""
+    from .check import check_files
+
+    missing_paths(paths)
+    return check_files(list(paths), project.settings, project.plan, keep_values=False)
