@@ -467,7 +467,7 @@ def _run(args) -> int:
     except KeyboardInterrupt:
         print(_t("中断しました。", "Interrupted."), file=sys.stderr)
         return EXIT_FAILED
-    except Exception as exc:  # last resort: a message and the log's place, never a traceback
+    except Exception:  # last resort: a message and the log's place, never a traceback
         if os.environ.get("XLPLAN_DEBUG") == "1":  # developers: show the traceback
             raise
         import traceback
