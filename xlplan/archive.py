@@ -397,7 +397,6 @@ class Archive:
                     sid = self._record(db, path, sha, size, archived, year, returned, findings,
                                        values, mtime, collected_at)
                     summary.new.append(self.submission(sid))
-                    _crash_hook(index)
                 else:
                     old = reread[index - len(pending) - 1]
                     report(index, total, Path(old.original_name))
@@ -737,13 +736,6 @@ def has_database(path: Path) -> bool:
                               ).fetchone() is not None
     except sqlite3.Error:
         return False
-
-
-def _crash_hook(index: int) -> None:
-    """Tests kill a collect run half-way (XLPLAN_TEST_CRASH_AFTER=n) to prove it is safe."""
-    limit = os.environ.get("XLPLAN_TEST_CRASH_AFTER")
-    if limit and index >= int(limit):
-        os._exit(99)
 
 
 @dataclass
