@@ -7,24 +7,10 @@ UTF-16 units, so an emoji counts two.
 
 from __future__ import annotations
 
-CELL_TEXT_LIMIT = 32767
+from .ooxml.text import CELL_LIMIT, cut_text, utf16_length  # noqa: F401 - one counting of UTF-16 units
+
+CELL_TEXT_LIMIT = CELL_LIMIT
 # An in-cell drop-down list is stored as one text "a,b,c".
 LIST_LIMIT = 255
 # A data validation's titles and messages (XlsxWriter refuses longer ones for the same reason).
 VALIDATION_TEXT_LIMITS = {"promptTitle": 32, "errorTitle": 32, "prompt": 255, "error": 255}
-
-
-def utf16_length(text: str) -> int:
-    """Length as Excel counts it (UTF-16 units)."""
-    return len(text.encode("utf-16-le", "surrogatepass")) // 2
-
-
-def cut_text(text: str | None, limit: int, mark: str = "…") -> str | None:
-    """``text`` within ``limit`` UTF-16 units, ending in ``mark`` when it had to be cut."""
-    if text is None or utf16_length(text) <= limit:
-        return text
-    keep = limit - utf16_length(mark)
-    text = text[:keep]
-    while utf16_length(text) > keep:
-        text = text[:-1]
-    return text + mark

@@ -29,8 +29,8 @@ from ..archive import Archive
 from ..files import atomic_write
 from ..generate import RenderContext, block_items, placeholder_resolver
 from ..ooxml.package import rewrite_package, sheet_parts
-from ..ooxml.text import (CELL_LIMIT, csv_field, set_text, sheet_name, stored_value, utf16_length,
-                          within_cell_limit, write_text, xlsxwriter_text)
+from ..ooxml.text import (CELL_LIMIT, csv_field, cut_text, set_text, sheet_name, stored_value,
+                          write_text, xlsxwriter_text)
 from ..ooxml.worksheet import RowFile, SheetSplice, spliced_sheet
 from ..plan import Plan
 from ..progress import progress
@@ -56,9 +56,7 @@ def _cut_note(where: str) -> str:
 def _cell_value(value, note: str = _CUT_NOTE):
     if isinstance(value, float) and pd.isna(value):
         return None
-    if isinstance(value, str) and len(value) > EXCEL_CELL_LIMIT // 2 and utf16_length(value) > EXCEL_CELL_LIMIT:
-        return within_cell_limit(value, EXCEL_CELL_LIMIT - utf16_length(note)) + note
-    return value
+    return cut_text(value, EXCEL_CELL_LIMIT, note) if isinstance(value, str) else value
 
 
 def _archived_note(row: dict) -> str:

@@ -113,6 +113,14 @@ def within_cell_limit(text: str, limit: int = CELL_LIMIT) -> str:
     return text
 
 
+def cut_text(text: str | None, limit: int, mark: str = "…") -> str | None:
+    """``text`` within ``limit`` UTF-16 units, ending in ``mark`` (an ellipsis, or a note saying
+    where the whole text is) when it had to be cut."""
+    if text is None or len(text) <= limit // 2 or utf16_length(text) <= limit:
+        return text
+    return within_cell_limit(text, limit - utf16_length(mark)) + mark
+
+
 def set_text(cell, value) -> None:
     """Put a string into an openpyxl cell as a string cell, never a formula; anything else as
     it is. openpyxl would take text starting with "=" for a formula and refuses control
@@ -219,27 +227,17 @@ def sheet_key(name: str) -> str:
     return unicodedata.normalize("NFKC", name).casefold()
 
 
-def _utf16_cut(text: str, units: int) -> str:
-    out, used = [], 0
-    for char in text:
-        used += 2 if ord(char) > 0xFFFF else 1
-        if used > units:
-            break
-        out.append(char)
-    return "".join(out)
-
-
 def sheet_name(text: str, taken: set[str], fallback: str = "Sheet") -> str:
     """A sheet name Excel accepts, made from ``text`` and added to ``taken``: at most 31
     characters, none of ``[]:*?/\\`` or characters a worksheet cannot hold, no apostrophe at
     either end, not empty, not "History", and unique among ``taken`` ignoring case (with a
     "(2)", "(3)" … suffix)."""
     base = _SHEET_FORBIDDEN.sub("_", _UNSTORABLE.sub("_", text))
-    base = _utf16_cut(base.strip("'"), SHEET_NAME_LIMIT).strip("'") or fallback
+    base = within_cell_limit(base.strip("'"), SHEET_NAME_LIMIT).strip("'") or fallback
     keys = {sheet_key(t) for t in taken} | {sheet_key(r) for r in RESERVED_SHEET_NAMES}
     title, n = base, 2
     while sheet_key(title) in keys:
         suffix = f"({n})"
-        title, n = _utf16_cut(base, SHEET_NAME_LIMIT - len(suffix)).rstrip("'") + suffix, n + 1
+        title, n = within_cell_limit(base, SHEET_NAME_LIMIT - len(suffix)).rstrip("'") + suffix, n + 1
     taken.add(title)
     return title
