@@ -272,7 +272,7 @@ def render_workbook(plan: Plan, department: str, settings: Settings, spec: Templ
                              block_items(context, None), {}, roles["evaluation"])
     for item in rendered:
         if item.reference:
-            wb[item.sheet].cell(item.row, item.column).fill = PatternFill("solid", fgColor=reference_fill)
+            reference_look(wb[item.sheet].cell(item.row, item.column), reference_fill)
     _finish_inputs(wb, context, [r for r in rendered if r.input], input_fill, blank_fill)
     cover_title = sheet_name(roles["cover"], taken - {roles["cover"]})
     ws_cover = wb.create_sheet(cover_title, 0)
@@ -502,23 +502,30 @@ def _sheet_count(context: RenderContext, sheet: str | None) -> Formula:
 
 
 def _resolve_blank_totals(ws, context: RenderContext) -> None:
-    """Give the cover's total its expression: the sum of the cover's per-sheet counting cells,
-    plus the missing inputs of every sheet that has no counting cell on the cover (a one-sheet
-    layout's cover, or a custom cover that shows the total only)."""
-    cells, counted = [], set()
-    for row in ws.iter_rows():
-        for c in row:
-            sheets = context.counting_formulas.get(c.value) if isinstance(c.value, str) else None
-            if sheets:
-                cells.append(c.coordinate)
-                counted |= sheets
-    uncounted = [i for i in context.inputs if i.sheet not in counted]
-    terms = cells + ([missing_count_expression(uncounted)] if uncounted else [])
-    total = f"SUM({','.join(terms)})" if cells else (terms[0] if terms else "0")
+    """Give the cover's total its expression (see _resolve_total_text)."""
+    replace = _resolve_total_text(context, [(c.coordinate, c.value) for row in ws.iter_rows() for c in row])
     for row in ws.iter_rows():
         for c in row:
             if isinstance(c.value, str) and BLANKS_MARK in c.value:
-                c.value = c.value.replace(BLANKS_MARK, total)
+                c.value = replace(c.value)
+
+
+def _resolve_total_text(context: RenderContext, cells: list[tuple[str, object]]):
+    """The function that puts the cover's total into a cell's text, given the cover's cells
+    (coordinate, value) in reading order: the sum of the cover's per-sheet counting cells, plus
+    the missing inputs of every sheet that has no counting cell on the cover (a one-sheet
+    layout's cover, or a custom cover that shows the total only). One rule for the openpyxl
+    and the XML render."""
+    found, counted = [], set()
+    for coordinate, value in cells:
+        sheets = context.counting_formulas.get(value) if isinstance(value, str) else None
+        if sheets:
+            found.append(coordinate)
+            counted |= sheets
+    uncounted = [i for i in context.inputs if i.sheet not in counted]
+    terms = found + ([missing_count_expression(uncounted)] if uncounted else [])
+    total = f"SUM({','.join(terms)})" if found else (terms[0] if terms else "0")
+    return lambda text: text.replace(BLANKS_MARK, total)
 
 
 # --- required inputs: one rule for the cover's count and for check ---------------------------
@@ -630,11 +637,22 @@ def _field_kind(spec: FieldSpec, indicator: Indicator | None) -> str:
 
 
 def _finish_inputs(wb, context: RenderContext, rendered: list[RenderedCell], input_fill, blank_fill) -> None:
+    validations: dict[tuple, DataValidation] = {}
+    for item, record in input_records(context, rendered):
+        ws = wb[item.sheet]
+        wb.defined_names[record.name] = DefinedName(record.name, attr_text=cell_range(item.sheet, item.coordinate))
+        input_look(ws[item.coordinate], record.kind, input_fill)
+        _add_validation(ws, validations, _validation(record.kind, record, context.plan), item.coordinate)
+        if record.required:
+            ws.conditional_formatting.add(item.coordinate, blank_rule(item.coordinate, blank_fill))
+
+
+def input_records(context: RenderContext, rendered: list[RenderedCell]):
+    """Each rendered input cell with its metadata record (also appended to ``context.inputs``):
+    name, field, kind, required flag, label, unit and choices, one rule for every renderer."""
     plan = context.plan
     project_index = {p.id: i for i, p in enumerate(plan.projects, start=1)}
-    validations: dict[tuple, DataValidation] = {}
     for item in rendered:
-        ws = wb[item.sheet]
         project: Project = item.input.payload["project"]
         indicator: Indicator | None = item.input.payload.get("indicator")
         year: FiscalYear | None = item.input.payload.get("year")
@@ -661,20 +679,30 @@ def _finish_inputs(wb, context: RenderContext, rendered: list[RenderedCell], inp
                            required, label, indicator.no if indicator else None,
                            year.short if year else None, unit, choices)
         context.inputs.append(record)
-        wb.defined_names[name] = DefinedName(name, attr_text=cell_range(item.sheet, item.coordinate))
-        cell = ws[item.coordinate]
-        cell.protection = Protection(locked=False)
-        cell.fill = PatternFill("solid", fgColor=input_fill)
-        if kind in (TEXT, MILESTONE):
-            old = cell.alignment
-            cell.alignment = Alignment(horizontal=old.horizontal, vertical="top", wrap_text=True)
-        if kind in (QUANTITY, PERCENT):
-            cell.number_format = "#,##0.0" if kind == PERCENT else "#,##0.##"
-        _add_validation(ws, validations, _validation(kind, record, plan), item.coordinate)
-        if required:
-            ws.conditional_formatting.add(item.coordinate, FormulaRule(
-                formula=[blank_condition(item.coordinate)],
-                fill=PatternFill("solid", fgColor=blank_fill, bgColor=blank_fill)))
+        yield item, record
+
+
+def input_look(cell, kind: str, input_fill: str) -> None:
+    """Give an openpyxl cell the look of an input cell of ``kind``: unlocked, coloured, text
+    wrapped at the top, numbers formatted."""
+    cell.protection = Protection(locked=False)
+    cell.fill = PatternFill("solid", fgColor=input_fill)
+    if kind in (TEXT, MILESTONE):
+        old = cell.alignment
+        cell.alignment = Alignment(horizontal=old.horizontal, vertical="top", wrap_text=True)
+    if kind in (QUANTITY, PERCENT):
+        cell.number_format = "#,##0.0" if kind == PERCENT else "#,##0.##"
+
+
+def reference_look(cell, reference_fill: str) -> None:
+    """Give an openpyxl cell the 'reference only' look (a past year's value)."""
+    cell.fill = PatternFill("solid", fgColor=reference_fill)
+
+
+def blank_rule(coordinate: str, blank_fill: str) -> FormulaRule:
+    """The conditional format that highlights a required input cell while it is blank."""
+    return FormulaRule(formula=[blank_condition(coordinate)],
+                       fill=PatternFill("solid", fgColor=blank_fill, bgColor=blank_fill))
 
 
 def _add_validation(ws, validations: dict[tuple, DataValidation], dv: DataValidation,
@@ -772,6 +800,17 @@ def _locked_cells(wb, inputs: set[tuple[str, str]]) -> dict[str, dict[int, list]
 
 def _metadata(plan: Plan, department: str, spec: TemplateSpec, context: RenderContext, wb) -> dict:
     inputs = {(i.sheet, i.cell) for i in context.inputs}
+    return metadata_data(plan, department, spec, context, [ws.title for ws in wb.worksheets],
+                         _locked_cells(wb, inputs),
+                         {ws.title: len(ws.data_validations.dataValidation) for ws in wb.worksheets})
+
+
+def metadata_data(plan: Plan, department: str, spec: TemplateSpec, context: RenderContext,
+                  sheets: list[str], locked: dict[str, dict[int, list]],
+                  validations: dict[str, int]) -> dict:
+    """The metadata of a rendered workbook (signed by the caller), from its sheet names, its
+    locked cells per sheet and row, and its number of validations per sheet: one function for
+    the openpyxl render and the XML render."""
     return {
         "format": FORMAT_VERSION,
         "kind": spec.id,
@@ -783,9 +822,9 @@ def _metadata(plan: Plan, department: str, spec: TemplateSpec, context: RenderCo
         "year": plan.year.short,
         "department": department,
         "projects": [p.id for p in _recipient_projects(context)],
-        "sheets": [ws.title for ws in wb.worksheets],
+        "sheets": sheets,
         "fields": [i.to_dict() for i in context.inputs],
-        "fingerprint": locked_fingerprint(_locked_cells(wb, inputs)),
-        "validations": {ws.title: len(ws.data_validations.dataValidation) for ws in wb.worksheets},
+        "fingerprint": locked_fingerprint(locked),
+        "validations": validations,
         "checks": context.spec.checks,
     }

@@ -1,0 +1,637 @@
+"""Department workbooks rendered at XML level from a layout compiled once.
+
+The openpyxl render (``generate.build_workbook``) loads the template, copies every cell with
+its look into new sheets and saves: a few hundred milliseconds a workbook. A plan where every
+department has projects of its own (a city plan) cannot be stamped from one prototype, so it
+paid that for each department. Here a layout is *compiled* once per plan: its template cells
+(values, style indexes), its blocks, merged ranges, row heights, print titles, and the parts and
+fragments that do not change between departments, cut from one openpyxl render of the layout
+(sheet properties, views, columns, protection, page set-up, workbook properties, theme). Each
+department is then rendered by filling those fragments: the placeholders are resolved by the
+same functions as the openpyxl render (``placeholder_resolver``, ``block_items``), the input
+records and validations come from ``input_records`` and ``_validation``, the metadata from
+``metadata_data``; cells are written through ``ooxml.text`` and the package through
+``ooxml.package``.
+
+The output is the openpyxl render's, part for part (canonical XML; tests/test_xmlrender.py). The
+style sheet depends on the order in which a department's cells first use the input and
+reference looks; for each such order it is made once with openpyxl from the template (the same
+library calls as the render) and cached. A layout or a department with anything outside what is
+compiled here (a template value of an unusual type, a sheet part with drawings) raises
+``NotCompilable`` and ``generate`` falls back to the openpyxl render.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+import zipfile
+from dataclasses import dataclass, field
+
+from openpyxl.formatting.rule import FormulaRule  # noqa: F401  (re-exported look, see _styles)
+from openpyxl.styles import PatternFill
+
+from .metadata import METADATA_SHEET, metadata_rows
+from .ooxml.package import PackageWriter, raw_entry, sheet_parts
+from .ooxml.text import clean_text, encode_escapes, sheet_name, stored_value, xml_escape
+from .ooxml.worksheet import column_letter
+from .plan import Plan, Project
+from .settings import Settings
+from .template import (Formula, Input, Link, Locked, RenderedCell, TemplateSpec, _blocks, _render_value,
+                       cell_range, copy_look, template_fill)
+
+_CELL_LIMIT = 32767  # openpyxl cuts a string it stores to this many characters
+
+
+class NotCompilable(Exception):
+    """The layout (or one department's values) needs something the XML render does not do:
+    the caller renders with openpyxl instead."""
+
+
+# --- values as openpyxl binds and writes them --------------------------------------------------
+
+
+def _bind(value) -> tuple[object, str]:
+    """(value, data type) as openpyxl's ``cell.value = value`` stores it."""
+    if value is None:
+        return None, "n"
+    if isinstance(value, bool):
+        return value, "b"
+    if isinstance(value, (int, float)):
+        return value, "n"
+    if isinstance(value, str):
+        value = value[:_CELL_LIMIT]
+        if len(value) > 1 and value.startswith("="):
+            return value, "f"
+        if value in _ERROR_CODES:
+            raise NotCompilable("an error value")
+        return value, "s"
+    raise NotCompilable(f"a value of type {type(value).__name__}")
+
+
+_ERROR_CODES = ('#NULL!', '#DIV/0!', '#VALUE!', '#REF!', '#NAME?', '#NUM!', '#N/A')
+
+
+def _bind_text(value) -> tuple[object, str]:
+    """(value, data type) as ``ooxml.text.set_text`` stores it: a string is always a string."""
+    if not isinstance(value, str):
+        return _bind(value)
+    stored = encode_escapes(clean_text(value))
+    if stored and not stored.strip():
+        stored = "".join(f"_x{ord(c):04X}_" for c in stored)
+    return stored[:_CELL_LIMIT], "s"
+
+
+def _number(value) -> str:
+    return "%.16g" % value
+
+
+def _attribute(text: str) -> str:
+    return xml_escape(text, quote=False).replace('"', "&quot;").replace("\n", "&#10;") \
+        .replace("\r", "&#13;").replace("\t", "&#9;")
+
+
+def _cell_xml(ref: str, value, kind: str, style: int | None) -> str:
+    s = f' s="{style}"' if style is not None else ""
+    if kind == "f":
+        return f'<c r="{ref}"{s}><f>{xml_escape(value[1:])}</f><v/></c>'
+    if kind == "s":
+        if value == "":
+            return f'<c r="{ref}"{s} t="inlineStr"/>'
+        space = ' xml:space="preserve"' if value != value.strip() else ""
+        return f'<c r="{ref}"{s} t="inlineStr"><is><t{space}>{xml_escape(value)}</t></is></c>'
+    if value is None:
+        return f'<c r="{ref}"{s} t="{kind}"/>'
+    return f'<c r="{ref}"{s} t="{kind}"><v>{_number(value)}</v></c>'
+
+
+# --- the compiled layout ------------------------------------------------------------------------
+
+
+@dataclass
+class _TemplateCell:
+    column: int          # output column (the template's minus the control column)
+    value: object
+    style: int | None    # index of the template cell's look, None for no look
+    data: bool           # the value holds a placeholder
+    coordinate: str
+
+
+@dataclass
+class _SheetTemplate:
+    label: str
+    blocks: list
+    cells: dict[int, list[_TemplateCell]]
+    heights: dict[int, float]
+    merges: list[tuple[int, int, int, int]]   # (min_row, min_col, max_row, max_col), template order
+    print_titles: tuple[int, int] | None
+    max_col: int
+    head: str = ""       # <worksheet …><sheetPr …> before <dimension>
+    views: str = ""      # after <dimension/> up to <sheetData>
+    protection: str = ""
+    printing: str = ""   # printOptions, pageMargins, pageSetup …
+
+
+@dataclass
+class _Sheet:
+    """One output sheet while a department is rendered."""
+
+    title: str
+    template: _SheetTemplate
+    cells: dict[tuple[int, int], list] = field(default_factory=dict)  # (row, col) → [value, type, look]
+    heights: dict[int, float] = field(default_factory=dict)
+    merges: list[tuple[int, int, int, int]] = field(default_factory=list)
+    links: dict[tuple[int, int], str] = field(default_factory=dict)
+    print_titles: tuple[int, int] | None = None
+    validations: list = field(default_factory=list)   # [DataValidation, [coordinates]]
+    blanks: list[str] = field(default_factory=list)   # coordinates highlighted while blank
+
+
+_VARIABLE_TAIL = ("mergeCells", "conditionalFormatting", "dataValidations", "hyperlinks")
+_BEFORE_MERGES = ("sheetProtection", "scenarios", "autoFilter")
+_AFTER_LINKS = ("printOptions", "pageMargins", "pageSetup", "headerFooter", "rowBreaks", "colBreaks")
+_ELEMENT = re.compile(r"<(\w+)\b[^>]*?(?:/>|>.*?</\1>)", re.S)
+
+
+def _fragments(xml: str, sheet: _SheetTemplate) -> None:
+    """Cut the constant fragments of a sheet out of one openpyxl render of it."""
+    start = xml.index("<dimension")
+    sheet.head = xml[:start]
+    sheet.views = xml[xml.index("/>", start) + 2:xml.index("<sheetData")]
+    tail_at = xml.find("</sheetData>")
+    tail = xml[tail_at + len("</sheetData>"):] if tail_at >= 0 else xml[xml.index("<sheetData/>") + 12:]
+    tail = tail[:tail.rindex("</worksheet>")]
+    before, after = [], []
+    for match in _ELEMENT.finditer(tail):
+        name = match.group(1)
+        if name in _BEFORE_MERGES:
+            before.append(match.group(0))
+        elif name in _AFTER_LINKS:
+            after.append(match.group(0))
+        elif name not in _VARIABLE_TAIL:
+            raise NotCompilable(f"<{name}> in a sheet")
+    sheet.protection, sheet.printing = "".join(before), "".join(after)
+
+
+class CompiledLayout:
+    """A layout compiled for one plan and settings: renders a department's workbook as bytes."""
+
+    def __init__(self, plan: Plan, settings: Settings, spec: TemplateSpec, sample: list[Project]):
+        from .generate import build_workbook
+
+        self.plan, self.settings, self.spec = plan, settings, spec
+        wb = spec.load_workbook()
+        roles = spec.sheets
+        self.roles = [r for r in ("cover", "project", "evaluation") if r in roles]
+        self.sheets: dict[str, _SheetTemplate] = {}
+        self.style_source: dict[int, tuple[str, str]] = {}
+        for role in self.roles:
+            if roles[role] not in wb.sheetnames:
+                raise NotCompilable(f"no sheet {roles[role]}")
+            self.sheets[role] = self._compile_sheet(wb[roles[role]], roles[role])
+        self.taken = set(roles.values()) | set(wb.sheetnames) | {METADATA_SHEET}
+        self.fills = {label: template_fill(wb, spec, label, default) for label, default in
+                      (("入力欄", "FFF9E5"), ("未入力", "FCE4D6"), ("参照のみ", "F2F2F2"))}
+        # One openpyxl render of the layout gives every fragment that is the same for all.
+        sample_wb, _ = build_workbook(plan, "xlplan-compile", settings, spec, projects=sample)
+        buffer = io.BytesIO()
+        sample_wb.save(buffer)
+        self._cut(buffer, [ws.title for ws in sample_wb.worksheets])
+        self._styles: dict[tuple, tuple[bytes, dict, int | None]] = {}
+
+    # compile -----------------------------------------------------------------------------------
+
+    def _compile_sheet(self, ws, label: str) -> _SheetTemplate:
+        max_col = ws.max_column
+        cells: dict[int, list[_TemplateCell]] = {}
+        heights: dict[int, float] = {}
+        for row in range(1, ws.max_row + 1):
+            cells[row] = []
+            for col in range(2, max_col + 1):
+                src = ws.cell(row, col)
+                style = src.style_id if src.has_style else None
+                if style is not None:
+                    self.style_source.setdefault(style, (ws.title, src.coordinate))
+                data = isinstance(src.value, str) and "{{" in src.value
+                if not data:
+                    _bind(src.value)  # refuses a type the XML render does not write
+                cells[row].append(_TemplateCell(col - 1, src.value, style, data, src.coordinate))
+            height = ws.row_dimensions[row].height
+            if height:
+                heights[row] = height
+        merges = [(m.min_row, m.min_col, m.max_row, m.max_col) for m in ws.merged_cells.ranges]
+        titles = None
+        if ws.print_title_rows:
+            first, last = (int(x) for x in re.findall(r"\d+", ws.print_title_rows)[:2])
+            titles = (first, last)
+        if ws.print_title_cols:
+            raise NotCompilable("print title columns")
+        return _SheetTemplate(label, _blocks(ws), cells, heights, merges, titles, max_col)
+
+    def _cut(self, buffer: io.BytesIO, titles: list[str]) -> None:
+        with zipfile.ZipFile(buffer) as zf:
+            parts = sheet_parts(zf)
+            names = zf.namelist()
+            extra = [n for n in names if not (n.startswith("xl/worksheets/") or n in _KNOWN_PARTS)]
+            if extra:
+                raise NotCompilable(f"parts {extra}")
+            by_role = {"cover": titles[0], "evaluation": titles[-2], METADATA_SHEET: titles[-1]}
+            if "project" in self.sheets:
+                by_role["project"] = titles[1]
+            for role, title in by_role.items():
+                xml = zf.read(parts[title]).decode("utf-8")
+                if role == METADATA_SHEET:
+                    self.metadata_sheet = _SheetTemplate("", [], {}, {}, [], None, 0)
+                    _fragments(xml, self.metadata_sheet)
+                else:
+                    _fragments(xml, self.sheets[role])
+            self.raw = {n: raw_entry(buffer, zf.getinfo(n)) for n in ("docProps/app.xml", "xl/theme/theme1.xml",
+                                                                      "_rels/.rels")}
+            self.core = zf.read("docProps/core.xml").decode("utf-8")
+            workbook = zf.read("xl/workbook.xml").decode("utf-8")
+            self.workbook_head = workbook[:workbook.index("<sheets>")]
+            end = workbook.find("</definedNames>")
+            self.workbook_tail = workbook[end + len("</definedNames>"):] if end >= 0 else \
+                workbook[workbook.index("</sheets>") + len("</sheets>"):]
+            types = zf.read("[Content_Types].xml").decode("utf-8")
+            sheet_types = re.findall(r'<Override PartName="/xl/worksheets/[^"]*"[^>]*/>', types)
+            at = types.index(sheet_types[0])
+            self.types_head = types[:at]
+            self.types_tail = types[at:].replace("".join(sheet_types), "", 1)
+            self.sheet_type = sheet_types[0]
+
+    # render ------------------------------------------------------------------------------------
+
+    def render(self, department: str, projects: list[Project], history=None) -> tuple[bytes, int]:
+        """The department's workbook (bytes) and its number of input cells."""
+        from .generate import (RenderContext, _recipient_projects, _resolve_total_text, _validation,
+                               block_items, input_records, metadata_data, placeholder_resolver)
+
+        context = RenderContext(self.plan, department, self.spec, history, None, {}, projects)
+        taken = set(self.taken)
+        roles = self.spec.sheets
+        sheets: list[_Sheet] = []
+        rendered: list[RenderedCell] = []
+        if "project" in self.sheets:
+            for project in _recipient_projects(context):
+                title = sheet_name(f"{project.id} {project.name}", taken)
+                context.sheet_of_project[project.id] = title
+                sheet = _Sheet(title, self.sheets["project"])
+                rendered += self._render_sheet(sheet, placeholder_resolver(context, project),
+                                               block_items(context, project), {})
+                sheets.append(sheet)
+        evaluation_title = sheet_name(roles["evaluation"], taken - {roles["evaluation"]})
+        evaluation = _Sheet(evaluation_title, self.sheets["evaluation"])
+        rendered += self._render_sheet(evaluation, placeholder_resolver(context, None),
+                                       block_items(context, None), {})
+        sheets.append(evaluation)
+        by_title = {s.title: s for s in sheets}
+        render_order: dict = {}
+        for item in rendered:
+            if item.reference:
+                cell = by_title[item.sheet].cells[(item.row, item.column)]
+                cell[2] = ("ref", cell[2])
+                render_order.setdefault(cell[2], None)
+        names = []
+        shared: dict[tuple, list] = {}
+        for item, record in input_records(context, [r for r in rendered if r.input]):
+            sheet = by_title[item.sheet]
+            names.append((record.name, cell_range(item.sheet, item.coordinate)))
+            cell = sheet.cells[(item.row, item.column)]
+            cell[2] = (("input", record.kind), cell[2])
+            render_order.setdefault(cell[2], None)
+            dv = _validation(record.kind, record, self.plan)
+            key = (sheet.title, dv.type, dv.operator, dv.formula1, dv.formula2, dv.allow_blank,
+                   dv.showErrorMessage, dv.showInputMessage, dv.errorStyle, dv.errorTitle, dv.error,
+                   dv.promptTitle, dv.prompt)
+            if key not in shared:
+                shared[key] = [dv, []]
+                sheet.validations.append(shared[key])
+            shared[key][1].append(item.coordinate)
+            if record.required:
+                sheet.blanks.append(item.coordinate)
+        cover_title = sheet_name(roles["cover"], taken - {roles["cover"]})
+        cover = _Sheet(cover_title, self.sheets["cover"])
+        self._render_sheet(cover, placeholder_resolver(context, None), block_items(context, None),
+                           {"evaluation_sheet": evaluation_title})
+        self._resolve_blank_totals(cover, context, _resolve_total_text)
+        sheets.insert(0, cover)
+        inputs = {(i.sheet, i.cell) for i in context.inputs}
+        metadata = metadata_data(self.plan, department, self.spec, context, [s.title for s in sheets],
+                                 {s.title: _locked(s, inputs) for s in sheets},
+                                 {s.title: len(s.validations) for s in sheets})
+        write_order = {cell[2]: None for s in sheets for _, cell in sorted(s.cells.items())
+                       if isinstance(cell[2], tuple)}
+        styles, looks, dxf = self._styles_for(tuple(render_order), tuple(write_order),
+                                              any(s.blanks for s in sheets))
+        return self._package(sheets, names, metadata, styles, looks, dxf), len(context.inputs)
+
+    def _render_sheet(self, sheet: _Sheet, resolve, items, base: dict) -> list[RenderedCell]:
+        """template.render_sheet at XML level: the same blocks, values and rows."""
+        template = sheet.template
+        inputs: list[RenderedCell] = []
+        row_map: dict[int, list[int]] = {}
+        out_row = 1
+        for block in template.blocks:
+            repetitions = [{}] if block.tag is None else items(block.tag)
+            for item in repetitions:
+                context = {**base, **item}
+                for tpl_row in block.rows:
+                    for src in template.cells[tpl_row]:
+                        rendered = _render_value(src.value, resolve, context, template.label, src.coordinate)
+                        self._place(sheet, out_row, src, rendered, inputs)
+                    height = template.heights.get(tpl_row)
+                    if height:
+                        sheet.heights[out_row] = height
+                    row_map.setdefault(tpl_row, []).append(out_row)
+                    out_row += 1
+        self._merges(sheet, row_map)
+        if template.print_titles:
+            first, last = template.print_titles
+            mapped = [r for t in range(first, last + 1) for r in row_map.get(t, [])]
+            if mapped:
+                sheet.print_titles = (min(mapped), max(mapped))
+        return inputs
+
+    @staticmethod
+    def _place(sheet: _Sheet, row: int, src: _TemplateCell, rendered, inputs: list[RenderedCell]) -> None:
+        look = src.style
+        if isinstance(rendered, Input):
+            inputs.append(RenderedCell(sheet.title, row, src.column, rendered))
+            value = (None, "n")
+        elif isinstance(rendered, Formula):
+            value = _bind(rendered.text)
+        elif isinstance(rendered, Link):
+            value = _bind_text(rendered.text)
+            sheet.links[(row, src.column)] = f"#{rendered.target}"
+            if value[0] is None:
+                value = _bind(f"#{rendered.target}")
+        elif isinstance(rendered, Locked):
+            value = _bind_text(rendered.value)
+            if rendered.reference:
+                inputs.append(RenderedCell(sheet.title, row, src.column, reference=True))
+        elif src.data:
+            value = _bind_text(rendered)
+        else:
+            value = _bind(rendered)
+        sheet.cells[(row, src.column)] = [value[0], value[1], look]
+
+    @staticmethod
+    def _merges(sheet: _Sheet, row_map: dict[int, list[int]]) -> None:
+        """template._copy_merges: ranges inside a block repeat with it, others stretch. Kept as
+        openpyxl keeps them (a set of ranges, a range inside another one skipped), so they are
+        written in the same order."""
+        ranges: set[tuple[int, int, int, int]] = set()
+
+        def merge(top, bottom, left, right):
+            if top == bottom and left == right:
+                return
+            if any(r[0] <= top and r[1] <= left and bottom <= r[2] and right <= r[3] for r in ranges):
+                return
+            ranges.add((top, left, bottom, right))
+
+        for min_row, min_col, max_row, max_col in sheet.template.merges:
+            if max_col < 2:
+                continue
+            left, right = max(min_col, 2) - 1, max_col - 1
+            rows = range(min_row, max_row + 1)
+            counts = {len(row_map.get(r, [])) for r in rows}
+            if len(counts) == 1 and counts != {1}:
+                for k in range(counts.pop()):
+                    merge(row_map[min_row][k], row_map[max_row][k], left, right)
+                continue
+            present = [row_map[r] for r in rows if row_map.get(r)]
+            if present:
+                merge(min(present[0]), max(present[-1]), left, right)
+        sheet.merges = list(ranges)
+
+    @staticmethod
+    @staticmethod
+    def _resolve_blank_totals(cover: _Sheet, context, total_text) -> None:
+        """generate._resolve_blank_totals on an XML-rendered cover."""
+        from .generate import BLANKS_MARK
+
+        cells = sorted(cover.cells.items())
+        replace = total_text(context, [(f"{column_letter(c - 1)}{r}", cell[0]) for (r, c), cell in cells])
+        for _, cell in cells:
+            if isinstance(cell[0], str) and BLANKS_MARK in cell[0]:
+                cell[0], cell[1] = _bind(replace(cell[0]))
+
+    # styles ------------------------------------------------------------------------------------
+
+    def _styles_for(self, render_order: tuple, write_order: tuple, blanks: bool):
+        """styles.xml for a department whose cells first take the input and reference looks in
+        ``render_order`` and are first written in ``write_order``; made once per such order with
+        openpyxl from the template, as the openpyxl render registers them."""
+        key = (render_order, write_order, blanks)
+        if key not in self._styles:
+            self._styles[key] = self._make_styles(render_order, write_order, blanks)
+        return self._styles[key]
+
+    def _make_styles(self, render_order, write_order, blanks):
+        from .generate import blank_rule, input_look, reference_look
+
+        wb = self.spec.load_workbook()
+        ws = wb.create_sheet("__looks")
+        cells = {}
+        for i, look in enumerate(render_order, start=1):
+            cell = ws.cell(i, 1)
+            mod, base = look
+            if base is not None:
+                title, coordinate = self.style_source[base]
+                copy_look(wb[title][coordinate], cell)
+            if mod == "ref":
+                reference_look(cell, self.fills["参照のみ"])
+            else:
+                input_look(cell, mod[1], self.fills["入力欄"])
+            cells[look] = cell
+        looks = {look: cells[look].style_id for look in write_order}
+        rule = None
+        if blanks:
+            rule = blank_rule("A1", self.fills["未入力"])
+            ws.conditional_formatting.add("A1", rule)
+        for other in [s for s in wb.worksheets if s is not ws]:
+            wb.remove(other)
+        buffer = io.BytesIO()
+        wb.save(buffer)
+        with zipfile.ZipFile(buffer) as zf:
+            styles = zf.read("xl/styles.xml")
+        return styles, looks, (rule.dxfId if rule is not None else None)
+
+    # package -----------------------------------------------------------------------------------
+
+    def _package(self, sheets: list[_Sheet], names, metadata: dict, styles: bytes, looks: dict,
+                 dxf) -> bytes:
+        out = io.BytesIO()
+        writer = PackageWriter(out)
+        writer.copy(self.raw["docProps/app.xml"])
+        now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        writer.write("docProps/core.xml", re.sub(r"(<dcterms:modified[^>]*>)[^<]*", rf"\g<1>{now}",
+                                                 self.core).encode("utf-8"))
+        writer.copy(self.raw["xl/theme/theme1.xml"])
+        for number, sheet in enumerate(sheets, start=1):
+            xml, rels = self._sheet_xml(sheet, looks, dxf)
+            writer.write(f"xl/worksheets/sheet{number}.xml", xml.encode("utf-8"))
+            if rels:
+                writer.write(f"xl/worksheets/_rels/sheet{number}.xml.rels", rels.encode("utf-8"))
+        count = len(sheets) + 1
+        writer.write(f"xl/worksheets/sheet{count}.xml",
+                     self._metadata_xml(metadata_rows(metadata, self.settings.key_bytes)).encode("utf-8"))
+        writer.write("xl/styles.xml", styles)
+        writer.copy(self.raw["_rels/.rels"])
+        writer.write("xl/workbook.xml", self._workbook_xml(sheets, names).encode("utf-8"))
+        writer.write("xl/_rels/workbook.xml.rels", _workbook_rels(count).encode("utf-8"))
+        overrides = "".join(self.sheet_type.replace("sheet1.xml", f"sheet{n}.xml")
+                            for n in range(1, count + 1))
+        writer.write("[Content_Types].xml", (self.types_head + overrides + self.types_tail).encode("utf-8"))
+        writer.close()
+        return out.getvalue()
+
+    def _sheet_xml(self, sheet: _Sheet, looks: dict, dxf) -> tuple[str, str]:
+        template = sheet.template
+        rows: dict[int, list[str]] = {r: [] for r in sheet.heights}
+        links = []
+        last_row = last_col = 0
+        first_row = first_col = None
+        for (r, c), (value, kind, look) in sorted(sheet.cells.items()):
+            first_row = r if first_row is None else first_row
+            first_col = c if first_col is None else min(first_col, c)
+            last_row, last_col = max(last_row, r), max(last_col, c)
+            style = looks[look] if isinstance(look, tuple) else look
+            ref = f"{column_letter(c - 1)}{r}"
+            if (r, c) in sheet.links:
+                links.append((ref, sheet.links[(r, c)]))
+            row = rows.setdefault(r, [])
+            if value is None and style is None:
+                continue
+            row.append(_cell_xml(ref, value, kind, style))
+        body = []
+        for r in sorted(rows):
+            height = sheet.heights.get(r)
+            attrs = f' ht="{_number(height)}" customHeight="1"' if height else ""
+            body.append(f'<row r="{r}"{attrs}>{"".join(rows[r])}</row>')
+        dimension = "A1:A1" if first_row is None else \
+            f"{column_letter(first_col - 1)}{first_row}:{column_letter(last_col - 1)}{last_row}"
+        parts = [template.head, f'<dimension ref="{dimension}"/>', template.views,
+                 "<sheetData>", *body, "</sheetData>", template.protection]
+        if sheet.merges:
+            parts.append(f'<mergeCells count="{len(sheet.merges)}">' + "".join(
+                f'<mergeCell ref="{_range(m)}"/>' for m in sheet.merges) + "</mergeCells>")
+        for priority, coordinate in enumerate(sheet.blanks, start=1):
+            from .generate import blank_condition
+            parts.append(f'<conditionalFormatting sqref="{coordinate}"><cfRule type="expression" '
+                         f'priority="{priority}" dxfId="{dxf}"><formula>'
+                         f'{xml_escape(blank_condition(coordinate))}</formula></cfRule></conditionalFormatting>')
+        if sheet.validations:
+            parts.append(f'<dataValidations count="{len(sheet.validations)}">'
+                         + "".join(_validation_xml(dv, refs) for dv, refs in sheet.validations)
+                         + "</dataValidations>")
+        rels = ""
+        if links:
+            parts.append("<hyperlinks>" + "".join(
+                f'<hyperlink xmlns:r="{_NS_R}" ref="{ref}" r:id="rId{i}"/>'
+                for i, (ref, _) in enumerate(links, start=1)) + "</hyperlinks>")
+            rels = (f'<Relationships xmlns="{_NS_PKG}">' + "".join(
+                f'<Relationship Type="{_NS_R}/hyperlink" Target="{_attribute(target)}" '
+                f'TargetMode="External" Id="rId{i}"/>' for i, (_, target) in enumerate(links, start=1))
+                + "</Relationships>")
+        parts += [template.printing, "</worksheet>"]
+        return "".join(parts), rels
+
+    def _metadata_xml(self, rows: list[list]) -> str:
+        body = []
+        for r, row in enumerate(rows, start=1):
+            cells = []
+            for c, value in enumerate(row):
+                stored, kind = _bind_text(value)
+                cells.append(_cell_xml(f"{column_letter(c)}{r}", stored, kind, None))
+            body.append(f'<row r="{r}">{"".join(cells)}</row>')
+        width = max(len(row) for row in rows)
+        sheet = self.metadata_sheet
+        return "".join([sheet.head, f'<dimension ref="A1:{column_letter(width - 1)}{len(rows)}"/>',
+                        sheet.views, "<sheetData>", *body, "</sheetData>", sheet.protection,
+                        sheet.printing, "</worksheet>"])
+
+    def _workbook_xml(self, sheets: list[_Sheet], names) -> str:
+        entries = [(s.title, "visible") for s in sheets] + [(METADATA_SHEET, "veryHidden")]
+        listed = "".join(f'<sheet xmlns:r="{_NS_R}" name="{_attribute(title)}" sheetId="{i}" '
+                         f'state="{state}" r:id="rId{i}"/>' for i, (title, state) in enumerate(entries, start=1))
+        defined = [f'<definedName name="{name}">{xml_escape(text)}</definedName>' for name, text in names]
+        for index, sheet in enumerate(sheets):
+            if sheet.print_titles:
+                quoted = "'" + sheet.title.replace("'", "''") + "'"
+                first, last = sheet.print_titles
+                defined.append(f'<definedName name="_xlnm.Print_Titles" localSheetId="{index}">'
+                               f'{xml_escape(quoted)}!${first}:${last}</definedName>')
+        block = f"<definedNames>{''.join(defined)}</definedNames>" if defined else ""
+        return f"{self.workbook_head}<sheets>{listed}</sheets>{block}{self.workbook_tail}"
+
+
+_KNOWN_PARTS = {"docProps/app.xml", "docProps/core.xml", "xl/theme/theme1.xml", "xl/styles.xml",
+                "_rels/.rels", "xl/workbook.xml", "xl/_rels/workbook.xml.rels", "[Content_Types].xml"}
+_NS_R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_NS_PKG = "http://schemas.openxmlformats.org/package/2006/relationships"
+
+
+def _range(merge: tuple[int, int, int, int]) -> str:
+    top, left, bottom, right = merge
+    return f"{column_letter(left - 1)}{top}:{column_letter(right - 1)}{bottom}"
+
+
+def _workbook_rels(count: int) -> str:
+    sheets = "".join(f'<Relationship Type="{_NS_R}/worksheet" Target="/xl/worksheets/sheet{i}.xml" Id="rId{i}"/>'
+                     for i in range(1, count + 1))
+    return (f'<Relationships xmlns="{_NS_PKG}">{sheets}'
+            f'<Relationship Type="{_NS_R}/styles" Target="styles.xml" Id="rId{count + 1}"/>'
+            f'<Relationship Type="{_NS_R}/theme" Target="theme/theme1.xml" Id="rId{count + 2}"/>'
+            "</Relationships>")
+
+
+def _sqref(coordinates: list[str]) -> str:
+    """The sqref openpyxl writes for cells: sorted by column, then row (MultiCellRange)."""
+    def key(ref: str):
+        letters = ref.rstrip("0123456789")
+        return (len(letters), letters, int(ref[len(letters):]))
+    return " ".join(sorted(dict.fromkeys(coordinates), key=key))
+
+
+def _validation_xml(dv, coordinates: list[str]) -> str:
+    attrs = [("sqref", _sqref(coordinates))]
+    for name in ("showDropDown", "showInputMessage", "showErrorMessage", "allowBlank"):
+        value = getattr(dv, name)
+        if value is not None:
+            attrs.append((name, "1" if value else "0"))
+    for name in ("errorTitle", "error", "promptTitle", "prompt", "type", "errorStyle", "imeMode", "operator"):
+        value = getattr(dv, name)
+        if value is not None:
+            attrs.append((name, str(value)))
+    opening = "<dataValidation " + " ".join(f'{k}="{_attribute(v)}"' for k, v in attrs)
+    formulas = "".join(f"<{n}>{xml_escape(str(getattr(dv, n)))}</{n}>" for n in ("formula1", "formula2")
+                       if getattr(dv, n) is not None)
+    return f"{opening}>{formulas}</dataValidation>" if formulas else f"{opening}/>"
+
+
+def _locked(sheet: _Sheet, inputs: set[tuple[str, str]]) -> dict[int, list]:
+    """generate._locked_cells for an XML-rendered sheet: row → [(column, value)] of the locked,
+    non-formula cells, values as a reader sees them."""
+    rows: dict[int, list] = {}
+    for (r, c), (value, kind, _) in sorted(sheet.cells.items()):
+        if value is None or kind == "f" or (sheet.title, f"{column_letter(c - 1)}{r}") in inputs:
+            continue
+        rows.setdefault(r, []).append((c, stored_value(value)))
+    return rows
+
+
+def compile_layout(plan: Plan, settings: Settings, spec: TemplateSpec,
+                   sample: list[Project]) -> CompiledLayout | None:
+    """The layout compiled for this plan, or None when it needs the openpyxl render."""
+    if spec.recipient != "department" or not sample:
+        return None
+    try:
+        return CompiledLayout(plan, settings, spec, sample)
+    except NotCompilable:
+        return None
+
+
+__all__ = ["CompiledLayout", "NotCompilable", "compile_layout", "PatternFill"]
