@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,11 +27,12 @@ from .files import atomic_write, safe_filename
 from .fiscal import FiscalYear
 from .metadata import FORMAT_VERSION, METADATA_SHEET, row_hash, write_metadata_sheet
 from .normalise import BLANK_CHARACTERS, CONTROL_CHARACTERS
-from .ooxml.text import sheet_name, stored_value
+from .ooxml.text import clean_text, sheet_name, stored_value
 from .plan import Indicator, Member, Plan, Project, list_formula
 from .progress import progress
 from .settings import Settings
 from .stamp import NotStampable, Prototype, is_marker, new_marker
+from .xmlrender import CompiledLayout, NotCompilable, compile_layout
 from .template import (Formula, Input, Link, Locked, RenderedCell, TemplateError, TemplateSpec,
                        cell_range, load_template_spec, render_sheet, template_fill)
 
@@ -147,26 +149,49 @@ def generate(plan: Plan, out_dir: Path, settings: Settings, *, departments: list
     out_dir = Path(out_dir)
     results = []
     specs: dict[str, TemplateSpec] = {}
+    work = {department: [(layout, [p for p in plan.projects_for(department) if plan.layout_of(p) == layout])
+                         for layout in plan.layouts_for(department)] for department in wanted}
+    # Departments that get the same projects in a layout are stamped from one prototype; a
+    # department with projects of its own is rendered from the layout compiled once.
+    shared = Counter((layout, tuple(p.id for p in projects)) for jobs in work.values()
+                     for layout, projects in jobs)
     prototypes: dict[tuple, _GroupPrototype | None] = {}
-    for department in progress(wanted, "配布用ブックを作成", "generating"):
-        for layout in plan.layouts_for(department):
-            spec = specs.get(layout) or specs.setdefault(layout, load_template_spec(layout, folder))
-            projects = [p for p in plan.projects_for(department) if plan.layout_of(p) == layout]
-            group = (layout, tuple(p.id for p in projects))
+    compiled: dict[str, CompiledLayout | None] = {}
+    for department, layout, projects in (
+            (d, layout, projects) for d in progress(wanted, "配布用ブックを作成", "generating")
+            for layout, projects in work[d]):
+        spec = specs.get(layout) or specs.setdefault(layout, load_template_spec(layout, folder))
+        group = (layout, tuple(p.id for p in projects))
+        path = out_dir / workbook_filename(plan, department, spec)
+        data = None
+        if shared[group] > 1:
             if group not in prototypes:
                 prototypes[group] = _prototype(plan, settings, spec, history, projects)
             prototype = prototypes[group]
-            path = out_dir / workbook_filename(plan, department, spec)
             if prototype is not None and prototype.fits(department, history):
-                data = prototype.stamp(department, settings.key_bytes)
-                written = atomic_write(path, lambda tmp: tmp.write_bytes(data))
-                inputs = prototype.inputs
-            else:
-                wb, context = build_workbook(plan, department, settings, spec, history, projects=projects)
-                written = atomic_write(path, wb.save)
-                inputs = len(context.inputs)
-            results.append(GeneratedFile(department, written, [p.id for p in projects], inputs, layout))
+                data, inputs = prototype.stamp(department, settings.key_bytes), prototype.inputs
+        if data is None:
+            if layout not in compiled:
+                compiled[layout] = compile_layout(plan, settings, spec, projects[:1])
+            data, inputs = _render_compiled(compiled[layout], department, projects, history)
+        if data is not None:
+            written = atomic_write(path, lambda tmp: tmp.write_bytes(data))
+        else:
+            wb, context = build_workbook(plan, department, settings, spec, history, projects=projects)
+            written = atomic_write(path, wb.save)
+            inputs = len(context.inputs)
+        results.append(GeneratedFile(department, written, [p.id for p in projects], inputs, layout))
     return results
+
+
+def _render_compiled(layout: "CompiledLayout | None", department: str, projects: list[Project], history):
+    """(bytes, number of inputs) of the XML render, or (None, 0) when it does not apply."""
+    if layout is None:
+        return None, 0
+    try:
+        return layout.render(department, projects, history)
+    except NotCompilable:  # a value the XML render does not write: the openpyxl render does
+        return None, 0
 
 
 @dataclass
@@ -323,6 +348,10 @@ def _recipient_projects(context: RenderContext) -> list[Project]:
 def placeholder_resolver(context: RenderContext, sheet_project: Project | None):
     """The function that gives each ``{{…}}`` placeholder its value (or Input, Formula …)."""
     plan = context.plan
+    # Worked out once per sheet, not per cell: the plan's values, and each project's (keyed by
+    # the project's sheet, which is named before any cell links to it).
+    plan_values: dict = {}
+    project_values: dict[tuple, dict] = {}
 
     def resolve(key: str, ctx: dict):
         project = ctx.get("project") or sheet_project
@@ -333,7 +362,9 @@ def placeholder_resolver(context: RenderContext, sheet_project: Project | None):
         match = re.fullmatch(r"(year|target|result)\[(\d+)\]", key)
         if match:
             return _year_slot(context, project, ctx.get("indicator"), match.group(1), int(match.group(2)))
-        simple = _plan_values(plan, context.department)
+        if "values" not in plan_values:
+            plan_values["values"] = _plan_values(plan, context.department)
+        simple = plan_values["values"]
         if key in simple:
             return simple[key]
         if key.startswith("member.") and context.member is not None:
@@ -345,7 +376,10 @@ def placeholder_resolver(context: RenderContext, sheet_project: Project | None):
         if key.startswith(("project.", "goal.", "direction.")):
             if project is None:
                 raise KeyError(key)
-            return _project_values(plan, project, context)[key]
+            cached = (project.id, context.sheet_of_project.get(project.id))
+            if cached not in project_values:
+                project_values[cached] = _project_values(plan, project, context)
+            return project_values[cached][key]
         if key == "target.current" and ctx.get("indicator") is not None:
             target = ctx["indicator"].target_for(plan.year)
             if target is None:
@@ -758,7 +792,9 @@ def _validation(kind: str, record: InputCell, plan: Plan) -> DataValidation:
     dv.errorTitle = "入力内容を確認してください"
     dv.promptTitle = record.label
     for attribute, limit in VALIDATION_TEXT_LIMITS.items():
-        setattr(dv, attribute, cut_text(getattr(dv, attribute), limit))
+        # A label or unit from the master may hold a character no XML can (a decoded _x0001_).
+        text = getattr(dv, attribute)
+        setattr(dv, attribute, cut_text(clean_text(text) if text else text, limit))
     return dv
 
 

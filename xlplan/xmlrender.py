@@ -24,6 +24,7 @@ compiled here (a template value of an unusual type, a sheet part with drawings) 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import re
 import zipfile
@@ -83,6 +84,19 @@ def _bind_text(value) -> tuple[object, str]:
     return stored[:_CELL_LIMIT], "s"
 
 
+@functools.lru_cache(maxsize=None)
+def _letter(column: int) -> str:
+    """The letters of the 1-based ``column``."""
+    return column_letter(column - 1)
+
+
+def _text(text: str) -> str:
+    """Element text as lxml writes it: ``& < >`` escaped, a carriage return as a reference (a
+    parser would read a raw one as a line feed)."""
+    text = xml_escape(text)
+    return text.replace("\r", "&#13;") if "\r" in text else text
+
+
 def _number(value) -> str:
     return "%.16g" % value
 
@@ -95,12 +109,12 @@ def _attribute(text: str) -> str:
 def _cell_xml(ref: str, value, kind: str, style: int | None) -> str:
     s = f' s="{style}"' if style is not None else ""
     if kind == "f":
-        return f'<c r="{ref}"{s}><f>{xml_escape(value[1:])}</f><v/></c>'
+        return f'<c r="{ref}"{s}><f>{_text(value[1:])}</f><v/></c>'
     if kind == "s":
         if value == "":
             return f'<c r="{ref}"{s} t="inlineStr"/>'
         space = ' xml:space="preserve"' if value != value.strip() else ""
-        return f'<c r="{ref}"{s} t="inlineStr"><is><t{space}>{xml_escape(value)}</t></is></c>'
+        return f'<c r="{ref}"{s} t="inlineStr"><is><t{space}>{_text(value)}</t></is></c>'
     if value is None:
         return f'<c r="{ref}"{s} t="{kind}"/>'
     return f'<c r="{ref}"{s} t="{kind}"><v>{_number(value)}</v></c>'
@@ -116,6 +130,7 @@ class _TemplateCell:
     style: int | None    # index of the template cell's look, None for no look
     data: bool           # the value holds a placeholder
     coordinate: str
+    literal: tuple | None = None  # (value, type) of a cell without placeholder
 
 
 @dataclass
@@ -199,8 +214,20 @@ class CompiledLayout:
         sample_wb.save(buffer)
         self._cut(buffer, [ws.title for ws in sample_wb.worksheets])
         self._styles: dict[tuple, tuple[bytes, dict, int | None]] = {}
+        self._validations: dict[tuple, object] = {}
+        self.looks = _Looks(spec, self._variants(), self.style_source, self.fills)
 
     # compile -----------------------------------------------------------------------------------
+
+    def _variants(self) -> list[tuple]:
+        """Every look an input or reference cell can take: a placeholder cell's look with the
+        reference fill or with the look of an input of each kind."""
+        from .generate import CHOICE, MILESTONE, PERCENT, QUANTITY, RATING, SCORE, TEXT
+
+        bases = {c.style for sheet in self.sheets.values() for cells in sheet.cells.values()
+                 for c in cells if c.data}
+        mods = ["ref"] + [("input", k) for k in (QUANTITY, PERCENT, MILESTONE, TEXT, CHOICE, SCORE, RATING)]
+        return [(mod, base) for base in sorted(bases, key=lambda b: -1 if b is None else b) for mod in mods]
 
     def _compile_sheet(self, ws, label: str) -> _SheetTemplate:
         max_col = ws.max_column
@@ -214,9 +241,9 @@ class CompiledLayout:
                 if style is not None:
                     self.style_source.setdefault(style, (ws.title, src.coordinate))
                 data = isinstance(src.value, str) and "{{" in src.value
-                if not data:
-                    _bind(src.value)  # refuses a type the XML render does not write
-                cells[row].append(_TemplateCell(col - 1, src.value, style, data, src.coordinate))
+                # A literal is bound once here (and a type the XML render does not write refused).
+                literal = None if data else _bind(src.value)
+                cells[row].append(_TemplateCell(col - 1, src.value, style, data, src.coordinate, literal))
             height = ws.row_dimensions[row].height
             if height:
                 heights[row] = height
@@ -301,7 +328,10 @@ class CompiledLayout:
             cell = sheet.cells[(item.row, item.column)]
             cell[2] = (("input", record.kind), cell[2])
             render_order.setdefault(cell[2], None)
-            dv = _validation(record.kind, record, self.plan)
+            # A validation depends on the input's kind, label, unit and choices only: made once.
+            made = (record.kind, record.label, record.unit, tuple(record.choices or ()))
+            dv = self._validations.get(made) or self._validations.setdefault(
+                made, _validation(record.kind, record, self.plan))
             key = (sheet.title, dv.type, dv.operator, dv.formula1, dv.formula2, dv.allow_blank,
                    dv.showErrorMessage, dv.showInputMessage, dv.errorStyle, dv.errorTitle, dv.error,
                    dv.promptTitle, dv.prompt)
@@ -339,6 +369,9 @@ class CompiledLayout:
                 context = {**base, **item}
                 for tpl_row in block.rows:
                     for src in template.cells[tpl_row]:
+                        if src.literal is not None:
+                            sheet.cells[(out_row, src.column)] = [*src.literal, src.style]
+                            continue
                         rendered = _render_value(src.value, resolve, context, template.label, src.coordinate)
                         self._place(sheet, out_row, src, rendered, inputs)
                     height = template.heights.get(tpl_row)
@@ -421,43 +454,13 @@ class CompiledLayout:
     # styles ------------------------------------------------------------------------------------
 
     def _styles_for(self, render_order: tuple, write_order: tuple, blanks: bool):
-        """styles.xml for a department whose cells first take the input and reference looks in
-        ``render_order`` and are first written in ``write_order``; made once per such order with
-        openpyxl from the template, as the openpyxl render registers them."""
+        """(styles.xml, look → style index, dxf index) for a department whose cells first take
+        the input and reference looks in ``render_order`` and are first written in
+        ``write_order``, as the openpyxl render registers them (cached per order)."""
         key = (render_order, write_order, blanks)
         if key not in self._styles:
-            self._styles[key] = self._make_styles(render_order, write_order, blanks)
+            self._styles[key] = self.looks.styles(render_order, write_order, blanks)
         return self._styles[key]
-
-    def _make_styles(self, render_order, write_order, blanks):
-        from .generate import blank_rule, input_look, reference_look
-
-        wb = self.spec.load_workbook()
-        ws = wb.create_sheet("__looks")
-        cells = {}
-        for i, look in enumerate(render_order, start=1):
-            cell = ws.cell(i, 1)
-            mod, base = look
-            if base is not None:
-                title, coordinate = self.style_source[base]
-                copy_look(wb[title][coordinate], cell)
-            if mod == "ref":
-                reference_look(cell, self.fills["参照のみ"])
-            else:
-                input_look(cell, mod[1], self.fills["入力欄"])
-            cells[look] = cell
-        looks = {look: cells[look].style_id for look in write_order}
-        rule = None
-        if blanks:
-            rule = blank_rule("A1", self.fills["未入力"])
-            ws.conditional_formatting.add("A1", rule)
-        for other in [s for s in wb.worksheets if s is not ws]:
-            wb.remove(other)
-        buffer = io.BytesIO()
-        wb.save(buffer)
-        with zipfile.ZipFile(buffer) as zf:
-            styles = zf.read("xl/styles.xml")
-        return styles, looks, (rule.dxfId if rule is not None else None)
 
     # package -----------------------------------------------------------------------------------
 
@@ -499,7 +502,7 @@ class CompiledLayout:
             first_col = c if first_col is None else min(first_col, c)
             last_row, last_col = max(last_row, r), max(last_col, c)
             style = looks[look] if isinstance(look, tuple) else look
-            ref = f"{column_letter(c - 1)}{r}"
+            ref = f"{_letter(c)}{r}"
             if (r, c) in sheet.links:
                 links.append((ref, sheet.links[(r, c)]))
             row = rows.setdefault(r, [])
@@ -522,7 +525,7 @@ class CompiledLayout:
             from .generate import blank_condition
             parts.append(f'<conditionalFormatting sqref="{coordinate}"><cfRule type="expression" '
                          f'priority="{priority}" dxfId="{dxf}"><formula>'
-                         f'{xml_escape(blank_condition(coordinate))}</formula></cfRule></conditionalFormatting>')
+                         f'{_text(blank_condition(coordinate))}</formula></cfRule></conditionalFormatting>')
         if sheet.validations:
             parts.append(f'<dataValidations count="{len(sheet.validations)}">'
                          + "".join(_validation_xml(dv, refs) for dv, refs in sheet.validations)
@@ -557,15 +560,128 @@ class CompiledLayout:
         entries = [(s.title, "visible") for s in sheets] + [(METADATA_SHEET, "veryHidden")]
         listed = "".join(f'<sheet xmlns:r="{_NS_R}" name="{_attribute(title)}" sheetId="{i}" '
                          f'state="{state}" r:id="rId{i}"/>' for i, (title, state) in enumerate(entries, start=1))
-        defined = [f'<definedName name="{name}">{xml_escape(text)}</definedName>' for name, text in names]
+        defined = [f'<definedName name="{name}">{_text(text)}</definedName>' for name, text in names]
         for index, sheet in enumerate(sheets):
             if sheet.print_titles:
                 quoted = "'" + sheet.title.replace("'", "''") + "'"
                 first, last = sheet.print_titles
                 defined.append(f'<definedName name="_xlnm.Print_Titles" localSheetId="{index}">'
-                               f'{xml_escape(quoted)}!${first}:${last}</definedName>')
+                               f'{_text(quoted)}!${first}:${last}</definedName>')
         block = f"<definedNames>{''.join(defined)}</definedNames>" if defined else ""
         return f"{self.workbook_head}<sheets>{listed}</sheets>{block}{self.workbook_tail}"
+
+
+_XF = re.compile(r"<xf\b[^>]*?(?:/>|>.*?</xf>)", re.S)
+_FILL = re.compile(r"<fill>.*?</fill>|<fill/>", re.S)
+_DXF = re.compile(r"<dxf>.*?</dxf>|<dxf/>", re.S)
+_NUMFMT = re.compile(r'<numFmt numFmtId="(\d+)" formatCode="([^"]*)"/>')
+
+
+def _section(xml: str, name: str) -> tuple[int, int]:
+    """Where the element ``name`` of a style sheet starts and ends (equal when absent)."""
+    match = re.search(rf"<{name}\b[^>]*?(?:/>|>.*?</{name}>)", xml, re.S)
+    if match is None:
+        at = xml.index("<cellStyles") if name == "dxfs" else -1
+        if at < 0:
+            raise NotCompilable(f"no <{name}> in the style sheet")
+        return at, at
+    return match.start(), match.end()
+
+
+def _xf_ids(xf: str) -> tuple[int, int]:
+    return int(re.search(r'numFmtId="(\d+)"', xf).group(1)), int(re.search(r'fillId="(\d+)"', xf).group(1))
+
+
+class _Looks:
+    """The style sheet of a department as openpyxl writes it, without an openpyxl render.
+
+    openpyxl keeps the template's lists (fonts, fills, number formats, cell formats, differential
+    formats) and appends what a render adds: a fill or number format in the order cells first
+    take it, a cell format in the order cells are first written, the blank highlight's
+    differential format. Compiling saves the template's style sheet once as it is (``base``) and
+    once with every look a cell can take (``full``); a department's sheet is ``full`` with those
+    lists rebuilt in the department's order."""
+
+    def __init__(self, spec: TemplateSpec, variants: list[tuple], sources: dict, fills: dict):
+        from .generate import blank_rule, input_look, reference_look
+
+        wb = spec.load_workbook()
+        ws = wb.create_sheet("__looks")
+        source = {}
+        for i, (base, (title, coordinate)) in enumerate(sorted(sources.items()), start=1):
+            source[base] = ws.cell(i, 1)
+            copy_look(wb[title][coordinate], source[base])
+        for other in [s for s in wb.worksheets if s is not ws]:
+            wb.remove(other)
+        self.base = self._save(wb)
+        cells = {}
+        for i, (mod, base) in enumerate(variants, start=1):
+            cell = cells[(mod, base)] = ws.cell(i, 2)
+            if base is not None:
+                copy_look(source[base], cell)
+            if mod == "ref":
+                reference_look(cell, fills["参照のみ"])
+            else:
+                input_look(cell, mod[1], fills["入力欄"])
+        ws.conditional_formatting.add("C1", blank_rule("C1", fills["未入力"]))
+        self.full = self._save(wb)
+        full_xfs = _XF.findall(self.full[slice(*_section(self.full, "cellXfs"))])
+        self.variant_xf = {v: full_xfs[cell.style_id] for v, cell in cells.items()}
+        self.full_fills = _FILL.findall(self.full[slice(*_section(self.full, "fills"))])
+        self.full_formats = dict(_NUMFMT.findall(self.full))
+        self.blank_dxf = _DXF.findall(self.full[slice(*_section(self.full, "dxfs"))])[-1]
+        self.base_xfs = _XF.findall(self.base[slice(*_section(self.base, "cellXfs"))])
+        self.base_fills = _FILL.findall(self.base[slice(*_section(self.base, "fills"))])
+        self.base_formats = [code for _, code in _NUMFMT.findall(self.base)]
+        self.base_dxfs = _DXF.findall(self.base[slice(*_section(self.base, "dxfs"))])
+
+    @staticmethod
+    def _save(wb) -> str:
+        buffer = io.BytesIO()
+        wb.save(buffer)
+        with zipfile.ZipFile(buffer) as zf:
+            return zf.read("xl/styles.xml").decode("utf-8")
+
+    def styles(self, render_order: tuple, write_order: tuple, blanks: bool):
+        """(styles.xml, look → index, dxf index) for one department's order of looks."""
+        fills, formats = list(self.base_fills), list(self.base_formats)
+        for look in render_order:  # fills and number formats: in the order cells first take them
+            number, fill = _xf_ids(self.variant_xf[look])
+            if self.full_fills[fill] not in fills:
+                fills.append(self.full_fills[fill])
+            code = self.full_formats.get(str(number))
+            if code is not None and code not in formats:
+                formats.append(code)
+        xfs, index = list(self.base_xfs), {}
+        for look in write_order:  # cell formats: in the order cells are first written
+            xf = self.variant_xf[look]
+            number, fill = _xf_ids(xf)
+            code = self.full_formats.get(str(number))
+            if code is not None:
+                number = 164 + formats.index(code)
+            xf = re.sub(r'numFmtId="\d+"', f'numFmtId="{number}"', xf, count=1)
+            xf = re.sub(r'fillId="\d+"', f'fillId="{fills.index(self.full_fills[fill])}"', xf, count=1)
+            if xf not in xfs:
+                xfs.append(xf)
+            index[look] = xfs.index(xf)
+        dxfs = list(self.base_dxfs)
+        if blanks and self.blank_dxf not in dxfs:
+            dxfs.append(self.blank_dxf)
+        dxf = dxfs.index(self.blank_dxf) if blanks else None
+        sections = {
+            "numFmts": f'<numFmts count="{len(formats)}">' + "".join(
+                f'<numFmt numFmtId="{164 + i}" formatCode="{code}"/>' for i, code in enumerate(formats))
+            + "</numFmts>" if formats else self.base[slice(*_section(self.base, "numFmts"))],
+            "fills": f'<fills count="{len(fills)}">{"".join(fills)}</fills>',
+            "cellXfs": f'<cellXfs count="{len(xfs)}">{"".join(xfs)}</cellXfs>',
+            "dxfs": f'<dxfs count="{len(dxfs)}">{"".join(dxfs)}</dxfs>' if dxfs else
+            self.base[slice(*_section(self.base, "dxfs"))],
+        }
+        xml = self.full
+        for name in ("dxfs", "cellXfs", "fills", "numFmts"):  # from the end: offsets stay valid
+            start, end = _section(xml, name)
+            xml = xml[:start] + sections[name] + xml[end:]
+        return xml.encode("utf-8"), index, dxf
 
 
 _KNOWN_PARTS = {"docProps/app.xml", "docProps/core.xml", "xl/theme/theme1.xml", "xl/styles.xml",
@@ -607,7 +723,7 @@ def _validation_xml(dv, coordinates: list[str]) -> str:
         if value is not None:
             attrs.append((name, str(value)))
     opening = "<dataValidation " + " ".join(f'{k}="{_attribute(v)}"' for k, v in attrs)
-    formulas = "".join(f"<{n}>{xml_escape(str(getattr(dv, n)))}</{n}>" for n in ("formula1", "formula2")
+    formulas = "".join(f"<{n}>{_text(str(getattr(dv, n)))}</{n}>" for n in ("formula1", "formula2")
                        if getattr(dv, n) is not None)
     return f"{opening}>{formulas}</dataValidation>" if formulas else f"{opening}/>"
 
@@ -617,7 +733,7 @@ def _locked(sheet: _Sheet, inputs: set[tuple[str, str]]) -> dict[int, list]:
     non-formula cells, values as a reader sees them."""
     rows: dict[int, list] = {}
     for (r, c), (value, kind, _) in sorted(sheet.cells.items()):
-        if value is None or kind == "f" or (sheet.title, f"{column_letter(c - 1)}{r}") in inputs:
+        if value is None or kind == "f" or (sheet.title, f"{_letter(c)}{r}") in inputs:
             continue
         rows.setdefault(r, []).append((c, stored_value(value)))
     return rows
