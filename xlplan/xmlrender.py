@@ -131,6 +131,11 @@ class _TemplateCell:
     data: bool           # the value holds a placeholder
     coordinate: str
     literal: tuple | None = None  # (value, type) of a cell without placeholder
+    xml: str | None = None        # its XML after '<c r="…"' (written as it is)
+
+    def __post_init__(self):
+        if self.literal is not None and not (self.literal[0] is None and self.style is None):
+            self.xml = _cell_xml("", *self.literal, self.style)[len('<c r=""'):]
 
 
 @dataclass
@@ -154,7 +159,8 @@ class _Sheet:
 
     title: str
     template: _SheetTemplate
-    cells: dict[tuple[int, int], list] = field(default_factory=dict)  # (row, col) → [value, type, look]
+    # (row, col) → [value, type, look, XML after '<c r="…"' of a template literal or None]
+    cells: dict[tuple[int, int], list] = field(default_factory=dict)
     heights: dict[int, float] = field(default_factory=dict)
     merges: list[tuple[int, int, int, int]] = field(default_factory=list)
     links: dict[tuple[int, int], str] = field(default_factory=dict)
@@ -351,8 +357,10 @@ class CompiledLayout:
         metadata = metadata_data(self.plan, department, self.spec, context, [s.title for s in sheets],
                                  {s.title: _locked(s, inputs) for s in sheets},
                                  {s.title: len(s.validations) for s in sheets})
-        write_order = {cell[2]: None for s in sheets for _, cell in sorted(s.cells.items())
-                       if isinstance(cell[2], tuple)}
+        varied = {}  # sheet → positions of its cells with an input or reference look
+        for item in rendered:
+            varied.setdefault(item.sheet, []).append((item.row, item.column))
+        write_order = {s.cells[position][2]: None for s in sheets for position in sorted(varied.get(s.title, ()))}
         styles, looks, dxf = self._styles_for(tuple(render_order), tuple(write_order),
                                               any(s.blanks for s in sheets))
         return self._package(sheets, names, metadata, styles, looks, dxf), len(context.inputs)
@@ -370,7 +378,7 @@ class CompiledLayout:
                 for tpl_row in block.rows:
                     for src in template.cells[tpl_row]:
                         if src.literal is not None:
-                            sheet.cells[(out_row, src.column)] = [*src.literal, src.style]
+                            sheet.cells[(out_row, src.column)] = [*src.literal, src.style, src.xml]
                             continue
                         rendered = _render_value(src.value, resolve, context, template.label, src.coordinate)
                         self._place(sheet, out_row, src, rendered, inputs)
@@ -408,7 +416,7 @@ class CompiledLayout:
             value = _bind_text(rendered)
         else:
             value = _bind(rendered)
-        sheet.cells[(row, src.column)] = [value[0], value[1], look]
+        sheet.cells[(row, src.column)] = [value[0], value[1], look, None]
 
     @staticmethod
     def _merges(sheet: _Sheet, row_map: dict[int, list[int]]) -> None:
@@ -450,6 +458,7 @@ class CompiledLayout:
         for _, cell in cells:
             if isinstance(cell[0], str) and BLANKS_MARK in cell[0]:
                 cell[0], cell[1] = _bind(replace(cell[0]))
+                cell[3] = None
 
     # styles ------------------------------------------------------------------------------------
 
@@ -495,17 +504,19 @@ class CompiledLayout:
         template = sheet.template
         rows: dict[int, list[str]] = {r: [] for r in sheet.heights}
         links = []
-        last_row = last_col = 0
-        first_row = first_col = None
-        for (r, c), (value, kind, look) in sorted(sheet.cells.items()):
-            first_row = r if first_row is None else first_row
-            first_col = c if first_col is None else min(first_col, c)
-            last_row, last_col = max(last_row, r), max(last_col, c)
-            style = looks[look] if isinstance(look, tuple) else look
+        cells = sorted(sheet.cells.items())
+        for (r, c), cell in cells:
             ref = f"{_letter(c)}{r}"
             if (r, c) in sheet.links:
                 links.append((ref, sheet.links[(r, c)]))
-            row = rows.setdefault(r, [])
+            row = rows.get(r)
+            if row is None:
+                row = rows[r] = []
+            if cell[3] is not None:  # a template literal: its XML was made when compiling
+                row.append(f'<c r="{ref}"{cell[3]}')
+                continue
+            value, kind, look = cell[0], cell[1], cell[2]
+            style = looks[look] if isinstance(look, tuple) else look
             if value is None and style is None:
                 continue
             row.append(_cell_xml(ref, value, kind, style))
@@ -514,8 +525,11 @@ class CompiledLayout:
             height = sheet.heights.get(r)
             attrs = f' ht="{_number(height)}" customHeight="1"' if height else ""
             body.append(f'<row r="{r}"{attrs}>{"".join(rows[r])}</row>')
-        dimension = "A1:A1" if first_row is None else \
-            f"{column_letter(first_col - 1)}{first_row}:{column_letter(last_col - 1)}{last_row}"
+        if cells:
+            columns = [c for (_, c) in sheet.cells]
+            dimension = f"{_letter(min(columns))}{cells[0][0][0]}:{_letter(max(columns))}{cells[-1][0][0]}"
+        else:
+            dimension = "A1:A1"
         parts = [template.head, f'<dimension ref="{dimension}"/>', template.views,
                  "<sheetData>", *body, "</sheetData>", template.protection]
         if sheet.merges:
@@ -732,7 +746,7 @@ def _locked(sheet: _Sheet, inputs: set[tuple[str, str]]) -> dict[int, list]:
     """generate._locked_cells for an XML-rendered sheet: row → [(column, value)] of the locked,
     non-formula cells, values as a reader sees them."""
     rows: dict[int, list] = {}
-    for (r, c), (value, kind, _) in sorted(sheet.cells.items()):
+    for (r, c), (value, kind, _, _) in sorted(sheet.cells.items()):
         if value is None or kind == "f" or (sheet.title, f"{_letter(c)}{r}") in inputs:
             continue
         rows.setdefault(r, []).append((c, stored_value(value)))
