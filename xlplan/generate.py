@@ -345,6 +345,9 @@ def _recipient_projects(context: RenderContext) -> list[Project]:
     return context.plan.projects_for(context.department)
 
 
+_YEAR_SLOT = re.compile(r"(year|target|result)\[(\d+)\]")
+
+
 def placeholder_resolver(context: RenderContext, sheet_project: Project | None):
     """The function that gives each ``{{…}}`` placeholder its value (or Input, Formula …)."""
     plan = context.plan
@@ -359,9 +362,12 @@ def placeholder_resolver(context: RenderContext, sheet_project: Project | None):
             # Text for the person filling the form (「▼ 一覧から選んでください」): shown in the
             # department's workbook, left out of the merged sheets, which hold data.
             return "" if context.merged else key[5:].strip()
-        match = re.fullmatch(r"(year|target|result)\[(\d+)\]", key)
+        match = _YEAR_SLOT.fullmatch(key)
         if match:
-            return _year_slot(context, project, ctx.get("indicator"), match.group(1), int(match.group(2)))
+            if "years" not in plan_values:
+                plan_values["years"] = plan.years
+            return _year_slot(context, project, ctx.get("indicator"), match.group(1), int(match.group(2)),
+                              plan_values["years"])
         if "values" not in plan_values:
             plan_values["values"] = _plan_values(plan, context.department)
         simple = plan_values["values"]
@@ -473,8 +479,8 @@ def _link_target(sheet: str) -> str:
     return "'" + sheet.replace("'", "''") + "'!A1"
 
 
-def _year_slot(context: RenderContext, project, indicator, what: str, slot: int):
-    years = context.plan.years
+def _year_slot(context: RenderContext, project, indicator, what: str, slot: int, years=None):
+    years = years or context.plan.years
     if slot < 1:
         raise KeyError(f"{what}[{slot}]")
     year = years[slot - 1] if slot <= len(years) else None

@@ -387,7 +387,10 @@ def template_fill(wb, spec: TemplateSpec, label: str, default: str) -> str:
 
 
 def cell_range(sheet: str, coordinate: str) -> str:
-    """An absolute reference for a defined name: 'シート'!$E$12."""
-    rng = CellRange(coordinate)
+    """An absolute reference for a defined name: 'シート'!$E$12 (of a range, its first cell)."""
+    column, row = _FIRST_CELL.match(coordinate).groups()
     quoted = "'" + sheet.replace("'", "''") + "'"
-    return f"{quoted}!${get_column_letter(rng.min_col)}${rng.min_row}"
+    return f"{quoted}!${column.upper()}${row}"
+
+
+_FIRST_CELL = re.compile(r"\$?([A-Za-z]{1,3})\$?(\d+)")

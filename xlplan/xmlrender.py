@@ -34,7 +34,7 @@ from openpyxl.formatting.rule import FormulaRule  # noqa: F401  (re-exported loo
 from openpyxl.styles import PatternFill
 
 from .metadata import METADATA_SHEET, metadata_rows
-from .ooxml.package import PackageWriter, raw_entry, sheet_parts
+from .ooxml.package import PackageWriter, deflated_entry, raw_entry, sheet_parts
 from .ooxml.text import clean_text, encode_escapes, sheet_name, stored_value, xml_escape
 from .ooxml.worksheet import column_letter
 from .plan import Plan, Project
@@ -162,7 +162,7 @@ class _Sheet:
     # (row, col) → [value, type, look, XML after '<c r="…"' of a template literal or None]
     cells: dict[tuple[int, int], list] = field(default_factory=dict)
     heights: dict[int, float] = field(default_factory=dict)
-    merges: list[tuple[int, int, int, int]] = field(default_factory=list)
+    merges_xml: str = ""
     links: dict[tuple[int, int], str] = field(default_factory=dict)
     print_titles: tuple[int, int] | None = None
     validations: list = field(default_factory=list)   # [DataValidation, [coordinates]]
@@ -221,6 +221,9 @@ class CompiledLayout:
         self._cut(buffer, [ws.title for ws in sample_wb.worksheets])
         self._styles: dict[tuple, tuple[bytes, dict, int | None]] = {}
         self._validations: dict[tuple, object] = {}
+        self._shared: dict[tuple, object] = {}
+        self._shapes: dict[tuple, tuple] = {}
+        self._validation_tails: dict[tuple, str] = {}
         self.looks = _Looks(spec, self._variants(), self.style_source, self.fills)
 
     # compile -----------------------------------------------------------------------------------
@@ -342,7 +345,7 @@ class CompiledLayout:
                    dv.showErrorMessage, dv.showInputMessage, dv.errorStyle, dv.errorTitle, dv.error,
                    dv.promptTitle, dv.prompt)
             if key not in shared:
-                shared[key] = [dv, []]
+                shared[key] = [made, []]
                 sheet.validations.append(shared[key])
             shared[key][1].append(item.coordinate)
             if record.required:
@@ -387,12 +390,12 @@ class CompiledLayout:
                         sheet.heights[out_row] = height
                     row_map.setdefault(tpl_row, []).append(out_row)
                     out_row += 1
-        self._merges(sheet, row_map)
-        if template.print_titles:
-            first, last = template.print_titles
-            mapped = [r for t in range(first, last + 1) for r in row_map.get(t, [])]
-            if mapped:
-                sheet.print_titles = (min(mapped), max(mapped))
+        # Merged ranges and print titles follow from how often each block repeats: made once
+        # per such shape of the sheet.
+        shape = (template.label, tuple(len(v) for v in row_map.values()))
+        if shape not in self._shapes:
+            self._shapes[shape] = self._shape(template, row_map)
+        sheet.merges_xml, sheet.print_titles = self._shapes[shape]
         return inputs
 
     @staticmethod
@@ -419,10 +422,11 @@ class CompiledLayout:
         sheet.cells[(row, src.column)] = [value[0], value[1], look, None]
 
     @staticmethod
-    def _merges(sheet: _Sheet, row_map: dict[int, list[int]]) -> None:
-        """template._copy_merges: ranges inside a block repeat with it, others stretch. Kept as
-        openpyxl keeps them (a set of ranges, a range inside another one skipped), so they are
-        written in the same order."""
+    def _shape(template: _SheetTemplate, row_map: dict[int, list[int]]) -> tuple[str, tuple | None]:
+        """(the <mergeCells> element, the print title rows) of a sheet rendered with ``row_map``
+        (template row → output rows): template._copy_merges and _copy_page_setup. Ranges inside
+        a block repeat with it, others stretch; kept as openpyxl keeps them (a set of ranges, a
+        range inside another one skipped), so they are written in the same order."""
         ranges: set[tuple[int, int, int, int]] = set()
 
         def merge(top, bottom, left, right):
@@ -432,7 +436,7 @@ class CompiledLayout:
                 return
             ranges.add((top, left, bottom, right))
 
-        for min_row, min_col, max_row, max_col in sheet.template.merges:
+        for min_row, min_col, max_row, max_col in template.merges:
             if max_col < 2:
                 continue
             left, right = max(min_col, 2) - 1, max_col - 1
@@ -445,9 +449,16 @@ class CompiledLayout:
             present = [row_map[r] for r in rows if row_map.get(r)]
             if present:
                 merge(min(present[0]), max(present[-1]), left, right)
-        sheet.merges = list(ranges)
+        merges = (f'<mergeCells count="{len(ranges)}">' + "".join(
+            f'<mergeCell ref="{_range(m)}"/>' for m in ranges) + "</mergeCells>") if ranges else ""
+        titles = None
+        if template.print_titles:
+            first, last = template.print_titles
+            mapped = [r for t in range(first, last + 1) for r in row_map.get(t, [])]
+            if mapped:
+                titles = (min(mapped), max(mapped))
+        return merges, titles
 
-    @staticmethod
     @staticmethod
     def _resolve_blank_totals(cover: _Sheet, context, total_text) -> None:
         """generate._resolve_blank_totals on an XML-rendered cover."""
@@ -468,12 +479,13 @@ class CompiledLayout:
         ``write_order``, as the openpyxl render registers them (cached per order)."""
         key = (render_order, write_order, blanks)
         if key not in self._styles:
-            self._styles[key] = self.looks.styles(render_order, write_order, blanks)
+            styles, looks, dxf = self.looks.styles(render_order, write_order, blanks)
+            self._styles[key] = deflated_entry("xl/styles.xml", styles), looks, dxf
         return self._styles[key]
 
     # package -----------------------------------------------------------------------------------
 
-    def _package(self, sheets: list[_Sheet], names, metadata: dict, styles: bytes, looks: dict,
+    def _package(self, sheets: list[_Sheet], names, metadata: dict, styles, looks: dict,
                  dxf) -> bytes:
         out = io.BytesIO()
         writer = PackageWriter(out)
@@ -490,15 +502,25 @@ class CompiledLayout:
         count = len(sheets) + 1
         writer.write(f"xl/worksheets/sheet{count}.xml",
                      self._metadata_xml(metadata_rows(metadata, self.settings.key_bytes)).encode("utf-8"))
-        writer.write("xl/styles.xml", styles)
+        writer.copy(styles)
         writer.copy(self.raw["_rels/.rels"])
         writer.write("xl/workbook.xml", self._workbook_xml(sheets, names).encode("utf-8"))
-        writer.write("xl/_rels/workbook.xml.rels", _workbook_rels(count).encode("utf-8"))
-        overrides = "".join(self.sheet_type.replace("sheet1.xml", f"sheet{n}.xml")
-                            for n in range(1, count + 1))
-        writer.write("[Content_Types].xml", (self.types_head + overrides + self.types_tail).encode("utf-8"))
+        writer.copy(self._by_count("xl/_rels/workbook.xml.rels", count))
+        writer.copy(self._by_count("[Content_Types].xml", count))
         writer.close()
         return out.getvalue()
+
+    def _by_count(self, name: str, count: int):
+        """The workbook's relationships or content types for ``count`` sheets, deflated once."""
+        if (name, count) not in self._shared:
+            if name == "[Content_Types].xml":
+                overrides = "".join(self.sheet_type.replace("sheet1.xml", f"sheet{n}.xml")
+                                    for n in range(1, count + 1))
+                content = self.types_head + overrides + self.types_tail
+            else:
+                content = _workbook_rels(count)
+            self._shared[(name, count)] = deflated_entry(name, content.encode("utf-8"))
+        return self._shared[(name, count)]
 
     def _sheet_xml(self, sheet: _Sheet, looks: dict, dxf) -> tuple[str, str]:
         template = sheet.template
@@ -532,9 +554,7 @@ class CompiledLayout:
             dimension = "A1:A1"
         parts = [template.head, f'<dimension ref="{dimension}"/>', template.views,
                  "<sheetData>", *body, "</sheetData>", template.protection]
-        if sheet.merges:
-            parts.append(f'<mergeCells count="{len(sheet.merges)}">' + "".join(
-                f'<mergeCell ref="{_range(m)}"/>' for m in sheet.merges) + "</mergeCells>")
+        parts.append(sheet.merges_xml)
         for priority, coordinate in enumerate(sheet.blanks, start=1):
             from .generate import blank_condition
             parts.append(f'<conditionalFormatting sqref="{coordinate}"><cfRule type="expression" '
@@ -542,7 +562,7 @@ class CompiledLayout:
                          f'{_text(blank_condition(coordinate))}</formula></cfRule></conditionalFormatting>')
         if sheet.validations:
             parts.append(f'<dataValidations count="{len(sheet.validations)}">'
-                         + "".join(_validation_xml(dv, refs) for dv, refs in sheet.validations)
+                         + "".join(self._validation_xml(made, refs) for made, refs in sheet.validations)
                          + "</dataValidations>")
         rels = ""
         if links:
@@ -555,6 +575,13 @@ class CompiledLayout:
                 + "</Relationships>")
         parts += [template.printing, "</worksheet>"]
         return "".join(parts), rels
+
+    def _validation_xml(self, made: tuple, coordinates: list[str]) -> str:
+        """The <dataValidation> of a validation (made once per kind, label, unit and choices)
+        for these cells."""
+        if made not in self._validation_tails:
+            self._validation_tails[made] = _validation_xml(self._validations[made], "\x00")
+        return self._validation_tails[made].replace("\x00", _sqref(coordinates), 1)
 
     def _metadata_xml(self, rows: list[list]) -> str:
         body = []
@@ -726,8 +753,9 @@ def _sqref(coordinates: list[str]) -> str:
     return " ".join(sorted(dict.fromkeys(coordinates), key=key))
 
 
-def _validation_xml(dv, coordinates: list[str]) -> str:
-    attrs = [("sqref", _sqref(coordinates))]
+def _validation_xml(dv, sqref: str) -> str:
+    """A <dataValidation> element as openpyxl writes ``dv`` applied to ``sqref``."""
+    attrs = [("sqref", sqref)]
     for name in ("showDropDown", "showInputMessage", "showErrorMessage", "allowBlank"):
         value = getattr(dv, name)
         if value is not None:
