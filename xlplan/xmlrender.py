@@ -224,7 +224,8 @@ class CompiledLayout:
         self._shared: dict[tuple, object] = {}
         self._shapes: dict[tuple, tuple] = {}
         self._validation_tails: dict[tuple, str] = {}
-        self.looks = _Looks(spec, self._variants(), self.style_source, self.fills)
+        # The template workbook, read, now gives its style sheet (its sheets are removed).
+        self.looks = _Looks(wb, self._variants(), self.style_source, self.fills)
 
     # compile -----------------------------------------------------------------------------------
 
@@ -643,10 +644,10 @@ class _Looks:
     once with every look a cell can take (``full``); a department's sheet is ``full`` with those
     lists rebuilt in the department's order."""
 
-    def __init__(self, spec: TemplateSpec, variants: list[tuple], sources: dict, fills: dict):
+    def __init__(self, wb, variants: list[tuple], sources: dict, fills: dict):
+        """``wb``: the template workbook as loaded (nothing added to its styles; consumed)."""
         from .generate import blank_rule, input_look, reference_look
 
-        wb = spec.load_workbook()
         ws = wb.create_sheet("__looks")
         source = {}
         for i, (base, (title, coordinate)) in enumerate(sorted(sources.items()), start=1):
