@@ -27,7 +27,7 @@ from .files import atomic_write, safe_filename
 from .fiscal import FiscalYear
 from .metadata import FORMAT_VERSION, METADATA_SHEET, row_hash, write_metadata_sheet
 from .normalise import BLANK_CHARACTERS, CONTROL_CHARACTERS
-from .ooxml.text import clean_text, sheet_name, stored_value
+from .ooxml.text import clean_text, sheet_name, stored_value, taken_keys
 from .plan import Indicator, Member, Plan, Project, list_formula
 from .progress import progress
 from .settings import Settings
@@ -125,10 +125,19 @@ class RenderContext:
     merged: bool = False  # rendering the merged workbook's sheets: no input hints
     # Formula text of each cover cell that counts one sheet's missing inputs → that sheet.
     counting_formulas: dict[str, set[str]] = field(default_factory=dict)
+    _by_sheet: dict = field(default_factory=dict, repr=False, compare=False)
+    _indexed: int = field(default=-1, repr=False, compare=False)
 
     def inputs_on(self, sheet: str | None) -> list[InputCell]:
         """The input cells of one sheet, in rendering order."""
-        return [i for i in self.inputs if i.sheet == sheet]
+        # Indexed by sheet (inputs are only ever appended): a cover listing 5,000 projects asks
+        # once per project.
+        if self._indexed != len(self.inputs):
+            self._by_sheet = {}
+            for i in self.inputs:
+                self._by_sheet.setdefault(i.sheet, []).append(i)
+            self._indexed = len(self.inputs)
+        return list(self._by_sheet.get(sheet, ()))
 
 
 def workbook_filename(plan: Plan, department: str, spec: TemplateSpec) -> str:
@@ -285,8 +294,9 @@ def render_workbook(plan: Plan, department: str, settings: Settings, spec: Templ
     taken = set(roles.values()) | set(wb.sheetnames) | {METADATA_SHEET}
     projects = _recipient_projects(context) if "project" in templates else []
     rendered: list[RenderedCell] = []
+    keys = taken_keys(taken)
     for project in projects:
-        title = sheet_name(f"{project.id} {project.name}", taken)
+        title = sheet_name(f"{project.id} {project.name}", taken, keys=keys)
         context.sheet_of_project[project.id] = title
         ws = wb.create_sheet(title)
         rendered += render_sheet(templates["project"], ws, placeholder_resolver(context, project),

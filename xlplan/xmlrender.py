@@ -35,7 +35,7 @@ from openpyxl.styles import PatternFill
 
 from .metadata import METADATA_SHEET, metadata_rows
 from .ooxml.package import PackageWriter, deflated_entry, raw_entry, sheet_parts
-from .ooxml.text import clean_text, encode_escapes, sheet_name, stored_value, xml_escape
+from .ooxml.text import clean_text, encode_escapes, sheet_name, stored_value, taken_keys, xml_escape
 from .ooxml.worksheet import column_letter
 from .plan import Plan, Project
 from .settings import Settings
@@ -311,8 +311,9 @@ class CompiledLayout:
         sheets: list[_Sheet] = []
         rendered: list[RenderedCell] = []
         if "project" in self.sheets:
+            keys = taken_keys(taken)
             for project in _recipient_projects(context):
-                title = sheet_name(f"{project.id} {project.name}", taken)
+                title = sheet_name(f"{project.id} {project.name}", taken, keys=keys)
                 context.sheet_of_project[project.id] = title
                 sheet = _Sheet(title, self.sheets["project"])
                 rendered += self._render_sheet(sheet, placeholder_resolver(context, project),
