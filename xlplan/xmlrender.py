@@ -130,20 +130,51 @@ class _TemplateCell:
     style: int | None    # index of the template cell's look, None for no look
     data: bool           # the value holds a placeholder
     coordinate: str
-    literal: tuple | None = None  # (value, type) of a cell without placeholder
-    xml: str | None = None        # its XML after '<c r="…"' (written as it is)
 
-    def __post_init__(self):
-        if self.literal is not None and not (self.literal[0] is None and self.style is None):
-            self.xml = _cell_xml("", *self.literal, self.style)[len('<c r=""'):]
+
+@dataclass
+class _TemplateRow:
+    """A template row compiled: its literal cells as XML ('\\x00' for the row number), the cells
+    rendered per department (placeholders) in column order between them, and what the literal
+    cells give the locked-content fingerprint."""
+
+    number: int
+    attributes: str                  # ' ht="…" customHeight="1"' or ''
+    parts: list                      # str (literal cells' XML) or _TemplateCell (rendered)
+    rendered: list[_TemplateCell]
+    locked: list[tuple[int, object]]  # (column, value as a reader sees it) of the literal cells
+
+
+def _compile_row(number: int, cells: list[_TemplateCell], height: float | None) -> _TemplateRow:
+    from .generate import BLANKS_MARK
+
+    parts: list = []
+    rendered, locked = [], []
+    for cell in cells:
+        # A literal holding the cover's total mark is rewritten per department, like a placeholder.
+        if cell.data or (isinstance(cell.value, str) and BLANKS_MARK in cell.value):
+            parts.append(cell)
+            rendered.append(cell)
+            continue
+        value, kind = _bind(cell.value)  # refuses a type the XML render does not write
+        if value is not None and kind != "f":
+            locked.append((cell.column, stored_value(value)))
+        if value is None and cell.style is None:
+            continue  # openpyxl writes no element for an empty cell without a look
+        xml = _cell_xml(f"{_letter(cell.column)}\x00", value, kind, cell.style)
+        if parts and isinstance(parts[-1], str):
+            parts[-1] += xml
+        else:
+            parts.append(xml)
+    attributes = f' ht="{_number(height)}" customHeight="1"' if height else ""
+    return _TemplateRow(number, attributes, parts, rendered, locked)
 
 
 @dataclass
 class _SheetTemplate:
     label: str
     blocks: list
-    cells: dict[int, list[_TemplateCell]]
-    heights: dict[int, float]
+    rows: dict[int, _TemplateRow]
     merges: list[tuple[int, int, int, int]]   # (min_row, min_col, max_row, max_col), template order
     print_titles: tuple[int, int] | None
     max_col: int
@@ -159,9 +190,9 @@ class _Sheet:
 
     title: str
     template: _SheetTemplate
-    # (row, col) → [value, type, look, XML after '<c r="…"' of a template literal or None]
+    # (row, col) → [value, type, look] of the cells rendered from placeholders
     cells: dict[tuple[int, int], list] = field(default_factory=dict)
-    heights: dict[int, float] = field(default_factory=dict)
+    rows: list[tuple[int, _TemplateRow]] = field(default_factory=list)  # output row, its template row
     merges_xml: str = ""
     links: dict[tuple[int, int], str] = field(default_factory=dict)
     print_titles: tuple[int, int] | None = None
@@ -234,29 +265,24 @@ class CompiledLayout:
         reference fill or with the look of an input of each kind."""
         from .generate import CHOICE, MILESTONE, PERCENT, QUANTITY, RATING, SCORE, TEXT
 
-        bases = {c.style for sheet in self.sheets.values() for cells in sheet.cells.values()
-                 for c in cells if c.data}
+        bases = {c.style for sheet in self.sheets.values() for row in sheet.rows.values()
+                 for c in row.rendered}
         mods = ["ref"] + [("input", k) for k in (QUANTITY, PERCENT, MILESTONE, TEXT, CHOICE, SCORE, RATING)]
         return [(mod, base) for base in sorted(bases, key=lambda b: -1 if b is None else b) for mod in mods]
 
     def _compile_sheet(self, ws, label: str) -> _SheetTemplate:
         max_col = ws.max_column
-        cells: dict[int, list[_TemplateCell]] = {}
-        heights: dict[int, float] = {}
+        rows: dict[int, _TemplateRow] = {}
         for row in range(1, ws.max_row + 1):
-            cells[row] = []
+            cells = []
             for col in range(2, max_col + 1):
                 src = ws.cell(row, col)
                 style = src.style_id if src.has_style else None
                 if style is not None:
                     self.style_source.setdefault(style, (ws.title, src.coordinate))
                 data = isinstance(src.value, str) and "{{" in src.value
-                # A literal is bound once here (and a type the XML render does not write refused).
-                literal = None if data else _bind(src.value)
-                cells[row].append(_TemplateCell(col - 1, src.value, style, data, src.coordinate, literal))
-            height = ws.row_dimensions[row].height
-            if height:
-                heights[row] = height
+                cells.append(_TemplateCell(col - 1, src.value, style, data, src.coordinate))
+            rows[row] = _compile_row(row, cells, ws.row_dimensions[row].height)
         merges = [(m.min_row, m.min_col, m.max_row, m.max_col) for m in ws.merged_cells.ranges]
         titles = None
         if ws.print_title_rows:
@@ -264,7 +290,7 @@ class CompiledLayout:
             titles = (first, last)
         if ws.print_title_cols:
             raise NotCompilable("print title columns")
-        return _SheetTemplate(label, _blocks(ws), cells, heights, merges, titles, max_col)
+        return _SheetTemplate(label, _blocks(ws), rows, merges, titles, max_col)
 
     def _cut(self, buffer: io.BytesIO, titles: list[str]) -> None:
         with zipfile.ZipFile(buffer) as zf:
@@ -279,7 +305,7 @@ class CompiledLayout:
             for role, title in by_role.items():
                 xml = zf.read(parts[title]).decode("utf-8")
                 if role == METADATA_SHEET:
-                    self.metadata_sheet = _SheetTemplate("", [], {}, {}, [], None, 0)
+                    self.metadata_sheet = _SheetTemplate("", [], {}, [], None, 0)
                     _fragments(xml, self.metadata_sheet)
                 else:
                     _fragments(xml, self.sheets[role])
@@ -358,9 +384,8 @@ class CompiledLayout:
                            {"evaluation_sheet": evaluation_title})
         self._resolve_blank_totals(cover, context, _resolve_total_text)
         sheets.insert(0, cover)
-        inputs = {(i.sheet, i.cell) for i in context.inputs}
         metadata = metadata_data(self.plan, department, self.spec, context, [s.title for s in sheets],
-                                 {s.title: _locked(s, inputs) for s in sheets},
+                                 {s.title: _locked(s) for s in sheets},
                                  {s.title: len(s.validations) for s in sheets})
         varied = {}  # sheet → positions of its cells with an input or reference look
         for item in rendered:
@@ -381,15 +406,11 @@ class CompiledLayout:
             for item in repetitions:
                 context = {**base, **item}
                 for tpl_row in block.rows:
-                    for src in template.cells[tpl_row]:
-                        if src.literal is not None:
-                            sheet.cells[(out_row, src.column)] = [*src.literal, src.style, src.xml]
-                            continue
+                    row = template.rows[tpl_row]
+                    for src in row.rendered:
                         rendered = _render_value(src.value, resolve, context, template.label, src.coordinate)
                         self._place(sheet, out_row, src, rendered, inputs)
-                    height = template.heights.get(tpl_row)
-                    if height:
-                        sheet.heights[out_row] = height
+                    sheet.rows.append((out_row, row))
                     row_map.setdefault(tpl_row, []).append(out_row)
                     out_row += 1
         # Merged ranges and print titles follow from how often each block repeats: made once
@@ -421,7 +442,7 @@ class CompiledLayout:
             value = _bind_text(rendered)
         else:
             value = _bind(rendered)
-        sheet.cells[(row, src.column)] = [value[0], value[1], look, None]
+        sheet.cells[(row, src.column)] = [value[0], value[1], look]
 
     @staticmethod
     def _shape(template: _SheetTemplate, row_map: dict[int, list[int]]) -> tuple[str, tuple | None]:
@@ -471,7 +492,6 @@ class CompiledLayout:
         for _, cell in cells:
             if isinstance(cell[0], str) and BLANKS_MARK in cell[0]:
                 cell[0], cell[1] = _bind(replace(cell[0]))
-                cell[3] = None
 
     # styles ------------------------------------------------------------------------------------
 
@@ -526,34 +546,28 @@ class CompiledLayout:
 
     def _sheet_xml(self, sheet: _Sheet, looks: dict, dxf) -> tuple[str, str]:
         template = sheet.template
-        rows: dict[int, list[str]] = {r: [] for r in sheet.heights}
         links = []
-        cells = sorted(sheet.cells.items())
-        for (r, c), cell in cells:
-            ref = f"{_letter(c)}{r}"
-            if (r, c) in sheet.links:
-                links.append((ref, sheet.links[(r, c)]))
-            row = rows.get(r)
-            if row is None:
-                row = rows[r] = []
-            if cell[3] is not None:  # a template literal: its XML was made when compiling
-                row.append(f'<c r="{ref}"{cell[3]}')
-                continue
-            value, kind, look = cell[0], cell[1], cell[2]
-            style = looks[look] if isinstance(look, tuple) else look
-            if value is None and style is None:
-                continue
-            row.append(_cell_xml(ref, value, kind, style))
         body = []
-        for r in sorted(rows):
-            height = sheet.heights.get(r)
-            attrs = f' ht="{_number(height)}" customHeight="1"' if height else ""
-            body.append(f'<row r="{r}"{attrs}>{"".join(rows[r])}</row>')
-        if cells:
-            columns = [c for (_, c) in sheet.cells]
-            dimension = f"{_letter(min(columns))}{cells[0][0][0]}:{_letter(max(columns))}{cells[-1][0][0]}"
-        else:
-            dimension = "A1:A1"
+        cells = sheet.cells
+        every_row = template.max_col >= 2  # each row holds cells (openpyxl writes it, even empty)
+        for r, row in sheet.rows:
+            number = str(r)
+            pieces = []
+            for part in row.parts:
+                if part.__class__ is str:
+                    pieces.append(part.replace("\x00", number))
+                    continue
+                value, kind, look = cells[(r, part.column)]
+                style = looks[look] if isinstance(look, tuple) else look
+                ref = _letter(part.column) + number
+                if (r, part.column) in sheet.links:
+                    links.append((ref, sheet.links[(r, part.column)]))
+                if value is not None or style is not None:
+                    pieces.append(_cell_xml(ref, value, kind, style))
+            if every_row or row.attributes:
+                body.append(f'<row r="{number}"{row.attributes}>{"".join(pieces)}</row>')
+        dimension = f"A1:{_letter(template.max_col - 1)}{sheet.rows[-1][0]}" \
+            if every_row and sheet.rows else "A1:A1"
         parts = [template.head, f'<dimension ref="{dimension}"/>', template.views,
                  "<sheetData>", *body, "</sheetData>", template.protection]
         parts.append(sheet.merges_xml)
@@ -772,14 +786,19 @@ def _validation_xml(dv, sqref: str) -> str:
     return f"{opening}>{formulas}</dataValidation>" if formulas else f"{opening}/>"
 
 
-def _locked(sheet: _Sheet, inputs: set[tuple[str, str]]) -> dict[int, list]:
+def _locked(sheet: _Sheet) -> dict[int, list]:
     """generate._locked_cells for an XML-rendered sheet: row → [(column, value)] of the locked,
-    non-formula cells, values as a reader sees them."""
+    non-formula cells with a value, as a reader sees them (an input cell holds no value)."""
     rows: dict[int, list] = {}
-    for (r, c), (value, kind, _, _) in sorted(sheet.cells.items()):
-        if value is None or kind == "f" or (sheet.title, f"{_letter(c)}{r}") in inputs:
-            continue
-        rows.setdefault(r, []).append((c, stored_value(value)))
+    cells = sheet.cells
+    for r, row in sheet.rows:
+        locked = list(row.locked)
+        for src in row.rendered:
+            value, kind, _ = cells[(r, src.column)]
+            if value is not None and kind != "f":
+                locked.append((src.column, stored_value(value)))
+        if locked:
+            rows[r] = locked
     return rows
 
 
