@@ -99,7 +99,7 @@ def _check_plan(plan, settings, layout: str, folder: Path | None = None, departm
     for department in names:
         projects = [p for p in plan.projects_for(department) if plan.layout_of(p) == layout] or \
             plan.projects_for(department)
-        compiled = compiled or CompiledLayout(plan, settings, spec, projects[:1])
+        compiled = compiled or CompiledLayout(plan, settings, spec)
         data, inputs = compiled.render(department, projects)
         assert_same_parts(_openpyxl_render(plan, department, settings, spec, projects), data)
         compared += 1
@@ -147,7 +147,7 @@ def test_history_prefills_past_years(tmp_path):
     spec = load_template_spec("department")
     department = plan.department_names()[0]
     projects = plan.projects_for(department)
-    compiled = CompiledLayout(plan, settings, spec, projects[:1])
+    compiled = CompiledLayout(plan, settings, spec)
     data, _ = compiled.render(department, projects, History())
     assert_same_parts(_openpyxl_render(plan, department, settings, spec, projects, History()), data)
 
@@ -196,11 +196,32 @@ def test_generate_writes_the_xml_render_and_it_reads_back(tmp_path):
     assert {x.code for x in result.findings} <= {"missing-result", "missing-text", "score-missing"}
 
 
-def test_scoring_layout_is_not_compiled(tmp_path):
-    """The committee's scoring form (one per member) keeps the openpyxl render."""
-    plan = sample_plan()
-    spec = load_template_spec("scoring")
-    assert compile_layout(plan, _settings(tmp_path), spec, plan.projects[:1]) is None
+def test_restyled_layout_outside_the_compiler_falls_back_to_openpyxl(tmp_path):
+    """A coordinator's restyled layout with what the compiler does not handle (a date typed in
+    the template, print title columns) is rendered with openpyxl: generate writes the same
+    workbook as the openpyxl render."""
+    import datetime as dt
+    import shutil
+
+    from openpyxl import load_workbook
+
+    folder = tmp_path / "layouts"
+    folder.mkdir()
+    builtin = load_template_spec("department")
+    shutil.copy(builtin.declaration, folder / "department.toml")
+    wb = load_workbook(builtin.workbook)
+    cover = wb[builtin.sheets["cover"]]
+    cover.cell(cover.max_row + 1, 2).value = dt.date(2025, 4, 1)
+    wb[builtin.sheets["project"]].print_title_cols = "B:C"
+    wb.save(folder / "department.xlsx")
+    plan = city_plan(2, 2)
+    settings = _settings(tmp_path)
+    spec = load_template_spec("department", folder)
+    assert compile_layout(plan, settings, spec) is None
+    files = generate(plan, tmp_path / "out", settings, templates_dir=folder)
+    for f in files:
+        reference = _openpyxl_render(plan, f.department, settings, spec, plan.projects_for(f.department))
+        assert_same_parts(reference, f.path.read_bytes())
 
 
 def test_metadata_sheet_parse_helper_reads_signature():

@@ -181,7 +181,7 @@ def generate(plan: Plan, out_dir: Path, settings: Settings, *, departments: list
                 data, inputs = prototype.stamp(department, settings.key_bytes), prototype.inputs
         if data is None:
             if layout not in compiled:
-                compiled[layout] = compile_layout(plan, settings, spec, projects[:1])
+                compiled[layout] = compile_layout(plan, settings, spec)
             data, inputs = _render_compiled(compiled[layout], department, projects, history)
         if data is not None:
             written = atomic_write(path, lambda tmp: tmp.write_bytes(data))

@@ -229,9 +229,7 @@ def _fragments(xml: str, sheet: _SheetTemplate) -> None:
 class CompiledLayout:
     """A layout compiled for one plan and settings: renders a department's workbook as bytes."""
 
-    def __init__(self, plan: Plan, settings: Settings, spec: TemplateSpec, sample: list[Project]):
-        from .generate import build_workbook
-
+    def __init__(self, plan: Plan, settings: Settings, spec: TemplateSpec):
         self.plan, self.settings, self.spec = plan, settings, spec
         wb = spec.load_workbook()
         roles = spec.sheets
@@ -245,18 +243,24 @@ class CompiledLayout:
         self.taken = set(roles.values()) | set(wb.sheetnames) | {METADATA_SHEET}
         self.fills = {label: template_fill(wb, spec, label, default) for label, default in
                       (("入力欄", "FFF9E5"), ("未入力", "FCE4D6"), ("参照のみ", "F2F2F2"))}
-        # One openpyxl render of the layout gives every fragment that is the same for all.
-        sample_wb, _ = build_workbook(plan, "xlplan-compile", settings, spec, projects=sample)
-        buffer = io.BytesIO()
-        sample_wb.save(buffer)
-        self._cut(buffer, [ws.title for ws in sample_wb.worksheets])
         self._styles: dict[tuple, tuple[bytes, dict, int | None]] = {}
         self._validations: dict[tuple, object] = {}
         self._shared: dict[tuple, object] = {}
         self._shapes: dict[tuple, tuple] = {}
         self._validation_tails: dict[tuple, str] = {}
-        # The template workbook, read, now gives its style sheet (its sheets are removed).
-        self.looks = _Looks(wb, self._variants(), self.style_source, self.fills)
+        # The template workbook, read, now gives the parts and fragments that are the same for
+        # every department (a skeleton: its sheets with the render's settings and no cells) and
+        # the style sheet (openpyxl keeps the template's styles as they were loaded).
+        looks = wb.create_sheet("__looks")
+        sources = {}
+        for i, (base, (title, coordinate)) in enumerate(sorted(self.style_source.items()), start=1):
+            sources[base] = looks.cell(i, 1)
+            copy_look(wb[title][coordinate], sources[base])
+        skeleton = self._skeleton(wb, settings)
+        self._cut(skeleton)
+        with zipfile.ZipFile(skeleton) as zf:
+            base = zf.read("xl/styles.xml").decode("utf-8")
+        self.looks = _Looks(wb, looks, sources, base, self._variants(), self.fills)
 
     # compile -----------------------------------------------------------------------------------
 
@@ -292,16 +296,41 @@ class CompiledLayout:
             raise NotCompilable("print title columns")
         return _SheetTemplate(label, _blocks(ws), rows, merges, titles, max_col)
 
-    def _cut(self, buffer: io.BytesIO, titles: list[str]) -> None:
+    def _skeleton(self, wb, settings: Settings) -> io.BytesIO:
+        """The template workbook saved as render_workbook leaves it, without cells: a sheet per
+        role with the template's columns, page set-up and view (the same functions), the
+        template sheets removed, protection and the metadata sheet's marker row."""
+        from .generate import _protect
+        from .metadata import write_metadata_sheet
+        from .template import _copy_columns, _copy_page_setup
+
+        roles = self.spec.sheets
+        templates = {role: wb[roles[role]] for role in self.roles}
+        made = {role: wb.create_sheet(f"__{role}") for role in self.roles if role != "cover"}
+        made["cover"] = wb.create_sheet("__cover", 0)
+        for role, ws in made.items():
+            _copy_columns(templates[role], ws, templates[role].max_column)
+            _copy_page_setup(templates[role], ws, {})
+        styles = [wb[roles["styles"]]] if roles.get("styles") in wb.sheetnames else []
+        for ws in list(templates.values()) + styles:
+            wb.remove(ws)
+        _protect(wb, settings.sheet_password)
+        wb.active = 0
+        write_metadata_sheet(wb, None, settings.key_bytes)
+        wb.calculation.fullCalcOnLoad = True
+        buffer = io.BytesIO()
+        wb.save(buffer)
+        return buffer
+
+    def _cut(self, buffer: io.BytesIO) -> None:
         with zipfile.ZipFile(buffer) as zf:
             parts = sheet_parts(zf)
             names = zf.namelist()
             extra = [n for n in names if not (n.startswith("xl/worksheets/") or n in _KNOWN_PARTS)]
             if extra:
                 raise NotCompilable(f"parts {extra}")
-            by_role = {"cover": titles[0], "evaluation": titles[-2], METADATA_SHEET: titles[-1]}
-            if "project" in self.sheets:
-                by_role["project"] = titles[1]
+            by_role = {role: f"__{role}" for role in self.roles}
+            by_role[METADATA_SHEET] = METADATA_SHEET
             for role, title in by_role.items():
                 xml = zf.read(parts[title]).decode("utf-8")
                 if role == METADATA_SHEET:
@@ -314,9 +343,9 @@ class CompiledLayout:
             self.core = zf.read("docProps/core.xml").decode("utf-8")
             workbook = zf.read("xl/workbook.xml").decode("utf-8")
             self.workbook_head = workbook[:workbook.index("<sheets>")]
-            end = workbook.find("</definedNames>")
-            self.workbook_tail = workbook[end + len("</definedNames>"):] if end >= 0 else \
-                workbook[workbook.index("</sheets>") + len("</sheets>"):]
+            tail = workbook[workbook.index("</sheets>") + len("</sheets>"):]
+            self.workbook_tail = re.sub(r"<definedNames\s*/>|<definedNames>.*?</definedNames>", "", tail,
+                                        count=1, flags=re.S)
             types = zf.read("[Content_Types].xml").decode("utf-8")
             sheet_types = re.findall(r'<Override PartName="/xl/worksheets/[^"]*"[^>]*/>', types)
             at = types.index(sheet_types[0])
@@ -659,18 +688,15 @@ class _Looks:
     once with every look a cell can take (``full``); a department's sheet is ``full`` with those
     lists rebuilt in the department's order."""
 
-    def __init__(self, wb, variants: list[tuple], sources: dict, fills: dict):
-        """``wb``: the template workbook as loaded (nothing added to its styles; consumed)."""
+    def __init__(self, wb, ws, source: dict, base: str, variants: list[tuple], fills: dict):
+        """``wb``: the template workbook (styles as loaded), ``ws`` its sheet holding a cell of
+        each look of the template (``source``: look → cell), ``base`` its style sheet as saved;
+        the workbook is consumed."""
         from .generate import blank_rule, input_look, reference_look
 
-        ws = wb.create_sheet("__looks")
-        source = {}
-        for i, (base, (title, coordinate)) in enumerate(sorted(sources.items()), start=1):
-            source[base] = ws.cell(i, 1)
-            copy_look(wb[title][coordinate], source[base])
         for other in [s for s in wb.worksheets if s is not ws]:
             wb.remove(other)
-        self.base = self._save(wb)
+        self.base = base
         cells = {}
         for i, (mod, base) in enumerate(variants, start=1):
             cell = cells[(mod, base)] = ws.cell(i, 2)
@@ -802,13 +828,12 @@ def _locked(sheet: _Sheet) -> dict[int, list]:
     return rows
 
 
-def compile_layout(plan: Plan, settings: Settings, spec: TemplateSpec,
-                   sample: list[Project]) -> CompiledLayout | None:
+def compile_layout(plan: Plan, settings: Settings, spec: TemplateSpec) -> CompiledLayout | None:
     """The layout compiled for this plan, or None when it needs the openpyxl render."""
-    if spec.recipient != "department" or not sample:
+    if spec.recipient != "department":
         return None
     try:
-        return CompiledLayout(plan, settings, spec, sample)
+        return CompiledLayout(plan, settings, spec)
     except NotCompilable:
         return None
 
