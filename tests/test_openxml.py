@@ -47,6 +47,7 @@ from xlplan.metadata import METADATA_SHEET, parse_metadata_rows  # noqa: E402
 from xlplan.panel import PANEL_NAME, build_panel, project_defaults  # noqa: E402
 from xlplan.plan import load_plan  # noqa: E402
 from xlplan.project import init_project, merged_path  # noqa: E402
+from xlplan.sample import city_plan  # noqa: E402
 from xlplan.scoring import generate_scoring  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -394,6 +395,9 @@ def outputs(tmp_path_factory) -> dict[str, list[Path]]:
     for layout in ("activity", "indicators", "counts"):
         kinds[f"layout {layout}"] = [p for p, lay in layouts["layouts"].items() if lay == layout]
     kinds["custom layout"] = _custom_layout(base / "custom")
+    # A city plan: every department has projects of its own, so each workbook is rendered at
+    # XML level from the compiled layout (xlplan.xmlrender), none stamped.
+    kinds["department (XML render)"] = [f.path for f in generate(city_plan(3, 3), base / "city", project.settings)]
     return kinds
 
 
@@ -414,7 +418,7 @@ def _custom_layout(folder: Path) -> list[Path]:
     return sorted(folder.glob("*/project/配布/*ボランティア登録状況*.xlsx"))
 
 
-KINDS = ["master", "department (stamped)", "layout activity", "layout indicators", "layout counts",
+KINDS = ["master", "department (stamped)", "department (XML render)", "layout activity", "layout indicators", "layout counts",
          "custom layout", "prefilled next year", "return copy", "scoring form", "merged with committee",
          "merged without committee", "panel", "awkward text"]
 

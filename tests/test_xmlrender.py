@@ -233,3 +233,32 @@ def test_metadata_sheet_parse_helper_reads_signature():
                           _openpyxl_render(plan, plan.department_names()[1], Settings(Path("."), KEY, "pw"),
                                            load_template_spec("department"), plan.projects_for(plan.department_names()[1])))
 
+
+
+def test_libreoffice_types_into_an_xml_rendered_workbook_and_check_reads_it(libreoffice, tmp_path):
+    """A city-plan workbook (rendered at XML level: no department shares its projects) opened in
+    LibreOffice, every input typed and saved: read back exactly, signature valid, no layout
+    change and no error."""
+    from test_libreoffice_workbooks import _fields, _valid_entry
+
+    from xlplan.check import check_files
+    from xlplan.findings import ERROR
+
+    plan = city_plan(3, 4)
+    settings = _settings(tmp_path)
+    files = generate(plan, tmp_path / "out", settings, departments=[plan.department_names()[1]])
+    src = files[0].path
+    fields = _fields(src)
+    expected, values = {}, []
+    for i, f in enumerate(fields):
+        typed, value = _valid_entry(f, i, plan)
+        expected[f["name"]] = value
+        values.append({"name": f["name"], "value": typed, "mode": "type"})
+    (tmp_path / "back").mkdir()
+    out = libreoffice.fill(src, tmp_path / "back" / src.name, values)
+    returned = read_returned(out, settings.key_bytes)
+    assert returned.signature_ok is True and returned.department == files[0].department
+    result = check_files([out], settings, plan)
+    assert [f for f in result.findings if f.severity == ERROR or f.code == "layout-changed"] == []
+    by_cell = {(r.sheet, r.cell): r.value for r in result.values.itertuples()}
+    assert {f["name"]: by_cell[(f["sheet"], f["cell"])] for f in fields} == expected
