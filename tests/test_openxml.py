@@ -384,7 +384,9 @@ def outputs(tmp_path_factory) -> dict[str, list[Path]]:
     layouts = _cycle(base / "layouts", _set_layouts)
     kinds = {
         "master": [project.master],
-        "department (stamped)": [f.path for f in demo["files"]],
+        # The demo's departments that share their projects are stamped from one prototype; the
+        # others (projects of their own) are written from the compiled layout (xlplan.xmlrender).
+        "department (stamped)": [f.path for f in demo["files"] if _is_stamped(f.path)],
         "prefilled next year": [f.path for f in demo["next_year"]["files"]],
         "return copy": [f.path for f in demo["feedback"]] + layouts["feedback"],
         "scoring form": [f.path for f in demo["forms"]],
@@ -395,9 +397,9 @@ def outputs(tmp_path_factory) -> dict[str, list[Path]]:
     for layout in ("activity", "indicators", "counts"):
         kinds[f"layout {layout}"] = [p for p, lay in layouts["layouts"].items() if lay == layout]
     kinds["custom layout"] = _custom_layout(base / "custom")
-    # A city plan: every department has projects of its own, so each workbook is rendered at
-    # XML level from the compiled layout (xlplan.xmlrender), none stamped.
-    kinds["department (XML render)"] = [f.path for f in generate(city_plan(3, 3), base / "city", project.settings)]
+    # And a city plan: every department has projects of its own, none is stamped.
+    kinds["department (XML render)"] = [f.path for f in demo["files"] if not _is_stamped(f.path)] + [
+        f.path for f in generate(city_plan(3, 3), base / "city", project.settings)]
     return kinds
 
 
@@ -438,7 +440,8 @@ def test_the_outputs_are_what_their_kind_says(outputs, awkward_outputs):
     with zipfile.ZipFile(outputs["panel"][0]) as zf:
         assert "xl/vbaProject.bin" in zf.namelist()
     stamped = {p: _is_stamped(p) for p in outputs["department (stamped)"] + outputs["prefilled next year"]}
-    assert all(stamped[p] for p in outputs["department (stamped)"])
+    assert outputs["department (stamped)"] and all(stamped[p] for p in outputs["department (stamped)"])
+    assert not any(_is_stamped(p) for p in outputs["department (XML render)"])
     assert not all(stamped[p] for p in outputs["prefilled next year"]), "some are rendered in full"
     with_committee = load_workbook(outputs["merged with committee"][0], read_only=True).sheetnames
     without = load_workbook(outputs["merged without committee"][0], read_only=True).sheetnames
