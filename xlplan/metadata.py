@@ -76,7 +76,7 @@ def canonical_value(value) -> str:
 
 def row_hash(cells: list[tuple[int, object]]) -> str:
     """Short hash of one row's locked content: (column, value) pairs, blanks ignored."""
-    parts = [f"{col}:{canonical_value(v)}" for col, v in sorted(cells) if canonical_value(v) != ""]
+    parts = [f"{col}:{text}" for col, v in sorted(cells) if (text := canonical_value(v)) != ""]
     if not parts:
         return ""
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:12]
