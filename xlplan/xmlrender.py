@@ -5,8 +5,9 @@ its look into new sheets and saves: a few hundred milliseconds a workbook. A pla
 department has projects of its own (a city plan) cannot be stamped from one prototype, so it
 paid that for each department. Here a layout is *compiled* once per plan: its template cells
 (values, style indexes), its blocks, merged ranges, row heights, print titles, and the parts and
-fragments that do not change between departments, cut from one openpyxl render of the layout
-(sheet properties, views, columns, protection, page set-up, workbook properties, theme). Each
+fragments that do not change between departments, cut from the template saved by openpyxl as
+the render leaves it, without cells (sheet properties, views, columns, protection, page set-up,
+workbook properties, theme). Each
 department is then rendered by filling those fragments: the placeholders are resolved by the
 same functions as the openpyxl render (``placeholder_resolver``, ``block_items``), the input
 records and validations come from ``input_records`` and ``_validation``, the metadata from
@@ -14,10 +15,11 @@ records and validations come from ``input_records`` and ``_validation``, the met
 ``ooxml.package``.
 
 The output is the openpyxl render's, part for part (canonical XML; tests/test_xmlrender.py). The
-style sheet depends on the order in which a department's cells first use the input and
-reference looks; for each such order it is made once with openpyxl from the template (the same
-library calls as the render) and cached. A layout or a department with anything outside what is
-compiled here (a template value of an unusual type, a sheet part with drawings) raises
+style sheet depends on the order in which a department's cells first take the input and
+reference looks: compiling saves the template's style sheet as openpyxl writes it, once as it is
+and once with every look a cell can take, and each department's is rebuilt from those in its own
+order (``_Looks``). A layout or a department with anything outside what is compiled here (a
+template value of an unusual type, print title columns, a sheet part with drawings) raises
 ``NotCompilable`` and ``generate`` falls back to the openpyxl render.
 """
 
@@ -29,9 +31,6 @@ import io
 import re
 import zipfile
 from dataclasses import dataclass, field
-
-from openpyxl.formatting.rule import FormulaRule  # noqa: F401  (re-exported look, see _styles)
-from openpyxl.styles import PatternFill
 
 from .metadata import METADATA_SHEET, metadata_rows
 from .ooxml.package import PackageWriter, deflated_entry, raw_entry, sheet_parts
@@ -837,5 +836,3 @@ def compile_layout(plan: Plan, settings: Settings, spec: TemplateSpec) -> Compil
     except NotCompilable:
         return None
 
-
-__all__ = ["CompiledLayout", "NotCompilable", "compile_layout", "PatternFill"]
