@@ -217,11 +217,7 @@ class Archive:
         choose, generate-scoring); NoArchive with a message when nothing was collected yet."""
         archive = cls.existing(settings)
         if archive is None:
-            raise NoArchive(
-                f"まだ回収していません（データベース {settings.db_path} がないか空です）。"
-                "先に xlplan collect で回収フォルダのファイルを回収してください。",
-                f"Nothing has been collected yet (the database {settings.db_path} is missing or "
-                "empty). Run xlplan collect on the inbox first.")
+            raise NoArchive("nothing-collected", database=settings.db_path)
         return archive
 
     @classmethod
@@ -234,11 +230,7 @@ class Archive:
         """NoArchive when no file at all was collected for the plan's year: a merge from that
         would call every department 未提出 and replace a good merged workbook with nothing."""
         if not self.submissions(plan.year.short):
-            raise NoArchive(
-                f"{plan.year.label_ja} の提出はまだ回収されていません（{self.db_path}）。"
-                "集計する前に xlplan collect で回収してください。既存の集計ファイルはそのままです。",
-                f"No submission for {plan.year.label_en} has been collected yet ({self.db_path}). "
-                "Run xlplan collect before merging; any existing merged workbook is left as it is.")
+            raise NoArchive("nothing-collected-for-year", year=plan.year, database=self.db_path)
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.db_path, timeout=30)
