@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
+from .access import NotRegularFile, access_problem
 from .check import Reader, check_returned, read_with, template_versions
 from .errors import XlplanError
 from .findings import Finding
@@ -263,7 +264,7 @@ class Archive:
         try:
             before = os.fstat(fd)
             if not stat.S_ISREG(before.st_mode):
-                raise _SourceError() from OSError(0, "通常のファイルではありません")
+                raise _SourceError() from NotRegularFile()
             h, size = hashlib.sha256(), 0
             with open(tmp, "wb") as out:
                 while True:
@@ -406,15 +407,8 @@ class Archive:
         except _Changing:
             notices.append(Finding("file-changing", file=path.name, value=str(path)))
             return None
-        except _SourceError as exc:
-            cause = exc.__cause__
-            if getattr(cause, "winerror", None) in (32, 33):
-                # Windows: another program (a mail client, a sync tool) has it open for
-                # writing (sharing or lock violation): being written, not forbidden.
-                notices.append(Finding("file-changing", file=path.name, value=str(path)))
-                return None
-            notices.append(Finding("file-inaccessible", file=path.name, value=str(path),
-                                   **_os_reason(cause)))
+        except _SourceError as exc:  # the one rule check and the panel follow too
+            notices.append(access_problem(path, exc.__cause__))
             return None
         try:
             mtime = dt.datetime.fromtimestamp(os.stat(path, follow_symlinks=False).st_mtime,
@@ -705,16 +699,6 @@ def _submission(row) -> Submission:
 def _same(a: os.stat_result, b: os.stat_result) -> bool:
     """The same file content by its size and time (to the nanosecond the system keeps)."""
     return (a.st_size, a.st_mtime_ns) == (b.st_size, b.st_mtime_ns)
-
-
-def _os_reason(exc: BaseException | None) -> dict:
-    """detail and detail_en of an OS error opening or reading an inbox file."""
-    if isinstance(exc, PermissionError):
-        return dict(detail="アクセスが拒否されました", detail_en="permission denied")
-    if isinstance(exc, FileNotFoundError):
-        return dict(detail="読み取る前に削除されました", detail_en="it was removed before it could be read")
-    text = getattr(exc, "strerror", None) or str(exc or "")
-    return dict(detail=f"読み取りエラー: {text}", detail_en=f"read error: {text}")
 
 
 def has_database(path: Path) -> bool:

@@ -453,18 +453,30 @@ def _run(args) -> int:
         return EXIT_OK
     except KeyboardInterrupt:
         return report_error(args, XlplanError("interrupted"))
+    except OSError as exc:  # a folder that cannot be written, a full disk: the user's to fix
+        from .errors import file_system_error
+
+        stop = file_system_error(exc)
+        if stop is None:
+            return _last_resort(args)
+        return report_error(args, stop)
     except Exception:  # last resort: a message and the log's place, never a traceback
-        if os.environ.get("XLPLAN_DEBUG") == "1":  # developers: show the traceback
-            raise
-        import traceback
+        return _last_resort(args)
 
-        from .errorlog import write_error_log
 
-        command = getattr(getattr(args, "func", None), "__name__", "").removeprefix("cmd_")
-        from .errors import internal_error
+def _last_resort(args) -> int:
+    """A bug of xlplan (the exception being handled): command-failed naming the error log
+    that holds the traceback (XLPLAN_DEBUG=1 shows the traceback instead)."""
+    if os.environ.get("XLPLAN_DEBUG") == "1":  # developers: show the traceback
+        raise
+    import traceback
 
-        return report_error(args, internal_error(
-            write_error_log(traceback.format_exc(), f"xlplan {command}", _project_folder(args))))
+    from .errorlog import write_error_log
+    from .errors import internal_error
+
+    command = getattr(getattr(args, "func", None), "__name__", "").removeprefix("cmd_")
+    return report_error(args, internal_error(
+        write_error_log(traceback.format_exc(), f"xlplan {command}", _project_folder(args))))
 
 
 def report_error(args, exc: XlplanError) -> int:

@@ -11,6 +11,8 @@ raise site writes message text. The CLI prints it and exits 2 (``--format json``
 
 from __future__ import annotations
 
+import errno
+
 from .findings import CATALOGUE, Finding, Place, Words, current_lang, param_data, param_problem
 
 __all__ = ["EXIT_FAILED", "Place", "PlanError", "Words", "XlplanError"]
@@ -75,6 +77,28 @@ class XlplanError(Exception):
 
     def __str__(self) -> str:
         return self.message()
+
+
+# What the operating system said, in both languages, for the errors a user can act on.
+_OS_REASONS = {
+    errno.EACCES: ("アクセスが拒否されました", "permission denied"),
+    errno.EPERM: ("アクセスが拒否されました", "permission denied"),
+    errno.ENOENT: ("見つかりません", "not found"),
+    errno.ENOSPC: ("ディスクの空きがありません", "no space left on the disk"),
+    errno.EROFS: ("読み取り専用の場所です", "the place is read-only"),
+    errno.EISDIR: ("フォルダです", "it is a folder"),
+    errno.ENOTDIR: ("フォルダではありません", "it is not a folder"),
+}
+
+
+def file_system_error(exc: OSError) -> XlplanError | None:
+    """file-system-error for an operating-system error on a named file (a folder that
+    cannot be written, a full disk …): the user's to fix, not a bug of xlplan. None when the
+    error names no file."""
+    if not getattr(exc, "filename", None):
+        return None
+    ja, en = _OS_REASONS.get(exc.errno, (exc.strerror or str(exc),) * 2)
+    return XlplanError("file-system-error", path=str(exc.filename), reason=Words(ja, en))
 
 
 def internal_error(log) -> XlplanError:

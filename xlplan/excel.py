@@ -30,7 +30,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from .errors import XlplanError
+from .errors import XlplanError, file_system_error
 from .ooxml.text import as_typed_text, clean_text, set_text
 from .panel import BUTTONS, FINDINGS_HEADER, SETTING_NAMES, SETTINGS_ROWS, SETTINGS_SHEET, STATUS_HEADER
 
@@ -437,8 +437,8 @@ def run(action: str, panel: PanelIO) -> int:
         message = f"【{caption}】{stamp}\n{text}"
     except XlplanError as exc:  # settings, master, no archive yet, another run busy: as the CLI
         code, message = exc.exit_status, f"エラー: 【{caption}】{_error_message(exc)}"
-    except Exception:  # last resort, as the CLI: the message and the error log, never a traceback
-        error = _internal_error(action)
+    except Exception as exc:  # last resort, as the CLI: the message and the error log, never a traceback
+        error = (isinstance(exc, OSError) and file_system_error(exc)) or _internal_error(action)
         code, message = error.exit_status, f"エラー: 【{caption}】{error.message('ja')}"
     try:
         panel.write_message(message)

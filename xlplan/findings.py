@@ -221,9 +221,9 @@ _TYPES = [
        "読み取る間にファイルが変わりました。変更中のため次回の回収で読み取ります（保管も記録もしていません）。",
        "The file changed while it was being read. It is still being written and will be read by the "
        "next collect (nothing was archived or recorded).", file="福祉課.xlsx"),
-    _t("file-inaccessible", ERROR, "collect", "ファイルを開けません", "File cannot be opened",
-       "ファイルを開けません（{detail}）。ファイルのアクセス権などを確かめて、もう一度回収してください。",
-       "The file cannot be opened ({detail}). Check its permissions, then collect again.",
+    _t("file-inaccessible", ERROR, "read", "ファイルを開けません", "File cannot be opened",
+       "ファイルを開けません（{detail}）。ファイルのアクセス権などを確かめて、もう一度実行してください。",
+       "The file cannot be opened ({detail}). Check its permissions, then run again.",
        file="福祉課.xlsx", detail="アクセスが拒否されました", detail_en="permission denied"),
     _t("implausible-save-time", WARNING, "collect", "最終保存日時を信用できません",
        "Last-saved time not plausible",
@@ -426,6 +426,11 @@ _TYPES += [
        "どのボタンが押されたか分かりませんでした。「設定」シートの「操作（ボタンを判別できないとき）」で操作を選んでから、ボタンを押してください。",
        "Excel did not say which button was pressed. Choose the action on the panel's sheet '設定' "
        "(操作, the action), then press the button.", {}),
+    _e("file-system-error", "run", "ファイルを読み書きできません", "File cannot be read or written",
+       "{path} を読み書きできません（{reason}）。場所とアクセス権、ディスクの空きを確かめてから、もう一度実行してください。",
+       "{path} cannot be read or written ({reason}). Check the place, its permissions and the free "
+       "disk space, then run again.", {"path": "path", "reason": "words"}, path="集計/集計_R6.xlsx",
+       reason=Words("アクセスが拒否されました", "permission denied")),
     _e("interrupted", "run", "中断しました", "Interrupted", "中断しました。", "Interrupted.", {}),
     _e("command-failed", "run", "xlplan の内部エラーです", "Internal error of xlplan",
        "xlplan の内部エラーです（xlplan の不具合で、入力したファイルの誤りではありません）。詳しい記録: {log}",
