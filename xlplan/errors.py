@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import errno
 
-from .findings import CATALOGUE, Finding, Place, Words, current_lang, param_data, param_problem
+from .findings import CATALOGUE, Coded, Finding, Place, Words, param_data, param_problem
 
 __all__ = ["EXIT_FAILED", "Place", "PlanError", "Words", "XlplanError"]
 
@@ -22,7 +22,7 @@ __all__ = ["EXIT_FAILED", "Place", "PlanError", "Words", "XlplanError"]
 EXIT_FAILED = 2
 
 
-class XlplanError(Exception):
+class XlplanError(Coded, Exception):
     """A stop of the run: a catalogue ``code`` and its typed ``params``; ``str()`` is the
     message in the language of the moment (``--lang`` / XLPLAN_LANG)."""
 
@@ -44,20 +44,6 @@ class XlplanError(Exception):
         super().__init__(code)
         self.code = code
         self.params = {name: params.get(name) for name in declared}
-
-    @property
-    def type(self):
-        """The catalogue entry of this error."""
-        return CATALOGUE[self.code]
-
-    @property
-    def severity(self) -> str:
-        """Always 'error' (from the catalogue)."""
-        return self.type.severity
-
-    def title(self, lang: str | None = None) -> str:
-        """The short title in the chosen language."""
-        return self.type.title_en if current_lang(lang) == "en" else self.type.title_ja
 
     def message(self, lang: str | None = None) -> str:
         """The message in the chosen language, rendered from the catalogue."""

@@ -11,7 +11,8 @@ generated from it, so the two cannot drift apart.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Iterable
+from pathlib import PurePath
+from typing import Callable, Iterable
 
 from .fiscal import FiscalYear
 from .language import current_lang  # noqa: F401  (re-exported: findings speak the chosen language)
@@ -82,42 +83,23 @@ class Place:
     cell: str = ""
 
 
-# The kinds of a coded error's parameters: what a value must be, and how it is shown.
-PARAM_KINDS = ("text", "path", "number", "year", "list", "words", "place")
+@dataclass(frozen=True)
+class ParamKind:
+    """A kind of coded-error parameter: which values it takes, how a message shows one
+    (``show(value, english)``) and how JSON gives it (``data(value, lang)``)."""
+
+    accepts: Callable[[object], bool]
+    show: Callable[[object, bool], str]
+    data: Callable[[object, str | None], object]
 
 
-def param_problem(kind: str, value) -> str | None:
-    """Why ``value`` cannot be a parameter of ``kind`` (None when it can): errors are typed."""
-    from pathlib import PurePath
-
-    from .fiscal import FiscalYear
-
-    ok = {"text": lambda v: isinstance(v, str),
-          "path": lambda v: isinstance(v, (str, PurePath)),
-          "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-          "year": lambda v: isinstance(v, FiscalYear),
-          "list": lambda v: isinstance(v, (list, tuple)) and all(isinstance(x, str) for x in v),
-          "words": lambda v: isinstance(v, Words) or hasattr(v, "message"),
-          "place": lambda v: isinstance(v, Place)}[kind]
-    return None if ok(value) else f"a {kind} parameter, not {type(value).__name__}"
+def _is_year(value) -> bool:
+    return isinstance(value, FiscalYear)
 
 
-def show_param(kind: str, value, english: bool) -> str:
-    """A parameter as a message shows it, in Japanese or English."""
-    lang = "en" if english else "ja"
-    if value is None:
-        return ""
-    if kind == "number":
-        return f"{value:,}" if isinstance(value, int) else f"{value:g}"
-    if kind == "year":
-        return value.label_en if english else value.label_ja
-    if kind == "list":
-        return (", " if english else "、").join(value)
-    if kind == "words":
-        return value.text(lang) if isinstance(value, Words) else value.message(lang)
-    if kind == "place":
-        return _place_text(value, english)
-    return str(value)
+def _words_text(value, lang: str | None) -> str:
+    """Words in the language; a finding or error (anything with ``message``) its message."""
+    return value.text(lang) if isinstance(value, Words) else value.message(lang)
 
 
 def _place_text(place: Place, english: bool) -> str:
@@ -127,22 +109,39 @@ def _place_text(place: Place, english: bool) -> str:
     return (f"、シート「{place.sheet}」" if place.sheet else "") + (f"のセル {place.cell}" if place.cell else "")
 
 
+# The kinds of a coded error's parameters, by the name the catalogue gives them.
+PARAM_KINDS: dict[str, ParamKind] = {
+    # The user's data (names, values as typed), shown as it is.
+    "text": ParamKind(lambda v: isinstance(v, str), lambda v, en: v, lambda v, lang: v),
+    "path": ParamKind(lambda v: isinstance(v, (str, PurePath)), lambda v, en: str(v), lambda v, lang: str(v)),
+    "number": ParamKind(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+                        lambda v, en: f"{v:,}" if isinstance(v, int) else f"{v:g}", lambda v, lang: v),
+    # A fiscal year: 令和6年度 / FY2024 in a message, R6 as data.
+    "year": ParamKind(_is_year, lambda v, en: v.label_en if en else v.label_ja, lambda v, lang: v.short),
+    "list": ParamKind(lambda v: isinstance(v, (list, tuple)) and all(isinstance(x, str) for x in v),
+                      lambda v, en: (", " if en else "、").join(v), lambda v, lang: list(v)),
+    # xlplan's own words in both languages (a reason).
+    "words": ParamKind(lambda v: isinstance(v, Words) or hasattr(v, "message"),
+                       lambda v, en: _words_text(v, "en" if en else "ja"), lambda v, lang: _words_text(v, lang)),
+    "place": ParamKind(lambda v: isinstance(v, Place), _place_text,
+                       lambda v, lang: {"sheet": v.sheet, "cell": v.cell}),
+}
+
+
+def param_problem(kind: str, value) -> str | None:
+    """Why ``value`` cannot be a parameter of ``kind`` (None when it can): errors are typed."""
+    return None if PARAM_KINDS[kind].accepts(value) else f"a {kind} parameter, not {type(value).__name__}"
+
+
+def show_param(kind: str, value, english: bool) -> str:
+    """A parameter as a message shows it, in Japanese or English ('' for none)."""
+    return "" if value is None else PARAM_KINDS[kind].show(value, english)
+
+
 def param_data(kind: str, value, lang: str | None = None):
     """A parameter as JSON data: numbers stay numbers, a year is its short form (R6), words
     are rendered in the language, a place is {"sheet", "cell"}."""
-    if value is None:
-        return None
-    if kind in ("number", "text"):
-        return value
-    if kind == "year":
-        return value.short
-    if kind == "list":
-        return list(value)
-    if kind == "words":
-        return show_param(kind, value, current_lang(lang) == "en")
-    if kind == "place":
-        return {"sheet": value.sheet, "cell": value.cell}
-    return str(value)
+    return None if value is None else PARAM_KINDS[kind].data(value, current_lang(lang))
 
 
 # Message templates use str.format fields: {value} (the raw value as typed), {expected},
@@ -448,8 +447,29 @@ class _Blank(dict):
         return ""
 
 
+class Coded:
+    """What a finding and a coded error share: a ``code`` of the catalogue, and its entry's
+    severity and title."""
+
+    code: str
+
+    @property
+    def type(self) -> FindingType:
+        """The catalogue entry of this code."""
+        return CATALOGUE[self.code]
+
+    @property
+    def severity(self) -> str:
+        """error, warning or info, from the catalogue."""
+        return self.type.severity
+
+    def title(self, lang: str | None = None) -> str:
+        """The short title in the chosen language."""
+        return self.type.title_en if current_lang(lang) == "en" else self.type.title_ja
+
+
 @dataclass
-class Finding:
+class Finding(Coded):
     """One problem found, with where it is: file, sheet and cell (A1), and what was there."""
 
     code: str
@@ -472,20 +492,6 @@ class Finding:
     def __post_init__(self):
         if self.code not in CATALOGUE:
             raise KeyError(f"unknown finding code {self.code!r}")
-
-    @property
-    def type(self) -> FindingType:
-        """The catalogue entry of this finding."""
-        return CATALOGUE[self.code]
-
-    @property
-    def severity(self) -> str:
-        """error, warning or info, from the catalogue."""
-        return self.type.severity
-
-    def title(self, lang: str | None = None) -> str:
-        """The short title in the chosen language."""
-        return self.type.title_en if current_lang(lang) == "en" else self.type.title_ja
 
     def message(self, lang: str | None = None) -> str:
         """The full message in the chosen language, with the finding's values filled in."""
