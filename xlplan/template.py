@@ -131,10 +131,10 @@ def load_template_spec(layout_id: str = "department", folder: Path | None = None
     kind, label, required, unit, choices) placed with ``{{input.<name>}}``, and checks across
     fields (``[[checks]]`` with kind "sum", total and parts: a breakdown that must add up).
     """
-    if not LAYOUT_ID.match(layout_id or ""):
-        raise TemplateError("layout-name", name=str(layout_id))
     candidates = [Path(folder)] if folder else []
     candidates.append(builtin_templates_dir())
+    if not LAYOUT_ID.match(layout_id or ""):
+        raise TemplateError("layout-name", candidates[0], name=str(layout_id))
     for base in candidates:
         declaration = base / f"{layout_id}.toml"
         if declaration.is_file():
