@@ -228,7 +228,10 @@ def _interrupted_run(project) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("XLPLAN_LANG", "XLPLAN_DEBUG")}
     proc = subprocess.Popen([sys.executable, "-m", "xlplan.cli", "demo", str(out), "--lang", "en"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(3)
+    deadline = time.monotonic() + 120
+    while not out.exists() and time.monotonic() < deadline:  # the command is running (imports done)
+        time.sleep(0.1)
+    time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=120)
     return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
@@ -384,6 +387,11 @@ def test_settings_missing_wherever_the_settings_are_absent(tmp_path, capsys, col
     from test_panel import panel_cell
 
     assert "設定ファイル xlplan.toml が見つかりません" in panel_cell(panel, "xlplan_message")
+    from xlplan.panel import project_defaults
+    from xlplan.settings import load_settings
+
+    for call in (lambda: project_defaults(empty), lambda: load_settings(empty / "xlplan.toml")):
+        assert _raised(call).code == "settings-missing"
 
 
 # --- template-invalid: a broken layout, from every command that loads layouts ----------------

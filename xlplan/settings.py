@@ -244,6 +244,8 @@ def load_settings(path: Path) -> Settings:
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:  # absent, wherever it is looked for: settings-missing
+        raise SettingsError("settings-missing", folders=[str(path.parent)]) from None
     except OSError as exc:
         raise _invalid(path, "", f"読み取れません（{exc.strerror or exc}）",
                        f"cannot be read ({exc.strerror or exc})") from exc
