@@ -38,8 +38,8 @@ from .ooxml.text import clean_text, encode_escapes, sheet_name, stored_value, ta
 from .ooxml.worksheet import column_letter
 from .plan import Plan, Project
 from .settings import Settings
-from .template import (Formula, Input, Link, Locked, RenderedCell, TemplateSpec, _blocks, _render_value,
-                       cell_range, copy_look, template_fill)
+from .template import (Formula, Input, Link, Locked, RenderedCell, TemplateError, TemplateSpec, _blocks,
+                       _render_value, cell_range, copy_look, template_fill)
 
 _CELL_LIMIT = 32767  # openpyxl cuts a string it stores to this many characters
 
@@ -424,19 +424,29 @@ class CompiledLayout:
         return self._package(sheets, names, metadata, styles, looks, dxf), len(context.inputs)
 
     def _render_sheet(self, sheet: _Sheet, resolve, items, base: dict) -> list[RenderedCell]:
-        """template.render_sheet at XML level: the same blocks, values and rows."""
+        """template.render_sheet at XML level: the same blocks, values and rows, and the same
+        template-invalid error (naming the layout's file, sheet and cell) for a bad placeholder."""
+        try:
+            return self._render_rows(sheet, resolve, items, base)
+        except TemplateError as exc:
+            raise exc.at(self.spec.workbook, sheet.template.label) from None
+
+    def _render_rows(self, sheet: _Sheet, resolve, items, base: dict) -> list[RenderedCell]:
         template = sheet.template
         inputs: list[RenderedCell] = []
         row_map: dict[int, list[int]] = {}
         out_row = 1
         for block in template.blocks:
-            repetitions = [{}] if block.tag is None else items(block.tag)
+            try:
+                repetitions = [{}] if block.tag is None else items(block.tag)
+            except TemplateError as exc:  # an unknown ``each …``: the cell of its tag
+                raise exc.at(cell=f"A{block.rows[0]}") from None
             for item in repetitions:
                 context = {**base, **item}
                 for tpl_row in block.rows:
                     row = template.rows[tpl_row]
                     for src in row.rendered:
-                        rendered = _render_value(src.value, resolve, context, template.label, src.coordinate)
+                        rendered = _render_value(src.value, resolve, context, src.coordinate)
                         self._place(sheet, out_row, src, rendered, inputs)
                     sheet.rows.append((out_row, row))
                     row_map.setdefault(tpl_row, []).append(out_row)
