@@ -39,7 +39,7 @@ from .ooxml.worksheet import column_letter
 from .plan import Plan, Project
 from .settings import Settings
 from .template import (Formula, Input, Link, Locked, RenderedCell, TemplateError, TemplateSpec, _blocks,
-                       _render_value, cell_range, copy_look, template_fill)
+                       _render_value, block_repetitions, cell_range, copy_look, template_fill)
 
 _CELL_LIMIT = 32767  # openpyxl cuts a string it stores to this many characters
 
@@ -437,11 +437,7 @@ class CompiledLayout:
         row_map: dict[int, list[int]] = {}
         out_row = 1
         for block in template.blocks:
-            try:
-                repetitions = [{}] if block.tag is None else items(block.tag)
-            except TemplateError as exc:  # an unknown ``each …``: the cell of its tag
-                raise exc.at(cell=f"A{block.rows[0]}") from None
-            for item in repetitions:
+            for item in block_repetitions(block, items):
                 context = {**base, **item}
                 for tpl_row in block.rows:
                     row = template.rows[tpl_row]
