@@ -27,6 +27,7 @@ from python_calamine import CalamineWorkbook
 
 from xlplan import files as files_mod
 from xlplan.archive import Archive, submission_status
+from xlplan.collect import collect
 from xlplan.check import check_files
 from xlplan.feedback import write_feedback
 from xlplan.files import atomic_write
@@ -171,7 +172,7 @@ def test_collect_archives_every_file_and_is_idempotent(project, generated):
     before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in inbox.iterdir()}
 
     archive = Archive.for_settings(project.settings)
-    first = archive.collect([inbox], project.settings, plan)
+    first = collect(archive, [inbox], project.settings, plan)
     # Excel's lock file is not a returned file; the cover letter is listed as 対象外, not read.
     assert first.total_files == 3
     assert sorted(s.original_name for s in first.new) == sorted(
@@ -183,7 +184,7 @@ def test_collect_archives_every_file_and_is_idempotent(project, generated):
     assert by_name["R6_児童保育課.xlsx"].department == "児童保育課"
     assert by_name["福祉課_R6最終.xlsx"].errors == 0 and by_name["R6_児童保育課.xlsx"].errors == 0
 
-    second = archive.collect([inbox], project.settings, plan)
+    second = collect(archive, [inbox], project.settings, plan)
     assert second.new == [] and second.total_files == 3
     assert sorted(second.known) == sorted(by_name)
     subs = archive.submissions(plan.year.short)
@@ -225,9 +226,9 @@ def test_newer_version_wins_even_when_collected_first_and_choose_overrides(proje
     two_days_ago = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=2)
     fill_workbook(src, tmp_path / "old.xlsx", plan, random.Random(2), mistakes=2, saved_at=two_days_ago)
     archive = Archive.for_settings(project.settings)
-    archive.collect([newer], project.settings, plan)
+    collect(archive, [newer], project.settings, plan)
     shutil.copy2(tmp_path / "old.xlsx", older)  # the old mail attachment found later
-    summary = archive.collect([project.inbox], project.settings, plan)
+    summary = collect(archive, [project.inbox], project.settings, plan)
     assert [s.original_name for s in summary.new] == ["福祉課.xlsx"]
     assert summary.known == ["福祉課_修正版.xlsx"]
 
@@ -279,7 +280,7 @@ def test_newest_is_decided_by_saved_time_not_by_how_the_time_is_written(project,
     assert read_returned(b, project.settings.key_bytes).last_saved < read_returned(
         a, project.settings.key_bytes).last_saved
     archive = Archive.for_settings(project.settings)
-    archive.collect([project.inbox], project.settings, plan)
+    collect(archive, [project.inbox], project.settings, plan)
     assert archive.current(plan)["福祉課"].original_name == "a.xlsx"
 
 
@@ -292,7 +293,7 @@ def test_missing_department_is_shown_everywhere(project, generated, filled):
         if department != "学校教育課":
             shutil.copy2(path, project.inbox / path.name)
     archive = Archive.for_settings(project.settings)
-    archive.collect([project.inbox], project.settings, plan)
+    collect(archive, [project.inbox], project.settings, plan)
     lines, _ = submission_status(archive, plan)
     line = next(x for x in lines if x.department == "学校教育課")
     assert line.status == "未提出" and line.submission is None and line.submissions == 0
@@ -320,6 +321,7 @@ _KILLED_COLLECT = """
 import os, sys
 from pathlib import Path
 from xlplan.archive import Archive
+from xlplan.collect import collect
 from xlplan.plan import load_plan
 from xlplan.settings import find_settings
 
@@ -331,7 +333,7 @@ def kill_at_the_third(index, total, path):
     if index > 2:
         os._exit(99)
 
-Archive.for_settings(settings).collect([inbox], settings, plan, progress=kill_at_the_third)
+collect(Archive.for_settings(settings), [inbox], settings, plan, progress=kill_at_the_third)
 """
 
 
@@ -388,7 +390,7 @@ def test_merge_twice_gives_identical_tables_and_workbooks(project, generated, fi
     fill_workbook(files["福祉課"].path, project.inbox / "福祉課_誤りあり.xlsx", plan,
                   random.Random(7), mistakes=3)
     archive = Archive.for_settings(project.settings)
-    archive.collect([project.inbox], project.settings, plan)
+    collect(archive, [project.inbox], project.settings, plan)
     one, two = merged_tables(archive, plan), merged_tables(archive, plan)
     for name in ("status", "findings", "overview", "indicators", "goals", "trend", "values"):
         a, b = getattr(one, name), getattr(two, name)
@@ -422,7 +424,7 @@ def test_text_that_looks_like_rich_string_xml_stays_text(project, generated, tmp
              ("3-1-1", "eval_comment", None): "<r><t>x</t></r>"}
     fill(plan, files["健康づくり課"].path, project.inbox / "健康づくり課.xlsx", texts=typed)
     archive = Archive.for_settings(project.settings)
-    archive.collect([project.inbox], project.settings, plan)
+    collect(archive, [project.inbox], project.settings, plan)
     out = tmp_path / "集計.xlsx"
     write_merged(archive, plan, project.settings, out)
     values = _sheet_values(out)  # python-calamine
@@ -439,7 +441,7 @@ def test_formula_like_text_stays_text_in_workbook_and_csv(project, generated, tm
     fields = fill(plan, files["健康づくり課"].path, project.inbox / "健康づくり課.xlsx",
                   values={("3-1-1", "result", 1): -3}, texts=FORMULA_TEXTS)
     archive = Archive.for_settings(project.settings)
-    [sub] = archive.collect([project.inbox], project.settings, plan).new
+    [sub] = collect(archive, [project.inbox], project.settings, plan).new
     assert "formula-in-input" not in {f.code for f in archive.findings([sub.id])}
     out = tmp_path / "集計.xlsx"
     write_merged(archive, plan, project.settings, out, csv_dir=tmp_path / "csv")
@@ -513,7 +515,7 @@ def test_streamed_rows_read_back_with_their_values_types_and_heights(project, ge
     plan, files = generated
     fill(plan, files["福祉課"].path, project.inbox / "福祉課.xlsx")
     archive = Archive.for_settings(project.settings)
-    archive.collect([project.inbox], project.settings, plan)
+    collect(archive, [project.inbox], project.settings, plan)
     spec = merge_tables.SPECS_BY_NAME["入力値"]
     real_table = spec.table
 
@@ -607,7 +609,7 @@ def test_merged_workbook_structure(project, generated, filled, tmp_path):
     fields = fill(plan, files["福祉課"].path, project.inbox / "福祉課.xlsx",
                   {("2-2-1", "eval_score", None): 6, ("3-1-2", "result", 1): "たくさん"})
     archive = Archive.for_settings(project.settings)
-    archive.collect([project.inbox], project.settings, plan)
+    collect(archive, [project.inbox], project.settings, plan)
     out = tmp_path / "集計" / "集計_R6.xlsx"
     assert write_merged(archive, plan, project.settings, out) == out
     wb = load_workbook(out)
@@ -665,7 +667,7 @@ def test_findings_link_to_their_own_file_when_two_files_share_a_name(project, ge
          {("2-2-1", "eval_score", None): 6})
     (project.inbox / "mail2" / "福祉課.xlsx").write_text("not a workbook", encoding="utf-8")
     archive = Archive.for_settings(project.settings)
-    archive.collect([project.inbox], project.settings, plan)
+    collect(archive, [project.inbox], project.settings, plan)
     subs = archive.submissions(plan.year.short)
     real = next(s for s in subs if s.readable)
     broken = next(s for s in subs if not s.readable)
@@ -697,7 +699,7 @@ def test_overview_indicator_and_goal_values_are_computed_from_what_was_typed(pro
     fill(plan, files["福祉課"].path, project.inbox / "福祉課.xlsx", fukushi)
     fill(plan, files["長寿社会課"].path, project.inbox / "長寿社会課.xlsx", choju)
     archive = Archive.for_settings(project.settings)
-    archive.collect([project.inbox], project.settings, plan)
+    collect(archive, [project.inbox], project.settings, plan)
     tables = merged_tables(archive, plan)
 
     ov = tables.overview
@@ -759,7 +761,7 @@ def test_feedback_copy_lists_the_problems_and_checks_the_same(project, generated
     fields = fill(plan, files["福祉課"].path, original, mistakes,
                   texts={("2-2-1", "eval_comment", None): "=見直しが必要"})
     archive = Archive.for_settings(project.settings)
-    archive.collect([project.inbox], project.settings, plan)
+    collect(archive, [project.inbox], project.settings, plan)
     sub = archive.current(plan)["福祉課"]
     recorded = archive.findings([sub.id])
     assert {f.code for f in recorded} == {"score-out-of-range", "invalid-choice", "not-a-number",
@@ -808,7 +810,7 @@ def test_feedback_copy_of_a_formula_input_checks_clean_apart_from_the_formula(
     if cached:  # as Excel saves it: the formula and its value
         _cache_formula_value(original, formula["sheet"], formula["cell"], "30")
     archive = Archive.for_settings(project.settings)
-    [sub] = archive.collect([project.inbox], project.settings, plan).new
+    [sub] = collect(archive, [project.inbox], project.settings, plan).new
     recorded = archive.findings([sub.id])
     assert sorted(f.code for f in recorded) == ["formula-in-input", "score-out-of-range"]
     [fb] = write_feedback(archive, plan, project.settings, tmp_path / "fb")
@@ -865,7 +867,7 @@ def test_merge_into_an_open_workbook_writes_beside_it(project, generated, filled
     plan, _ = generated
     shutil.copy2(filled["福祉課"], project.inbox / "福祉課.xlsx")
     archive = Archive.for_settings(project.settings)
-    archive.collect([project.inbox], project.settings, plan)
+    collect(archive, [project.inbox], project.settings, plan)
     out = tmp_path / "集計.xlsx"
     out.write_bytes(b"locked")
     real_replace = os.replace
@@ -910,7 +912,7 @@ def test_merged_workbook_prints_through_libreoffice(libreoffice, project, genera
     fill_workbook(files["学校教育課"].path, project.inbox / "学校教育課.xlsx", plan,
                   random.Random(3), mistakes=2)
     archive = Archive.for_settings(project.settings)
-    archive.collect([project.inbox], project.settings, plan)
+    collect(archive, [project.inbox], project.settings, plan)
     out = write_merged(archive, plan, project.settings, tmp_path / "集計_R6.xlsx")
     pdf = libreoffice.to_pdf(out, tmp_path / "pdf")
     assert pdf.exists() and pdf.stat().st_size > 0

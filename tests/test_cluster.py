@@ -20,6 +20,7 @@ distributed = pytest.importorskip("distributed")
 import dask  # noqa: E402
 
 from xlplan.archive import Archive  # noqa: E402
+from xlplan.collect import collect  # noqa: E402
 from xlplan.check import check_files  # noqa: E402
 from xlplan.cluster import MISSING_DASK, dask_reader  # noqa: E402
 from xlplan.read import Limits, read_returned  # noqa: E402
@@ -96,8 +97,8 @@ def test_collect_on_dask_records_what_the_default_reader_records(client, project
                                                                 tmp_path):
     plan, paths = returned_files
     settings = project.settings
-    default = Archive(tmp_path / "default").collect(paths, settings, plan, workers=1)
-    on_dask = Archive(tmp_path / "dask").collect(paths, settings, plan,
+    default = collect(Archive(tmp_path / "default"), paths, settings, plan, workers=1)
+    on_dask = collect(Archive(tmp_path / "dask"), paths, settings, plan,
                                                  reader=dask_reader(client, batch_size=3))
 
     assert len(on_dask.new) == len(paths) - 1 and on_dask.known == ["90_再送.xlsx"]
@@ -195,7 +196,7 @@ def test_a_failing_task_and_a_dying_worker_become_findings(project, returned_fil
         c.register_plugin(Sabotage(), name="sabotage")
         # The dying file comes last, so nothing else is running on the worker when it dies.
         inbox = [*good, boom, kill]
-        summary = Archive(tmp_path / "archive").collect(inbox, project.settings, plan,
+        summary = collect(Archive(tmp_path / "archive"), inbox, project.settings, plan,
                                                         reader=dask_reader(c, batch_size=1))
         assert [s.original_name for s in summary.new] == [p.name for p in inbox]
         assert [s.readable for s in summary.new] == [True, True, False, False]

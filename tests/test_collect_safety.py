@@ -21,6 +21,7 @@ import pytest
 from filelock import FileLock
 
 from xlplan.archive import Archive
+from xlplan.collect import collect
 from xlplan.check import check_files
 from xlplan.read import file_digest
 from xlplan.simulate import _set_last_saved
@@ -64,7 +65,7 @@ def test_a_file_that_changes_while_it_is_copied_is_refused_and_read_by_the_next_
                 fh.write(b"more bytes of the attachment")
 
     archive.after_chunk = mail_client_still_writing
-    summary = archive.collect([project.inbox], project.settings, plan)
+    summary = collect(archive, [project.inbox], project.settings, plan)
     assert appended
     assert [s.original_name for s in summary.new] == ["児童保育課.xlsx"]
     assert [(f.code, f.file) for f in summary.notices] == [("file-changing", "福祉課.xlsx")]
@@ -72,7 +73,7 @@ def test_a_file_that_changes_while_it_is_copied_is_refused_and_read_by_the_next_
     assert not list(archive.archive_dir.rglob("*.part"))
 
     archive.after_chunk = None  # the writer is done: the next run takes it in
-    again = archive.collect([project.inbox], project.settings, plan)
+    again = collect(archive, [project.inbox], project.settings, plan)
     assert [s.original_name for s in again.new] == ["福祉課.xlsx"] and again.notices == []
     assert _all_copies_hold_their_hash(archive, plan.year.short) == []
 
@@ -99,7 +100,7 @@ def test_with_a_real_concurrent_writer_every_archived_copy_matches_its_hash(proj
         thread = threading.Thread(target=writer)
         thread.start()
         try:
-            summary = archive.collect([project.inbox], project.settings, plan)
+            summary = collect(archive, [project.inbox], project.settings, plan)
         finally:
             stop.set()
             thread.join()
@@ -114,7 +115,7 @@ def test_a_damaged_archived_copy_is_reported_by_recheck_and_repaired_when_the_fi
     plan, _ = generated
     placed = _copy_in(project, generated, "福祉課", "児童保育課")
     archive = Archive.for_settings(project.settings)
-    archive.collect([project.inbox], project.settings, plan)
+    collect(archive, [project.inbox], project.settings, plan)
     victim = next(s for s in archive.submissions(plan.year.short) if s.original_name == "福祉課.xlsx")
     copy = archive.root / victim.archived_path
     # What the old two-read collect left: a truncated copy, recorded (unreadable) under the
@@ -214,11 +215,11 @@ def test_an_old_version_with_an_implausible_saved_time_does_not_replace_the_newe
     fill(plan, src, old, {("2-2-1", "eval_score", None): 2})
     fill(plan, src, new, {("2-2-1", "eval_score", None): 5})
     archive = Archive.for_settings(project.settings)
-    archive.collect([project.inbox], project.settings, plan)
+    collect(archive, [project.inbox], project.settings, plan)
     resent = project.inbox / "福祉課.xlsx"
     shutil.copy(old, resent)
     _set_modified(resent, stamp)
-    archive.collect([project.inbox], project.settings, plan)
+    collect(archive, [project.inbox], project.settings, plan)
 
     assert archive.current(plan)["福祉課"].original_name == "福祉課_最終.xlsx"
     odd = next(s for s in archive.submissions(plan.year.short) if s.original_name == "福祉課.xlsx")
@@ -240,9 +241,9 @@ def test_files_without_a_believable_time_are_ordered_as_collected(project, gener
     _set_modified(first, "2099-06-01T00:00:00Z")
     _set_modified(second, "2098-01-01T00:00:00Z")
     archive = Archive.for_settings(project.settings)
-    archive.collect([project.inbox], project.settings, plan)
+    collect(archive, [project.inbox], project.settings, plan)
     shutil.copy(second, project.inbox / "b.xlsx")
-    archive.collect([project.inbox], project.settings, plan)
+    collect(archive, [project.inbox], project.settings, plan)
     assert archive.current(plan)["福祉課"].original_name == "b.xlsx"  # collected last
 
 

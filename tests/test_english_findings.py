@@ -20,6 +20,7 @@ import pytest
 from openpyxl import load_workbook
 
 from xlplan.archive import Archive
+from xlplan.collect import collect
 from xlplan.check import check_files
 from xlplan.demo import run_demo
 from xlplan.findings import CATALOGUE, Finding
@@ -203,7 +204,7 @@ def _inbox_and_settings_findings(project, plan, files, folder: Path) -> list[Fin
     growing.write_bytes(b"\0" * (3 << 20))
     archive = Archive.for_settings(project.settings)
     archive.after_chunk = lambda path: os.utime(path, ns=(0, 0))  # touched while read
-    found += archive.collect([growing], project.settings, plan).notices
+    found += collect(archive, [growing], project.settings, plan).notices
     bad = folder / "settings" / "xlplan.toml"
     bad.parent.mkdir()
     bad.write_text(project.settings.path.read_text(encoding="utf-8").replace(
@@ -325,7 +326,7 @@ def test_english_detail_and_expected_survive_the_archive(tmp_path):
     plan = load_plan(project.master)
     made = generate(plan.with_year("R5"), tmp_path / "r5", project.settings, departments=["福祉課"])
     archive = Archive.for_settings(project.settings)
-    archive.collect([made[0].path], project.settings, plan)
+    collect(archive, [made[0].path], project.settings, plan)
     [s] = archive.submissions(plan.year.short)
     [f] = archive.findings([s.id])
     assert f.code == "wrong-year"

@@ -19,6 +19,7 @@ from openpyxl import load_workbook
 
 from libreoffice import pdf_to_png
 from xlplan.archive import Archive, ArchiveHistory
+from xlplan.collect import collect
 from xlplan.check import check_files
 from xlplan.findings import ERROR
 from xlplan.generate import generate
@@ -268,7 +269,7 @@ def test_layout_round_trip_through_libreoffice(project, libreoffice, layout):
     assert all(w["type"] in ("VALUE", "TEXT") for w in written.values()), written
 
     archive = Archive.for_settings(project.settings)
-    summary = archive.collect([project.inbox / layout], project.settings, plan)
+    summary = collect(archive, [project.inbox / layout], project.settings, plan)
     assert len(summary.new) == 1
     sub = summary.new[0]
     assert (sub.department, sub.kind, sub.readable) == (dept, layout, True)
@@ -437,7 +438,7 @@ def _collect_r6(project, libreoffice):
         _fill(libreoffice, src, project.inbox / "R6" / src.name,
               _valid_values(layout, _metadata(src)["fields"]))
     archive = Archive.for_settings(project.settings)
-    summary = archive.collect([project.inbox / "R6"], project.settings, plan)
+    summary = collect(archive, [project.inbox / "R6"], project.settings, plan)
     assert len(summary.new) == 2 and all(s.errors == 0 for s in summary.new)
     return plan, archive
 

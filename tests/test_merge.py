@@ -22,6 +22,7 @@ from openpyxl.styles.colors import Color
 
 from test_archive import SPLICED_ROWS, _spliced_row, fill
 from xlplan.archive import Archive
+from xlplan.collect import collect
 from xlplan.merge import TABLE_ORDER, TABLE_SPECS, MergedTables, merged_tables, write_csv, write_merged
 from xlplan.merge import layout, tables, writer
 from xlplan.ooxml.package import sheet_parts
@@ -33,7 +34,7 @@ def test_one_registry_orders_sheets_csv_files_and_merged_tables(project, generat
     plan, files = generated
     fill(plan, files["福祉課"].path, project.inbox / "福祉課.xlsx")
     archive = Archive.for_settings(project.settings)
-    archive.collect([project.inbox], project.settings, plan)
+    collect(archive, [project.inbox], project.settings, plan)
     out = write_merged(archive, plan, project.settings, tmp_path / "集計.xlsx", csv_dir=tmp_path / "csv")
     present = [name for name in TABLE_ORDER if name != "中間評価結果"]  # no committee replies here
     sheets = load_workbook(out, read_only=True).sheetnames
@@ -83,7 +84,7 @@ def test_project_sheet_merged_ranges_and_looks_survive(project, generated, tmp_p
     XlsxWriter's internals) at their place in the worksheet's schema order."""
     plan, _ = generated
     archive = Archive.for_settings(project.settings)
-    archive.collect([project.outbox], project.settings, plan)  # merge refuses an empty archive
+    collect(archive, [project.outbox], project.settings, plan)  # merge refuses an empty archive
     out = write_merged(archive, plan, project.settings, tmp_path / "集計.xlsx")
     wb = load_workbook(out)
     project_sheet = wb[wb.sheetnames[len(TABLE_ORDER) - 1]]

@@ -7,6 +7,7 @@ import random
 from openpyxl import load_workbook
 
 from xlplan.archive import Archive, ArchiveHistory
+from xlplan.collect import collect
 from xlplan.generate import generate
 from xlplan.metadata import METADATA_SHEET, parse_metadata_rows
 from xlplan.plan import load_plan
@@ -28,7 +29,7 @@ def test_r7_sheets_show_r6_results_locked(project, generated):
     written = {(f["project"], f["field"], f["indicator"]): wb6[f["sheet"]][f["cell"]].value
                for f in r6_fields}
     archive = Archive.for_settings(project.settings)
-    archive.collect([project.inbox], project.settings, plan)
+    collect(archive, [project.inbox], project.settings, plan)
 
     plan7 = load_plan(project.master, year="R7")
     out = generate(plan7, project.outbox / "R7", project.settings, departments=["福祉課"],

@@ -38,6 +38,7 @@ from openpyxl import load_workbook
 openxml_audit = pytest.importorskip("openxml_audit")
 
 from xlplan.archive import Archive, ArchiveHistory  # noqa: E402
+from xlplan.collect import collect  # noqa: E402
 from xlplan.demo import run_demo  # noqa: E402
 from xlplan.feedback import write_feedback  # noqa: E402
 from xlplan.generate import generate  # noqa: E402
@@ -334,7 +335,7 @@ def _cycle(root: Path, edit=None, awkward: bool = False) -> dict[str, list[Path]
     files = generate(plan, project.outbox, project.settings)
     returned = [_fill_awkwardly(f.path, project.inbox) if awkward else f.path for f in files]
     archive = Archive.for_settings(project.settings)
-    archive.collect([returned[0].parent], project.settings, plan)
+    collect(archive, [returned[0].parent], project.settings, plan)
     merged = write_merged(archive, plan, project.settings, merged_path(project.results, plan.year))
     feedback = write_feedback(archive, plan, project.settings, root / "差し戻し")
     out = {"generated": [f.path for f in files], "merged": [merged], "feedback": [f.path for f in feedback],

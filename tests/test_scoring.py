@@ -20,6 +20,7 @@ import pytest
 from openpyxl import load_workbook
 
 from xlplan.archive import Archive
+from xlplan.collect import collect
 from xlplan.generate import ABSTAIN, RATINGS
 from xlplan.merge import merged_tables, write_merged
 from xlplan.metadata import METADATA_SHEET, parse_metadata_rows, verify
@@ -217,7 +218,7 @@ def test_form_shows_this_years_results_of_the_departments_that_reported(project,
                            mistakes=0)
     assert filled == []
     archive = Archive.for_settings(project.settings)
-    archive.collect([inbox], project.settings, plan)
+    collect(archive, [inbox], project.settings, plan)
 
     # 実績 (eval_result) as the department typed it, per project.
     dept_fields = _fields(inbox / "長寿社会課.xlsx")
@@ -319,7 +320,7 @@ def scored(project, tmp_path):
     forms = _forms(project, plan)
     _send_table(project, plan, forms, tmp_path / "inbox")
     archive = Archive.for_settings(project.settings)
-    summary = archive.collect([tmp_path / "inbox"], project.settings, plan)
+    summary = collect(archive, [tmp_path / "inbox"], project.settings, plan)
     assert len(summary.new) == 10
     return plan, archive, forms
 
@@ -409,7 +410,7 @@ def test_form_filled_in_libreoffice_reads_back_as_4_and_abstain(libreoffice, pro
          "mode": "type"},
     ])
     archive = Archive.for_settings(project.settings)
-    archive.collect([inbox], project.settings, plan)
+    collect(archive, [inbox], project.settings, plan)
     current = archive.current(plan, "scoring")
     assert list(current) == ["5"]
     values = {(v["project"], v["field"]): v for v in archive.values([current["5"].id])}
@@ -470,7 +471,7 @@ def test_second_form_from_a_member_warns_and_the_newest_counts(scored, project, 
     later.mkdir()
     _fill_form(forms["1"], later / "中間評価_01_修正.xlsx", ratings,
                {"1-1-1": "広報の工夫が必要。"})
-    summary = archive.collect([later], project.settings, plan)
+    summary = collect(archive, [later], project.settings, plan)
     assert len(summary.new) == 1
     new = summary.new[0]
     assert new.kind == "scoring" and new.member == "1" and new.warnings == 1
@@ -495,14 +496,14 @@ def test_second_form_from_a_member_warns_and_the_newest_counts(scored, project, 
     # Saved earlier, but not before the form was made (a time before that is not believed).
     _set_last_saved(path, dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5))
     before = archive.current(plan, "scoring")["2"].id
-    summary = archive.collect([older], project.settings, plan)
+    summary = collect(archive, [older], project.settings, plan)
     assert [f.code for f in archive.findings([summary.new[0].id])] == ["duplicate-member-submission"]
     assert archive.current(plan, "scoring")["2"].id == before
     assert _row(merged_tables(archive, plan).committee, "1-1-1")["評価点（平均）"] == 3.3
 
     # The same file again under another name is recognised, not a second submission.
     shutil.copyfile(later / "中間評価_01_修正.xlsx", tmp_path / "中間評価_01_コピー.xlsx")
-    summary = archive.collect([tmp_path / "中間評価_01_コピー.xlsx"], project.settings, plan)
+    summary = collect(archive, [tmp_path / "中間評価_01_コピー.xlsx"], project.settings, plan)
     assert summary.new == [] and summary.known == ["中間評価_01_コピー.xlsx"]
 
     rows = [r for r in merged_tables(archive, plan).status.to_dict("records") if r["区分"] == "委員"]
@@ -532,7 +533,7 @@ def test_form_of_a_member_removed_from_the_master_is_unknown_member(project, tmp
     assert [m.id for m in plan.members] == [str(i) for i in range(1, 12)]
 
     archive = Archive.for_settings(project.settings)
-    summary = archive.collect([inbox], project.settings, plan)
+    summary = collect(archive, [inbox], project.settings, plan)
     by_file = {s.original_name: s for s in summary.new}
     gone = by_file["中間評価_12.xlsx"]
     findings = archive.findings([gone.id])
@@ -563,7 +564,7 @@ def test_unknown_member_form_is_reported_in_the_merged_workbook(project, tmp_pat
     wb.save(project.master)
     plan = load_plan(project.master)
     archive = Archive.for_settings(project.settings)
-    archive.collect([inbox], project.settings, plan)
+    collect(archive, [inbox], project.settings, plan)
 
     tables = merged_tables(archive, plan)
     assert "unknown-member" in set(tables.findings["コード"])
@@ -656,7 +657,7 @@ def test_simulated_committee_has_the_planned_mistakes(project, tmp_path):
     forms = _forms(project, plan)
     returns = simulate_scoring(forms, plan, tmp_path / "inbox", seed=7, missing=2)
     archive = Archive.for_settings(project.settings)
-    summary = archive.collect([tmp_path / "inbox"], project.settings, plan)
+    summary = collect(archive, [tmp_path / "inbox"], project.settings, plan)
     assert len(summary.new) == len(returns) == 11  # ten members, one of them twice
     findings = archive.findings([s.id for s in summary.new])
     codes = sorted(f.code for f in findings)

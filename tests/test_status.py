@@ -16,6 +16,7 @@ from openpyxl import load_workbook
 
 from test_archive import fill, run_cli
 from xlplan.archive import Archive, submission_status
+from xlplan.collect import collect
 from xlplan.excel import FilePanel, _status_rows, run
 from xlplan.generate import generate
 from xlplan.merge import merged_tables, write_merged
@@ -88,7 +89,7 @@ def every_status(project, generated, tmp_path):
     fill(plan, files["学校教育課"].path, inbox / "学校教育課.xlsx")                           # unknown-department
     _drop_department_from_master(project.master, "学校教育課")
     plan = load_plan(project.master)
-    Archive.for_settings(project.settings).collect([inbox], project.settings, plan)
+    collect(Archive.for_settings(project.settings), [inbox], project.settings, plan)
     where = {"submitted": "健康づくり課.xlsx", "check": "児童保育課.xlsx", "fix": "福祉課.xlsx",
              "missing": "長寿社会課", "not-used": "福祉課_下書き.xlsx", "unreadable": "壊れた.xlsx",
              "other-year": "長寿社会課_R5.xlsx", "other-plan": "社会福祉協議会_別計画.xlsx",
@@ -155,7 +156,7 @@ def test_status_lists_every_submission_with_its_id_in_cli_panel_and_workbook(pro
     draft = _fill_saved(plan, files["福祉課"].path, project.inbox / "福祉課_下書き.xlsx", 2)
     fill(plan, files["福祉課"].path, project.inbox / "福祉課_最終.xlsx", {("2-2-1", "eval_score", None): 5})
     archive = Archive.for_settings(project.settings)
-    archive.collect([project.inbox], project.settings, plan)
+    collect(archive, [project.inbox], project.settings, plan)
     ids = {s.original_name: s.id for s in archive.submissions(plan.year.short)}
     assert draft.name in ids and len(ids) == 2
 
@@ -241,7 +242,7 @@ def test_times_are_local_date_times_in_workbook_cli_and_panel(project, generated
     assert settings.timezone == zone
     fill(plan, files["福祉課"].path, project.inbox / "福祉課.xlsx")
     archive = Archive.for_settings(settings)
-    archive.collect([project.inbox], settings, plan)
+    collect(archive, [project.inbox], settings, plan)
     sub = archive.submissions(plan.year.short)[0]
     saved, collected = _expected_local(sub.last_saved, zone), _expected_local(sub.collected_at, zone)
 
@@ -285,7 +286,7 @@ def test_submission_status_lines_carry_every_version(project, generated):
     fill(plan, files["福祉課"].path, project.inbox / "a.xlsx")
     _fill_saved(plan, files["福祉課"].path, project.inbox / "b.xlsx", 1)
     archive = Archive.for_settings(project.settings)
-    archive.collect([project.inbox], project.settings, plan)
+    collect(archive, [project.inbox], project.settings, plan)
     lines, others = submission_status(archive, plan)
     line = next(x for x in lines if x.department == "福祉課")
     assert line.submission.original_name == "a.xlsx" and [s.original_name for s in line.others] == ["b.xlsx"]

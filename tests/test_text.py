@@ -20,6 +20,7 @@ from openpyxl.cell.rich_text import CellRichText
 from python_calamine import CalamineWorkbook
 
 from xlplan.archive import Archive, ArchiveHistory
+from xlplan.collect import collect
 from xlplan.check import check_files
 from xlplan.feedback import write_feedback
 from xlplan.generate import generate
@@ -292,7 +293,7 @@ def test_control_characters_and_formula_text_of_a_department_go_through_the_year
     assert "U+000B" in found[0].message("ja") and "U+0000" in found[0].message("en")
 
     archive = Archive.for_settings(project.settings)
-    archive.collect([project.inbox], project.settings, plan)
+    collect(archive, [project.inbox], project.settings, plan)
 
     # merge, feedback, scoring forms, next year's workbooks: all written
     merged = write_merged(archive, plan, project.settings, tmp_path / "集計_R6.xlsx", csv_dir=tmp_path / "csv")
@@ -343,7 +344,7 @@ def test_formula_looking_names_in_the_master_stay_text(project, tmp_path):
     returned = project.inbox / "dept.xlsx"
     fill_workbook(files["=1+1課"].path, returned, plan, random.Random(1), mistakes=0)
     archive = Archive.for_settings(project.settings)
-    archive.collect([project.inbox], project.settings, plan)
+    collect(archive, [project.inbox], project.settings, plan)
     assert not [f for f in check_files([returned], project.settings, plan).findings if f.severity == "error"]
     merged = write_merged(archive, plan, project.settings, tmp_path / "集計_R6.xlsx")
     assert _formula_cells(merged) == []
@@ -372,7 +373,7 @@ def test_sheet_names_from_the_master_that_excel_would_reject(project, generated,
     returned = project.inbox / "both.xlsx"
     fill_workbook(both.path, returned, plan, random.Random(2), mistakes=0)
     archive = Archive.for_settings(project.settings)
-    archive.collect([project.inbox], project.settings, plan)
+    collect(archive, [project.inbox], project.settings, plan)
     assert not [f for f in archive.findings([s.id for s in archive.department_current(plan).values()])
                 if f.code == "layout-changed"]
     merged = write_merged(archive, plan, project.settings, tmp_path / "集計_R6.xlsx")
@@ -387,7 +388,7 @@ def test_text_cut_in_the_values_sheet_points_to_the_archived_file(project, gener
     # Within Excel's 32,767 characters as Python counts them, beyond them as Excel counts.
     _set_texts(returned, {(do["sheet"], do["cell"]): "😀" * 20000})
     archive = Archive.for_settings(project.settings)
-    archive.collect([project.inbox], project.settings, plan)
+    collect(archive, [project.inbox], project.settings, plan)
     merged = write_merged(archive, plan, project.settings, tmp_path / "集計_R6.xlsx", csv_dir=tmp_path / "csv")
     rows = CalamineWorkbook.from_path(str(merged)).get_sheet_by_name("入力値").to_python()
     cut = [v for row in rows for v in row if isinstance(v, str) and v.startswith("😀" * 100)]
@@ -431,7 +432,7 @@ def test_libreoffice_shows_formula_looking_master_text_as_text(libreoffice, proj
     files = generate(plan, project.outbox, project.settings, departments=["=1+1課", "学校教育課"])
     archive = Archive.for_settings(project.settings)
     # merge refuses a year with nothing collected: the (blank) returns come in first.
-    archive.collect([f.path for f in files], project.settings, plan)
+    collect(archive, [f.path for f in files], project.settings, plan)
     merged = write_merged(archive, plan, project.settings, tmp_path / "集計_R6.xlsx")
     for path in [f.path for f in files] + [merged]:
         cells = [c for sheet in libreoffice.inspect(path)["sheets"] for c in sheet["cells"].values()]
