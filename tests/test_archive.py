@@ -29,7 +29,6 @@ from xlplan import files as files_mod
 from xlplan.archive import Archive, submission_status
 from xlplan.collect import collect
 from xlplan.check import check_files
-from xlplan.feedback import write_feedback
 from xlplan.files import atomic_write
 from xlplan.merge import layout as merge_layout
 from xlplan.merge import tables as merge_tables
@@ -85,29 +84,6 @@ def fill(plan, src: Path, dst: Path, values: dict | None = None, texts: dict | N
 
 def _spec(fields: list[dict], project: str, field: str, indicator=None) -> dict:
     return next(f for f in fields if (f["project"], f["field"], f["indicator"]) == (project, field, indicator))
-
-
-def _cache_formula_value(path: Path, sheet_title: str, ref: str, cached: str) -> None:
-    """Give a formula cell written by openpyxl the cached value Excel would have saved."""
-    wb = load_workbook(path)
-    index = wb.sheetnames.index(sheet_title)
-    part = None
-    with zipfile.ZipFile(path) as z:
-        rels = z.read("xl/_rels/workbook.xml.rels").decode()
-        book = z.read("xl/workbook.xml").decode()
-        rid = re.findall(r'<sheet [^>]*r:id="([^"]+)"', book)[index]
-        target = re.search(rf'Id="{rid}"[^>]*Target="([^"]+)"|Target="([^"]+)"[^>]*Id="{rid}"', rels)
-        part = "xl/" + (target.group(1) or target.group(2)).lstrip("/").removeprefix("xl/")
-        items = [(i, z.read(i.filename)) for i in z.infolist()]
-    tmp = path.with_suffix(".tmp")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as out:
-        for info, data in items:
-            if info.filename == part:
-                data, n = re.subn(rf'(<c r="{ref}"[^>]*>\s*<f>[^<]*</f>)\s*(?:<v\s*/>|<v></v>)?'.encode(),
-                                  rb"\g<1><v>" + cached.encode() + rb"</v>", data)
-                assert n == 1, "formula cell not found"
-            out.writestr(info, data)
-    os.replace(tmp, path)
 
 
 def run_cli(*args, env=None, cwd=None):
@@ -741,89 +717,6 @@ def test_overview_indicator_and_goal_values_are_computed_from_what_was_typed(pro
     rate = {(r[ih.index("事業番号")], r[ih.index("指標")], r[ih.index("担当課")]): r[ih.index("達成率")]
             for r in sheets["指標"][1:]}
     assert rate[("2-2-1", "活動を実施した行政区数", "福祉課")] == 0.909
-
-
-# --- 9. 差し戻し copies ---------------------------------------------------------------------
-
-
-def _finding_key(f):
-    return (f.code, f.project, f.field, f.sheet, f.cell)
-
-
-def test_feedback_copy_lists_the_problems_and_checks_the_same(project, generated, filled, tmp_path):
-    plan, files = generated
-    for department in ("児童保育課", "学校教育課"):
-        shutil.copy2(filled[department], project.inbox / f"{department}.xlsx")
-    mistakes = {("2-2-1", "eval_score", None): 6, ("3-1-2", "direction", None): "継続する",
-                ("3-2-1", "result", 1): "A", ("3-2-1", "issues", None): None,
-                ("3-1-2", "result", 1): "１２０人"}
-    original = project.inbox / "福祉課.xlsx"
-    fields = fill(plan, files["福祉課"].path, original, mistakes,
-                  texts={("2-2-1", "eval_comment", None): "=見直しが必要"})
-    archive = Archive.for_settings(project.settings)
-    collect(archive, [project.inbox], project.settings, plan)
-    sub = archive.current(plan)["福祉課"]
-    recorded = archive.findings([sub.id])
-    assert {f.code for f in recorded} == {"score-out-of-range", "invalid-choice", "not-a-number",
-                                          "missing-text", "result-far-from-target", "value-normalised"}
-
-    written = write_feedback(archive, plan, project.settings, tmp_path / "差し戻し")
-    assert [f.department for f in written] == ["福祉課"]  # the clean departments get nothing
-    copy = written[0].path
-    assert copy.name == "差し戻し_R6_福祉課_事業シート・評価表.xlsx"
-    problems = [f for f in recorded if f.severity in ("error", "warning")]
-    assert written[0].findings == len(problems) == 5
-
-    wb = load_workbook(copy)
-    assert wb.sheetnames[1] == "要修正"
-    ws = wb["要修正"]
-    listed = [r for r in ws.iter_rows(min_row=4, values_only=True) if r[0] is not None]
-    assert [r[0] for r in listed] == list(range(1, len(problems) + 1))
-    assert [r[6] for r in listed] == [f.message("ja") for f in problems]
-    assert [r[1] for r in listed] == ["エラー" if f.severity == "error" else "警告" for f in problems]
-    for f in problems:
-        comment = wb[f.sheet][f.cell].comment
-        assert comment is not None and f.message("ja") in comment.text, f.code
-        assert wb[f.sheet][f.cell].fill.fgColor.rgb.endswith("FFC7CE")
-    # The department's values are back in their cells, as typed (text stays text).
-    comment_cell = _spec(fields, "2-2-1", "eval_comment")
-    assert wb[comment_cell["sheet"]][comment_cell["cell"]].value == "=見直しが必要"
-    assert wb[comment_cell["sheet"]][comment_cell["cell"]].data_type == "s"
-    result_cell = _spec(fields, "3-1-2", "result", 1)
-    assert wb[result_cell["sheet"]][result_cell["cell"]].value == "１２０人"
-
-    returned = read_returned(copy, project.settings.key_bytes)
-    assert returned.signature_ok and returned.readable and returned.department == "福祉課"
-    result = check_files([copy], project.settings, plan)
-    assert "layout-changed" not in {f.code for f in result.findings}
-    assert sorted(_finding_key(f) for f in result.findings) == sorted(_finding_key(f) for f in recorded)
-
-
-@pytest.mark.parametrize("cached", [True, False], ids=["formula-with-cached-value", "formula-without-cache"])
-def test_feedback_copy_of_a_formula_input_checks_clean_apart_from_the_formula(
-        project, generated, tmp_path, cached):
-    plan, files = generated
-    original = project.inbox / "福祉課.xlsx"
-    fields = fill(plan, files["福祉課"].path, original,
-                  {("2-2-1", "result", 1): "=30*1", ("2-2-1", "eval_score", None): 6})
-    formula = _spec(fields, "2-2-1", "result", 1)
-    if cached:  # as Excel saves it: the formula and its value
-        _cache_formula_value(original, formula["sheet"], formula["cell"], "30")
-    archive = Archive.for_settings(project.settings)
-    [sub] = collect(archive, [project.inbox], project.settings, plan).new
-    recorded = archive.findings([sub.id])
-    assert sorted(f.code for f in recorded) == ["formula-in-input", "score-out-of-range"]
-    [fb] = write_feedback(archive, plan, project.settings, tmp_path / "fb")
-    wb = load_workbook(fb.path)
-    cell = wb[formula["sheet"]][formula["cell"]]
-    assert cell.data_type != "f" and cell.comment is not None  # never a formula in the copy
-    assert cell.value == (30 if cached else None)
-    result = check_files([fb.path], project.settings, plan)
-    expected = [_finding_key(f) for f in recorded if f.code != "formula-in-input"]
-    if not cached:
-        # Without a cached value the copy cannot know it: the cell is blank, and required.
-        expected.append(("missing-result", "2-2-1", formula["label"], formula["sheet"], formula["cell"]))
-    assert sorted(_finding_key(f) for f in result.findings) == sorted(expected)
 
 
 # --- 10. atomic_write falls back when the target is open ---------------------------------
