@@ -2,12 +2,44 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import os
 import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import Phase, settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+# --- hypothesis: seeded in CI, bounded everywhere ----------------------------------------
+# Every profile bounds an example's time (a deadline: a hang or a pathological slow path fails
+# fast; property tests whose examples read whole workbooks set their own) and how long a
+# failure is shrunk: shrinking a slow example used to take five minutes.
+# ``ci``: derandomized (the same examples in every run, so a CI result is reproducible and no
+# run fails by luck), nothing read from or written to an example database, the failing example
+# printed with its reproduction blob, and no shrinking (the example found is reported as is;
+# run it locally with the ``dev`` profile to shrink it).
+# ``dev`` (default): random examples, shrinking on.
+PROFILES = {
+    "ci": dict(derandomize=True, database=None, print_blob=True, deadline=dt.timedelta(seconds=5),
+               phases=(Phase.explicit, Phase.reuse, Phase.generate)),
+    "dev": dict(deadline=dt.timedelta(seconds=5)),
+}
+for _name, _options in PROFILES.items():
+    settings.register_profile(_name, **_options)
+
+
+def hypothesis_profile(environ) -> str:
+    """The profile of this run: HYPOTHESIS_PROFILE when given, ``ci`` when CI is set (every CI
+    service sets it), else ``dev``."""
+    if environ.get("HYPOTHESIS_PROFILE"):
+        return environ["HYPOTHESIS_PROFILE"]
+    return "ci" if environ.get("CI", "").lower() not in ("", "0", "false") else "dev"
+
+
+settings.load_profile(hypothesis_profile(os.environ))
 
 
 @pytest.fixture
