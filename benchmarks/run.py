@@ -196,7 +196,7 @@ def run_stage(stage: str, folder: Path, n: int, workers: int, sample: int = 0) -
         root = _fresh(scratch / "archive")
         import inspect
 
-        kw = {"workers": workers} if "workers" in inspect.signature(Archive.collect).parameters else {}
+        kw = {"workers": workers} if "workers" in inspect.signature(collect).parameters else {}
         t0 = time.perf_counter()
         summary = collect(Archive(root), [inbox], settings, plan, **kw)
         extra["new"] = len(summary.new)
