@@ -194,6 +194,7 @@ def test_collect_archives_every_file_and_is_idempotent(project, generated):
 # --- 2. resubmission ----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_newer_version_wins_even_when_collected_first_and_choose_overrides(project, generated, tmp_path):
     plan, files = generated
     src = files["福祉課"].path
@@ -263,6 +264,7 @@ def test_newest_is_decided_by_saved_time_not_by_how_the_time_is_written(project,
 # --- 3. a department that sent nothing ---------------------------------------------------
 
 
+@pytest.mark.slow
 def test_missing_department_is_shown_everywhere(project, generated, filled):
     plan, _ = generated
     for department, path in filled.items():
@@ -313,6 +315,7 @@ collect(Archive.for_settings(settings), [inbox], settings, plan, progress=kill_a
 """
 
 
+@pytest.mark.slow
 def test_killed_collect_leaves_a_consistent_database_and_rerun_completes(project, generated, filled):
     plan, _ = generated
     names = ["児童保育課", "健康づくり課", "学校教育課", "福祉課", "長寿社会課"]
@@ -358,6 +361,7 @@ def test_killed_collect_leaves_a_consistent_database_and_rerun_completes(project
 # --- 5. merging is deterministic ----------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_merge_twice_gives_identical_tables_and_workbooks(project, generated, filled, tmp_path):
     plan, files = generated
     for department, path in filled.items():
@@ -392,6 +396,7 @@ FORMULA_TEXTS = {
 }
 
 
+@pytest.mark.slow
 def test_text_that_looks_like_rich_string_xml_stays_text(project, generated, tmp_path):
     """XlsxWriter writes '<r>…</r>' text unescaped as rich-string XML: typed by a department it
     must still come out as that text, in a workbook every reader opens."""
@@ -412,6 +417,7 @@ def test_text_that_looks_like_rich_string_xml_stays_text(project, generated, tmp
     assert "<r>課題</r>" in {c.value for row in wb[project_sheet].iter_rows() for c in row}
 
 
+@pytest.mark.slow
 def test_formula_like_text_stays_text_in_workbook_and_csv(project, generated, tmp_path):
     plan, files = generated
     fields = fill(plan, files["健康づくり課"].path, project.inbox / "健康づくり課.xlsx",
@@ -486,6 +492,7 @@ def _spliced_row(department: str, row: tuple) -> dict:
             "目標": target}
 
 
+@pytest.mark.slow
 def test_streamed_rows_read_back_with_their_values_types_and_heights(project, generated, tmp_path,
                                                                    monkeypatch):
     plan, files = generated
@@ -577,6 +584,7 @@ def test_streamed_rows_match_the_xlsxwriter_path(tmp_path):
 # --- 7. structure of the merged workbook -------------------------------------------------
 
 
+@pytest.mark.slow
 def test_merged_workbook_structure(project, generated, filled, tmp_path):
     plan, files = generated
     for department, path in filled.items():
@@ -634,6 +642,7 @@ def test_merged_workbook_structure(project, generated, filled, tmp_path):
     assert got == [(p.id, d) for p in plan.projects for d in p.departments]
 
 
+@pytest.mark.slow
 def test_findings_link_to_their_own_file_when_two_files_share_a_name(project, generated, tmp_path):
     """Two mails, both with 福祉課.xlsx attached: each finding links to the file it is about."""
     plan, files = generated
@@ -664,6 +673,7 @@ def test_findings_link_to_their_own_file_when_two_files_share_a_name(project, ge
 # --- 8. values of 一覧, 指標 and 基本目標別 ------------------------------------------------
 
 
+@pytest.mark.slow
 def test_overview_indicator_and_goal_values_are_computed_from_what_was_typed(project, generated, tmp_path):
     plan, files = generated
     fukushi = {("2-2-1", "eval_score", None): 3, ("3-1-2", "eval_score", None): 5,
@@ -756,6 +766,7 @@ def test_atomic_write_leaves_no_temporary_file_when_every_name_is_locked(tmp_pat
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_merge_into_an_open_workbook_writes_beside_it(project, generated, filled, tmp_path, monkeypatch):
     plan, _ = generated
     shutil.copy2(filled["福祉課"], project.inbox / "福祉課.xlsx")
@@ -826,6 +837,7 @@ def test_merged_workbook_prints_through_libreoffice(libreoffice, project, genera
 # --- 12. the command line -----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_cli_collect_status_choose_merge_feedback(project, generated, filled, tmp_path):
     plan, files = generated
     root = str(project.root)

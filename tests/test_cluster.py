@@ -93,6 +93,7 @@ def _tables(root):
         }
 
 
+@pytest.mark.slow
 def test_collect_on_dask_records_what_the_default_reader_records(client, project, returned_files,
                                                                 tmp_path):
     plan, paths = returned_files
@@ -154,6 +155,7 @@ def test_check_files_on_dask_matches_the_default(client, project, returned_files
     assert on_dask.values.equals(default.values)
 
 
+@pytest.mark.slow
 def test_a_failing_task_and_a_dying_worker_become_findings(project, returned_files, tmp_path):
     """A file whose task raises, and one that kills its worker, are recorded unreadable; the
     files around them are read as usual (the worker is restarted by its nanny)."""
@@ -228,6 +230,7 @@ def test_a_closed_client_stops_the_run_instead_of_marking_files_unreadable(proje
             list(results)
 
 
+@pytest.mark.slow
 def test_without_dask_the_error_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)
     with pytest.raises(ImportError) as info:

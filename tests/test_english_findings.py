@@ -300,6 +300,7 @@ def english_leftovers(message: str, words, plan_stage: bool) -> list[str]:
     return CJK.findall(rest)
 
 
+@pytest.mark.slow
 def test_every_catalogue_code_is_produced(matrix):
     by_code, _ = matrix
     assert set(by_code) == set(CATALOGUE), sorted(set(CATALOGUE) - set(by_code))
@@ -319,6 +320,7 @@ def test_english_message_has_no_japanese_but_the_users_data(matrix, code):
         assert record["message"] == english
 
 
+@pytest.mark.slow
 def test_english_detail_and_expected_survive_the_archive(tmp_path):
     from xlplan.project import init_project
 
@@ -404,6 +406,7 @@ def _command_params():
 
 
 @pytest.mark.parametrize("name", list(_command_params()))
+@pytest.mark.slow
 def test_every_command_speaks_english(demo_project, tmp_path, name):
     folder, demo = demo_project
     args = _command(name, folder, tmp_path)

@@ -59,6 +59,7 @@ def _cache_formula_value(path: Path, sheet_title: str, ref: str, cached: str) ->
     os.replace(tmp, path)
 
 
+@pytest.mark.slow
 def test_feedback_copy_lists_the_problems_and_checks_the_same(project, generated, filled, tmp_path):
     plan, files = generated
     for department in ("児童保育課", "学校教育課"):
@@ -109,6 +110,7 @@ def test_feedback_copy_lists_the_problems_and_checks_the_same(project, generated
 
 
 @pytest.mark.parametrize("cached", [True, False], ids=["formula-with-cached-value", "formula-without-cache"])
+@pytest.mark.slow
 def test_feedback_copy_of_a_formula_input_checks_clean_apart_from_the_formula(
         project, generated, tmp_path, cached):
     plan, files = generated
@@ -149,6 +151,7 @@ def returned_with_mistakes(project, generated, tmp_path):
     return plan, fields, sent, archive, submission, copy
 
 
+@pytest.mark.slow
 def test_nothing_the_department_typed_is_lost_in_its_copy(project, returned_with_mistakes):
     plan, fields, sent, archive, submission, copy = returned_with_mistakes
     original = read_returned(sent, project.settings.key_bytes)
@@ -160,6 +163,7 @@ def test_nothing_the_department_typed_is_lost_in_its_copy(project, returned_with
     assert len(typed) == len(fields)
 
 
+@pytest.mark.slow
 def test_every_problem_is_marked_at_its_cell_and_listed_with_a_link_to_it(returned_with_mistakes):
     plan, fields, sent, archive, submission, copy = returned_with_mistakes
     problems = [f for f in archive.findings([submission.id]) if f.severity in ("error", "warning")]
@@ -178,6 +182,7 @@ def test_every_problem_is_marked_at_its_cell_and_listed_with_a_link_to_it(return
     assert marked == {(f.sheet, f.cell) for f in problems}  # nothing else is marked
 
 
+@pytest.mark.slow
 def test_two_problems_in_one_cell_share_its_comment(project, generated, tmp_path):
     plan, files = generated
     # Far above the target and written with a unit: two findings on one cell.
@@ -194,6 +199,7 @@ def test_two_problems_in_one_cell_share_its_comment(project, generated, tmp_path
     assert all(f.message("ja") in comment for f in on_cell)
 
 
+@pytest.mark.slow
 def test_only_departments_with_something_to_fix_get_a_copy(project, generated, tmp_path):
     plan, files = generated
     for department in ("児童保育課", "学校教育課"):  # clean
@@ -214,6 +220,7 @@ def test_only_departments_with_something_to_fix_get_a_copy(project, generated, t
     assert sorted(p.name for p in (tmp_path / "errors").iterdir()) == [errors_only[0].path.name]
 
 
+@pytest.mark.slow
 def test_the_departments_own_file_and_its_archived_copy_are_never_touched(project, returned_with_mistakes,
                                                                         tmp_path):
     plan, fields, sent, archive, submission, copy = returned_with_mistakes
@@ -226,6 +233,7 @@ def test_the_departments_own_file_and_its_archived_copy_are_never_touched(projec
     assert sorted(copy.path.parent.iterdir()) == [copy.path]  # no leftover beside it
 
 
+@pytest.mark.slow
 def test_a_return_copy_opens_in_excel_without_repair(returned_with_mistakes):
     from test_openxml import audit_problems, excel_rule_violations
 

@@ -77,6 +77,7 @@ def _sheet(name: str):
     return lambda path: golden.sheet_parts(path)[name]
 
 
+@pytest.mark.slow
 def test_two_demo_runs_describe_equal_over_every_output_kind(demos):
     (first, before), (second, after) = demos
     for prefix, kind in OUTPUT_KINDS.items():
@@ -171,6 +172,7 @@ def test_a_renumbered_style_table_compares_equal(demos, tmp_path):
     assert golden.compare(golden.snapshot(src), golden.snapshot(renumbered)) == []
 
 
+@pytest.mark.slow
 def test_cli_snapshot_then_compare_folders(demos, tmp_path, capsys):
     demo = demos[0][0]
     before, after = tmp_path / "before", tmp_path / "after"

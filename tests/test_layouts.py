@@ -165,6 +165,7 @@ def _same(a, b) -> bool:
 
 
 @pytest.mark.parametrize("layout", list(LAYOUTS))
+@pytest.mark.slow
 def test_layout_workbook_per_department_with_its_projects_and_fields(project, layout):
     case = LAYOUTS[layout]
     plan, files = _generate(project, case["master"])
@@ -229,6 +230,7 @@ def test_layout_workbook_per_department_with_its_projects_and_fields(project, la
         assert per_project == {(p, name) for p in case["projects"] for name in case["fields"]}
 
 
+@pytest.mark.slow
 def test_indicators_policy_choice_has_no_unit(project):
     _, files = _generate(project, LAYOUTS["indicators"]["master"])
     fields = _metadata(files[("indicators", "社会福祉協議会")].path)["fields"]
@@ -411,6 +413,7 @@ def test_indicators_choice_not_in_the_list(project, libreoffice):
 
 
 @pytest.mark.parametrize("layout", list(LAYOUTS))
+@pytest.mark.slow
 def test_raised_layout_version_is_reported(project, layout):
     case = LAYOUTS[layout]
     plan, files = _generate(project, case["master"])

@@ -30,6 +30,7 @@ from xlplan.ooxml.package import sheet_parts
 XLPLAN = Path(__file__).resolve().parent.parent / "xlplan"
 
 
+@pytest.mark.slow
 def test_one_registry_orders_sheets_csv_files_and_merged_tables(project, generated, tmp_path):
     plan, files = generated
     fill(plan, files["福祉課"].path, project.inbox / "福祉課.xlsx")
@@ -79,6 +80,7 @@ def test_spliced_rows_are_the_rows_xlsxwriter_writes(tmp_path, titles):
     assert 's="' in found["stream"][0] and "\x00" not in found["stream"][0]
 
 
+@pytest.mark.slow
 def test_project_sheet_merged_ranges_and_looks_survive(project, generated, tmp_path):
     """The merged 事業シート keep the layout's merged ranges (put in through ooxml, not
     XlsxWriter's internals) at their place in the worksheet's schema order."""

@@ -11,6 +11,7 @@ import subprocess
 import zipfile
 from pathlib import Path
 
+import pytest
 from openpyxl import load_workbook
 
 from test_archive import _page_text, _pdf_pages, fill
@@ -48,6 +49,7 @@ def test_one_half_up_rounding_for_averages_and_rates():
     assert rate(1, 3) == 0.333 and rate(2, 3) == 0.667 and rate(5, 0) is None and rate(None, 3) is None
 
 
+@pytest.mark.slow
 def test_goal_averages_round_half_up_in_tables_workbook_and_csv(project, generated, tmp_path):
     """基本目標2 gets 3, 3, 3 and 4: 3.25 is published as 3.3, as 中間評価結果 rounds."""
     plan, files = generated
@@ -69,6 +71,7 @@ def test_goal_averages_round_half_up_in_tables_workbook_and_csv(project, generat
 # --- item 12: rates as percentages -------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_achievement_rates_show_as_percentages_and_the_csv_keeps_the_number(project, generated, tmp_path):
     plan, files = generated
     fill(plan, files["福祉課"].path, project.inbox / "福祉課.xlsx",
@@ -90,6 +93,7 @@ def test_achievement_rates_show_as_percentages_and_the_csv_keeps_the_number(proj
 # --- item 14: short labels in the committee chart ------------------------------------------------
 
 
+@pytest.mark.slow
 def test_committee_chart_labels_are_number_and_name(project, tmp_path):
     plan = load_plan(project.master)
     forms = _forms(project, plan)
@@ -115,6 +119,7 @@ def test_committee_chart_labels_are_number_and_name(project, tmp_path):
 # --- item 15: no input hints in the merged 事業シート ---------------------------------------------
 
 
+@pytest.mark.slow
 def test_merged_project_sheets_carry_no_input_hints(project, generated, tmp_path):
     plan, files = generated
     department = load_workbook(files["福祉課"].path)
@@ -143,6 +148,7 @@ def _overview_setup(project, generated):
     return plan, archive
 
 
+@pytest.mark.slow
 def test_overview_has_groups_roles_and_headers_with_years(project, generated, tmp_path):
     plan, archive = _overview_setup(project, generated)
     out = write_merged(archive, plan, project.settings, tmp_path / "集計.xlsx", csv_dir=tmp_path / "csv")

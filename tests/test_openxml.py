@@ -421,6 +421,7 @@ KINDS = ["master", "department (stamped)", "layout activity", "layout indicators
 
 
 @pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.slow
 def test_excel_opens_every_output_without_repair(request, kind):
     paths = request.getfixturevalue("awkward_outputs") if kind == "awkward text" else \
         request.getfixturevalue("outputs")[kind]

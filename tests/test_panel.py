@@ -356,6 +356,7 @@ def cycle(tmp_path_factory):
     return r
 
 
+@pytest.mark.slow
 def test_generate_button_writes_what_xlplan_generate_writes(cycle):
     project = cycle["project"]
     code, out, err = cycle["cli_generate"]
@@ -388,6 +389,7 @@ def test_collect_button_gives_the_status_of_xlplan_status(cycle):
     assert all(f[1] in xlplan.CATALOGUE for f in findings)
 
 
+@pytest.mark.slow
 def test_merge_button_writes_the_tables_of_xlplan_merge(cycle):
     project, copy = cycle["project"], cycle["copy"]
     assert cycle["cli_merge"][0] == 0 == cycle["merge"]["code"]
@@ -447,6 +449,7 @@ def test_missing_master_is_a_message_not_an_exception(tmp_path):
     assert panel_cell(panel, "xlplan_message").startswith("エラー") and "ない.xlsx" in panel_cell(panel, "xlplan_message")
 
 
+@pytest.mark.slow
 def test_bad_year_missing_settings_and_a_broken_master(tmp_path):
     project = xlplan.init_project(tmp_path / "p")
     panel = build_panel(tmp_path / PANEL_NAME, **project_defaults(project.root))
@@ -476,6 +479,7 @@ def test_bad_year_missing_settings_and_a_broken_master(tmp_path):
     assert "xlplan.toml" in panel_cell(lone, "xlplan_message")
 
 
+@pytest.mark.slow
 def test_relative_paths_are_read_from_the_panel_folder(tmp_path):
     project = xlplan.init_project(tmp_path / "p")
     panel = build_panel(tmp_path / "p" / PANEL_NAME, master="計画マスタ.xlsx")
@@ -640,6 +644,7 @@ def test_action_for_every_button_and_the_chosen_action():
 
 @pytest.mark.parametrize("forms", [False, True], ids=["shape text", "forms caption"])
 @pytest.mark.parametrize("button", BUTTONS, ids=[b.entry_point for b in BUTTONS])
+@pytest.mark.slow
 def test_main_runs_the_action_of_the_button_excel_names(tmp_path, button, forms):
     project = xlplan.init_project(tmp_path / "p")
     other = next(b for b in BUTTONS if b != button)
@@ -652,6 +657,7 @@ def test_main_runs_the_action_of_the_button_excel_names(tmp_path, button, forms)
     assert code in (0, 1, 2) and "Traceback" not in message
 
 
+@pytest.mark.slow
 def test_main_without_a_caller_runs_the_chosen_action_or_asks_for_one(tmp_path):
     project = xlplan.init_project(tmp_path / "p")
     for caller in (AttributeError("Caller"), -2146826265, None, "Macro1"):  # macOS, macro list, unknown
@@ -674,6 +680,7 @@ def test_panel_dropdown_offers_the_button_captions(built):
     assert lists[0].formula1 == '"' + ",".join(b.caption for b in BUTTONS) + '"'
 
 
+@pytest.mark.slow
 def test_a_workbook_without_the_action_cell_still_runs(tmp_path):
     """A panel made before xlplan_action, or a workbook of one's own with PanelButtons.bas."""
     project = xlplan.init_project(tmp_path / "p")

@@ -7,6 +7,8 @@ from __future__ import annotations
 import shutil
 import sqlite3
 
+import pytest
+
 from xlplan.archive import Archive, submission_status
 from xlplan.collect import collect, recheck
 from xlplan.read import file_digest
@@ -20,6 +22,7 @@ def _rows(archive: Archive, sql: str, params=()):
         return db.execute(sql, params).fetchall()
 
 
+@pytest.mark.slow
 def test_a_file_recorded_unreadable_when_its_reader_died_is_read_again_by_recheck(
         project, generated, monkeypatch):
     plan, files = generated

@@ -96,6 +96,7 @@ def _header_columns(ws, header_row: int = 3) -> dict[str, int]:
 # --- 1. the forms ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_one_locked_signed_form_per_member(project):
     plan = load_plan(project.master)
     assert len(plan.members) == 12
@@ -209,6 +210,7 @@ def test_round_half_up_is_not_bankers_rounding():
 # --- 2. これまでの主な取組 from the archive ----------------------------------------------------
 
 
+@pytest.mark.slow
 def test_form_shows_this_years_results_of_the_departments_that_reported(project, generated, tmp_path):
     plan, files = generated
     department = "長寿社会課"
@@ -325,6 +327,7 @@ def scored(project, tmp_path):
     return plan, archive, forms
 
 
+@pytest.mark.slow
 def test_committee_table_equals_the_hand_computation(scored):
     plan, archive, forms = scored
     df = merged_tables(archive, plan).committee
@@ -348,6 +351,7 @@ def test_committee_table_equals_the_hand_computation(scored):
         assert row["施策の展開"].startswith(f"{pid} {p.name}")
 
 
+@pytest.mark.slow
 def test_invalid_answers_are_findings_with_member_and_cell(scored):
     plan, archive, forms = scored
     current = archive.current(plan, "scoring")
@@ -387,6 +391,7 @@ def test_invalid_answers_are_findings_with_member_and_cell(scored):
     assert ("not-a-number", name["6"], cell("6", "2-2-1")) in codes
 
 
+@pytest.mark.slow
 def test_opinions_cell_without_comments_is_just_the_average(scored):
     plan, archive, _ = scored
     df = merged_tables(archive, plan).committee
@@ -434,6 +439,7 @@ def test_form_filled_in_libreoffice_reads_back_as_4_and_abstain(libreoffice, pro
 # --- 5. submission status and a member sending twice ----------------------------------------
 
 
+@pytest.mark.slow
 def test_status_lists_the_silent_members_as_missing(scored, project, tmp_path):
     plan, archive, _ = scored
     out = write_merged(archive, plan, project.settings, tmp_path / "集計_R6.xlsx")
@@ -459,6 +465,7 @@ def test_status_lists_the_silent_members_as_missing(scored, project, tmp_path):
     assert any(t.startswith("3.3\n○ 体験者だけでなく") for t in texts)
 
 
+@pytest.mark.slow
 def test_second_form_from_a_member_warns_and_the_newest_counts(scored, project, tmp_path):
     import datetime as dt
 
@@ -516,6 +523,7 @@ def test_second_form_from_a_member_warns_and_the_newest_counts(scored, project, 
 # --- 6. a member no longer in the master --------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_form_of_a_member_removed_from_the_master_is_unknown_member(project, tmp_path):
     plan = load_plan(project.master)
     forms = _forms(project, plan)
@@ -552,6 +560,7 @@ def test_form_of_a_member_removed_from_the_master_is_unknown_member(project, tmp
     assert list(gone_row["状況"]) == ["対象外（計画マスタにない委員）"]
 
 
+@pytest.mark.slow
 def test_unknown_member_form_is_reported_in_the_merged_workbook(project, tmp_path):
     plan = load_plan(project.master)
     forms = _forms(project, plan)
@@ -596,6 +605,7 @@ def test_committee_results_print_like_the_seed(libreoffice, scored, project, tmp
 # --- 8. the command line --------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_cli_generate_scoring(project, tmp_path, capsys):
     from xlplan.cli import main
 
@@ -636,6 +646,7 @@ def test_cli_generate_scoring_without_members_exits_2(project, tmp_path, capsys,
     assert not out.exists() or not list(out.glob("*.xlsx"))
 
 
+@pytest.mark.slow
 def test_committee_sheet_shows_averages_with_one_decimal(scored, project, tmp_path):
     plan, archive, _ = scored
     out = write_merged(archive, plan, project.settings, tmp_path / "集計_R6.xlsx")
@@ -650,6 +661,7 @@ def test_committee_sheet_shows_averages_with_one_decimal(scored, project, tmp_pa
 # --- the simulated committee of the demo ------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_simulated_committee_has_the_planned_mistakes(project, tmp_path):
     from xlplan.simulate import simulate_scoring
 

@@ -117,6 +117,7 @@ def _cli_rows(stdout: str) -> list[dict]:
 
 
 @pytest.mark.parametrize("lang", ["ja", "en"])
+@pytest.mark.slow
 def test_every_status_reads_the_same_in_the_cli(project, every_status, lang):
     plan, where = every_status
     r = run_cli("status", "--project", str(project.root), env={"XLPLAN_LANG": lang})
@@ -129,6 +130,7 @@ def test_every_status_reads_the_same_in_the_cli(project, every_status, lang):
         assert not any(re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", w) for w in words)
 
 
+@pytest.mark.slow
 def test_every_status_reads_the_same_in_the_panel_the_workbook_and_the_csv(project, every_status, tmp_path):
     """The panel and the merged workbook are Japanese documents: their words are the CLI's
     Japanese words, from the same rows."""
@@ -151,6 +153,7 @@ def test_every_status_reads_the_same_in_the_panel_the_workbook_and_the_csv(proje
 # --- item 6: every submission with its ID --------------------------------------------------
 
 
+@pytest.mark.slow
 def test_status_lists_every_submission_with_its_id_in_cli_panel_and_workbook(project, generated, tmp_path):
     plan, files = generated
     draft = _fill_saved(plan, files["福祉課"].path, project.inbox / "福祉課_下書き.xlsx", 2)
@@ -178,6 +181,7 @@ def test_status_lists_every_submission_with_its_id_in_cli_panel_and_workbook(pro
 # --- item 7: the pinned choice, what it hides, and lifting it --------------------------------
 
 
+@pytest.mark.slow
 def test_a_pinned_choice_names_newer_arrivals_and_choose_latest_lifts_it(project, generated, tmp_path):
     plan, files = generated
     root = str(project.root)
@@ -231,6 +235,7 @@ def _expected_local(utc_text: str, zone: str) -> dt.datetime:
 
 
 @pytest.mark.parametrize("zone", [None, "Europe/Berlin"])
+@pytest.mark.slow
 def test_times_are_local_date_times_in_workbook_cli_and_panel(project, generated, tmp_path, zone):
     plan, files = generated
     if zone is not None:
@@ -265,6 +270,7 @@ def test_times_are_local_date_times_in_workbook_cli_and_panel(project, generated
     assert panel[STATUS_HEADER.index("保存")] == shown
 
 
+@pytest.mark.slow
 def test_an_unknown_timezone_is_a_settings_message(project):
     text = project.settings.path.read_text(encoding="utf-8")
     project.settings.path.write_text(text.replace('timezone = "Asia/Tokyo"', 'timezone = "Tokio"'),

@@ -53,6 +53,7 @@ def collected(project, generated):
     return project, plan, archive
 
 
+@pytest.mark.slow
 def test_no_connection_stays_open_after_any_archive_operation(collected, tmp_path):
     project, plan, archive = collected
     year = plan.year.short

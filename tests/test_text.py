@@ -77,6 +77,7 @@ def _check_read_back(path: Path, texts: list[str], stored=clean_text) -> None:
 
 @_FAST
 @given(st.lists(TEXTS, min_size=1, max_size=12))
+@pytest.mark.slow
 def test_any_text_through_openpyxl_reads_back_cleaned_and_as_text(tmp_path_factory, texts):
     """The generate / prefill / feedback / scoring path (openpyxl cells set by set_text)."""
     path = tmp_path_factory.mktemp("o") / "o.xlsx"
@@ -89,6 +90,7 @@ def test_any_text_through_openpyxl_reads_back_cleaned_and_as_text(tmp_path_facto
 
 @_FAST
 @given(st.lists(TEXTS, min_size=1, max_size=12))
+@pytest.mark.slow
 def test_any_text_through_xlsxwriter_reads_back_cleaned_and_as_text(tmp_path_factory, texts):
     """The merged workbook's path (XlsxWriter, as merge writes it: constant memory)."""
     path = tmp_path_factory.mktemp("x") / "x.xlsx"
@@ -103,6 +105,7 @@ def test_any_text_through_xlsxwriter_reads_back_cleaned_and_as_text(tmp_path_fac
 
 @_FAST
 @given(st.lists(TEXTS, min_size=1, max_size=12))
+@pytest.mark.slow
 def test_any_text_through_hand_written_xml_reads_back_cleaned_and_as_text(tmp_path_factory, texts):
     """The hand-written cells (stamp's metadata rows, merge's row streams: inline_string_cell)."""
     path = tmp_path_factory.mktemp("h") / "h.xlsx"
@@ -276,6 +279,7 @@ def _formula_cells(path: Path) -> list[str]:
     return [f"{sheet}!{ref}={text}" for sheet, ref, text in live if "HYPERLINK" in text or "1+1" in text]
 
 
+@pytest.mark.slow
 def test_control_characters_and_formula_text_of_a_department_go_through_the_year(project, generated, tmp_path):
     plan, files = generated
     returned = project.inbox / "福祉課.xlsx"
@@ -328,6 +332,7 @@ def test_control_characters_and_formula_text_of_a_department_go_through_the_year
     assert not [f for f in again if f.code == "layout-changed"]
 
 
+@pytest.mark.slow
 def test_formula_looking_names_in_the_master_stay_text(project, tmp_path):
     """A department called "=1+1課" and a project called "=HYPERLINK(…)": text in the generated
     workbooks and in the merged 事業シート, never formulas."""
@@ -350,6 +355,7 @@ def test_formula_looking_names_in_the_master_stay_text(project, tmp_path):
     assert _formula_cells(merged) == []
 
 
+@pytest.mark.slow
 def test_sheet_names_from_the_master_that_excel_would_reject(project, generated, tmp_path):
     """Project ids equal ignoring case, names with an apostrophe at an end, forbidden
     characters, names over 31 characters: generate and merge give names Excel accepts."""
@@ -380,6 +386,7 @@ def test_sheet_names_from_the_master_that_excel_would_reject(project, generated,
     _excel_accepts(load_workbook(merged, read_only=True).sheetnames)
 
 
+@pytest.mark.slow
 def test_text_cut_in_the_values_sheet_points_to_the_archived_file(project, generated, tmp_path):
     plan, files = generated
     returned = project.inbox / "福祉課.xlsx"
@@ -401,6 +408,7 @@ def test_text_cut_in_the_values_sheet_points_to_the_archived_file(project, gener
 
 
 @pytest.mark.parametrize("name", ["=1+1課", "福祉_x0041_課", "改行\x0b課", "@課&<課>\"'"])
+@pytest.mark.slow
 def test_stamped_department_names_are_text_and_keep_the_fingerprint(project, tmp_path, name):
     """generate's per-department copies of one rendered workbook (stamp): the name written
     into the cells reads back as the cleaned text, never a formula, and the signed
