@@ -118,6 +118,7 @@ def test_collect_on_dask_records_what_the_default_reader_records(client, project
         assert [f.code for f in archive.findings([s.id])] == ["unreadable-file"]
 
 
+@pytest.mark.slow
 def test_results_come_back_in_input_order_across_batches(client, project, returned_files):
     plan, paths = returned_files
     key = project.settings.key_bytes
@@ -146,6 +147,7 @@ def test_results_come_back_in_input_order_across_batches(client, project, return
     assert not [k for k in client.futures if str(k).startswith("xlplan-read-")]
 
 
+@pytest.mark.slow
 def test_check_files_on_dask_matches_the_default(client, project, returned_files):
     plan, paths = returned_files
     default = check_files(paths, project.settings, plan, workers=1)
@@ -216,6 +218,7 @@ def test_a_failing_task_and_a_dying_worker_become_findings(project, returned_fil
         assert [r.readable for r in after] == [True, True]
 
 
+@pytest.mark.slow
 def test_a_closed_client_stops_the_run_instead_of_marking_files_unreadable(project, returned_files,
                                                                           tmp_path):
     plan, paths = returned_files

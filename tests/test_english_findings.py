@@ -307,6 +307,7 @@ def test_every_catalogue_code_is_produced(matrix):
 
 
 @pytest.mark.parametrize("code", list(_params()))
+@pytest.mark.slow
 def test_english_message_has_no_japanese_but_the_users_data(matrix, code):
     by_code, words = matrix
     assert by_code.get(code), f"{code} was not produced"
@@ -432,6 +433,7 @@ def test_every_command_speaks_english(demo_project, tmp_path, name):
         assert not left, (name, left, stream)
 
 
+@pytest.mark.slow
 def test_the_demo_speaks_english(demo_project):
     folder, r = demo_project
     plan = load_plan(folder / "計画マスタ.xlsx")

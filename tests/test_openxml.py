@@ -430,6 +430,7 @@ def test_excel_opens_every_output_without_repair(request, kind):
     assert {name: found for name, found in problems.items() if found} == {}
 
 
+@pytest.mark.slow
 def test_the_outputs_are_what_their_kind_says(outputs, awkward_outputs):
     """The matrix holds what it claims: prefilled and committee workbooks, the VBA project,
     and awkward names that reached the sheet names and the stamped text."""
@@ -475,6 +476,7 @@ def _rewrite(src: Path, dst: Path, part: str, change) -> Path:
     (lambda x: re.sub(rb'(<row r=")1(")', rb"\g<1>7\2", x, count=1), "after row"),
     (lambda x: re.sub(rb' s="\d+"', b' s="9999"', x, count=1), "style 9999"),
 ])
+@pytest.mark.slow
 def test_excel_rules_catch_what_the_sdk_validator_passes(outputs, tmp_path, change, expected):
     master = outputs["master"][0]
     with zipfile.ZipFile(master) as zf:
@@ -499,6 +501,7 @@ def test_sheet_titles_are_valid_for_excel():
     assert sheet_name_problems(titles) == []
 
 
+@pytest.mark.slow
 def test_the_panel_vba_project_is_a_sound_compound_file(outputs):
     """openxml-audit checks only that vbaProject.bin starts with the compound-file signature;
     olefile, told to refuse any structural defect, reads the whole project and every module

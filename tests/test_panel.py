@@ -373,6 +373,7 @@ def test_generate_button_writes_what_xlplan_generate_writes(cycle):
     assert "6 課分" in message and str(project.outbox) in message and "配布ファイル作成" in message
 
 
+@pytest.mark.slow
 def test_collect_button_gives_the_status_of_xlplan_status(cycle):
     code, out, err = cycle["cli_collect"]
     assert cycle["collect"]["code"] == code, err
@@ -403,6 +404,7 @@ def test_merge_button_writes_the_tables_of_xlplan_merge(cycle):
     assert str(mine) in cycle["merge"]["message"]
 
 
+@pytest.mark.slow
 def test_feedback_and_scoring_buttons_write_the_files_of_the_cli(cycle):
     project, copy = cycle["project"], cycle["copy"]
     assert cycle["cli_feedback"][0] == 0 == cycle["feedback"]["code"]
@@ -415,6 +417,7 @@ def test_feedback_and_scoring_buttons_write_the_files_of_the_cli(cycle):
     assert f"中間評価票 {len(mine)} 件" in cycle["generate_scoring"]["message"]
 
 
+@pytest.mark.slow
 def test_check_one_button_gives_the_findings_of_xlplan_check(cycle):
     code, out, _ = cycle["cli_check"]
     assert cycle["check_one"]["code"] == code
@@ -426,6 +429,7 @@ def test_check_one_button_gives_the_findings_of_xlplan_check(cycle):
     assert cycle["check_target"].name in cycle["check_one"]["message"]
 
 
+@pytest.mark.slow
 def test_buttons_keep_the_panel_a_macro_workbook(cycle):
     panel = cycle["panel"]
     with zipfile.ZipFile(panel) as zf:
