@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+from .access import NotRegularFile
 from .errors import XlplanError
 from .findings import Finding
 from .plan import Plan
@@ -196,11 +197,7 @@ class Archive:
         choose, generate-scoring); NoArchive with a message when nothing was collected yet."""
         archive = cls.existing(settings)
         if archive is None:
-            raise NoArchive(
-                f"まだ回収していません（データベース {settings.db_path} がないか空です）。"
-                "先に xlplan collect で回収フォルダのファイルを回収してください。",
-                f"Nothing has been collected yet (the database {settings.db_path} is missing or "
-                "empty). Run xlplan collect on the inbox first.")
+            raise NoArchive("nothing-collected", database=settings.db_path)
         return archive
 
     @classmethod
@@ -213,11 +210,7 @@ class Archive:
         """NoArchive when no file at all was collected for the plan's year: a merge from that
         would call every department 未提出 and replace a good merged workbook with nothing."""
         if not self.submissions(plan.year.short):
-            raise NoArchive(
-                f"{plan.year.label_ja} の提出はまだ回収されていません（{self.db_path}）。"
-                "集計する前に xlplan collect で回収してください。既存の集計ファイルはそのままです。",
-                f"No submission for {plan.year.label_en} has been collected yet ({self.db_path}). "
-                "Run xlplan collect before merging; any existing merged workbook is left as it is.")
+            raise NoArchive("nothing-collected-for-year", year=plan.year, database=self.db_path)
 
     @contextmanager
     def connection(self) -> Iterator[sqlite3.Connection]:
@@ -259,7 +252,7 @@ class Archive:
         try:
             before = os.fstat(fd)
             if not stat.S_ISREG(before.st_mode):
-                raise SourceUnreadable() from OSError(0, "通常のファイルではありません")
+                raise SourceUnreadable() from NotRegularFile()
             h, size = hashlib.sha256(), 0
             with open(tmp, "wb") as out:
                 while True:

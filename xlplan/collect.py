@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
+from .access import access_problem
 from .archive import Archive, FileChanging, SourceUnreadable, Submission, utc_now
 from .check import Reader, check_returned, read_with, template_versions
 from .findings import Finding
@@ -146,15 +147,8 @@ def _take_in_or_notice(archive: Archive, path: Path, notices: list[Finding]):
     except FileChanging:
         notices.append(Finding("file-changing", file=path.name, value=str(path)))
         return None
-    except SourceUnreadable as exc:
-        cause = exc.__cause__
-        if getattr(cause, "winerror", None) in (32, 33):
-            # Windows: another program (a mail client, a sync tool) has it open for
-            # writing (sharing or lock violation): being written, not forbidden.
-            notices.append(Finding("file-changing", file=path.name, value=str(path)))
-            return None
-        notices.append(Finding("file-inaccessible", file=path.name, value=str(path),
-                               **_os_reason(cause)))
+    except SourceUnreadable as exc:  # the one rule check and the panel follow too
+        notices.append(access_problem(path, exc.__cause__))
         return None
     try:
         mtime = dt.datetime.fromtimestamp(os.stat(path, follow_symlinks=False).st_mtime,
@@ -237,13 +231,3 @@ def _duplicate_member(archive: Archive, returned, year: str, path: Path,
         return []
     return [Finding("duplicate-member-submission", file=path.name, department=returned.department,
                     detail=f"{earlier + 1} 件目", detail_en=f"the {ordinal(earlier + 1)}")]
-
-
-def _os_reason(exc: BaseException | None) -> dict:
-    """detail and detail_en of an OS error opening or reading an inbox file."""
-    if isinstance(exc, PermissionError):
-        return dict(detail="アクセスが拒否されました", detail_en="permission denied")
-    if isinstance(exc, FileNotFoundError):
-        return dict(detail="読み取る前に削除されました", detail_en="it was removed before it could be read")
-    text = getattr(exc, "strerror", None) or str(exc or "")
-    return dict(detail=f"読み取りエラー: {text}", detail_en=f"read error: {text}")
