@@ -77,6 +77,7 @@ def _run_cli(*args, prefix=(), cwd=None):
 def collected(tmp_path_factory):
     """A project (init), its plan, and one department's workbook collected for R6."""
     from xlplan.archive import Archive
+    from xlplan.collect import collect
     from xlplan.generate import generate
     from xlplan.plan import load_plan
     from xlplan.project import init_project
@@ -85,7 +86,7 @@ def collected(tmp_path_factory):
     project = init_project(root / "project")
     plan = load_plan(project.master)
     [made] = generate(plan, project.inbox, project.settings, departments=["福祉課"])
-    Archive.for_settings(project.settings).collect([project.inbox], project.settings, plan)
+    collect(Archive.for_settings(project.settings), [project.inbox], project.settings, plan)
     return project, plan, made
 
 
