@@ -148,6 +148,7 @@ def test_indicator_grid_shows_targets_and_units(generated):
 
 
 @pytest.mark.parametrize("form", ["R7", "令和7年度", "2025", "FY2025"])
+@pytest.mark.slow
 def test_generate_another_year_opens_that_years_cells(project, form):
     plan = load_plan(project.master, year=form)
     files = generate(plan, project.outbox / "r7", project.settings, departments=["福祉課"])
@@ -156,6 +157,7 @@ def test_generate_another_year_opens_that_years_cells(project, form):
     assert {f["year"] for f in data["fields"] if f["year"]} == {"R7"}
 
 
+@pytest.mark.slow
 def test_restyled_template_changes_the_output(project):
     template = project.settings.templates_dir / "department.xlsx"
     wb = load_workbook(template)
@@ -187,6 +189,7 @@ def test_unknown_placeholder_in_template_is_reported(project):
         generate(load_plan(project.master), project.outbox, project.settings)
 
 
+@pytest.mark.slow
 def test_each_input_message_names_its_own_cell(generated):
     """Cells share a validation only when its input message is the same: the result cells of
     different indicators each name their own indicator (issue 14, item 3)."""

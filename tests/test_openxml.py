@@ -38,6 +38,7 @@ from openpyxl import load_workbook
 openxml_audit = pytest.importorskip("openxml_audit")
 
 from xlplan.archive import Archive, ArchiveHistory  # noqa: E402
+from xlplan.collect import collect  # noqa: E402
 from xlplan.demo import run_demo  # noqa: E402
 from xlplan.feedback import write_feedback  # noqa: E402
 from xlplan.generate import generate  # noqa: E402
@@ -335,7 +336,7 @@ def _cycle(root: Path, edit=None, awkward: bool = False) -> dict[str, list[Path]
     files = generate(plan, project.outbox, project.settings)
     returned = [_fill_awkwardly(f.path, project.inbox) if awkward else f.path for f in files]
     archive = Archive.for_settings(project.settings)
-    archive.collect([returned[0].parent], project.settings, plan)
+    collect(archive, [returned[0].parent], project.settings, plan)
     merged = write_merged(archive, plan, project.settings, merged_path(project.results, plan.year))
     feedback = write_feedback(archive, plan, project.settings, root / "差し戻し")
     out = {"generated": [f.path for f in files], "merged": [merged], "feedback": [f.path for f in feedback],
@@ -426,6 +427,7 @@ KINDS = ["master", "department (stamped)", "department (XML render)", "layout ac
 
 
 @pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.slow
 def test_excel_opens_every_output_without_repair(request, kind):
     paths = request.getfixturevalue("awkward_outputs") if kind == "awkward text" else \
         request.getfixturevalue("outputs")[kind]
@@ -434,6 +436,7 @@ def test_excel_opens_every_output_without_repair(request, kind):
     assert {name: found for name, found in problems.items() if found} == {}
 
 
+@pytest.mark.slow
 def test_the_outputs_are_what_their_kind_says(outputs, awkward_outputs):
     """The matrix holds what it claims: prefilled and committee workbooks, the VBA project,
     and awkward names that reached the sheet names and the stamped text."""
@@ -480,6 +483,7 @@ def _rewrite(src: Path, dst: Path, part: str, change) -> Path:
     (lambda x: re.sub(rb'(<row r=")1(")', rb"\g<1>7\2", x, count=1), "after row"),
     (lambda x: re.sub(rb' s="\d+"', b' s="9999"', x, count=1), "style 9999"),
 ])
+@pytest.mark.slow
 def test_excel_rules_catch_what_the_sdk_validator_passes(outputs, tmp_path, change, expected):
     master = outputs["master"][0]
     with zipfile.ZipFile(master) as zf:
@@ -504,6 +508,7 @@ def test_sheet_titles_are_valid_for_excel():
     assert sheet_name_problems(titles) == []
 
 
+@pytest.mark.slow
 def test_the_panel_vba_project_is_a_sound_compound_file(outputs):
     """openxml-audit checks only that vbaProject.bin starts with the compound-file signature;
     olefile, told to refuse any structural defect, reads the whole project and every module
