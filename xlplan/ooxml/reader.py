@@ -25,6 +25,7 @@ import zlib
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+import xml.etree.ElementTree as _FastET
 from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeET
 
@@ -157,6 +158,7 @@ def read_regular_file(path, limits: Limits) -> bytes:
 _CELL_REF = re.compile(r"\$?([A-Z]{1,3})\$?([0-9]{1,7})")
 
 
+@lru_cache(maxsize=1 << 16)  # the same references recur in every file of a form
 def cell_position(ref: str) -> tuple[int, int] | None:
     """(row, column), both from 1, of a reference such as 'B7' or '$B$7' inside Excel's grid
     (A1..XFD1048576); None for anything else."""
@@ -242,14 +244,24 @@ def _check_sizes(z: zipfile.ZipFile, limits: Limits) -> None:
         seen.add(info.filename)
 
 
+_UTF8_START = re.compile(rb"(?:\xef\xbb\xbf)?(?:<\?xml(?:\s+version\s*=\s*[\"'][^\"']*[\"'])?"
+                         rb"(?:\s+encoding\s*=\s*[\"'](?i:utf-8)[\"'])?(?:\s+standalone\s*=\s*[\"'][^\"']*[\"'])?\s*\?>)?\s*<[^!?]")
+
+
 def parse_xml(data: bytes, name: str):
-    """A part parsed by defusedxml; malformed XML or a DTD/entity refuses the file."""
+    """A part parsed safely; malformed XML or a DTD/entity refuses the file.
+
+    A UTF-8 part without a document type declaration can declare no entity and name no
+    external resource, so expat's C parser reads it as safely as defusedxml's (Python)
+    parser, which reads everything else and refuses any DTD."""
     try:
+        if _UTF8_START.match(data) and b"<!DOCTYPE" not in data:
+            return _FastET.fromstring(data)
         return SafeET.fromstring(data)
     except DefusedXmlException as exc:
         raise Refused(f"「{name}」に許可されていない XML の定義（DTD・エンティティ）があります",
                       f"the part {name} holds XML definitions that are not allowed (DTD, entities)") from exc
-    except (SafeET.ParseError, ValueError, UnicodeError) as exc:
+    except (SafeET.ParseError, _FastET.ParseError, ValueError, UnicodeError) as exc:
         raise Refused(f"「{name}」の XML が壊れています", f"the XML of the part {name} is damaged") from exc
 
 
@@ -468,13 +480,15 @@ def scan_sheet(name: str, part: str, data: bytes, strings: int, max_grid_cells: 
     # The common case (cells as Excel, LibreOffice, openpyxl and XlsxWriter write them) is
     # checked in bulk; anything else, or anything wrong, goes through the careful scan, which
     # gives the exact reason.
-    if not _fast_scan(scan, data, strings, max_grid_cells):
+    plain = _fast_scan(scan, data, strings, max_grid_cells)
+    if not plain:
         cells = _careful_scan(name, data, strings)
         left_out = _beyond_grid(name, cells, max_grid_cells)
         scan.far_refs = [c[4] for c in left_out]
         scan.far_spans = [(c[2], _element_end(data, c[3])) for c in left_out]
         scan.styles = {(ref or ref2): (style or style2) for ref, style, style2, ref2 in _REF_AND_STYLE.findall(data)}
-    _layout_facts(scan, data)
+        scan.validated = Ranges.parse(_validated_sqrefs(data, _ANY_VALIDATION_TAG))
+    _layout_facts(scan, data, plain)
     return scan
 
 
@@ -491,61 +505,77 @@ _CELL_TYPES = (b"b", b"d", b"e", b"inlineStr", b"n", b"s", b"str")  # ST_CellTyp
 _POSITION = re.compile(rb"\$?([A-Z]{1,3})\$?([0-9]{1,7})")
 
 # The bulk check: every cell tag of the form <c r="B7" s="3" t="s">, attributes in that order
-# (r always), and the value right after a shared-string cell's tag.
-_ANY_CELL = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c(?=[\s/>])")
-_PLAIN_CELL = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"(?: s="([0-9]{1,9})")?(?: t="([a-zA-Z]{1,9})")?'
+# (r always), and the value right after a shared-string cell's tag; rows as <row r="7" …>; no
+# element the scan looks at written with a namespace prefix or another white space.
+_PLAIN_CELL = re.compile(rb'<c r="(([A-Z]{1,3})([0-9]{1,7}))"(?: s="([0-9]{1,9})")?(?: t="([a-zA-Z]{1,9})")?'
                          rb'(/>|></c\s*>|>)(?:<v>([^<]*)</v>)?')
-_ANY_ROW = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row(?=[\s/>])")
 _PLAIN_ROW = re.compile(rb'<row r="([0-9]{1,7})"[\s/>]')
-_REF_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(dimension|mergeCell|dataValidation)(?=[\s/>])([^>]*)>")
+_UNUSUAL = re.compile(rb":(?:c|row|dimension|mergeCell|dataValidation|sheetProtection|f|v)[\s/>]")
+_CELL_TAG = re.compile(rb"<c[\s/>]")
+_ROW_TAG = re.compile(rb"<row[\s/>]")
+_REF_TAGS = (re.compile(rb"<dimension(?=[\s/>])([^>]*)>"), re.compile(rb"<mergeCell(?=[\s/>])([^>]*)>"))
+_VALIDATION_TAG = re.compile(rb"<dataValidation(?=[\s/>])([^>]*)>")
+_ANY_VALIDATION_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?dataValidation(?=[\s/>])([^>]*)>")
 _KNOWN_TYPES = frozenset((b"",) + _CELL_TYPES)
 
 
 def _fast_scan(scan: SheetScan, data: bytes, strings: int, max_grid_cells: int) -> bool:
     """The careful scan's checks done in bulk for a sheet whose every cell and row tag has the
-    plain form; True when the sheet passed, False when the careful scan must decide (an
-    unusual form, or a problem to report: the careful scan words it)."""
+    plain form, with the sheet's styles and validated ranges; True when the sheet passed,
+    False when the careful scan must decide (an unusual form, or a problem to report: the
+    careful scan words it)."""
+    if _UNUSUAL.search(data):
+        return False
     cells = _PLAIN_CELL.findall(data)
-    if len(cells) != len(_ANY_CELL.findall(data)):
-        return False
     rows = _PLAIN_ROW.findall(data)
-    if len(rows) != len(_ANY_ROW.findall(data)):
+    if len(cells) != len(_CELL_TAG.findall(data)) or len(rows) != len(_ROW_TAG.findall(data)):
         return False
-    if not {c[3] for c in cells} <= _KNOWN_TYPES:
+    if not {c[4] for c in cells} <= _KNOWN_TYPES:
         return False
     row_numbers = list(map(int, rows))
     if row_numbers and (row_numbers[0] < 1 or row_numbers[-1] > EXCEL_ROWS
                         or not all(map(operator.lt, row_numbers, row_numbers[1:]))):
         return False
-    if cells:
-        cols = [_column_number(c[0]) for c in cells]
-        numbers = list(map(int, [c[1] for c in cells]))
-        keys = [r * EXCEL_COLUMNS + c for r, c in zip(numbers, cols)]
-        if max(cols) > EXCEL_COLUMNS or min(numbers) < 1 or max(numbers) > EXCEL_ROWS \
-                or not all(map(operator.lt, keys, keys[1:])):
-            return False
-        # A shared-string cell with content must be followed by its <v>, holding an index.
-        for _, _, _, kind, end, value in cells:
-            if kind == b"s" and end == b">":
-                if not value or not value.isdigit() or int(value) >= strings:
-                    return False
-        content = [(r, c) for r, c, cell in zip(numbers, cols, cells) if cell[4][:2] not in (b"/>", b"><")]
-        if content and max(r for r, _ in content) * max(c for _, c in content) > max_grid_cells:
-            return False
-        scan.styles = {c[0] + c[1]: c[2] for c in cells if c[2]}
-    for tag, attrs in _REF_TAG.findall(data):
-        if tag == b"dataValidation":
-            pieces = (_attr(attrs, b"sqref") or "").split()
-        else:
-            pieces = [(_attr(attrs, b"ref") or "").strip()] if _ATTR[b"ref"].search(attrs) else []
-        if not all(_in_grid(p) for p in pieces):
-            return False
-    for sqref in _XM_SQREF.findall(data):
-        if not all(_in_grid(p) for p in sqref.decode("utf-8", "replace").split()):
-            return False
+    if cells and not _plain_cells_fit(cells, strings, max_grid_cells):
+        return False
+    for pattern in _REF_TAGS:
+        for attrs in pattern.findall(data):
+            ref = _attr(attrs, b"ref")
+            if ref is not None and not _in_grid(ref.strip()):
+                return False
+    sqrefs = _validated_sqrefs(data, _VALIDATION_TAG)
+    if not all(_in_grid(piece) for sqref in sqrefs for piece in sqref.split()):
+        return False
+    scan.styles = {c[0]: c[3] for c in cells if c[3]}
+    scan.validated = Ranges.parse(sqrefs)
     return True
 
 
+def _plain_cells_fit(cells: list[tuple], strings: int, max_grid_cells: int) -> bool:
+    """Plain cells (``_PLAIN_CELL`` matches) inside Excel's grid, in order, each once, their
+    shared-string indexes valid, and their values within the value grid's budget."""
+    cols = [_column_number(c[1]) for c in cells]
+    numbers = [int(c[2]) for c in cells]
+    if max(cols) > EXCEL_COLUMNS or min(numbers) < 1 or max(numbers) > EXCEL_ROWS:
+        return False
+    keys = [r * EXCEL_COLUMNS + c for r, c in zip(numbers, cols)]
+    if not all(map(operator.lt, keys, keys[1:])):
+        return False
+    # A shared-string cell with content must be followed by its <v>, holding an index.
+    for value in [c[6] for c in cells if c[4] == b"s" and c[5] == b">"]:
+        if not value.isdigit() or int(value) >= strings:
+            return False
+    content = [(r, c) for r, c, cell in zip(numbers, cols, cells) if cell[5] == b">"]
+    return not content or max(r for r, _ in content) * max(c for _, c in content) <= max_grid_cells
+
+
+def _validated_sqrefs(data: bytes, tag: re.Pattern) -> list[str]:
+    """The sqref of every data validation (its attribute, or Excel's x14 <xm:sqref>)."""
+    sqrefs = [_attr(attrs, b"sqref") or "" for attrs in tag.findall(data)]
+    return sqrefs + [m.decode("utf-8", "replace") for m in _XM_SQREF.findall(data)]
+
+
+@lru_cache(maxsize=1 << 16)
 def _in_grid(ref: str) -> bool:
     corners = ref.split(":")
     return len(corners) <= 2 and all(cell_position(c) for c in corners)
@@ -558,15 +588,18 @@ _FORMULA = re.compile(rb"<(?:\w+:)?f\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?f>)", re.S)
 # A cell formula element (<f>, <f t="shared" …/>), not <formula> of a conditional format.
 _HAS_FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
 _PROTECTION = re.compile(rb"<(?:\w+:)?sheetProtection\b([^>]*)>")
-_SQREF = re.compile(rb'<(?:\w+:)?dataValidation\b[^>]*?\bsqref="([^"]*)"|<xm:sqref>([^<]*)</xm:sqref>')
+_PLAIN_PROTECTION = re.compile(rb"<sheetProtection\b([^>]*)>")
+_PLAIN_FORMULA = re.compile(rb"<f[\s>/]")
 # A cell's reference and style in one match, whichever order the writer put them in.
 _REF_AND_STYLE = re.compile(rb'<(?:\w+:)?c\b[^>]*?(?:\br="([A-Z]+[0-9]+)"[^>]*?\bs="([0-9]+)"'
                             rb'|\bs="([0-9]+)"[^>]*?\br="([A-Z]+[0-9]+)")')
 
 
-def _layout_facts(scan: SheetScan, data: bytes) -> None:
-    """Formulas, protection and validated ranges of a sheet part (styles come with the scan)."""
-    if _HAS_FORMULA.search(data):  # most sheets hold no formula: skip the per-cell pass
+def _layout_facts(scan: SheetScan, data: bytes, plain: bool) -> None:
+    """Formulas and protection of a sheet part (styles and validations come with the scan).
+    In a ``plain`` sheet no element is prefixed, so a literal search finds them."""
+    has_formula = (_PLAIN_FORMULA if plain else _HAS_FORMULA).search(data)
+    if has_formula:  # most sheets hold no formula: skip the per-cell pass
         for match in _CELL_XML.finditer(data):
             inner = match.group(3)
             if inner and _HAS_FORMULA.search(inner):
@@ -575,10 +608,8 @@ def _layout_facts(scan: SheetScan, data: bytes) -> None:
                 if ref and f:
                     text = (f.group(1) or b"").decode("utf-8", "replace")
                     scan.formulas[ref.group(1).decode()] = "=" + xml_unescape(text) if text else "=(shared)"
-    prot = _PROTECTION.search(data)
+    prot = (_PLAIN_PROTECTION if plain else _PROTECTION).search(data)
     scan.protected = bool(prot and _attr(prot.group(1), b"sheet") in ("1", "true"))
-    scan.validated = Ranges.parse((m.group(1) or m.group(2) or b"").decode("utf-8", "replace")
-                                  for m in _SQREF.finditer(data))
 
 
 def _attr(attrs: bytes, name: bytes) -> str | None:
