@@ -33,14 +33,23 @@ def canonical_json(data: dict) -> str:
 
 def sign(data: dict, key: bytes) -> str:
     """HMAC-SHA256 of the canonical JSON, hex."""
-    return hmac.new(key, canonical_json(data).encode("utf-8"), hashlib.sha256).hexdigest()
+    return _sign_text(canonical_json(data), key)
+
+
+def _sign_text(text: str, key: bytes) -> str:
+    return hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def verify(data: dict, signature: str, key: bytes) -> bool:
     """True when the signature matches (constant-time comparison)."""
+    return same_signature(sign(data, key), signature)
+
+
+def same_signature(expected: str, signature) -> bool:
+    """True when ``signature`` (as read, of any type) is ``expected`` (constant-time)."""
     # As bytes: compare_digest refuses str with non-ASCII characters, which a damaged or
     # forged signature cell can hold.
-    return hmac.compare_digest(sign(data, key).encode(), str(signature or "").encode("utf-8"))
+    return hmac.compare_digest(expected.encode(), str(signature or "").encode("utf-8"))
 
 
 def canonical_value(value) -> str:
@@ -67,7 +76,7 @@ def canonical_value(value) -> str:
 
 def row_hash(cells: list[tuple[int, object]]) -> str:
     """Short hash of one row's locked content: (column, value) pairs, blanks ignored."""
-    parts = [f"{col}:{canonical_value(v)}" for col, v in sorted(cells) if canonical_value(v) != ""]
+    parts = [f"{col}:{text}" for col, v in sorted(cells) if (text := canonical_value(v)) != ""]
     if not parts:
         return ""
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:12]
@@ -76,7 +85,7 @@ def row_hash(cells: list[tuple[int, object]]) -> str:
 def metadata_rows(data: dict, key: bytes) -> list[list]:
     """The metadata sheet's rows (label, value), signed with ``key``."""
     text = canonical_json(data)
-    return [[MARKER, FORMAT_VERSION], ["signature", sign(data, key)]] + [
+    return [[MARKER, FORMAT_VERSION], ["signature", _sign_text(text, key)]] + [
         ["data", text[i:i + _CHUNK]] for i in range(0, max(len(text), 1), _CHUNK)]
 
 

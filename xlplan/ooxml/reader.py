@@ -187,11 +187,12 @@ def _column_number(letters: bytes) -> int:
     return col
 
 
-@dataclass(frozen=True)
 class Ranges:
     """A set of cells given as ranges (a validation's sqref): which cells it covers."""
 
-    boxes: tuple[tuple[int, int, int, int], ...] = ()
+    def __init__(self, boxes: tuple[tuple[int, int, int, int], ...] = ()):
+        self.boxes = boxes  # (first row, first column, last row, last column)
+        self._cells: frozenset | None = None
 
     @classmethod
     def parse(cls, sqrefs) -> "Ranges":
@@ -210,6 +211,13 @@ class Ranges:
         at = cell_position(ref)
         if at is None:
             return False
+        if self._cells is None and sum((r2 - r1 + 1) * (c2 - c1 + 1) for r1, c1, r2, c2 in self.boxes
+                                       if r2 >= r1 and c2 >= c1) <= 10_000:
+            # A form's validations cover a few cells: one set answers every question.
+            self._cells = frozenset((r, c) for r1, c1, r2, c2 in self.boxes
+                                    for r in range(r1, r2 + 1) for c in range(c1, c2 + 1))
+        if self._cells is not None:
+            return at in self._cells
         row, col = at
         return any(r1 <= row <= r2 and c1 <= col <= c2 for r1, c1, r2, c2 in self.boxes)
 
@@ -448,7 +456,7 @@ class SheetScan:
     formulas: dict[str, str] = field(default_factory=dict)
     styles: dict[bytes, bytes] = field(default_factory=dict)
     protected: bool = False
-    validated: Ranges = Ranges()
+    validated: Ranges = field(default_factory=Ranges)
     far_refs: list[str] = field(default_factory=list)
     far_spans: list[tuple[int, int]] = field(default_factory=list)
 
@@ -480,15 +488,16 @@ def scan_sheet(name: str, part: str, data: bytes, strings: int, max_grid_cells: 
     # The common case (cells as Excel, LibreOffice, openpyxl and XlsxWriter write them) is
     # checked in bulk; anything else, or anything wrong, goes through the careful scan, which
     # gives the exact reason.
-    plain = _fast_scan(scan, data, strings, max_grid_cells)
-    if not plain:
+    if not _fast_scan(scan, data, strings, max_grid_cells):
         cells = _careful_scan(name, data, strings)
         left_out = _beyond_grid(name, cells, max_grid_cells)
         scan.far_refs = [c[4] for c in left_out]
         scan.far_spans = [(c[2], _element_end(data, c[3])) for c in left_out]
         scan.styles = {(ref or ref2): (style or style2) for ref, style, style2, ref2 in _REF_AND_STYLE.findall(data)}
         scan.validated = Ranges.parse(_validated_sqrefs(data, _ANY_VALIDATION_TAG))
-    _layout_facts(scan, data, plain)
+        prot = _PROTECTION.search(data)
+        scan.protected = bool(prot and _attr(prot.group(1), b"sheet") in ("1", "true"))
+        _formulas(scan, data)
     return scan
 
 
@@ -505,68 +514,84 @@ _CELL_TYPES = (b"b", b"d", b"e", b"inlineStr", b"n", b"s", b"str")  # ST_CellTyp
 _POSITION = re.compile(rb"\$?([A-Z]{1,3})\$?([0-9]{1,7})")
 
 # The bulk check: every cell tag of the form <c r="B7" s="3" t="s">, attributes in that order
-# (r always), and the value right after a shared-string cell's tag; rows as <row r="7" …>; no
-# element the scan looks at written with a namespace prefix or another white space.
-_PLAIN_CELL = re.compile(rb'<c r="(([A-Z]{1,3})([0-9]{1,7}))"(?: s="([0-9]{1,9})")?(?: t="([a-zA-Z]{1,9})")?'
-                         rb'(/>|></c\s*>|>)(?:<v>([^<]*)</v>)?')
-_PLAIN_ROW = re.compile(rb'<row r="([0-9]{1,7})"[\s/>]')
-_UNUSUAL = re.compile(rb":(?:c|row|dimension|mergeCell|dataValidation|sheetProtection|f|v)[\s/>]")
-_CELL_TAG = re.compile(rb"<c[\s/>]")
-_ROW_TAG = re.compile(rb"<row[\s/>]")
-_REF_TAGS = (re.compile(rb"<dimension(?=[\s/>])([^>]*)>"), re.compile(rb"<mergeCell(?=[\s/>])([^>]*)>"))
-_VALIDATION_TAG = re.compile(rb"<dataValidation(?=[\s/>])([^>]*)>")
+# (r always, a type Excel knows), and the value right after a shared-string cell's tag; rows as
+# <row r="7" …>; no element the scan looks at written with a namespace prefix. A tag of another
+# form matches the second branch (an empty first group) and sends the sheet to the careful scan.
+_CELLS = re.compile(rb'<c(?: r="([A-Z]{1,3}[0-9]{1,7})"(?: s="([0-9]{1,9})")?(?: t="(b|d|e|inlineStr|n|s|str)")?'
+                    rb'(/>|></c\s*>|>)(?:<v>([^<]*)</v>)?|[\s/>])')
+_ROWS = re.compile(rb'<row(?: r="([0-9]{1,7})"(?=[\s/>])|[\s/>])')
+_UNUSUAL = re.compile(rb":(?:c|row|dimension|mergeCell|dataValidation|sheetProtection|f|v|sqref)[\s/>]")
+_OTHER_TAGS = re.compile(rb'<(dimension|mergeCell|dataValidation|sheetProtection|f)(?=[\s/>])(?: (s?ref)="([^">]*)")?([^>]*)>')
 _ANY_VALIDATION_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?dataValidation(?=[\s/>])([^>]*)>")
-_KNOWN_TYPES = frozenset((b"",) + _CELL_TYPES)
+
+
+@lru_cache(maxsize=1 << 17)  # the same references recur in every file of a form
+def _ref_key(ref: bytes) -> int:
+    """row × 16,384 + column of a plain reference such as b'B7' (so that keys sort as Excel
+    orders cells), or -1 outside Excel's grid."""
+    at = _position(ref)
+    return at[0] * EXCEL_COLUMNS + at[1] if at else -1
 
 
 def _fast_scan(scan: SheetScan, data: bytes, strings: int, max_grid_cells: int) -> bool:
     """The careful scan's checks done in bulk for a sheet whose every cell and row tag has the
-    plain form, with the sheet's styles and validated ranges; True when the sheet passed,
-    False when the careful scan must decide (an unusual form, or a problem to report: the
-    careful scan words it)."""
+    plain form, with the sheet's styles, protection and validated ranges; True when the sheet
+    passed, False when the careful scan must decide (an unusual form, or a problem to
+    report: the careful scan words it)."""
     if _UNUSUAL.search(data):
         return False
-    cells = _PLAIN_CELL.findall(data)
-    rows = _PLAIN_ROW.findall(data)
-    if len(cells) != len(_CELL_TAG.findall(data)) or len(rows) != len(_ROW_TAG.findall(data)):
-        return False
-    if not {c[4] for c in cells} <= _KNOWN_TYPES:
-        return False
-    row_numbers = list(map(int, rows))
-    if row_numbers and (row_numbers[0] < 1 or row_numbers[-1] > EXCEL_ROWS
-                        or not all(map(operator.lt, row_numbers, row_numbers[1:]))):
-        return False
+    cells = _CELLS.findall(data)
     if cells and not _plain_cells_fit(cells, strings, max_grid_cells):
         return False
-    for pattern in _REF_TAGS:
-        for attrs in pattern.findall(data):
-            ref = _attr(attrs, b"ref")
+    rows = _ROWS.findall(data)
+    if b"" in rows:
+        return False
+    numbers = list(map(int, rows))
+    if numbers and (numbers[0] < 1 or numbers[-1] > EXCEL_ROWS or not all(map(operator.lt, numbers, numbers[1:]))):
+        return False
+    sqrefs, protection, formulas = [], None, False
+    for tag, first, value, attrs in _OTHER_TAGS.findall(data):
+        # A ref or sqref written first is taken from the match (no search of the attributes).
+        if tag == b"dataValidation":
+            sqrefs.append(value.decode("utf-8", "replace") if first == b"sqref" else _attr(attrs, b"sqref") or "")
+        elif tag == b"sheetProtection":
+            if protection is None:
+                protection = (b" %s=\"%s\"" % (first, value) if first else b"") + attrs
+        elif tag == b"f":
+            formulas = True
+        else:
+            ref = value.decode("utf-8", "replace") if first == b"ref" else _attr(attrs, b"ref")
             if ref is not None and not _in_grid(ref.strip()):
                 return False
-    sqrefs = _validated_sqrefs(data, _VALIDATION_TAG)
     if not all(_in_grid(piece) for sqref in sqrefs for piece in sqref.split()):
         return False
-    scan.styles = {c[0]: c[3] for c in cells if c[3]}
+    scan.styles = {c[0]: c[1] for c in cells if c[1]}
     scan.validated = Ranges.parse(sqrefs)
+    scan.protected = protection is not None and _attr(protection, b"sheet") in ("1", "true")
+    if formulas:
+        _formulas(scan, data)
     return True
 
 
 def _plain_cells_fit(cells: list[tuple], strings: int, max_grid_cells: int) -> bool:
-    """Plain cells (``_PLAIN_CELL`` matches) inside Excel's grid, in order, each once, their
-    shared-string indexes valid, and their values within the value grid's budget."""
-    cols = [_column_number(c[1]) for c in cells]
-    numbers = [int(c[2]) for c in cells]
-    if max(cols) > EXCEL_COLUMNS or min(numbers) < 1 or max(numbers) > EXCEL_ROWS:
-        return False
-    keys = [r * EXCEL_COLUMNS + c for r, c in zip(numbers, cols)]
-    if not all(map(operator.lt, keys, keys[1:])):
+    """Plain cells (``_CELLS`` matches of the first branch) inside Excel's grid, in order, each
+    once, their shared-string indexes valid, and their values within the value grid's budget."""
+    refs = [c[0] for c in cells]
+    if b"" in refs:
+        return False  # a cell tag of another form
+    keys = list(map(_ref_key, refs))
+    if -1 in keys or not all(map(operator.lt, keys, keys[1:])):
         return False
     # A shared-string cell with content must be followed by its <v>, holding an index.
-    for value in [c[6] for c in cells if c[4] == b"s" and c[5] == b">"]:
+    for value in [c[4] for c in cells if c[2] == b"s" and c[3] == b">"]:
         if not value.isdigit() or int(value) >= strings:
             return False
-    content = [(r, c) for r, c, cell in zip(numbers, cols, cells) if cell[5] == b">"]
-    return not content or max(r for r, _ in content) * max(c for _, c in content) <= max_grid_cells
+    # The cells are in order, so the last one with content has the largest row.
+    last = next((k for k, c in zip(reversed(keys), reversed(cells)) if c[3] == b">"), None)
+    if last is None or (last // EXCEL_COLUMNS) * EXCEL_COLUMNS <= max_grid_cells:
+        return True
+    content = [k for k, c in zip(keys, cells) if c[3] == b">"]
+    return (last // EXCEL_COLUMNS) * max(k % EXCEL_COLUMNS for k in content) <= max_grid_cells
 
 
 def _validated_sqrefs(data: bytes, tag: re.Pattern) -> list[str]:
@@ -588,18 +613,14 @@ _FORMULA = re.compile(rb"<(?:\w+:)?f\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?f>)", re.S)
 # A cell formula element (<f>, <f t="shared" …/>), not <formula> of a conditional format.
 _HAS_FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
 _PROTECTION = re.compile(rb"<(?:\w+:)?sheetProtection\b([^>]*)>")
-_PLAIN_PROTECTION = re.compile(rb"<sheetProtection\b([^>]*)>")
-_PLAIN_FORMULA = re.compile(rb"<f[\s>/]")
 # A cell's reference and style in one match, whichever order the writer put them in.
 _REF_AND_STYLE = re.compile(rb'<(?:\w+:)?c\b[^>]*?(?:\br="([A-Z]+[0-9]+)"[^>]*?\bs="([0-9]+)"'
                             rb'|\bs="([0-9]+)"[^>]*?\br="([A-Z]+[0-9]+)")')
 
 
-def _layout_facts(scan: SheetScan, data: bytes, plain: bool) -> None:
-    """Formulas and protection of a sheet part (styles and validations come with the scan).
-    In a ``plain`` sheet no element is prefixed, so a literal search finds them."""
-    has_formula = (_PLAIN_FORMULA if plain else _HAS_FORMULA).search(data)
-    if has_formula:  # most sheets hold no formula: skip the per-cell pass
+def _formulas(scan: SheetScan, data: bytes) -> None:
+    """The formulas of a sheet part's cells."""
+    if _HAS_FORMULA.search(data):  # most sheets hold no formula: skip the per-cell pass
         for match in _CELL_XML.finditer(data):
             inner = match.group(3)
             if inner and _HAS_FORMULA.search(inner):
@@ -608,8 +629,6 @@ def _layout_facts(scan: SheetScan, data: bytes, plain: bool) -> None:
                 if ref and f:
                     text = (f.group(1) or b"").decode("utf-8", "replace")
                     scan.formulas[ref.group(1).decode()] = "=" + xml_unescape(text) if text else "=(shared)"
-    prot = (_PLAIN_PROTECTION if plain else _PROTECTION).search(data)
-    scan.protected = bool(prot and _attr(prot.group(1), b"sheet") in ("1", "true"))
 
 
 def _attr(attrs: bytes, name: bytes) -> str | None:
