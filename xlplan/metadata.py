@@ -58,6 +58,8 @@ def canonical_value(value) -> str:
     openpyxl gives 30 where calamine gives 30.0, a date may come back as a datetime, and an
     application may save a string as a number: all are reduced to one text form.
     """
+    if type(value) is str:  # most cells: text first
+        return value.replace("\r\n", "\n").strip()
     if value is None:
         return ""
     if isinstance(value, bool):

@@ -21,7 +21,8 @@ from .findings import Finding
 from .metadata import (METADATA_SHEET, MetadataError, canonical_value, metadata_rows,
                        parse_metadata_rows, row_hash, same_signature)
 from .ooxml.reader import (Limits, Package, Refused, SheetScan, SheetValues, cell_position,
-                           not_a_workbook, read_regular_file, sniff_bytes)
+                           not_a_workbook, read_regular_file, sniff_bytes,
+                           sniff_package)
 
 __all__ = ["Cell", "Limits", "Returned", "file_digest", "log_internal_error", "read_returned", "sniff",
            "sniff_bytes", "unreadable"]
@@ -127,13 +128,15 @@ def read_returned(path: Path | str, key: bytes | None = None, limits: Limits = L
     try:
         data = read_regular_file(path, limits)
         result.size, result.sha256 = len(data), hashlib.sha256(data).hexdigest()
-        result.kind = sniff_bytes(data)
+        result.kind, opened = sniff_package(data)
+        if result.kind != "xlsx" and opened is not None:
+            opened.close()
         if result.kind == "encrypted":
             result.finding("encrypted-file")
             return result
         if result.kind != "xlsx":
             raise not_a_workbook(result.kind)
-        _read_package(result, data, key, limits)
+        _read_package(result, Package(data, limits, opened), key)
     except Refused as exc:
         _damaged(result, exc)
     except Exception as exc:  # noqa: BLE001 - a bug of xlplan: reported as such, never raised
@@ -187,8 +190,8 @@ def log_internal_error(returned: Returned, project_dir: Path | str | None) -> Pa
     return where
 
 
-def _read_package(result: Returned, data: bytes, key: bytes | None, limits: Limits) -> None:
-    with Package(data, limits) as pkg:
+def _read_package(result: Returned, pkg: Package, key: bytes | None) -> None:
+    with pkg:
         _note_macros(result, pkg)
         # Every sheet is scanned before the native value reader sees the file (a cell outside
         # Excel's grid or a huge shared-string count makes it abort the whole process); the same

@@ -72,35 +72,44 @@ class Refused(Exception):
 def sniff_bytes(data: bytes) -> str:
     """What a file's bytes are, whatever the file is called: xlsx, ods, xlsb, xls, encrypted,
     text, empty, broken-zip, zip or unknown."""
+    kind, opened = sniff_package(data)
+    if opened is not None:
+        opened.close()
+    return kind
+
+
+def sniff_package(data: bytes) -> tuple[str, zipfile.ZipFile | None]:
+    """``sniff_bytes``, and for a zip the opened zip (for ``Package``, which need not read the
+    zip's directory again); the caller closes it."""
     head = data[:8]
     if head.startswith(OLE_MAGIC):
         # An OLE file is either a legacy .xls or an encrypted OOXML package; the latter has
         # an "EncryptedPackage" stream whose UTF-16 name appears in the directory.
-        return "encrypted" if "EncryptedPackage".encode("utf-16-le") in data else "xls"
+        return ("encrypted" if "EncryptedPackage".encode("utf-16-le") in data else "xls"), None
     if not head:
-        return "empty"
+        return "empty", None
     if head.startswith(ZIP_MAGIC):
         try:
-            with zipfile.ZipFile(io.BytesIO(data)) as z:
-                names = set(z.namelist())
+            z = zipfile.ZipFile(io.BytesIO(data))
         except (zipfile.BadZipFile, OSError, ValueError, EOFError):
-            return "broken-zip"
+            return "broken-zip", None
+        names = set(z.namelist())
         if "xl/workbook.xml" in names:
-            return "xlsx"
+            return "xlsx", z
         if "xl/workbook.bin" in names:
-            return "xlsb"
+            return "xlsb", z
         if "content.xml" in names and "mimetype" in names:
-            return "ods"
-        return "zip"
+            return "ods", z
+        return "zip", z
     if head.startswith(b"PK"):
-        return "broken-zip"
+        return "broken-zip", None
     if head[:5].lower() in (b"<?xml", b"<html") or head[:2] == b"\xff\xfe":
-        return "text"
+        return "text", None
     try:
         data[:4096].decode("utf-8")
-        return "text"
+        return "text", None
     except UnicodeDecodeError:
-        return "unknown"
+        return "unknown", None
 
 
 # What a file is instead of an xlsx workbook, in Japanese and English.
@@ -278,9 +287,10 @@ class Package:
     workbook's relationships) and its workbook-level defined names. Parts are read on demand;
     a missing or damaged part refuses the file."""
 
-    def __init__(self, data: bytes, limits: Limits = Limits()):
+    def __init__(self, data: bytes, limits: Limits = Limits(), opened: zipfile.ZipFile | None = None):
+        """``opened``: the zip of ``data`` when ``sniff_package`` already opened it."""
         try:
-            self.zip = zipfile.ZipFile(io.BytesIO(data))
+            self.zip = opened if opened is not None else zipfile.ZipFile(io.BytesIO(data))
         except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
             raise not_a_workbook("broken-zip") from exc
         self.data = data
