@@ -144,3 +144,53 @@ def test_a_package_scans_each_sheet_once_and_names_its_parts_like_the_writer(gen
         assert list(scans) == pkg.sheet_names()
         assert all(s.protected for n, s in scans.items())
         assert pkg.value_bytes(scans) is data  # nothing far: the file's own bytes
+
+
+# --- XML parsing: no document type declaration, whichever parser reads the part ---------------
+
+_LAUGHS = ('<!DOCTYPE workbook [<!ENTITY a "ha"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">'
+           '<!ENTITY c SYSTEM "file:///etc/passwd">]>')
+
+
+def _with_part(src: Path, out: Path, part: str, change) -> Path:
+    from test_corpus import rewrite_zip
+
+    rewrite_zip(src, out, lambda name, data: change(data) if name == part else data)
+    return out
+
+
+@pytest.mark.parametrize("part", ["xl/workbook.xml", "xl/_rels/workbook.xml.rels", "xl/styles.xml"])
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+def test_a_part_declaring_a_dtd_or_entities_is_refused_in_any_encoding(project, generated, tmp_path, part, encoding):
+    plan, files = generated
+
+    def change(data: bytes) -> bytes:
+        text = data.decode("utf-8")
+        body = text[text.index("?>") + 2:] if text.startswith("<?xml") else text
+        return (f'<?xml version="1.0" encoding="{encoding}"?>' + _LAUGHS + body).encode(encoding)
+
+    out = _with_part(files[DEPT].path, tmp_path / "dtd.xlsx", part, change)
+    returned = read_returned(out, project.settings.key_bytes)
+    [finding] = [f for f in returned.findings if f.code == "unreadable-file"]
+    assert not returned.cells and not returned.readable
+    if part != "xl/styles.xml" or encoding == "utf-8":
+        # (calamine, reading the styles before xlplan does, stops at a UTF-16 styles part first)
+        assert "DTD" in finding.detail and part in finding.detail_en
+
+
+def test_parse_xml_reads_every_encoding_and_refuses_any_dtd():
+    """Plain UTF-8 goes to expat's C parser, anything else to defusedxml: both read the same
+    tree, and a document type declaration is refused whichever way it is written."""
+    from xlplan.ooxml.reader import parse_xml
+
+    body = '<sheets xmlns="urn:x"><sheet name="第2期 &amp; &#x7B2C;"/></sheets>'
+    for data in (body.encode(), ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n' + body).encode(),
+                 b"\xef\xbb\xbf" + body.encode(), ('<?xml version="1.0" encoding="UTF-16"?>' + body).encode("utf-16")):
+        root = parse_xml(data, "part")
+        assert [e.get("name") for e in root] == ["第2期 & 第"]
+    for data in ((_LAUGHS + body).encode(), ("<?xml version='1.0'?>" + _LAUGHS + body).encode(),
+                 ('<?xml version="1.0" encoding="UTF-16"?>' + _LAUGHS + body).encode("utf-16"),
+                 ("<!-- x -->" + _LAUGHS + body).encode()):
+        with pytest.raises(Refused) as refused:
+            parse_xml(data, "part")
+        assert "DTD" in refused.value.ja
