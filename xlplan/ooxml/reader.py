@@ -167,10 +167,15 @@ def read_regular_file(path, limits: Limits) -> bytes:
 _CELL_REF = re.compile(r"\$?([A-Z]{1,3})\$?([0-9]{1,7})")
 
 
-@lru_cache(maxsize=1 << 16)  # the same references recur in every file of a form
 def cell_position(ref: str) -> tuple[int, int] | None:
     """(row, column), both from 1, of a reference such as 'B7' or '$B$7' inside Excel's grid
     (A1..XFD1048576); None for anything else."""
+    # No reference is longer than '$XFD$1048576': a longer text is none (and is not cached).
+    return _cell_position(ref) if len(ref) <= 12 else None
+
+
+@lru_cache(maxsize=1 << 16)  # the same references recur in every file of a form
+def _cell_position(ref: str) -> tuple[int, int] | None:
     m = _CELL_REF.fullmatch(ref)
     if m is None:
         return None
@@ -610,8 +615,13 @@ def _validated_sqrefs(data: bytes, tag: re.Pattern) -> list[str]:
     return sqrefs + [m.decode("utf-8", "replace") for m in _XM_SQREF.findall(data)]
 
 
-@lru_cache(maxsize=1 << 16)
 def _in_grid(ref: str) -> bool:
+    """A range 'A1:B2' or a cell 'A1' whose every corner lies in Excel's grid."""
+    return len(ref) <= 25 and _short_in_grid(ref)  # (a longer text is no range, and not cached)
+
+
+@lru_cache(maxsize=1 << 16)
+def _short_in_grid(ref: str) -> bool:
     corners = ref.split(":")
     return len(corners) <= 2 and all(cell_position(c) for c in corners)
 
