@@ -17,6 +17,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .access import access_problem
 from .findings import Finding
 from .metadata import (METADATA_SHEET, MetadataError, canonical_value, metadata_rows,
                        parse_metadata_rows, row_hash, same_signature)
@@ -126,7 +127,12 @@ def read_returned(path: Path | str, key: bytes | None = None, limits: Limits = L
     path = Path(path)
     result = Returned(path)
     try:
-        data = read_regular_file(path, limits)
+        try:
+            data = read_regular_file(path, limits)
+        except OSError as exc:  # refused or gone: the one rule of check, collect and the panel
+            result.damaged = True
+            result.findings.append(access_problem(path, exc))
+            return result
         result.size, result.sha256 = len(data), hashlib.sha256(data).hexdigest()
         result.kind, opened = sniff_package(data)
         if result.kind != "xlsx" and opened is not None:

@@ -135,21 +135,17 @@ def not_a_workbook(kind: str) -> Refused:
 
 def read_regular_file(path, limits: Limits) -> bytes:
     """The bytes of a regular file, refusing links, pipes, devices and oversized files without
-    blocking on them (no following of links, opened non-blocking, checked on the open file)."""
-    try:
-        st = os.lstat(path)
-    except OSError as exc:
-        raise Refused(f"開けません: {exc.strerror or exc}", f"it cannot be opened: {exc.strerror or exc}")
+    blocking on them (no following of links, opened non-blocking, checked on the open file).
+    A file that cannot be opened or read raises the operating system's ``OSError`` (the
+    caller tells the user why, as for any file it is given)."""
+    st = os.lstat(path)
     if not stat.S_ISREG(st.st_mode):
         what = ("リンク（ショートカット）", "a link") if stat.S_ISLNK(st.st_mode) else \
             ("フォルダ", "a folder") if stat.S_ISDIR(st.st_mode) else \
             ("名前付きパイプ・デバイスなどの特殊なファイル", "a pipe, a device or another special file")
         raise Refused(f"通常のファイルではありません（{what[0]}）", f"it is not a regular file ({what[1]})")
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
-    try:
-        fd = os.open(path, flags)
-    except OSError as exc:
-        raise Refused(f"開けません: {exc.strerror or exc}", f"it cannot be opened: {exc.strerror or exc}")
+    fd = os.open(path, flags)
     with open(fd, "rb", closefd=True) as fh:
         st = os.fstat(fh.fileno())
         if not stat.S_ISREG(st.st_mode):  # replaced between the two looks
