@@ -23,6 +23,7 @@ import pytest
 from xlplan.check import check_files
 from xlplan.findings import CATALOGUE, Finding
 from xlplan.generate import generate
+from xlplan.ooxml.package import sheet_parts
 from xlplan.plan import load_plan
 from xlplan.project import init_project
 from xlplan.read import read_returned
@@ -133,12 +134,9 @@ def edit_openpyxl(src: Path, out: Path, edit) -> Path:
 
 
 def sheet_part(path: Path, sheet: str) -> str:
-    """The zip part of a sheet, e.g. 'xl/worksheets/sheet2.xml' (by its position in the book)."""
-    index = openpyxl.load_workbook(path, read_only=True).sheetnames.index(sheet)
-    part = f"xl/worksheets/sheet{index + 1}.xml"
+    """The zip part of a sheet, e.g. 'xl/worksheets/sheet2.xml' (through the workbook's relationships)."""
     with zipfile.ZipFile(path) as z:
-        assert part in z.namelist()
-    return part
+        return sheet_parts(z)[sheet]
 
 
 # --------------------------------------------------------------------------- simple builders

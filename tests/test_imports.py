@@ -97,6 +97,15 @@ def test_nothing_imports_the_cli_or_the_panel():
     assert importers == {}
 
 
+def test_the_package_layer_knows_nothing_of_plans():
+    """``xlplan.ooxml`` (writing and reading workbook packages) imports nothing of xlplan
+    outside itself: plans, findings and metadata are the callers' business."""
+    outside = {name: sorted(d for d in deps if not d.startswith("xlplan.ooxml"))
+               for name, deps in _graph().items() if name.startswith("xlplan.ooxml")}
+    assert {name: deps for name, deps in outside.items() if deps} == {}
+    assert "xlplan.ooxml.reader" in outside  # the reading side is part of the layer
+
+
 def test_no_private_name_taken_from_another_module():
     modules = _modules()
     known = set(modules)

@@ -42,14 +42,23 @@ _UNSTORABLE_IN_JSON = re.compile("[\ufffe\uffff\ud800-\udfff]")
 
 def sign(data: dict, key: bytes) -> str:
     """HMAC-SHA256 of the canonical JSON, hex."""
-    return hmac.new(key, canonical_json(data).encode("utf-8"), hashlib.sha256).hexdigest()
+    return _sign_text(canonical_json(data), key)
+
+
+def _sign_text(text: str, key: bytes) -> str:
+    return hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def verify(data: dict, signature: str, key: bytes) -> bool:
     """True when the signature matches (constant-time comparison)."""
+    return same_signature(sign(data, key), signature)
+
+
+def same_signature(expected: str, signature) -> bool:
+    """True when ``signature`` (as read, of any type) is ``expected`` (constant-time)."""
     # As bytes: compare_digest refuses str with non-ASCII characters, which a damaged or
     # forged signature cell can hold.
-    return hmac.compare_digest(sign(data, key).encode(), str(signature or "").encode("utf-8"))
+    return hmac.compare_digest(expected.encode(), str(signature or "").encode("utf-8"))
 
 
 def canonical_value(value) -> str:
@@ -58,6 +67,8 @@ def canonical_value(value) -> str:
     openpyxl gives 30 where calamine gives 30.0, a date may come back as a datetime, and an
     application may save a string as a number: all are reduced to one text form.
     """
+    if type(value) is str:  # most cells: text first
+        return value.replace("\r\n", "\n").strip()
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -85,7 +96,7 @@ def row_hash(cells: list[tuple[int, object]]) -> str:
 def metadata_rows(data: dict, key: bytes) -> list[list]:
     """The metadata sheet's rows (label, value), signed with ``key``."""
     text = canonical_json(data)
-    return [[MARKER, FORMAT_VERSION], ["signature", sign(data, key)]] + [
+    return [[MARKER, FORMAT_VERSION], ["signature", _sign_text(text, key)]] + [
         ["data", text[i:i + _CHUNK]] for i in range(0, max(len(text), 1), _CHUNK)]
 
 

@@ -200,14 +200,14 @@ def xlwings_vba_project(xlsm: Path | str | None = None) -> VbaProject:
     """The VBA project of an Excel-saved .xlsm (default: xlwings' standalone quickstart),
     extracted as XlsxWriter's ``vba_extract`` does (the zip member ``xl/vbaProject.bin``),
     with the code names of its workbook and of its sheets in sheet order."""
-    from .read import package_sheets
+    from .ooxml.package import sheet_parts
 
     xlsm = Path(xlsm) if xlsm is not None else xlwings_quickstart_path()
     with zipfile.ZipFile(xlsm) as package:
         data = package.read("xl/vbaProject.bin")
         book_name = _code_name(package.read("xl/workbook.xml"), "workbookPr") or "ThisWorkbook"
         sheets = [_code_name(package.read(part), "sheetPr") or f"Sheet{n}"
-                  for n, (_, part, _) in enumerate(package_sheets(package), start=1)]
+                  for n, part in enumerate(sheet_parts(package).values(), start=1)]
     return VbaProject(data, book_name, sheets)
 
 

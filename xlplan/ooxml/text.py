@@ -18,6 +18,8 @@ as a sheet name, or as a CSV field. Each rule of the formats lives here once.
    itself, so ``write_text`` must not (it would double-escape), except where XlsxWriter's
    escape is wrong (``_x005F_x0041_``: two escapes sharing an underscore), see ``write_text``.
 4. **Sheet names** Excel accepts: ``sheet_name``.
+5. **XML's own escape**, both ways: ``xml_escape`` for what xlplan writes, ``xml_unescape`` for
+   text taken from another writer's raw bytes (predefined entities and numeric references).
 """
 
 from __future__ import annotations
@@ -75,6 +77,28 @@ def xml_escape(text: str, quote: bool = False) -> str:
     if quote:
         text = text.replace('"', "&quot;").replace("'", "&apos;")
     return text
+
+
+_REFERENCE = re.compile(r"&(?:#[xX]([0-9a-fA-F]{1,6})|#([0-9]{1,7})|(lt|gt|amp|quot|apos));")
+_NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
+
+
+def xml_unescape(text: str) -> str:
+    """Text of an XML element or attribute taken from the raw bytes: the five predefined
+    entities and numeric character references (``&#31532;``, ``&#x7B2C;``, as openpyxl and
+    others write non-ASCII text) decoded, in one left-to-right pass (``&amp;lt;`` stays
+    ``&lt;``). A reference to no Unicode character is left as it is."""
+    if "&" not in text:
+        return text
+    return _REFERENCE.sub(_reference, text)
+
+
+def _reference(match: re.Match) -> str:
+    hexa, decimal, name = match.groups()
+    if name:
+        return _NAMED[name]
+    code = int(hexa, 16) if hexa else int(decimal)
+    return chr(code) if 0 < code <= 0x10FFFF else match.group()
 
 
 _PLAIN = re.compile(r"[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]|_x")
