@@ -3,7 +3,9 @@
 ``make_corpus(folder, n)`` makes a project with ``xlplan.init_project``, rewrites its plan master
 (openpyxl) to n departments and 12 projects, each project listing every department and carrying
 2 indicators, generates the n department workbooks into ``配布`` and fills each one with
-``xlplan.simulate.fill_workbook`` (``mistakes = i % 3``) into ``回収``.
+``xlplan.simulate.fill_package`` (``mistakes = i % 3``) into ``回収``: the same values as
+``fill_workbook`` (openpyxl load + save) for the same seed, typed into the sheet XML (about 10 ms
+a workbook instead of 550 ms).
 
 The corpus is cached: when ``回収`` already holds n filled files (and the project exists) nothing
 is generated again. Not part of the test suite.
@@ -22,7 +24,7 @@ import xlplan
 from xlplan.plan import SHEET_DEPARTMENTS, SHEET_INDICATORS, SHEET_PROJECTS, load_plan
 from xlplan.project import MASTER_NAME, ProjectFolder
 from xlplan.settings import SETTINGS_NAME, load_settings
-from xlplan.simulate import fill_workbook
+from xlplan.simulate import fill_package
 
 N_PROJECTS = 12
 INDICATORS_PER_PROJECT = 2
@@ -109,7 +111,7 @@ def _generate_part(master: str, settings_path: str, outbox: str, departments: li
 def _fill_part(jobs: list[tuple[str, str, int, int]], master: str) -> int:
     plan = load_plan(Path(master))
     for src, dst, rng_seed, mistakes in jobs:
-        fill_workbook(Path(src), Path(dst), plan, random.Random(rng_seed), mistakes=mistakes)
+        fill_package(Path(src), Path(dst), plan, random.Random(rng_seed), mistakes=mistakes)
     return len(jobs)
 
 
