@@ -224,12 +224,18 @@ def _blocks(ws) -> list[_Block]:
 
 
 def render_sheet(template_ws, out_ws, resolve: Resolver, items: Callable[[str], list],
-                 base: dict, label: str | None = None) -> list[RenderedCell]:
+                 base: dict, label: str | None = None, copy_looks: bool = True,
+                 sources: dict[int, int] | None = None) -> list[RenderedCell]:
     """Render one template sheet into ``out_ws``; return the input and reference-only cells.
 
     ``resolve(key, context)`` gives each placeholder's value; ``items(tag)`` gives the list a
     block repeats over, each item a dict merged into the context. ``label`` names the template
     sheet in error messages.
+
+    ``copy_looks=False`` leaves the cells' looks out (copying openpyxl styles is most of a
+    render's time): for a caller that takes each cell's look from its template cell itself,
+    found through ``sources``, filled with output row → template row (column c of the output
+    comes from column c + 1 of the template).
     """
     inputs: list[RenderedCell] = []
     row_map: dict[int, list[int]] = {}
@@ -243,7 +249,7 @@ def render_sheet(template_ws, out_ws, resolve: Resolver, items: Callable[[str], 
                 for col in range(2, max_col + 1):
                     src = template_ws.cell(tpl_row, col)
                     dst = out_ws.cell(out_row, col - 1)
-                    if src.has_style:
+                    if copy_looks and src.has_style:
                         copy_look(src, dst)
                     rendered = _render_value(src.value, resolve, context,
                                              label or template_ws.title, src.coordinate)
@@ -255,8 +261,10 @@ def render_sheet(template_ws, out_ws, resolve: Resolver, items: Callable[[str], 
                 if height:
                     out_ws.row_dimensions[out_row].height = height
                 row_map.setdefault(tpl_row, []).append(out_row)
+                if sources is not None:
+                    sources[out_row] = tpl_row
                 out_row += 1
-    _copy_merges(template_ws, out_ws, row_map)
+    _copy_merges(template_ws, out_ws, row_map, copy_looks)
     _copy_columns(template_ws, out_ws, max_col)
     _copy_page_setup(template_ws, out_ws, row_map)
     return inputs
@@ -319,7 +327,7 @@ def copy_look(src, dst) -> None:
     dst.quotePrefix, dst.pivotButton = src.quotePrefix, src.pivotButton
 
 
-def _copy_merges(template_ws, out_ws, row_map: dict[int, list[int]]) -> None:
+def _copy_merges(template_ws, out_ws, row_map: dict[int, list[int]], looks: bool = True) -> None:
     for merged in template_ws.merged_cells.ranges:
         if merged.max_col < 2:
             continue
@@ -330,22 +338,24 @@ def _copy_merges(template_ws, out_ws, row_map: dict[int, list[int]]) -> None:
             # The merge lies inside one repeated block: repeat it with the block.
             for k in range(counts.pop()):
                 top, bottom = row_map[merged.min_row][k], row_map[merged.max_row][k]
-                _merge(out_ws, top, bottom, min_col, max_col)
+                _merge(out_ws, top, bottom, min_col, max_col, looks)
             continue
         present = [row_map[r] for r in rows if row_map.get(r)]
         if not present:
             continue
-        _merge(out_ws, min(present[0]), max(present[-1]), min_col, max_col)
+        _merge(out_ws, min(present[0]), max(present[-1]), min_col, max_col, looks)
 
 
-def _merge(ws, top, bottom, left, right) -> None:
+def _merge(ws, top, bottom, left, right, looks: bool = True) -> None:
     if top == bottom and left == right:
         return
     # Register the range without openpyxl's merge_cells(): that re-styles every edge cell
     # (slow, and it would overwrite the borders copied from the template). The covered
     # cells already carry the template's styles and no values.
-    ws.merged_cells.add(MergedCellRange(ws, CellRange(min_col=left, min_row=top, max_col=right,
-                                                      max_row=bottom).coord))
+    cells = CellRange(min_col=left, min_row=top, max_col=right, max_row=bottom)
+    # A MergedCellRange reads the borders of its edge cells when made: a sheet rendered
+    # without looks (copy_looks=False) has none, and its caller only reads the ranges.
+    ws.merged_cells.add(MergedCellRange(ws, cells.coord) if looks else cells)
 
 
 def _copy_columns(template_ws, out_ws, max_col: int) -> None:

@@ -245,9 +245,28 @@ def _merged_input(project, item: Input, by_key) -> object:
 
 
 
-def _copy_rendered(src, ws, formats: Formats, theme: list[str]) -> list[str]:
-    """Write a rendered (openpyxl) sheet into an XlsxWriter sheet: values, looks, links,
-    widths, heights and page set-up; gives its merged ranges (put in by the splice)."""
+class _TemplateLooks:
+    """The XlsxWriter format of each cell of a layout's template sheet, made once per cell:
+    a merged 事業シート is rendered without looks (``render_sheet(copy_looks=False)``) and
+    each of its cells takes the look of the template cell it came from."""
+
+    def __init__(self, template_ws, formats: Formats, theme: list[str]):
+        self.template_ws, self.formats, self.theme = template_ws, formats, theme
+        self._known: dict[tuple[int, int], object] = {}
+
+    def of(self, template_row: int, column: int):
+        """The format of the template cell at (row, column), 1-based (None: no look)."""
+        key = (template_row, column)
+        if key not in self._known:
+            cell = self.template_ws.cell(template_row, column)
+            self._known[key] = self.formats.get(**look_of(cell, self.theme)) if cell.has_style else None
+        return self._known[key]
+
+
+def _copy_rendered(src, ws, looks: _TemplateLooks, sources: dict[int, int]) -> list[str]:
+    """Write a rendered (openpyxl) sheet into an XlsxWriter sheet: values, links, widths,
+    heights and page set-up, each cell with the look of its template cell (``sources``: the
+    rendered row → its template row); gives its merged ranges (put in by the splice)."""
     for key, dim in src.column_dimensions.items():
         if dim.width:
             index = column_index_from_string(key) - 1
@@ -272,8 +291,10 @@ def _copy_rendered(src, ws, formats: Formats, theme: list[str]) -> list[str]:
         height = src.row_dimensions[r + 1].height if (r + 1) in src.row_dimensions else None
         if height:
             ws.set_row(r, height)
+        template_row = sources.get(r + 1)
         for c, cell in enumerate(row):
-            fmt = formats.get(**look_of(cell, theme)) if cell.has_style else None
+            # Column c (0-based) of the rendered sheet is column c + 2 (1-based) of the template.
+            fmt = looks.of(template_row, c + 2) if template_row is not None else None
             value = stored_value(cell.value)  # the text set_text stored, unescaped for XlsxWriter
             if cell.hyperlink is not None and cell.hyperlink.target and cell.hyperlink.target.startswith("#"):
                 ws.write_url(r, c, "internal:" + cell.hyperlink.target[1:], fmt,
@@ -299,17 +320,20 @@ def _project_sheets(wb, formats: Formats, source: MergeSource, spec, row_files: 
     taken = set(wb.sheetnames)
     context = RenderContext(plan, "全担当課", spec, merged=True)
     theme = theme_colours(scratch.loaded_theme)  # theme colours of the layout, resolved to RGB
+    looks = _TemplateLooks(project_template, formats, theme)
     for project in progress(plan.projects, "事業シートを作成", "project sheets", unit="sheet"):
         title = sheet_name(f"{project.id} {project.name}", taken)
         context.sheet_of_project[project.id] = title
         ws = scratch.create_sheet(title)
+        sources: dict[int, int] = {}
         rendered = render_sheet(project_template, ws, placeholder_resolver(context, project),
-                                block_items(context, project), {}, spec.sheets["project"])
+                                block_items(context, project), {}, spec.sheets["project"],
+                                copy_looks=False, sources=sources)
         by_key = source.project_values(project.id)
         for item in rendered:
             if item.input is not None:
                 put(ws.cell(item.row, item.column), _merged_input(project, item.input, by_key))
-        row_files.merge(title, _copy_rendered(ws, wb.add_worksheet(title), formats, theme))
+        row_files.merge(title, _copy_rendered(ws, wb.add_worksheet(title), looks, sources))
         scratch.remove(ws)  # one rendered project at a time
 
 
