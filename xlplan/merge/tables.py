@@ -52,7 +52,14 @@ class Table:
 
 class MergeSource:
     """What the merge reads from the archive: the submissions that count, and the values of
-    one project at a time (never every value at once, so memory stays flat as N grows)."""
+    one project at a time (never every value at once, so memory stays flat as N grows).
+
+    Four tables and the 事業シート read the projects in turn. The projects read first are
+    kept until ``VALUES_KEPT`` values are held, so the later passes do not query them again:
+    a city plan (hundreds of small projects) is read once, a survey of thousands of
+    departments (a few large projects) mostly re-read; the memory is bounded either way."""
+
+    VALUES_KEPT = 50_000
 
     def __init__(self, archive: Archive, plan: Plan, timezone: str | None = None):
         self.archive, self.plan = archive, plan
@@ -60,15 +67,26 @@ class MergeSource:
         self.lines, self.others = submission_status(archive, plan)
         self.current = archive.department_current(plan)
         self.ids = [s.id for s in self.current.values()]
-        self._cached: tuple[str, dict] | None = None
+        self._kept: dict[str, _ProjectValues] = {}
+        self._kept_count = 0
+        self._last: _ProjectValues | None = None
 
     def project_values(self, project_id: str) -> "_ProjectValues":
         """(department, project, field, indicator no, year) → value, for one project."""
-        if self._cached is None or self._cached[0] != project_id:
-            self._cached = None  # one project's values in memory at a time, never two
-            values = self.archive.iter_values(self.ids, project=project_id, columns=_VALUE_QUERY)
-            self._cached = (project_id, _ProjectValues(project_id, values))
-        return self._cached[1]
+        found = self._kept.get(project_id)
+        if found is not None:
+            return found
+        if self._last is not None and self._last.project_id == project_id:
+            return self._last
+        self._last = None  # beyond the kept ones, one project's values in memory at a time
+        values = _ProjectValues(project_id, self.archive.iter_values(self.ids, project=project_id,
+                                                                      columns=_VALUE_QUERY))
+        if self._kept_count + values.count <= self.VALUES_KEPT:
+            self._kept[project_id] = values
+            self._kept_count += values.count
+        else:
+            self._last = values
+        return values
 
     def submitted(self, project, department: str) -> bool:
         """Whether the department's workbook holding this project has come in."""
@@ -100,8 +118,10 @@ class _ProjectValues:
     def __init__(self, project_id: str, rows):
         self.project_id = project_id
         self.by_department: dict[str, dict[tuple, _Value]] = {}
+        self.count = 0
         shared: dict[tuple, tuple] = {}
         for v in rows:
+            self.count += 1
             inner = (_intern(v["field"]), v["indicator_no"], _intern(v["year"]))
             inner = shared.setdefault(inner, inner)
             self.by_department.setdefault(_intern(v["department"]), {})[inner] = _Value(v)
