@@ -89,6 +89,18 @@ def _sheet_cells(path: Path) -> list[tuple[str, list[tuple[int, int, object]]]]:
     return out
 
 
+def _write_typed(ws, r: int, c: int, v) -> None:
+    """One cell through XlsxWriter's typed call (no styles): what the baselines write."""
+    if isinstance(v, str):
+        ws.write_string(r, c, v)
+    elif isinstance(v, bool):
+        ws.write_boolean(r, c, v)
+    elif isinstance(v, (int, float)):
+        ws.write_number(r, c, v)
+    else:
+        ws.write(r, c, v)
+
+
 def merged_floor(merged: Path, out: Path) -> dict:
     """The merge floor: XlsxWriter (constant memory, no styles) writing every non-empty cell of
     every sheet of the merged workbook ``merged`` into ``out``. Each sheet is read with
@@ -109,14 +121,7 @@ def merged_floor(merged: Path, out: Path) -> dict:
                 if v == "":
                     continue
                 cells += 1
-                if isinstance(v, str):
-                    ws.write_string(r, c, v)
-                elif isinstance(v, bool):
-                    ws.write_boolean(r, c, v)
-                elif isinstance(v, (int, float)):
-                    ws.write_number(r, c, v)
-                else:
-                    ws.write(r, c, v)
+                _write_typed(ws, r, c, v)
         seconds += time.perf_counter() - t0
         del rows
     t0 = time.perf_counter()
@@ -197,14 +202,7 @@ def run_stage(stage: str, folder: Path, n: int, workers: int, sample: int = 0) -
             for name, cells in sheets:
                 ws = wb.add_worksheet(name)
                 for r, c, v in cells:
-                    if isinstance(v, str):
-                        ws.write_string(r, c, v.replace(own, dept))
-                    elif isinstance(v, bool):
-                        ws.write_boolean(r, c, v)
-                    elif isinstance(v, (int, float)):
-                        ws.write_number(r, c, v)
-                    else:
-                        ws.write(r, c, v)
+                    _write_typed(ws, r, c, v.replace(own, dept) if isinstance(v, str) else v)
             wb.close()
     elif stage == "zipcopy":
         import zipfile

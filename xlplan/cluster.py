@@ -152,15 +152,11 @@ def _chunk_result(client, paths: list[Path], future, key: bytes, limits: Limits,
                   prefix: str) -> list[Returned]:
     """The results of one chunk. A chunk whose task failed is read again one file per task,
     so only the file that fails (raises, or kills its worker) is unreadable."""
-    try:
-        return future.result()
-    except CancelledError:
-        raise  # the cluster went away: stop, do not record good files as unreadable
-    except Exception as exc:  # noqa: BLE001 - a failed task is a finding on its file
-        if client.status != "running":
-            raise  # nor when the client was closed or lost its scheduler
-        if len(paths) == 1:
-            return [_failed(paths[0], exc)]
+    results, exc = _outcome(client, future)
+    if exc is None:
+        return results
+    if len(paths) == 1:
+        return [_failed(paths[0], exc)]
     singles = client.map(_read_one, paths, [key] * len(paths), [limits] * len(paths),
                          key=[f"{prefix}-retry-{uuid.uuid4().hex}" for _ in paths])
     try:
@@ -172,14 +168,20 @@ def _chunk_result(client, paths: list[Path], future, key: bytes, limits: Limits,
 
 def _result(client, path: Path, future) -> Returned:
     """The result of one task; a task that failed is an unreadable file."""
+    result, exc = _outcome(client, future)
+    return result if exc is None else _failed(path, exc)
+
+
+def _outcome(client, future) -> tuple[object, BaseException | None]:
+    """(the task's result, None), or (None, the exception) when the task failed."""
     try:
-        return future.result()
+        return future.result(), None
     except CancelledError:
         raise  # the cluster went away: stop, do not record good files as unreadable
     except Exception as exc:  # noqa: BLE001 - a failed task is a finding on its file
         if client.status != "running":
             raise  # nor when the client was closed or lost its scheduler
-        return _failed(path, exc)
+        return None, exc
 
 
 def _failed(path: Path, exc: BaseException) -> Returned:
