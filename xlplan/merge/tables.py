@@ -96,6 +96,11 @@ class MergeSource:
             self._last = values
         return values
 
+    @property
+    def values_kept(self) -> int:
+        """How many values are held for later passes (at most ``VALUES_KEPT``)."""
+        return self._kept_count
+
     def _keep_all_if_few(self) -> None:
         """Read every value in one query when there are at most ``VALUES_KEPT`` (a city plan's
         hundreds of small projects: one query instead of one per project)."""
