@@ -15,6 +15,7 @@ import pytest
 
 from test_archive import fill
 from xlplan.archive import Archive
+from xlplan.collect import collect
 from xlplan.merge import write_merged
 from xlplan.merge.tables import MergeSource
 
@@ -30,7 +31,7 @@ def collected(project, generated):
     for department, g in files.items():
         fill(plan, g.path, project.inbox / f"{department}.xlsx")
     archive = Archive.for_settings(project.settings)
-    archive.collect([project.inbox], project.settings, plan)
+    collect(archive, [project.inbox], project.settings, plan)
     return plan, archive
 
 

@@ -32,7 +32,7 @@ from .savetime import save_time_doubt
 from .read import Limits, Returned, log_internal_error, read_returned, unreadable
 from .settings import Settings
 from .rounding import percent_text, rate
-from .template import TemplateError, available_layouts, load_template_spec
+from .template import available_layouts, load_template_spec
 
 # Changes worth telling the coordinator about (trimming spaces is not).
 NOTABLE_CHANGES = {"full-width", "thousands-separator", "unit-stripped", "percent-scaled",
@@ -83,7 +83,7 @@ def check_files(paths: Iterable[Path | str], settings: Settings, plan: Plan, *,
                 reader: Reader | None = None, keep_values: bool = True) -> CheckResult:
     """Read and check returned files; never raises for a bad file.
 
-    ``reader`` replaces the reading step, as in ``Archive.collect``. ``keep_values=False``
+    ``reader`` replaces the reading step, as in ``xlplan.collect.collect``. ``keep_values=False``
     leaves ``values`` empty: findings only, in memory that does not grow with the values of
     thousands of files (what ``xlplan check`` and the panel need).
 
@@ -107,14 +107,11 @@ def check_files(paths: Iterable[Path | str], settings: Settings, plan: Plan, *,
 
 def template_versions(settings: Settings) -> dict[str, int]:
     """Current version of every layout declared in the coordinator's templates folder or
-    shipped with xlplan (the coordinator's declaration wins)."""
-    versions = {}
-    for layout in available_layouts(settings.templates_dir):
-        try:
-            versions[layout] = load_template_spec(layout, settings.templates_dir).version
-        except TemplateError:
-            continue
-    return versions
+    shipped with xlplan (the coordinator's declaration wins). A declaration that cannot be
+    read stops the run with template-invalid, as in generate and merge: without it a returned
+    file of that layout could not be told current or outdated."""
+    return {layout: load_template_spec(layout, settings.templates_dir).version
+            for layout in available_layouts(settings.templates_dir)}
 
 
 # Reads files in order: (paths, signing key, limits) → one Returned per path.

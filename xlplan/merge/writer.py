@@ -35,8 +35,9 @@ from ..plan import Plan
 from ..progress import progress
 from ..runlock import remove_leftovers
 from ..settings import Settings
-from ..template import (Formula, Input, Link, Locked, is_placeholder, load_template_spec,
-                        merged_ranges, print_title_rows, render_value, sheet_rows)
+from ..template import (Formula, Input, Link, Locked, TemplateError, in_layout_sheet, is_placeholder,
+                        load_template_spec, merged_ranges, print_title_rows, render_value,
+                        sheet_rows)
 from .layout import (FONT, Formats, Written, committee_chart, goal_charts, header_height, look_of,
                      row_height, sheet_layout, table_page_setup, theme_colours, trend_chart)
 from .tables import (FINDING_COLUMNS, SPECS_BY_NAME, TABLE_ORDER, MergedTables, MergeSource, Table,
@@ -330,7 +331,10 @@ class _ProjectTemplate:
                 if fixed is not None:
                     self._put(ws, r, c, fixed, fmt)
                     continue
-                rendered = render_value(value, resolve, context, self.label, coordinate)
+                try:
+                    rendered = render_value(value, resolve, context, coordinate)
+                except TemplateError as exc:  # as render_sheet names it: file, sheet, cell
+                    raise in_layout_sheet(exc, self.ws, self.label) from None
                 if isinstance(rendered, Link):
                     text, _ = _stored(rendered.text, True)
                     ws.write_url(r, c, "internal:" + rendered.target, fmt,
@@ -364,6 +368,7 @@ def _project_sheets(wb, formats: Formats, source: MergeSource, spec, row_files: 
     """One 事業シート per project, every department's entries in its input cells."""
     plan = source.plan
     layout = spec.load_workbook()  # the layout's looks and page set-up come from here
+    spec.require_sheets(layout, ["project"])
     theme = theme_colours(layout.loaded_theme)  # theme colours of the layout, resolved to RGB
     template = _ProjectTemplate(layout[spec.sheets["project"]], spec.sheets["project"], formats, theme)
     taken = set(wb.sheetnames)
