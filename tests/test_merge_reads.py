@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from test_archive import fill
+from test_merged_views import _overview_setup
 from xlplan.archive import Archive
-from xlplan.collect import collect
 from xlplan.merge import write_merged
 from xlplan.merge.tables import MergeSource
 
@@ -27,12 +26,7 @@ import golden  # noqa: E402
 @pytest.fixture
 def collected(project, generated):
     """Every department's workbook filled and collected: (plan, archive)."""
-    plan, files = generated
-    for department, g in files.items():
-        fill(plan, g.path, project.inbox / f"{department}.xlsx")
-    archive = Archive.for_settings(project.settings)
-    collect(archive, [project.inbox], project.settings, plan)
-    return plan, archive
+    return _overview_setup(project, generated)
 
 
 def _counting_queries(monkeypatch) -> list[str]:
