@@ -219,6 +219,37 @@ def test_a_failing_task_and_a_dying_worker_become_findings(project, returned_fil
 
 
 @pytest.mark.slow
+def test_a_failing_file_costs_only_itself_when_files_are_read_in_chunks(project, returned_files,
+                                                                        tmp_path):
+    """Several files per task: a file whose reading raises makes its chunk be read again one
+    file per task, so its neighbours in the chunk are read as usual."""
+    plan, paths = returned_files
+    boom = tmp_path / "boom.xlsx"
+    boom.write_bytes(b"BOOM" + bytes(100))
+
+    class Sabotage(distributed.WorkerPlugin):
+        def setup(self, worker):
+            import xlplan.cluster as cluster
+
+            original = cluster.read_returned
+
+            def sabotaged(path, key, limits):
+                if open(path, "rb").read(4) == b"BOOM":
+                    raise RuntimeError("task failed")
+                return original(path, key, limits)
+
+            cluster.read_returned = sabotaged
+
+    inbox = [*paths[:3], boom, *paths[3:6]]
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                  dashboard_address=":0") as cluster, distributed.Client(cluster) as c:
+        c.register_plugin(Sabotage(), name="sabotage")
+        got = list(dask_reader(c, batch_size=64)(inbox, project.settings.key_bytes, Limits()))
+    assert [r.path for r in got] == inbox
+    assert [r.readable for r in got] == [True, True, True, False, True, True, True]
+
+
+@pytest.mark.slow
 def test_a_closed_client_stops_the_run_instead_of_marking_files_unreadable(project, returned_files,
                                                                           tmp_path):
     plan, paths = returned_files

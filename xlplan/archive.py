@@ -112,7 +112,7 @@ def from_json(text: str | None):
     return value
 
 
-@dataclass
+@dataclass(slots=True)  # slots: a merge of thousands of departments holds two lists of these
 class Submission:
     """One archived file for one evaluation year, as recorded."""
 

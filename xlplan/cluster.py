@@ -17,7 +17,10 @@ cluster's workers, and the coordinator process keeps everything else:
 * Back-pressure: paths are submitted in batches of ``batch_size`` with at most two batches in
   flight (the cluster reads one batch while the coordinator records the previous one), so the
   memory of the coordinator and of the scheduler stays flat whatever the number of files.
-  A batch should be several times the number of worker threads.
+  A batch should be several times the number of worker threads. Each task reads a chunk of
+  up to 8 files (one task per file cost the scheduler and the transfers as much as reading a
+  small workbook); a chunk whose task fails is read again one file per task, so a failure
+  still costs only the file that causes it.
 * Results are yielded in the order of the paths, as the reader contract requires, and as they
   come: the coordinator waits for the next file in order, then fetches every later file already
   read in one round trip (one round trip per file would cost a few ms each).
@@ -71,8 +74,17 @@ def dask_reader(client, batch_size: int = 256) -> Reader:
 
 
 def _read_one(path: Path, key: bytes, limits: Limits) -> Returned:
-    """The task run on a worker (module level, so workers import it by name)."""
+    """The task run on a worker for one file (module level, so workers import it by name)."""
     return read_returned(path, key, limits)
+
+
+def _read_chunk(paths: list[Path], key: bytes, limits: Limits) -> list[Returned]:
+    """The task run on a worker for a few files: one task per file cost the scheduler and the
+    transfers as much as reading (a small workbook reads in ~20 ms)."""
+    return [read_returned(path, key, limits) for path in paths]
+
+
+CHUNK = 8  # files per task (as the local process pool's batches)
 
 
 def _read_on_cluster(client, paths: list[Path], key: bytes, limits: Limits,
@@ -81,22 +93,26 @@ def _read_on_cluster(client, paths: list[Path], key: bytes, limits: Limits,
     prefix = f"xlplan-read-{uuid.uuid4().hex}"
     starts = iter(range(0, len(paths), batch_size))
     in_flight: deque = deque()
+    # A batch smaller than a few tasks per worker thread is read one file per task.
+    threads = sum(client.nthreads().values()) or 1
+    chunk = max(1, min(CHUNK, batch_size // (2 * threads)))
 
     def submit() -> None:
         start = next(starts, None)
         if start is None:
             return
         batch = paths[start:start + batch_size]
-        futures = client.map(_read_one, batch, [key] * len(batch), [limits] * len(batch),
-                             key=[f"{prefix}-{i}" for i in range(start, start + len(batch))])
-        in_flight.append((batch, futures))
+        chunks = [batch[i:i + chunk] for i in range(0, len(batch), chunk)]
+        futures = client.map(_read_chunk, chunks, [key] * len(chunks), [limits] * len(chunks),
+                             key=[f"{prefix}-{start + i * chunk}" for i in range(len(chunks))])
+        in_flight.append((chunks, futures))
 
     try:
         submit()
         while in_flight:
             submit()  # the next batch is read while this one is recorded
-            batch, futures = in_flight[0]
-            yield from _batch_results(client, batch, futures)
+            chunks, futures = in_flight[0]
+            yield from _batch_results(client, chunks, futures, key, limits, prefix)
             in_flight.popleft()
             for future in futures:  # free the results held on the workers now, not at gc
                 future.release()
@@ -106,12 +122,13 @@ def _read_on_cluster(client, paths: list[Path], key: bytes, limits: Limits,
             client.cancel([f for _, futures in in_flight for f in futures])
 
 
-def _batch_results(client, batch: list[Path], futures: list) -> Iterator[Returned]:
-    """The results of one batch in order, as they come: wait for the next file, then fetch
+def _batch_results(client, chunks: list[list[Path]], futures: list, key: bytes, limits: Limits,
+                   prefix: str) -> Iterator[Returned]:
+    """The results of one batch in order, as they come: wait for the next chunk, then fetch
     every later one already finished in one round trip."""
     i = 0
     while i < len(futures):
-        yield _result(client, batch[i], futures[i])
+        yield from _chunk_result(client, chunks[i], futures[i], key, limits, prefix)
         i += 1
         j = i
         while j < len(futures) and futures[j].status == "finished":
@@ -126,20 +143,45 @@ def _batch_results(client, batch: list[Path], futures: list) -> Iterator[Returne
             if client.status != "running":
                 raise
             continue
-        yield from results
+        for chunk_results in results:
+            yield from chunk_results
         i = j
+
+
+def _chunk_result(client, paths: list[Path], future, key: bytes, limits: Limits,
+                  prefix: str) -> list[Returned]:
+    """The results of one chunk. A chunk whose task failed is read again one file per task,
+    so only the file that fails (raises, or kills its worker) is unreadable."""
+    results, exc = _outcome(client, future)
+    if exc is None:
+        return results
+    if len(paths) == 1:
+        return [_failed(paths[0], exc)]
+    singles = client.map(_read_one, paths, [key] * len(paths), [limits] * len(paths),
+                         key=[f"{prefix}-retry-{uuid.uuid4().hex}" for _ in paths])
+    try:
+        return [_result(client, path, single) for path, single in zip(paths, singles)]
+    finally:
+        for single in singles:
+            single.release()
 
 
 def _result(client, path: Path, future) -> Returned:
     """The result of one task; a task that failed is an unreadable file."""
+    result, exc = _outcome(client, future)
+    return result if exc is None else _failed(path, exc)
+
+
+def _outcome(client, future) -> tuple[object, BaseException | None]:
+    """(the task's result, None), or (None, the exception) when the task failed."""
     try:
-        return future.result()
+        return future.result(), None
     except CancelledError:
         raise  # the cluster went away: stop, do not record good files as unreadable
     except Exception as exc:  # noqa: BLE001 - a failed task is a finding on its file
         if client.status != "running":
             raise  # nor when the client was closed or lost its scheduler
-        return _failed(path, exc)
+        return None, exc
 
 
 def _failed(path: Path, exc: BaseException) -> Returned:

@@ -662,7 +662,8 @@ def _read_projects(wb, findings, file, directions, departments) -> list[Project]
         sheet.column(x, required=False)
         for x in ("現状と課題", "方針・目標", "それぞれの役割", "状態", "様式", "区分"))
     direction_ids = {d.id for d in directions}
-    listed = {d.name for d in departments}
+    # Each listed name once in memory: a survey's projects each name thousands of departments.
+    listed = {d.name: d.name for d in departments}
     projects = []
     for row, values in sheet.records():
         pid = sheet.identifier(row, values, c_id, "事業番号")
@@ -673,7 +674,7 @@ def _read_projects(wb, findings, file, directions, departments) -> list[Project]
         if did and did not in direction_ids:
             sheet.add("unknown-parent", row, c_dir, value=did, expected=SHEET_DIRECTIONS,
                       expected_en=master_word_en(SHEET_DIRECTIONS))
-        depts = split_departments(sheet.text(values, c_dept))
+        depts = [listed.get(dept, dept) for dept in split_departments(sheet.text(values, c_dept))]
         if not depts and c_dept is not None:
             sheet.add("project-without-department", row, c_dept, project=pid)
         for dept in depts:

@@ -7,9 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import XlplanError
-from .sample import sample_plan, write_master
 from .settings import SETTINGS_NAME, Settings, new_settings, write_settings
-from .template import builtin_templates_dir
 
 MASTER_NAME = "計画マスタ.xlsx"
 OUTBOX = "配布"
@@ -71,6 +69,11 @@ def init_project(folder: Path | str) -> ProjectFolder:
     is never replaced (ProjectExistsError), because workbooks already sent out were signed with
     its key.
     """
+    # Imported here: the sample master and the layouts need openpyxl, which the CLI's start
+    # (every command imports this module) should not pay for.
+    from .sample import sample_plan, write_master
+    from .template import builtin_templates_dir
+
     root = Path(folder)
     if (root / SETTINGS_NAME).exists():
         raise ProjectExistsError("project-exists", settings=root / SETTINGS_NAME)

@@ -98,17 +98,10 @@ _MISTAKES = [
 ]
 
 
-def fill_workbook(src: Path, dst: Path, plan: Plan, rng: random.Random, mistakes: int,
-                  saved_at: dt.datetime | None = None) -> list[str]:
-    """Copy ``src`` to ``dst`` and fill its input cells; make ``mistakes`` realistic mistakes.
-
-    ``saved_at`` sets the last-saved time recorded inside the file and the file's own time,
-    as an application saving on that day would.
-    """
-    shutil.copyfile(src, dst)
-    wb = load_workbook(dst)
-    department = str(_metadata(wb).get("department", ""))
-    fields = _fields(wb)
+def _planned_values(fields: list[dict], department: str, plan: Plan, rng: random.Random,
+                    mistakes: int) -> tuple[dict[str, object], list[str]]:
+    """Field name → the value a department types (``mistakes`` realistic mistakes among them),
+    and the mistakes made. Both fillers use it, so a seed gives the same values in either."""
     chosen = rng.sample(fields, k=min(len(fields), mistakes * 3))
     made: list[str] = []
     planned: dict[str, tuple[str, object]] = {}
@@ -120,15 +113,74 @@ def fill_workbook(src: Path, dst: Path, plan: Plan, rng: random.Random, mistakes
             label, _, make = rng.choice(options)
             planned[field["name"]] = (label, make)
             made.append(f"{label}: {field['sheet']}!{field['cell']}")
+    values = {}
     for field in fields:
         value = _good_value(field, plan, rng, department)
         if field["name"] in planned:
             value = planned[field["name"]][1](field, value)
-        wb[field["sheet"]][field["cell"]] = value
+        values[field["name"]] = value
+    return values, made
+
+
+def fill_workbook(src: Path, dst: Path, plan: Plan, rng: random.Random, mistakes: int,
+                  saved_at: dt.datetime | None = None) -> list[str]:
+    """Copy ``src`` to ``dst`` and fill its input cells; make ``mistakes`` realistic mistakes.
+
+    ``saved_at`` sets the last-saved time recorded inside the file and the file's own time,
+    as an application saving on that day would.
+    """
+    shutil.copyfile(src, dst)
+    wb = load_workbook(dst)
+    department = str(_metadata(wb).get("department", ""))
+    fields = _fields(wb)
+    values, made = _planned_values(fields, department, plan, rng, mistakes)
+    for field in fields:
+        wb[field["sheet"]][field["cell"]] = values[field["name"]]
     wb.save(dst)
     if saved_at is not None:
         _set_last_saved(dst, saved_at)
     return made
+
+
+def fill_package(src: Path, dst: Path, plan: Plan, rng: random.Random, mistakes: int,
+                 saved_at: dt.datetime | None = None) -> list[str]:
+    """``fill_workbook`` at XML level: the same values for the same seed, typed into the input
+    cells of the sheet parts (xlplan.ooxml), every other part copied as stored.
+
+    About 100 times faster than an openpyxl load and save (benchmark corpora of thousands of
+    workbooks). The file differs from ``fill_workbook``'s as Excel's differs from openpyxl's
+    (inline strings instead of shared strings, untouched parts kept as they were); what a
+    reader sees in the cells is the same. The last-saved time is ``saved_at`` or now."""
+    from python_calamine import CalamineWorkbook
+
+    from .ooxml.package import rewrite_package, sheet_parts
+    from .ooxml.worksheet import set_cells
+
+    rows = CalamineWorkbook.from_path(str(src)).get_sheet_by_name(METADATA_SHEET).to_python()
+    metadata, _ = parse_metadata_rows(rows)
+    fields = metadata["fields"]
+    values, made = _planned_values(fields, str(metadata.get("department", "")), plan, rng, mistakes)
+    by_sheet: dict[str, dict[str, object]] = {}
+    for field in fields:
+        by_sheet.setdefault(field["sheet"], {})[field["cell"]] = values[field["name"]]
+    with zipfile.ZipFile(src) as zf:
+        parts = sheet_parts(zf)
+    edits = {parts[sheet]: (lambda cells: lambda xml: [set_cells(xml, cells)])(cells)
+             for sheet, cells in by_sheet.items()}
+    when = saved_at or dt.datetime.now(dt.timezone.utc)
+    edits["docProps/core.xml"] = lambda xml: [_with_last_saved(xml, when)]
+    shutil.copyfile(src, dst)
+    rewrite_package(dst, edits)
+    if saved_at is not None:
+        os.utime(dst, (saved_at.timestamp(), saved_at.timestamp()))
+    return made
+
+
+def _with_last_saved(core_xml: bytes, when: dt.datetime) -> bytes:
+    """docProps/core.xml with ``when`` as its dcterms:modified (the last-saved time)."""
+    stamp = when.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+    return re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
+                  rb"\g<1>" + stamp + rb"\g<2>", core_xml)
 
 
 def _set_last_saved(path: Path, when: dt.datetime) -> None:
@@ -137,14 +189,12 @@ def _set_last_saved(path: Path, when: dt.datetime) -> None:
     openpyxl always stamps the current time when saving; an application that saved the file
     two days ago would have written that day instead.
     """
-    stamp = when.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ").encode()
     tmp = path.with_name(path.name + ".tmp")
     with zipfile.ZipFile(path) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as dst:
         for item in src.infolist():
             data = src.read(item.filename)
             if item.filename == "docProps/core.xml":
-                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
-                              rb"\g<1>" + stamp + rb"\g<2>", data)
+                data = _with_last_saved(data, when)
             dst.writestr(item, data)
     os.replace(tmp, path)
     os.utime(path, (when.timestamp(), when.timestamp()))

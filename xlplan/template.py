@@ -23,7 +23,7 @@ from copy import copy
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
@@ -261,6 +261,19 @@ def _blocks(ws) -> list[_Block]:
     return blocks
 
 
+def sheet_rows(template_ws, items: Callable[[str], list], base: dict) -> Iterator[tuple[int, int, dict]]:
+    """(output row, template row, context) of every row a render writes, in order: the
+    template's rows, each block's rows once per item of its list (``items(tag)``), the item
+    merged into ``base`` as the context of its rows. Output rows are 1-based."""
+    out_row = 1
+    for block in _blocks(template_ws):
+        for item in block_repetitions(block, items):
+            context = {**base, **item}
+            for tpl_row in block.rows:
+                yield out_row, tpl_row, context
+                out_row += 1
+
+
 def render_sheet(template_ws, out_ws, resolve: Resolver, items: Callable[[str], list],
                  base: dict, label: str | None = None) -> list[RenderedCell]:
     """Render one template sheet into ``out_ws``; return the input and reference-only cells.
@@ -271,39 +284,43 @@ def render_sheet(template_ws, out_ws, resolve: Resolver, items: Callable[[str], 
     """
     try:
         return _render_sheet(template_ws, out_ws, resolve, items, base, label or template_ws.title)
-    except TemplateError as exc:  # name the layout's file and sheet
-        raise exc.at(_OPENED_FROM.get(template_ws.parent, ""), label or template_ws.title) from None
+    except TemplateError as exc:
+        raise in_layout_sheet(exc, template_ws, label) from None
+
+
+def in_layout_sheet(exc: TemplateError, template_ws, label: str | None = None) -> TemplateError:
+    """``exc`` naming the layout's file and the template sheet (``label``, else its title)."""
+    return exc.at(_OPENED_FROM.get(template_ws.parent, ""), label or template_ws.title)
 
 
 def _render_sheet(template_ws, out_ws, resolve: Resolver, items: Callable[[str], list],
                   base: dict, label: str) -> list[RenderedCell]:
     inputs: list[RenderedCell] = []
     row_map: dict[int, list[int]] = {}
-    out_row = 1
     max_col = template_ws.max_column
-    for block in _blocks(template_ws):
-        for item in block_repetitions(block, items):
-            context = {**base, **item}
-            for tpl_row in block.rows:
-                for col in range(2, max_col + 1):
-                    src = template_ws.cell(tpl_row, col)
-                    dst = out_ws.cell(out_row, col - 1)
-                    if src.has_style:
-                        copy_look(src, dst)
-                    rendered = _render_value(src.value, resolve, context, src.coordinate)
-                    # A value from a placeholder is data (plan, department, history): text.
-                    # The template's own cells keep what the layout's author put there.
-                    data = isinstance(src.value, str) and "{{" in src.value
-                    _place(out_ws, dst, rendered, inputs, data)
-                height = template_ws.row_dimensions[tpl_row].height
-                if height:
-                    out_ws.row_dimensions[out_row].height = height
-                row_map.setdefault(tpl_row, []).append(out_row)
-                out_row += 1
+    for out_row, tpl_row, context in sheet_rows(template_ws, items, base):
+        for col in range(2, max_col + 1):
+            src = template_ws.cell(tpl_row, col)
+            dst = out_ws.cell(out_row, col - 1)
+            if src.has_style:
+                copy_look(src, dst)
+            rendered = render_value(src.value, resolve, context, src.coordinate)
+            # A value from a placeholder is data (plan, department, history): text.
+            # The template's own cells keep what the layout's author put there.
+            _place(out_ws, dst, rendered, inputs, is_placeholder(src.value))
+        height = template_ws.row_dimensions[tpl_row].height
+        if height:
+            out_ws.row_dimensions[out_row].height = height
+        row_map.setdefault(tpl_row, []).append(out_row)
     _copy_merges(template_ws, out_ws, row_map)
     _copy_columns(template_ws, out_ws, max_col)
     _copy_page_setup(template_ws, out_ws, row_map)
     return inputs
+
+
+def is_placeholder(value) -> bool:
+    """Whether a template cell's value holds a placeholder (its rendered value is data)."""
+    return isinstance(value, str) and "{{" in value
 
 
 def block_repetitions(block: _Block, items: Callable[[str], list]) -> list[dict]:
@@ -317,10 +334,11 @@ def block_repetitions(block: _Block, items: Callable[[str], list]) -> list[dict]
         raise exc.at(cell=f"A{block.rows[0]}") from None
 
 
-def _render_value(value, resolve: Resolver, context: dict, coordinate: str):
-    """A template cell's value with its placeholders resolved; template-invalid (naming the
-    cell) for an unknown placeholder or an input sharing its cell with text."""
-    if not isinstance(value, str) or "{{" not in value:
+def render_value(value, resolve: Resolver, context: dict, coordinate: str):
+    """A template cell's value with its placeholders resolved (a whole-cell placeholder gives
+    the resolved object: Input, Formula, Link, Locked or a value); template-invalid (naming
+    the cell) for an unknown placeholder or an input sharing its cell with text."""
+    if not is_placeholder(value):
         return value
     whole = PLACEHOLDER.fullmatch(value.strip())
     try:
@@ -340,6 +358,9 @@ def _render_value(value, resolve: Resolver, context: dict, coordinate: str):
         raise exc.at(cell=coordinate) from None
     except KeyError as exc:
         raise TemplateError("unknown-placeholder", cell=coordinate, name=str(exc.args[0])) from exc
+
+
+_render_value = render_value  # the name the XML render (xlplan.xmlrender) imports
 
 
 def _place(ws, cell, rendered, inputs: list[RenderedCell], data: bool = True) -> None:
@@ -372,7 +393,11 @@ def copy_look(src, dst) -> None:
     dst.quotePrefix, dst.pivotButton = src.quotePrefix, src.pivotButton
 
 
-def _copy_merges(template_ws, out_ws, row_map: dict[int, list[int]]) -> None:
+def merged_ranges(template_ws, row_map: dict[int, list[int]]) -> list[tuple[int, int, int, int]]:
+    """(top, bottom, left, right) of the rendered sheet's merged ranges (1-based, columns of the
+    output): the template's, repeated with the block they lie in (``row_map``: template row →
+    its output rows); single cells left out."""
+    ranges = []
     for merged in template_ws.merged_cells.ranges:
         if merged.max_col < 2:
             continue
@@ -383,12 +408,18 @@ def _copy_merges(template_ws, out_ws, row_map: dict[int, list[int]]) -> None:
             # The merge lies inside one repeated block: repeat it with the block.
             for k in range(counts.pop()):
                 top, bottom = row_map[merged.min_row][k], row_map[merged.max_row][k]
-                _merge(out_ws, top, bottom, min_col, max_col)
+                ranges.append((top, bottom, min_col, max_col))
             continue
         present = [row_map[r] for r in rows if row_map.get(r)]
         if not present:
             continue
-        _merge(out_ws, min(present[0]), max(present[-1]), min_col, max_col)
+        ranges.append((min(present[0]), max(present[-1]), min_col, max_col))
+    return [r for r in ranges if not (r[0] == r[1] and r[2] == r[3])]
+
+
+def _copy_merges(template_ws, out_ws, row_map: dict[int, list[int]]) -> None:
+    for top, bottom, left, right in merged_ranges(template_ws, row_map):
+        _merge(out_ws, top, bottom, left, right)
 
 
 def _merge(ws, top, bottom, left, right) -> None:
@@ -419,12 +450,20 @@ def _copy_page_setup(template_ws, out_ws, row_map) -> None:
     out_ws.page_margins = copy(template_ws.page_margins)
     out_ws.print_options.horizontalCentered = True
     out_ws.sheet_view.showGridLines = template_ws.sheet_view.showGridLines
-    titles = template_ws.print_title_rows
+    titles = print_title_rows(template_ws, row_map)
     if titles:
-        first, last = (int(x) for x in re.findall(r"\d+", titles)[:2])
-        mapped = [r for t in range(first, last + 1) for r in row_map.get(t, [])]
-        if mapped:
-            out_ws.print_title_rows = f"{min(mapped)}:{max(mapped)}"
+        out_ws.print_title_rows = f"{titles[0]}:{titles[1]}"
+
+
+def print_title_rows(template_ws, row_map: dict[int, list[int]]) -> tuple[int, int] | None:
+    """(first, last) output rows repeated on every printed page: the template's print titles
+    mapped through ``row_map`` (None when it has none)."""
+    titles = template_ws.print_title_rows
+    if not titles:
+        return None
+    first, last = (int(x) for x in re.findall(r"\d+", titles)[:2])
+    mapped = [r for t in range(first, last + 1) for r in row_map.get(t, [])]
+    return (min(mapped), max(mapped)) if mapped else None
 
 
 def template_fill(wb, spec: TemplateSpec, label: str, default: str) -> str:

@@ -39,7 +39,7 @@ from .ooxml.worksheet import column_letter
 from .plan import Plan, Project
 from .settings import Settings
 from .template import (Formula, Input, Link, Locked, RenderedCell, TemplateError, TemplateSpec, _blocks,
-                       _render_value, block_repetitions, cell_range, copy_look, template_fill)
+                       render_value, block_repetitions, cell_range, copy_look, template_fill)
 
 _CELL_LIMIT = 32767  # openpyxl cuts a string it stores to this many characters
 
@@ -442,7 +442,7 @@ class CompiledLayout:
                 for tpl_row in block.rows:
                     row = template.rows[tpl_row]
                     for src in row.rendered:
-                        rendered = _render_value(src.value, resolve, context, src.coordinate)
+                        rendered = render_value(src.value, resolve, context, src.coordinate)
                         self._place(sheet, out_row, src, rendered, inputs)
                     sheet.rows.append((out_row, row))
                     row_map.setdefault(tpl_row, []).append(out_row)

@@ -52,7 +52,14 @@ class Table:
 
 class MergeSource:
     """What the merge reads from the archive: the submissions that count, and the values of
-    one project at a time (never every value at once, so memory stays flat as N grows)."""
+    one project at a time (never every value at once, so memory stays flat as N grows).
+
+    Four tables and the 事業シート read the projects in turn. The projects read first are
+    kept until ``VALUES_KEPT`` values are held, so the later passes do not query them again:
+    a city plan (hundreds of small projects) is read once, a survey of thousands of
+    departments (a few large projects) mostly re-read; the memory is bounded either way."""
+
+    VALUES_KEPT = 50_000
 
     def __init__(self, archive: Archive, plan: Plan, timezone: str | None = None):
         self.archive, self.plan = archive, plan
@@ -60,15 +67,48 @@ class MergeSource:
         self.lines, self.others = submission_status(archive, plan)
         self.current = archive.department_current(plan)
         self.ids = [s.id for s in self.current.values()]
-        self._cached: tuple[str, dict] | None = None
+        self._kept: dict[str, _ProjectValues] = {}
+        self._kept_count = 0
+        self._last: _ProjectValues | None = None
+        self._complete = False  # every value of the current submissions is kept
+        self._tried_all = False
 
     def project_values(self, project_id: str) -> "_ProjectValues":
         """(department, project, field, indicator no, year) → value, for one project."""
-        if self._cached is None or self._cached[0] != project_id:
-            self._cached = None  # one project's values in memory at a time, never two
-            values = self.archive.iter_values(self.ids, project=project_id, columns=_VALUE_QUERY)
-            self._cached = (project_id, _ProjectValues(project_id, values))
-        return self._cached[1]
+        if not self._tried_all:
+            self._tried_all = True
+            if _few_values(self.plan):
+                self._keep_all_if_few()
+        found = self._kept.get(project_id)
+        if found is not None:
+            return found
+        if self._last is not None and self._last.project_id == project_id:
+            return self._last
+        if self._complete:
+            return _ProjectValues(project_id, ())  # every value is kept: this project has none
+        self._last = None  # beyond the kept ones, one project's values in memory at a time
+        values = _ProjectValues(project_id, self.archive.iter_values(self.ids, project=project_id,
+                                                                      columns=_VALUE_QUERY))
+        if self._kept_count + values.count <= self.VALUES_KEPT:
+            self._kept[project_id] = values
+            self._kept_count += values.count
+        else:
+            self._last = values
+        return values
+
+    @property
+    def values_kept(self) -> int:
+        """How many values are held for later passes (at most ``VALUES_KEPT``)."""
+        return self._kept_count
+
+    def _keep_all_if_few(self) -> None:
+        """Read every value in one query when there are at most ``VALUES_KEPT`` (a city plan's
+        hundreds of small projects: one query instead of one per project)."""
+        groups = values_by_project(self.archive, self.ids, _VALUE_QUERY, self.VALUES_KEPT, _ProjectValues)
+        if groups is not None:
+            self._kept = groups
+            self._kept_count = sum(g.count for g in groups.values())
+            self._complete = True
 
     def submitted(self, project, department: str) -> bool:
         """Whether the department's workbook holding this project has come in."""
@@ -97,14 +137,20 @@ class _ProjectValues:
     indicator no, year) like a dict: held per department with the (field, indicator, year)
     keys shared, which takes about half the memory of one key tuple per value."""
 
-    def __init__(self, project_id: str, rows):
+    def __init__(self, project_id: str, rows=()):
         self.project_id = project_id
         self.by_department: dict[str, dict[tuple, _Value]] = {}
-        shared: dict[tuple, tuple] = {}
+        self.count = 0
+        self._shared: dict[tuple, tuple] = {}
         for v in rows:
-            inner = (_intern(v["field"]), v["indicator_no"], _intern(v["year"]))
-            inner = shared.setdefault(inner, inner)
-            self.by_department.setdefault(_intern(v["department"]), {})[inner] = _Value(v)
+            self.add(v)
+
+    def add(self, v: dict) -> None:
+        """Keep one archived value (a row of ``iter_values`` with ``_VALUE_QUERY``'s columns)."""
+        self.count += 1
+        inner = (_intern(v["field"]), v["indicator_no"], _intern(v["year"]))
+        inner = self._shared.setdefault(inner, inner)
+        self.by_department.setdefault(_intern(v["department"]), {})[inner] = _Value(v)
 
     def get(self, key: tuple, default=None):
         """The value at (department, project, field, indicator no, year), or ``default``."""
@@ -115,6 +161,32 @@ class _ProjectValues:
 
 
 _VALUE_QUERY = ("department", "project", "field", "indicator_no", "year") + _Value.__slots__
+
+
+def _few_values(plan: Plan) -> bool:
+    """Whether a year's values are likely few enough to read in one query (about 13 per
+    project and department: a city plan's hundreds of projects of one department each, not a
+    survey's projects of thousands of departments). ``values_by_project`` stops at its limit
+    whatever this guesses."""
+    return sum(len(p.departments) for p in plan.projects) * 13 <= MergeSource.VALUES_KEPT
+
+
+def values_by_project(archive: Archive, ids: list[int], columns: tuple[str, ...], limit: int,
+                      make: Callable[[str], object]) -> dict[str, object] | None:
+    """Every value of the submissions ``ids`` in one query, added to one ``make(project)`` per
+    project (``.add(row)``) — or None as soon as there are more than ``limit`` values (the
+    caller then reads one project at a time, and memory stays bounded)."""
+    groups: dict[str, object] = {}
+    values = archive.iter_values(ids, columns=columns)
+    for n, row in enumerate(values, start=1):
+        if n > limit:
+            values.close()
+            return None
+        group = groups.get(row["project"])
+        if group is None:
+            group = groups[row["project"]] = make(row["project"])
+        group.add(row)
+    return groups
 
 
 def _intern(text):
@@ -242,17 +314,42 @@ def _trend_columns(plan: Plan) -> list[str]:
     return columns
 
 
+class _Reported:
+    """The indicator results of one project reported in each year, by (indicator no,
+    department, year)."""
+
+    def __init__(self, year_of: dict[int, str]):
+        self.year_of = year_of
+        self.by_key: dict[tuple, _Value] = {}
+
+    def add(self, v: dict) -> None:
+        """Keep a value if it is a result of the year its submission counts for."""
+        year = self.year_of[v["submission_id"]]
+        if v["field"] == "result" and v["year"] == year:
+            self.by_key[(v["indicator_no"], v["department"], year)] = _Value(v)
+
+
 def _trend_rows(archive: Archive, plan: Plan) -> Iterator[dict]:
-    ids_by_year = {year.short: [s.id for s in archive.department_current(plan.with_year(year)).values()]
-                   for year in _reported_years(plan)}
+    year_of: dict[int, str] = {}  # submission id → the year it counts for
+    for year in _reported_years(plan):
+        for s in archive.department_current(plan.with_year(year)).values():
+            year_of[s.id] = year.short
+    ids = list(year_of)
+    columns = _VALUE_QUERY + ("submission_id",)
+    # Every year's values in one query when they are few (a city plan); else one project at a time.
+    groups = values_by_project(archive, ids, columns, MergeSource.VALUES_KEPT, lambda _: _Reported(year_of)) \
+        if _few_values(plan) else None
     for project in plan.projects:
         if not project.indicators:
             continue
-        reported: dict[tuple, dict] = {}
-        for year, ids in ids_by_year.items():
-            for v in archive.iter_values(ids, project=project.id, columns=_VALUE_QUERY):
-                if v["field"] == "result" and v["year"] == year:
-                    reported[(v["indicator_no"], v["department"], year)] = _Value(v)
+        if groups is not None:
+            found = groups.get(project.id)
+            reported = found.by_key if found is not None else {}
+        else:
+            one = _Reported(year_of)
+            for v in archive.iter_values(ids, project=project.id, columns=columns):
+                one.add(v)
+            reported = one.by_key
         for ind in project.indicators:
             for dept in project.departments:
                 row = {"事業": f"{project.id} {project.name}", "指標": ind.name, "担当課": dept,

@@ -16,14 +16,13 @@ import csv
 import datetime as dt
 import math
 import os
-import re
 import zipfile
 from pathlib import Path
 from typing import Callable
 
 import pandas as pd
 import xlsxwriter
-from openpyxl.utils import column_index_from_string
+from openpyxl.utils import get_column_letter
 
 from ..archive import Archive
 from ..files import atomic_write
@@ -31,12 +30,14 @@ from ..generate import RenderContext, block_items, placeholder_resolver
 from ..ooxml.package import rewrite_package, sheet_parts
 from ..ooxml.text import (CELL_LIMIT, csv_field, cut_text, set_text, sheet_name, stored_value,
                           write_text, xlsxwriter_text)
-from ..ooxml.worksheet import RowFile, SheetSplice, spliced_sheet
+from ..ooxml.worksheet import RowFile, SheetSplice, column_letter, spliced_sheet
 from ..plan import Plan
 from ..progress import progress
 from ..runlock import remove_leftovers
 from ..settings import Settings
-from ..template import Input, load_template_spec, render_sheet
+from ..template import (Formula, Input, Link, Locked, TemplateError, in_layout_sheet, is_placeholder,
+                        load_template_spec, merged_ranges, print_title_rows, render_value,
+                        sheet_rows)
 from .layout import (FONT, Formats, Written, committee_chart, goal_charts, header_height, look_of,
                      row_height, sheet_layout, table_page_setup, theme_colours, trend_chart)
 from .tables import (FINDING_COLUMNS, SPECS_BY_NAME, TABLE_ORDER, MergedTables, MergeSource, Table,
@@ -245,74 +246,141 @@ def _merged_input(project, item: Input, by_key) -> object:
 
 
 
-def _copy_rendered(src, ws, formats: Formats, theme: list[str]) -> list[str]:
-    """Write a rendered (openpyxl) sheet into an XlsxWriter sheet: values, looks, links,
-    widths, heights and page set-up; gives its merged ranges (put in by the splice)."""
-    for key, dim in src.column_dimensions.items():
-        if dim.width:
-            index = column_index_from_string(key) - 1
-            # XlsxWriter takes the width Excel shows and adds the cell padding (5 px at 7 px a
-            # character) when it writes the file; openpyxl gives the width as written.
-            ws.set_column(index, index, max(dim.width - 5 / 7, 0))
-    if src.page_setup.orientation == "landscape":
-        ws.set_landscape()
-    else:
-        ws.set_portrait()
-    ws.set_paper(int(src.page_setup.paperSize or 9))
-    if src.sheet_properties.pageSetUpPr is not None and src.sheet_properties.pageSetUpPr.fitToPage:
-        ws.fit_to_pages(int(src.page_setup.fitToWidth or 1), int(src.page_setup.fitToHeight or 0))
-    if src.print_options.horizontalCentered:
+class _Held:
+    """What an openpyxl cell holds after ``set_text`` or a plain assignment: the merged
+    事業シート are written straight to XlsxWriter, each value as the openpyxl render would
+    have stored it (so the workbook stays the one the render gave)."""
+
+    value = None
+    data_type = "n"
+
+
+def _stored(value, data: bool) -> tuple[object, bool]:
+    """(the value a reader sees, whether it is a formula) of a rendered value written as the
+    openpyxl render writes it: data (a placeholder's value, a typed entry) through
+    ``set_text``, never a formula; the layout's own values as assigned, where text starting
+    with '=' is a formula (openpyxl's rule)."""
+    if data:
+        held = _Held()
+        set_text(held, value)
+        return stored_value(held.value), False
+    formula = isinstance(value, str) and len(value) > 1 and value.startswith("=")
+    return stored_value(value), formula
+
+
+class _ProjectTemplate:
+    """The layout's 事業シート, compiled once for the merged workbook: each template cell's
+    value, XlsxWriter format and, for the layout's own values, what is written; the
+    column widths, row heights and page set-up. Each project's sheet is then written straight
+    to XlsxWriter: only the placeholders are resolved per project (an openpyxl render and copy
+    of every sheet cost ~10 times the writing)."""
+
+    def __init__(self, template_ws, label: str, formats: Formats, theme: list[str]):
+        self.ws, self.label = template_ws, label
+        self.max_col = template_ws.max_column
+        self.cells: dict[int, list[tuple]] = {}  # template row → (column, value, format, fixed)
+        self.heights: dict[int, float] = {}
+        for row in range(1, template_ws.max_row + 1):
+            cells = []
+            for col in range(2, self.max_col + 1):
+                cell = template_ws.cell(row, col)
+                fmt = formats.get(**look_of(cell, theme)) if cell.has_style else None
+                fixed = None if is_placeholder(cell.value) else _stored(cell.value, False)
+                cells.append((col, cell.value, fmt, fixed, cell.coordinate))
+            self.cells[row] = cells
+            if height := template_ws.row_dimensions[row].height:
+                self.heights[row] = height
+
+    def page_setup(self, ws, row_map: dict[int, list[int]]) -> None:
+        """Widths and page set-up as the render gives them (A4, one page wide, centred)."""
+        for col in range(2, self.max_col + 1):
+            dim = self.ws.column_dimensions.get(get_column_letter(col))
+            if dim is not None and dim.width:
+                # XlsxWriter takes the width Excel shows and adds the cell padding (5 px at
+                # 7 px a character) when it writes the file; openpyxl gives it as written.
+                ws.set_column(col - 2, col - 2, max(dim.width - 5 / 7, 0))
+        if self.ws.page_setup.orientation == "landscape":
+            ws.set_landscape()
+        else:
+            ws.set_portrait()
+        ws.set_paper(9)
+        ws.fit_to_pages(1, 0)
         ws.center_horizontally()
-    m = src.page_margins
-    ws.set_margins(left=m.left, right=m.right, top=m.top, bottom=m.bottom)
-    if src.print_title_rows:
-        first, last = (int(x) for x in re.findall(r"\d+", src.print_title_rows)[:2])
-        ws.repeat_rows(first - 1, last - 1)
-    for r, row in enumerate(src.iter_rows(min_row=1, max_row=max(src.max_row, 1))):
-        height = src.row_dimensions[r + 1].height if (r + 1) in src.row_dimensions else None
-        if height:
-            ws.set_row(r, height)
-        for c, cell in enumerate(row):
-            fmt = formats.get(**look_of(cell, theme)) if cell.has_style else None
-            value = stored_value(cell.value)  # the text set_text stored, unescaped for XlsxWriter
-            if cell.hyperlink is not None and cell.hyperlink.target and cell.hyperlink.target.startswith("#"):
-                ws.write_url(r, c, "internal:" + cell.hyperlink.target[1:], fmt,
-                             string=xlsxwriter_text(str(value or "")))
-            elif cell.data_type == "f" and isinstance(value, str):
-                ws.write_formula(r, c, value, fmt)
-            elif value is None:
-                if fmt is not None:
-                    ws.write_blank(r, c, None, fmt)
-            else:
-                _write(ws, r, c, value, fmt)
-    # Merged ranges are declared as a whole, their cells written row by row above (in
-    # constant-memory mode a range spanning rows cannot be written in one call).
-    return [merged.coord for merged in src.merged_cells.ranges]
+        m = self.ws.page_margins
+        ws.set_margins(left=m.left, right=m.right, top=m.top, bottom=m.bottom)
+        titles = print_title_rows(self.ws, row_map)
+        if titles:
+            ws.repeat_rows(titles[0] - 1, titles[1] - 1)
+
+    def write(self, ws, resolve, items, input_value) -> list[str]:
+        """Write one project's sheet into the XlsxWriter sheet ``ws``; ``input_value(item)``
+        is the merged value of an input placeholder. Gives the merged ranges ('A1:C2')."""
+        row_map: dict[int, list[int]] = {}
+        rows = list(sheet_rows(self.ws, items, {}))
+        for _, tpl_row, _ in rows:  # the page set-up needs the rows' places first
+            row_map.setdefault(tpl_row, [])
+        for out_row, tpl_row, _ in rows:
+            row_map[tpl_row].append(out_row)
+        self.page_setup(ws, row_map)
+        for out_row, tpl_row, context in rows:
+            r = out_row - 1
+            if tpl_row in self.heights:
+                ws.set_row(r, self.heights[tpl_row])
+            for col, value, fmt, fixed, coordinate in self.cells[tpl_row]:
+                c = col - 2
+                if fixed is not None:
+                    self._put(ws, r, c, fixed, fmt)
+                    continue
+                try:
+                    rendered = render_value(value, resolve, context, coordinate)
+                except TemplateError as exc:  # as render_sheet names it: file, sheet, cell
+                    raise in_layout_sheet(exc, self.ws, self.label) from None
+                if isinstance(rendered, Link):
+                    text, _ = _stored(rendered.text, True)
+                    ws.write_url(r, c, "internal:" + rendered.target, fmt,
+                                 string=xlsxwriter_text(str(text if text is not None else "#" + rendered.target)))
+                elif isinstance(rendered, Input):
+                    self._put(ws, r, c, _stored(_cell_value(input_value(rendered)), True), fmt)
+                elif isinstance(rendered, Formula):
+                    self._put(ws, r, c, _stored(rendered.text, False), fmt)
+                elif isinstance(rendered, Locked):
+                    self._put(ws, r, c, _stored(rendered.value, True), fmt)
+                else:
+                    self._put(ws, r, c, _stored(rendered, True), fmt)
+        # Merged ranges are declared as a whole, their cells written row by row above (in
+        # constant-memory mode a range spanning rows cannot be written in one call).
+        return [f"{column_letter(left - 1)}{top}:{column_letter(right - 1)}{bottom}"
+                for top, bottom, left, right in merged_ranges(self.ws, row_map)]
+
+    @staticmethod
+    def _put(ws, r: int, c: int, stored: tuple[object, bool], fmt) -> None:
+        value, formula = stored
+        if formula:
+            ws.write_formula(r, c, value, fmt)
+        elif value is None:
+            if fmt is not None:
+                ws.write_blank(r, c, None, fmt)
+        else:
+            _write(ws, r, c, value, fmt)
 
 
 def _project_sheets(wb, formats: Formats, source: MergeSource, spec, row_files: RowFiles) -> None:
     """One 事業シート per project, every department's entries in its input cells."""
     plan = source.plan
-    scratch = spec.load_workbook()  # the layout's looks and page set-up come from here
-    spec.require_sheets(scratch, ["project"])
-    project_template = scratch[spec.sheets["project"]]
-    project_template.title = "__template_project"
+    layout = spec.load_workbook()  # the layout's looks and page set-up come from here
+    spec.require_sheets(layout, ["project"])
+    theme = theme_colours(layout.loaded_theme)  # theme colours of the layout, resolved to RGB
+    template = _ProjectTemplate(layout[spec.sheets["project"]], spec.sheets["project"], formats, theme)
     taken = set(wb.sheetnames)
     context = RenderContext(plan, "全担当課", spec, merged=True)
-    theme = theme_colours(scratch.loaded_theme)  # theme colours of the layout, resolved to RGB
     for project in progress(plan.projects, "事業シートを作成", "project sheets", unit="sheet"):
         title = sheet_name(f"{project.id} {project.name}", taken)
         context.sheet_of_project[project.id] = title
-        ws = scratch.create_sheet(title)
-        rendered = render_sheet(project_template, ws, placeholder_resolver(context, project),
-                                block_items(context, project), {}, spec.sheets["project"])
         by_key = source.project_values(project.id)
-        for item in rendered:
-            if item.input is not None:
-                put(ws.cell(item.row, item.column), _merged_input(project, item.input, by_key))
-        row_files.merge(title, _copy_rendered(ws, wb.add_worksheet(title), formats, theme))
-        scratch.remove(ws)  # one rendered project at a time
-
+        merges = template.write(wb.add_worksheet(title), placeholder_resolver(context, project),
+                                block_items(context, project),
+                                lambda item, project=project: _merged_input(project, item, by_key))
+        row_files.merge(title, merges)
 
 
 def _merged_table_sheet(wb, formats: Formats, table: Table, plan: Plan, archive: Archive, out_dir: Path,

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Hashable, Iterator
 
-from .text import CELL_LIMIT, inline_string_cell, within_cell_limit
+from .text import CELL_LIMIT, inline_string_cell, within_cell_limit, xml_escape
 
 _CHUNK = 1 << 20
 _MARK = "\x00"  # around a style token in a row file: never in XML text (cell_xml_text marks it)
@@ -246,3 +246,50 @@ def spliced_sheet(xml: bytes, splice: SheetSplice) -> Iterator[bytes]:
     if rows is not None:
         yield from _restyled(rows, styles)
     yield with_merge_cells(tail, splice.merges)
+
+
+def _cell_element(ref: str, value, style: str | None) -> str:
+    """One ``<c>`` element for ``value`` as an application saving a typed entry stores it:
+    None an empty (styled) cell, bool, a finite number, text starting with '=' a formula
+    (what typing it does), any other text an inline string."""
+    s = f' s="{style}"' if style is not None else ""
+    if value is None:
+        return f'<c r="{ref}"{s}/>'
+    if isinstance(value, bool):
+        return f'<c r="{ref}"{s} t="b"><v>{int(value)}</v></c>'
+    if isinstance(value, (int, float)) and math.isfinite(value):
+        return f'<c r="{ref}"{s}><v>{value!r}</v></c>'
+    text = str(value)
+    if text.startswith("=") and len(text) > 1:
+        return f'<c r="{ref}"{s}><f>{xml_escape(text[1:])}</f><v></v></c>'
+    return inline_string_cell(ref, within_cell_limit(text), style)
+
+
+_STYLE_ATTR = re.compile(rb'\ss="(\d+)"')
+
+
+def set_cells(xml: bytes, values: dict[str, object]) -> bytes:
+    """The worksheet part ``xml`` with the cells ``values`` (reference 'C5' → value) replaced,
+    each keeping its style: how a person typing into existing (input) cells changes a sheet.
+
+    Every cell must already be in the part (ValueError otherwise): an input cell of a
+    generated workbook always is, with its unlocked style."""
+    if not values:
+        return xml
+    pieces, at = [], 0
+    found = []
+    for ref in values:
+        match = re.search(rb'<c r="%s"(?=[\s/>])' % ref.encode("ascii"), xml)
+        if match is None:
+            raise ValueError(f"no cell {ref} in the worksheet part")
+        found.append((match.start(), ref))
+    for start, ref in sorted(found):
+        head_end = xml.index(b">", start)
+        end = head_end + 1 if xml[head_end - 1:head_end] == b"/" else xml.index(b"</c>", head_end) + 4
+        style = _STYLE_ATTR.search(xml, start, head_end)
+        pieces.append(xml[at:start])
+        pieces.append(_cell_element(ref, values[ref], style.group(1).decode() if style else None)
+                      .encode("utf-8"))
+        at = end
+    pieces.append(xml[at:])
+    return b"".join(pieces)
