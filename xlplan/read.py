@@ -32,6 +32,7 @@ from .findings import Finding
 from .ooxml.package import sheet_entries
 from .metadata import (METADATA_SHEET, MetadataError, canonical_value, metadata_rows,
                        parse_metadata_rows, row_hash, verify)
+from .schema import MetadataUnsupported, PlanRef, WorkbookMetadata, claimed_plan
 
 NS_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 NS_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
@@ -78,7 +79,10 @@ class Returned:
     sha256: str = ""
     kind: str = "unknown"
     last_saved: dt.datetime | None = None
-    metadata: dict | None = None
+    # Typed once the signature verified; ``claimed_plan`` is what the metadata names even
+    # when it does not verify (another plan's file cannot verify with this plan's key).
+    metadata: WorkbookMetadata | None = None
+    claimed_plan: PlanRef | None = None
     signature_ok: bool | None = None
     cells: dict[str, Cell] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
@@ -98,16 +102,9 @@ class Returned:
     def department(self) -> str:
         """The department named in verified metadata ('' when unknown or not trustworthy:
         a forged file must not be credited to the department it names)."""
-        if not self.signature_ok:
+        if not self.signature_ok or self.metadata is None:
             return ""
-        return str((self.metadata or {}).get("department", ""))
-
-    @property
-    def claimed_plan(self) -> dict:
-        """The plan the metadata names, verified or not (``{}`` when there is none): a file of
-        another plan cannot verify with this plan's key, and is told so before the signature."""
-        plan = (self.metadata or {}).get("plan")
-        return plan if isinstance(plan, dict) else {}
+        return self.metadata.department
 
     def finding(self, code: str, **kw) -> Finding:
         """Record a finding on this file (department filled in when known)."""
@@ -402,18 +399,7 @@ def _read_package(result: Returned, data: bytes, key: bytes | None, limits: Limi
             if METADATA_SHEET not in {n for n, _, _ in pkg.sheets}:
                 result.finding("not-xlplan-file")
                 return
-            rows = values.rows(METADATA_SHEET)
-            try:
-                result.metadata, signature = parse_metadata_rows(rows)
-            except MetadataError:
-                result.finding("signature-invalid")
-                return
-            # The signature covers the JSON; the rest of the sheet (the marker, the format
-            # version, any other cell) must be exactly what xlplan wrote with it.
-            result.signature_ok = key is not None and verify(result.metadata, signature, key) and \
-                _trimmed(rows) == _trimmed(metadata_rows(result.metadata, key))
-            if not result.signature_ok:
-                result.finding("signature-invalid")
+            if not _read_metadata(result, values.rows(METADATA_SHEET), key):
                 return
             xml_cache: dict[str, _SheetXml] = {}  # each sheet's XML is scanned once
             _read_fields(result, pkg, values, xml_cache)
@@ -421,6 +407,31 @@ def _read_package(result: Returned, data: bytes, key: bytes | None, limits: Limi
             _report_far_cells(result, far)
         finally:
             values.close()
+
+
+def _read_metadata(result: Returned, rows: list[list], key: bytes | None) -> bool:
+    """Verify the metadata sheet and type its JSON into ``result.metadata``; False (with the
+    finding) when the file cannot be trusted or understood."""
+    try:
+        stored, signature = parse_metadata_rows(rows)
+    except MetadataError:
+        result.finding("signature-invalid")
+        return False
+    result.claimed_plan = claimed_plan(stored)
+    # The signature covers the JSON as stored (so files of every schema version verify); the
+    # rest of the sheet (the marker, the format version, any other cell) must be exactly what
+    # xlplan wrote with it.
+    result.signature_ok = key is not None and verify(stored, signature, key) and \
+        _trimmed(rows) == _trimmed(metadata_rows(stored, key))
+    if not result.signature_ok:
+        result.finding("signature-invalid")
+        return False
+    try:
+        result.metadata = WorkbookMetadata.from_dict(stored)
+    except MetadataUnsupported as exc:
+        result.finding("metadata-unsupported", detail=exc.ja, detail_en=exc.en)
+        return False
+    return True
 
 
 def _trimmed(rows: list[list]) -> list[list[str]]:
@@ -934,33 +945,31 @@ def _read_fields(result: Returned, pkg: _Package, values: _SheetValues,
                  xml_cache: dict[str, "_SheetXml"]) -> None:
     sheets = {n for n, _, _ in pkg.sheets}
     percent = percent_styles(pkg.zip)
-    for spec in result.metadata.get("fields", []):
-        target = _resolve_name(pkg, spec["name"])
+    for spec in result.metadata.fields:
+        where = dict(project=spec.project, field=spec.label, sheet=spec.sheet, cell=spec.cell)
+        target = _resolve_name(pkg, spec.name)
         if target is None or target[0] not in sheets:
-            result.finding("layout-changed", project=spec.get("project", ""), field=spec.get("label", ""),
-                           sheet=spec.get("sheet", ""), cell=spec.get("cell", ""),
-                           detail=f"入力欄の名前 {spec['name']} が削除されています",
-                           detail_en=f"the name {spec['name']} of the input cell was deleted")
-            target = (spec["sheet"], spec["cell"]) if spec.get("sheet") in sheets else None
+            result.finding("layout-changed", **where,
+                           detail=f"入力欄の名前 {spec.name} が削除されています",
+                           detail_en=f"the name {spec.name} of the input cell was deleted")
+            target = (spec.sheet, spec.cell) if spec.sheet in sheets else None
             if target is None:
                 continue
         sheet, coordinate = target
-        if (sheet, coordinate) != (spec.get("sheet"), spec.get("cell")):
+        if (sheet, coordinate) != (spec.sheet, spec.cell):
             # The name follows rows moved in Excel, so it is read where it points now; but a
             # moved input means the protection was lifted and the layout edited.
-            result.finding("layout-changed", project=spec.get("project", ""),
-                           field=spec.get("label", ""), sheet=spec.get("sheet", ""),
-                           cell=spec.get("cell", ""),
-                           detail=f"入力欄の位置が {spec.get('sheet')}!{spec.get('cell')} から "
+            result.finding("layout-changed", **where,
+                           detail=f"入力欄の位置が {spec.sheet}!{spec.cell} から "
                                   f"{sheet}!{coordinate} に変わっています",
-                           detail_en=f"the input cell moved from {spec.get('sheet')}!{spec.get('cell')} "
+                           detail_en=f"the input cell moved from {spec.sheet}!{spec.cell} "
                                      f"to {sheet}!{coordinate}")
         if sheet not in xml_cache:
             xml_cache[sheet] = _sheet_xml(pkg.sheet_xml(sheet))
         value = values.grid(sheet).get(cell_position(coordinate) or (0, 0))
         xml = xml_cache[sheet]
-        result.cells[spec["name"]] = Cell(sheet, coordinate, value, xml.formulas.get(coordinate),
-                                          xml.styles.get(coordinate, 0) in percent)
+        result.cells[spec.name] = Cell(sheet, coordinate, value, xml.formulas.get(coordinate),
+                                       xml.styles.get(coordinate, 0) in percent)
 
 
 def _check_layout(result: Returned, pkg: _Package, values: _SheetValues,
@@ -971,7 +980,7 @@ def _check_layout(result: Returned, pkg: _Package, values: _SheetValues,
     # The workbook-structure lock itself is not checked: LibreOffice drops it on every save
     # (tested with 7.4), so it would flag honest files. What it protects, the list of sheets,
     # is compared directly below.
-    expected = meta.get("sheets", [])
+    expected = meta.sheets
     missing = [s for s in expected if s not in present]
     extra = [s for s in present if s not in expected and s != METADATA_SHEET]
     if missing:
@@ -982,8 +991,7 @@ def _check_layout(result: Returned, pkg: _Package, values: _SheetValues,
         result.finding("layout-changed", value="、".join(extra),  # the department's sheet names
                        detail="シートが追加されています: " + "、".join(extra),
                        detail_en="sheets were added: " + ", ".join(extra))
-    inputs = {(f["sheet"], f["cell"]) for f in meta.get("fields", [])}
-    fingerprint = meta.get("fingerprint", {})
+    inputs = {(f.sheet, f.cell) for f in meta.fields}
     for sheet in expected:
         if sheet not in present:
             continue
@@ -993,13 +1001,13 @@ def _check_layout(result: Returned, pkg: _Package, values: _SheetValues,
         if not xml.protected:
             result.finding("layout-changed", sheet=sheet, detail=f"シート「{sheet}」の保護が解除されています",
                            detail_en=f"the protection of sheet '{sheet}' was removed")
-        for f in meta.get("fields", []):
-            if f["sheet"] == sheet and f["cell"] not in xml.validated and f["kind"] != "text":
-                result.finding("layout-changed", sheet=sheet, cell=f["cell"], project=f.get("project", ""),
-                               field=f.get("label", ""), detail="入力規則（ドロップダウン・範囲）が削除されています",
+        for f in meta.fields:
+            if f.sheet == sheet and f.cell not in xml.validated and f.kind.validation_required:
+                result.finding("layout-changed", sheet=sheet, cell=f.cell, project=f.project,
+                               field=f.label, detail="入力規則（ドロップダウン・範囲）が削除されています",
                                detail_en="the cell's data validation (list or range) was removed")
         _compare_rows(result, sheet, values.grid(sheet), xml.formulas, inputs,
-                      fingerprint.get(sheet, {}))
+                      meta.fingerprint.get(sheet, {}))
 
 
 def _compare_rows(result: Returned, sheet: str, grid, formulas, inputs, expected: dict) -> None:

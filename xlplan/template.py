@@ -31,6 +31,7 @@ from openpyxl.worksheet.merge import MergedCellRange
 
 from .language import BilingualError
 from .plan import choice_list_problem
+from .schema import FieldKind
 from .ooxml.text import set_text
 
 PLACEHOLDER = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
@@ -73,7 +74,7 @@ def builtin_templates_dir() -> Path:
 
 
 LAYOUT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-FIELD_KINDS = {"quantity", "percent", "milestone", "text", "choice", "score"}
+FIELD_KINDS = {k.value for k in FieldKind.declarable()}
 
 
 def load_template_spec(layout_id: str = "department", folder: Path | None = None) -> TemplateSpec:
@@ -108,7 +109,7 @@ def load_template_spec(layout_id: str = "department", folder: Path | None = None
         raise TemplateError(f"{declaration.name} を読み取れません: {ja}",
                             f"{declaration.name} cannot be read: {en}") from exc
     for name, declared in spec.fields.items():
-        if declared.get("kind", "text") not in FIELD_KINDS:
+        if declared.get("kind", FieldKind.TEXT) not in FIELD_KINDS:
             raise TemplateError(f"{declaration.name}: 項目 {name} の kind「{declared.get('kind')}」は使えません"
                                 f"（{', '.join(sorted(FIELD_KINDS))}）。",
                                 f"{declaration.name}: the kind '{declared.get('kind')}' of the field "
