@@ -213,8 +213,8 @@ class WorkbookMetadata:
         version = r.integer("schema_version", 1)
         if version < 1 or version > SCHEMA_VERSION:
             raise MetadataUnsupported(
-                f"管理情報の版 {version}（この xlplan が読めるのは版 {SCHEMA_VERSION} まで）",
-                f"metadata version {version} (this xlplan reads up to version {SCHEMA_VERSION})")
+                f"管理情報の版 {version} で、この xlplan が読めるのは版 {SCHEMA_VERSION} までです",
+                f"it is metadata version {version}, and this xlplan reads up to version {SCHEMA_VERSION}")
         plan = _Reader(r.mapping("plan"), "plan")
         template = _Reader(r.mapping("template"), "template")
         kind = r.text("kind", "department")
