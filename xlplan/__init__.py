@@ -5,6 +5,7 @@ The public API, stage by stage (the CLI only calls these):
 * plan: ``init_project``, ``read_plan`` / ``load_plan``, ``parse_fiscal_year``
 * generate: ``generate``
 * read and check: ``read_returned``, ``check_files``
+* metadata of a workbook: ``WorkbookMetadata``, ``InputCell``, ``FieldKind``
 * findings: ``Finding``, ``CATALOGUE``
 """
 
@@ -17,11 +18,13 @@ from .generate import GeneratedFile, generate  # noqa: E402
 from .plan import Plan, PlanError, load_plan, read_plan  # noqa: E402
 from .project import ProjectFolder, init_project  # noqa: E402
 from .read import Returned, read_returned  # noqa: E402
+from .schema import FieldKind, InputCell, WorkbookMetadata  # noqa: E402
 from .settings import Settings, find_settings, load_settings  # noqa: E402
 
 __all__ = [
-    "CATALOGUE", "CheckResult", "FileReport", "Finding", "FiscalYear", "GeneratedFile", "Plan",
-    "PlanError", "ProjectFolder", "Returned", "Settings", "check_files", "find_settings",
+    "CATALOGUE", "CheckResult", "FieldKind", "FileReport", "Finding", "FiscalYear", "GeneratedFile",
+    "InputCell", "Plan", "PlanError", "ProjectFolder", "Returned", "Settings", "WorkbookMetadata",
+    "check_files", "find_settings",
     "generate", "init_project", "load_plan", "load_settings", "parse_fiscal_year", "read_plan",
     "read_returned",
 ]
