@@ -137,21 +137,30 @@ def test_new_workbooks_carry_the_schema_version(generated):
 # --- metadata this xlplan cannot use: a finding, never a traceback ------------------------------
 
 
-def _resigned(tmp_path: Path, source: str, change) -> Path:
-    """A copy of a v1 workbook whose metadata is changed by ``change(data)`` and signed again
-    with the project's key: what a newer xlplan, or a bug, could have written."""
-    settings = load_settings(V1 / "xlplan.toml")
-    out = tmp_path / Path(source).name
-    wb = load_workbook(V1 / source)
+def resigned(src: Path, out: Path, key: bytes, change) -> Path:
+    """A copy of a generated workbook whose metadata is changed by ``change(data)`` and signed
+    again with ``key``: what a newer xlplan, or a bug, could have written."""
+    wb = load_workbook(src)
     ws = wb[METADATA_SHEET]
-    data = _stored(V1 / source)
+    data = _stored(src)
     change(data)
     ws.delete_rows(1, ws.max_row)
-    for r, row in enumerate(metadata_rows(data, settings.key_bytes), start=1):
+    for r, row in enumerate(metadata_rows(data, key), start=1):
         for c, value in enumerate(row, start=1):
             ws.cell(r, c).value = value
     wb.save(out)
     return out
+
+
+def newer_version(data: dict) -> None:
+    """What a later xlplan would write: a schema version this one does not know."""
+    data["schema_version"] = SCHEMA_VERSION + 1
+
+
+def _resigned(tmp_path: Path, source: str, change) -> Path:
+    """A copy of a v1 workbook changed by ``change`` and signed with the fixtures' key."""
+    key = load_settings(V1 / "xlplan.toml").key_bytes
+    return resigned(V1 / source, tmp_path / Path(source).name, key, change)
 
 
 SENT = "sent/R6_福祉課_事業シート・評価表.xlsx"
@@ -167,7 +176,7 @@ def _set(path: tuple, value):
 
 
 DAMAGES = {
-    "newer-version": (_set(("schema_version",), SCHEMA_VERSION + 1), f"版 {SCHEMA_VERSION + 1}",
+    "newer-version": (newer_version, f"版 {SCHEMA_VERSION + 1}",
                       f"version {SCHEMA_VERSION + 1}"),
     "fields-a-string": (_set(("fields",), "xp_p01_result_i1"), "fields が一覧ではありません",
                         "fields is not a list"),
@@ -203,7 +212,7 @@ def test_metadata_this_xlplan_cannot_use_is_a_finding(tmp_path, v1_project, dama
 def test_the_command_line_reports_a_newer_version_without_a_traceback(tmp_path):
     project = tmp_path / "project"
     shutil.copytree(V1, project, ignore=shutil.ignore_patterns("sent", "returned", "*.py", "*.json"))
-    path = _resigned(tmp_path, SENT, _set(("schema_version",), SCHEMA_VERSION + 1))
+    path = _resigned(tmp_path, SENT, newer_version)
     env = {k: v for k, v in os.environ.items() if k not in ("XLPLAN_LANG", "XLPLAN_DEBUG")}
     proc = subprocess.run([sys.executable, "-m", "xlplan.cli", "check", str(path), "--project",
                            str(project), "--format", "json", "--lang", "en"], capture_output=True,
