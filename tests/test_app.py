@@ -105,4 +105,4 @@ def test_the_year_is_parsed_in_both_languages():
     assert app.parse_year("R5").short == "R5"
     with pytest.raises(XlplanError) as bad:
         app.parse_year("R99x")
-    assert bad.value.ja != bad.value.en
+    assert bad.value.code == "year-invalid" and bad.value.message("ja") != bad.value.message("en")

@@ -201,8 +201,9 @@ def test_a_broken_layout_declaration_is_explained_in_english(project, tmp_path):
     r = run("generate", project.master, "--out", tmp_path / "o", "--lang", "en")
     assert r.returncode == 2
     [line] = [x for x in r.stderr.splitlines() if "department.toml" in x]
-    assert line == ("Template cannot be used: department.toml cannot be read: a syntax error at "
-                    "line 1, column 6")
+    declaration = project.root / "workbook_templates" / "department.toml"
+    assert line == (f"The layout file {declaration} cannot be used: the declaration cannot be read "
+                    "(a syntax error at line 1, column 6). Fix it as the README (Layouts as files) describes.")
     assert not PYTHON_WORDS.search(r.stderr), r.stderr
     r = run("generate", project.master, "--out", tmp_path / "o")
     assert "1 行目" in r.stderr and "書き方に誤りがあります" in r.stderr

@@ -79,7 +79,7 @@ def test_a_wrong_value_is_a_message_naming_the_file_and_the_key(project, generat
     path = _with(project, table, key, value)
     with pytest.raises(SettingsError) as caught:
         load_settings(path)
-    assert caught.value.finding.code == "settings-invalid"
+    assert caught.value.code == "settings-invalid"
     plan, files = generated
     workbook = str(next(iter(files.values())).path)
     for lang in ("ja", "en"):

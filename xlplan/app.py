@@ -5,7 +5,7 @@ Each use case is a plain function that takes typed inputs (an opened :class:`Pro
 options, the language where it produces text) and returns a dataclass saying what was written,
 found or decided. Nothing here prints or writes to a panel: the two front ends parse their input,
 call these functions and display the result. A problem that stops a use case is an
-:class:`~xlplan.errors.XlplanError` (Japanese and English), or :class:`PlanInvalid` carrying the
+:class:`~xlplan.errors.XlplanError` (a catalogue code with typed parameters), or :class:`PlanInvalid` carrying the
 plan master's findings so each front end can show them its own way.
 
 The project context is resolved in one place (:func:`open_project`): settings, plan master (with
@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import XlplanError
+from .errors import PlanError, Words, XlplanError
 from .findings import Finding, has_errors
 from .project import OUTBOX, RESULTS, feedback_dir, merged_path, scoring_dir
 
@@ -26,19 +26,9 @@ NOT_COLLECTED_SCORING_JA = "まだ回収していないため、評価票には�
 NOT_COLLECTED_SCORING_EN = "Nothing has been collected yet: the scoring forms carry no department results."
 
 
-class PlanInvalid(XlplanError):
-    """The plan master cannot be used (it has errors); ``findings`` are all of its findings."""
-
-    def __init__(self, findings: list[Finding]):
-        super().__init__("計画マスタの誤りを直してから実行してください。", "Fix the plan master first.")
-        self.findings = findings
-
-
-def in_words(exc: Exception) -> str:
-    """An error's message in the language of this run: both languages when the error carries
-    them (BilingualError, FiscalYearError), else its own (Japanese) text."""
-    text = getattr(exc, "text", None)
-    return text() if callable(text) else str(exc)
+class PlanInvalid(PlanError):
+    """The plan master cannot be used (master-invalid); ``findings`` are all of its findings,
+    warnings too, for the front end to show."""
 
 
 def parse_year(text):
@@ -51,7 +41,13 @@ def parse_year(text):
     try:
         return parse_fiscal_year(text)
     except FiscalYearError as exc:
-        raise XlplanError(exc.text("ja"), exc.text("en")) from exc
+        raise year_invalid(text, exc) from exc
+
+
+def year_invalid(value, exc) -> XlplanError:
+    """year-invalid for a year the user gave (``--year``, the panel's 評価年度), with the
+    reason the fiscal-year reader gives in both languages."""
+    return XlplanError("year-invalid", value=str(value), reason=Words(exc.text("ja"), exc.text("en")))
 
 
 def find_project_settings(project=None, master=None, cwd=None):
@@ -110,7 +106,7 @@ def open_project(settings, master: Path | None = None, year=None, archive: str |
 
     master = Path(master) if master else settings.master
     if master_must_exist and (master is None or not master.exists()):
-        raise XlplanError(f"計画マスタが見つかりません: {master}", f"Plan master not found: {master}")
+        raise XlplanError("master-not-found", path=str(master))
     loaded = load_plan(master, year)
     if loaded.plan is None:
         raise PlanInvalid(loaded.findings)
@@ -122,7 +118,7 @@ def missing_paths(paths) -> None:
     """XlplanError naming every path that does not exist."""
     missing = [str(p) for p in paths if not Path(p).exists()]
     if missing:
-        raise XlplanError(f"見つかりません: {'、'.join(missing)}", f"Not found: {', '.join(missing)}")
+        raise XlplanError("path-not-found", paths=missing)
 
 
 # --- status ----------------------------------------------------------------------------------
@@ -181,28 +177,6 @@ def collect(project: Project, inboxes, rechecking: bool = False) -> CollectResul
 
 # --- choose ----------------------------------------------------------------------------------
 
-def require_departments(plan, names, members: bool = False) -> None:
-    """XlplanError naming each department (or, with ``members``, committee member) that is not
-    in the plan master, with the master's names that look like it (a typo, a missing 課)."""
-    from difflib import get_close_matches
-
-    known = plan.department_names() + (
-        [m.name for m in plan.members] + [m.id for m in plan.members] if members else [])
-    unknown = [n for n in names or [] if n not in known]
-    if not unknown:
-        return
-    ja, en = [], []
-    for name in unknown:
-        near = get_close_matches(name, known, n=3, cutoff=0.4)
-        ja.append(f"担当課「{name}」は計画マスタにありません。" +
-                  (f"近い名前: {'、'.join(near)}" if near else
-                   f"登録されている担当課: {'、'.join(plan.department_names())}"))
-        en.append(f"The department '{name}' is not in the plan master. " +
-                  (f"Similar names: {', '.join(near)}" if near else
-                   f"Departments in the master: {', '.join(plan.department_names())}"))
-    raise XlplanError("\n".join(ja), "\n".join(en))
-
-
 @dataclass
 class ChooseResult:
     """``outcome``: 'chosen' (``submission`` counts), 'lifted' (the choice was removed) or
@@ -222,6 +196,8 @@ def choose(project: Project, department: str, submission: int | None = None,
     from .archive import Archive
 
     plan = project.plan
+    from .plan import require_departments
+
     require_departments(plan, [department], members=True)
     archive = Archive.require(project.settings)
     year = plan.year.short
@@ -229,8 +205,7 @@ def choose(project: Project, department: str, submission: int | None = None,
         lifted = archive.unpin(year, department)
         return ChooseResult(department, "lifted" if lifted else "none-to-lift", None, archive)
     if submission is None:
-        raise XlplanError("--submission ID（status に表示される ID）か --latest を指定してください。",
-                          "Give --submission ID (as status shows it) or --latest.")
+        raise XlplanError("choice-missing")
     chosen = {s.id: s for s in archive.submissions(year)}.get(submission)
     scoring = chosen is not None and chosen.kind == "scoring"
     key = (chosen.member if scoring else chosen.department) if chosen is not None else None
@@ -238,8 +213,8 @@ def choose(project: Project, department: str, submission: int | None = None,
     if scoring:  # a member by number or by name
         names |= {m.id for m in plan.members if m.name == department}
     if chosen is None or key not in names or not chosen.readable:
-        raise XlplanError(f"{department} の提出 ID {submission} は {plan.year.label_ja} にありません。",
-                          f"No submission {submission} of {department} in {plan.year.label_en}.")
+        raise XlplanError("submission-not-found", department=department, submission=submission,
+                          year=plan.year)
     archive.choose(year, key, submission)
     return ChooseResult(department, "chosen", submission, archive)
 
@@ -287,8 +262,7 @@ def generate_scoring(project: Project, out: Path | None = None, members=None) ->
     from .scoring import generate_scoring as write_forms
 
     if not project.plan.members:
-        raise XlplanError("計画マスタの「委員」シートに委員が登録されていません。",
-                          "The plan master lists no committee members (sheet 委員).")
+        raise XlplanError("no-committee-members")
     out = Path(out) if out else scoring_dir(project.settings.project_dir)
     files = write_forms(project.plan, out, project.settings, project.archive, members=members or None)
     return FilesResult(out, files, nothing_collected=project.archive is None)
@@ -306,19 +280,14 @@ class GenerateResult:
 def generate(project: Project, out: Path | None = None, departments=None) -> GenerateResult:
     """Write one workbook per department (default 配布), with earlier years' values."""
     from .generate import generate as write_workbooks
-    from .plan import deadline_findings
-    from .template import TemplateError
+    from .plan import deadline_findings, require_departments
 
     plan, settings = project.plan, project.settings
     require_departments(plan, departments)
     warnings = deadline_findings(plan)
     out = Path(out) if out else settings.project_dir / OUTBOX
-    try:
-        files = write_workbooks(plan, out, settings, departments=departments or None,
-                                history=history(settings, plan))
-    except TemplateError as exc:
-        raise XlplanError(f"様式を使えません: {exc.text('ja')}",
-                          f"Template cannot be used: {exc.text('en')}") from exc
+    files = write_workbooks(plan, out, settings, departments=departments or None,
+                            history=history(settings, plan))
     return GenerateResult(out, files, warnings)
 
 

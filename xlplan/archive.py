@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
+from .access import NotRegularFile, access_problem
 from .check import Reader, check_returned, read_with, template_versions
 from .errors import XlplanError
 from .findings import Finding
@@ -217,11 +218,7 @@ class Archive:
         choose, generate-scoring); NoArchive with a message when nothing was collected yet."""
         archive = cls.existing(settings)
         if archive is None:
-            raise NoArchive(
-                f"まだ回収していません（データベース {settings.db_path} がないか空です）。"
-                "先に xlplan collect で回収フォルダのファイルを回収してください。",
-                f"Nothing has been collected yet (the database {settings.db_path} is missing or "
-                "empty). Run xlplan collect on the inbox first.")
+            raise NoArchive("nothing-collected", database=settings.db_path)
         return archive
 
     @classmethod
@@ -234,11 +231,7 @@ class Archive:
         """NoArchive when no file at all was collected for the plan's year: a merge from that
         would call every department 未提出 and replace a good merged workbook with nothing."""
         if not self.submissions(plan.year.short):
-            raise NoArchive(
-                f"{plan.year.label_ja} の提出はまだ回収されていません（{self.db_path}）。"
-                "集計する前に xlplan collect で回収してください。既存の集計ファイルはそのままです。",
-                f"No submission for {plan.year.label_en} has been collected yet ({self.db_path}). "
-                "Run xlplan collect before merging; any existing merged workbook is left as it is.")
+            raise NoArchive("nothing-collected-for-year", year=plan.year, database=self.db_path)
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.db_path, timeout=30)
@@ -271,7 +264,7 @@ class Archive:
         try:
             before = os.fstat(fd)
             if not stat.S_ISREG(before.st_mode):
-                raise _SourceError() from OSError(0, "通常のファイルではありません")
+                raise _SourceError() from NotRegularFile()
             h, size = hashlib.sha256(), 0
             with open(tmp, "wb") as out:
                 while True:
@@ -414,15 +407,8 @@ class Archive:
         except _Changing:
             notices.append(Finding("file-changing", file=path.name, value=str(path)))
             return None
-        except _SourceError as exc:
-            cause = exc.__cause__
-            if getattr(cause, "winerror", None) in (32, 33):
-                # Windows: another program (a mail client, a sync tool) has it open for
-                # writing (sharing or lock violation): being written, not forbidden.
-                notices.append(Finding("file-changing", file=path.name, value=str(path)))
-                return None
-            notices.append(Finding("file-inaccessible", file=path.name, value=str(path),
-                                   **_os_reason(cause)))
+        except _SourceError as exc:  # the one rule check and the panel follow too
+            notices.append(access_problem(path, exc.__cause__))
             return None
         try:
             mtime = dt.datetime.fromtimestamp(os.stat(path, follow_symlinks=False).st_mtime,
@@ -714,16 +700,6 @@ def _submission(row) -> Submission:
 def _same(a: os.stat_result, b: os.stat_result) -> bool:
     """The same file content by its size and time (to the nanosecond the system keeps)."""
     return (a.st_size, a.st_mtime_ns) == (b.st_size, b.st_mtime_ns)
-
-
-def _os_reason(exc: BaseException | None) -> dict:
-    """detail and detail_en of an OS error opening or reading an inbox file."""
-    if isinstance(exc, PermissionError):
-        return dict(detail="アクセスが拒否されました", detail_en="permission denied")
-    if isinstance(exc, FileNotFoundError):
-        return dict(detail="読み取る前に削除されました", detail_en="it was removed before it could be read")
-    text = getattr(exc, "strerror", None) or str(exc or "")
-    return dict(detail=f"読み取りエラー: {text}", detail_en=f"read error: {text}")
 
 
 def has_database(path: Path) -> bool:

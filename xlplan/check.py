@@ -33,7 +33,7 @@ from .read import Limits, Returned, log_internal_error, read_returned, unreadabl
 from .schema import FieldKind, InputCell, SumCheck
 from .settings import Settings
 from .rounding import percent_text, rate
-from .template import TemplateError, available_layouts, load_template_spec
+from .template import available_layouts, load_template_spec
 
 # Changes worth telling the coordinator about (trimming spaces is not).
 NOTABLE_CHANGES = {"full-width", "thousands-separator", "unit-stripped", "percent-scaled",
@@ -108,14 +108,11 @@ def check_files(paths: Iterable[Path | str], settings: Settings, plan: Plan, *,
 
 def template_versions(settings: Settings) -> dict[str, int]:
     """Current version of every layout declared in the coordinator's templates folder or
-    shipped with xlplan (the coordinator's declaration wins)."""
-    versions = {}
-    for layout in available_layouts(settings.templates_dir):
-        try:
-            versions[layout] = load_template_spec(layout, settings.templates_dir).version
-        except TemplateError:
-            continue
-    return versions
+    shipped with xlplan (the coordinator's declaration wins). A declaration that cannot be
+    read stops the run with template-invalid, as in generate and merge: without it a returned
+    file of that layout could not be told current or outdated."""
+    return {layout: load_template_spec(layout, settings.templates_dir).version
+            for layout in available_layouts(settings.templates_dir)}
 
 
 # Reads files in order: (paths, signing key, limits) → one Returned per path.

@@ -1,7 +1,9 @@
 """The ``xlplan`` command: a thin layer over the public Python API.
 
 Exit status: 0 when nothing is wrong, 1 when findings include errors, 2 when xlplan itself could
-not run (bad arguments, missing settings, an unusable template). No traceback reaches the user.
+not run (bad arguments, missing settings, an unusable template): a coded error of the catalogue
+(xlplan.errors), printed in the language of the run, and with ``--format json`` also written to
+stdout as data. No traceback reaches the user.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import sys
 from pathlib import Path
 
 from . import __version__, app
-from .app import in_words
 from .errors import XlplanError
 from .findings import has_errors
 from .language import LANGUAGES, counted, current_lang, lang_from_argv, pick, use_lang
@@ -23,22 +24,15 @@ from .status import status_lines_text
 EXIT_OK, EXIT_FINDINGS, EXIT_FAILED = 0, 1, 2
 
 
-class UserError(Exception):
-    """A problem to show as a message (already in the user's language), exit status 2."""
-
-
 def _t(ja: str, en: str, lang: str | None = None) -> str:
     """The Japanese or English text, in the language of this run (``--lang`` or XLPLAN_LANG)."""
     return pick(ja, en, lang)
 
 
 def cmd_init(args) -> int:
-    from .project import ProjectExistsError, init_project
+    from .project import init_project
 
-    try:
-        folder = init_project(args.folder)
-    except ProjectExistsError as exc:
-        raise UserError(in_words(exc)) from exc
+    folder = init_project(args.folder)
     print(_t(f"プロジェクトフォルダを作成しました: {folder.root}",
              f"Created the project folder: {folder.root}"))
     print(_t(f"  計画マスタ: {folder.master}", f"  plan master: {folder.master}"))
@@ -70,10 +64,9 @@ def _quoted(path) -> str:
     return f'"{text}"' if " " in text else text
 
 
-def _report_plan_findings(findings, lang, invalid: bool) -> None:
-    """The plan master's findings on stderr, headed by a line when they stop the command."""
-    if invalid:
-        print(_t("計画マスタに誤りがあります:", "The plan master has errors:"), file=sys.stderr)
+def _report_plan_findings(findings, lang) -> None:
+    """The plan master's findings on stderr (when they stop the command, master-invalid
+    follows them)."""
     if findings:
         print(format_table(findings, lang), file=sys.stderr)
 
@@ -98,9 +91,10 @@ def _open(args, archive: str | None = "require", master=None, master_must_exist:
         project = app.open_project(settings, master or getattr(args, "master", None),
                                    app.parse_year(args.year), archive, master_must_exist)
     except app.PlanInvalid as exc:
-        _report_plan_findings(exc.findings, args.lang, invalid=True)
+        if getattr(args, "format", None) != "json":  # JSON: the findings go with the error
+            _report_plan_findings(exc.findings, args.lang)
         raise
-    _report_plan_findings(project.findings, args.lang, invalid=False)
+    _report_plan_findings(project.findings, args.lang)
     return project
 
 
@@ -124,8 +118,8 @@ def cmd_master(args) -> int:
 def cmd_generate(args) -> int:
     try:
         project = _open(args, archive=None, master=args.master, master_must_exist=False)
-    except app.PlanInvalid:
-        return EXIT_FINDINGS
+    except app.PlanInvalid as exc:  # as `xlplan master`: the master's errors are findings, 1
+        raise app.PlanInvalid(exc.findings, EXIT_FINDINGS) from None
     result = app.generate(project, args.out, args.department)
     if result.warnings:  # the cover shows the deadline: say when it is missing or looks stale
         print(format_table(result.warnings, args.lang), file=sys.stderr)
@@ -250,10 +244,7 @@ def cmd_generate_scoring(args) -> int:
 
 def cmd_check(args) -> int:
     """``xlplan check``: print findings as a table or JSON; exit 0, 1 (errors) or 2."""
-    try:
-        project = _open(args, archive=None)
-    except app.PlanInvalid:
-        return EXIT_FAILED
+    project = _open(args, archive=None)
     result = app.check(project, args.paths)
     if args.format == "json":
         print(findings_json(result.findings, [f.to_dict() for f in result.files], args.lang))
@@ -265,13 +256,10 @@ def cmd_check(args) -> int:
 
 
 def cmd_panel(args) -> int:
-    from .panel import PANEL_NAME, PanelLockedError, build_panel, project_defaults
+    from .panel import PANEL_NAME, build_panel, project_defaults
 
     settings = project_settings(args.project)
-    try:
-        written = build_panel(Path(args.out) / PANEL_NAME, **project_defaults(settings.project_dir))
-    except (FileNotFoundError, PanelLockedError) as exc:  # no xlwings quickstart; the panel open in Excel
-        raise UserError(in_words(exc)) from exc
+    written = build_panel(Path(args.out) / PANEL_NAME, **project_defaults(settings.project_dir))
     print(_t(f"事務局パネルを作成しました: {written}", f"Wrote the coordinator panel: {written}"))
     print(_t("  Excel で開き、マクロを有効にしてから「設定」シートのボタンを押してください（README「Excel のボタン」）。",
              "  Open it in Excel, enable macros, then use the buttons on its settings sheet "
@@ -280,13 +268,12 @@ def cmd_panel(args) -> int:
 
 
 def cmd_catalogue(args) -> int:
-    from .findings import CATALOGUE, catalogue_markdown
+    from .findings import catalogue_markdown, catalogue_records
 
     if args.format == "json":
         import json
-        from dataclasses import asdict
 
-        print(json.dumps([asdict(t) for t in CATALOGUE.values()], ensure_ascii=False, indent=2))
+        print(json.dumps(catalogue_records(args.lang), ensure_ascii=False, indent=2, default=str))
     else:
         print(catalogue_markdown())
     return EXIT_OK
@@ -454,34 +441,56 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args) -> int:
-    """Run the chosen command; every failure becomes a message and an exit status."""
+    """Run the chosen command; every failure becomes a coded error: its message on stderr,
+    with ``--format json`` its record on stdout, and its exit status."""
     try:
         return args.func(args)
-    except (UserError, XlplanError) as exc:
-        print(str(exc), file=sys.stderr)
-        return EXIT_FAILED
+    except XlplanError as exc:
+        return report_error(args, exc)
     except BrokenPipeError:
         # Output piped into head/less that closed early: not an error of xlplan.
         sys.stderr.close()
         return EXIT_OK
     except KeyboardInterrupt:
-        print(_t("中断しました。", "Interrupted."), file=sys.stderr)
-        return EXIT_FAILED
+        return report_error(args, XlplanError("interrupted"))
+    except OSError as exc:  # a folder that cannot be written, a full disk: the user's to fix
+        from .errors import file_system_error
+
+        stop = file_system_error(exc)
+        if stop is None:
+            return _last_resort(args)
+        return report_error(args, stop)
     except Exception:  # last resort: a message and the log's place, never a traceback
-        if os.environ.get("XLPLAN_DEBUG") == "1":  # developers: show the traceback
-            raise
-        import traceback
+        return _last_resort(args)
 
-        from .errorlog import write_error_log
 
-        command = getattr(getattr(args, "func", None), "__name__", "").removeprefix("cmd_")
-        log = write_error_log(traceback.format_exc(), f"xlplan {command}", _project_folder(args))
-        where = str(log) if log else _t("（ログを書き込めませんでした）", "(the log could not be written)")
-        print(_t(f"xlplan の内部エラーです（xlplan の不具合で、入力したファイルの誤りではありません）。"
-                 f"詳しい記録: {where}",
-                 f"xlplan internal error (a bug in xlplan, not a mistake in your files). Details: {where}"),
-              file=sys.stderr)
-        return EXIT_FAILED
+def _last_resort(args) -> int:
+    """A bug of xlplan (the exception being handled): command-failed naming the error log
+    that holds the traceback (XLPLAN_DEBUG=1 shows the traceback instead)."""
+    if os.environ.get("XLPLAN_DEBUG") == "1":  # developers: show the traceback
+        raise
+    import traceback
+
+    from .errorlog import write_error_log
+    from .errors import internal_error
+
+    command = getattr(getattr(args, "func", None), "__name__", "").removeprefix("cmd_")
+    return report_error(args, internal_error(
+        write_error_log(traceback.format_exc(), f"xlplan {command}", _project_folder(args))))
+
+
+def report_error(args, exc: XlplanError) -> int:
+    """Tell a stop of the run: the message on stderr in the run's language; with ``--format
+    json`` also ``{"error": {code, severity, params, message …}, "findings": [...]}`` on
+    stdout (the plan master's findings when they stopped it). Returns the exit status."""
+    print(exc.message(args.lang), file=sys.stderr)
+    if getattr(args, "format", None) == "json":
+        import json
+
+        findings = [f.to_dict(args.lang) for f in getattr(exc, "findings", [])]
+        print(json.dumps({"error": exc.to_dict(args.lang), "findings": findings, "files": []},
+                         ensure_ascii=False, indent=2, default=str))
+    return exc.exit_status
 
 
 def _project_folder(args) -> Path | None:
@@ -496,8 +505,7 @@ def _project_folder(args) -> Path | None:
 
 
 if __name__ == "__main__":
-    # Run the one imported module xlplan.cli, not this copy named __main__: the commands
-    # raise xlplan.cli.UserError, which main() must recognise as its own.
+    # Run the one imported module xlplan.cli, not this copy named __main__.
     from xlplan.cli import main as _main
 
     sys.exit(_main())

@@ -18,9 +18,10 @@ logic and is tested without Excel through :class:`FilePanel`:
   (``xlplan_status``, as ``xlplan status`` shows it) and, for 回収・チェック and
   1ファイル確認, the findings (``xlplan_findings``).
 
-Nothing escapes as a Python traceback: every problem becomes a message starting with
-``エラー:`` in the panel. The return code is the CLI's exit status (0 fine, 1 findings with
-errors, 2 could not run).
+Nothing escapes as a Python traceback: every problem is a coded error of the catalogue
+(xlplan.errors), whose message — the same words the CLI prints — is written after ``エラー:``
+in the panel. The return code is the CLI's exit status (0 fine, 1 findings with errors, 2 could
+not run).
 """
 
 from __future__ import annotations
@@ -29,9 +30,9 @@ import datetime as dt
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from .errors import XlplanError
+from .errors import XlplanError, file_system_error
 from .ooxml.text import as_typed_text, clean_text, set_text
-from .panel import BUTTONS, FINDINGS_HEADER, SETTING_NAMES, SETTINGS_SHEET, STATUS_HEADER
+from .panel import BUTTONS, FINDINGS_HEADER, SETTING_NAMES, SETTINGS_ROWS, SETTINGS_SHEET, STATUS_HEADER
 
 __all__ = [
     "ACTIONS", "FilePanel", "PanelIO", "XlwingsPanel", "action_for", "check_one", "collect",
@@ -42,14 +43,8 @@ EXIT_OK, EXIT_FINDINGS, EXIT_FAILED = 0, 1, 2
 ACTIONS = tuple(b.entry_point for b in BUTTONS)
 _CAPTION = {b.entry_point: b.caption for b in BUTTONS}
 _SEVERITY = {"error": "エラー", "warning": "警告", "info": "情報"}
-
-
-class PanelError(Exception):
-    """A problem to show in the panel as ``エラー: …`` (exit status ``code``)."""
-
-    def __init__(self, message: str, code: int = EXIT_FAILED):
-        super().__init__(message)
-        self.code = code
+# The label of each setting as the panel's 設定 sheet shows it.
+_SETTING_LABEL = {key: label for key, _, label, _ in SETTINGS_ROWS}
 
 
 @runtime_checkable
@@ -244,32 +239,27 @@ class _Context:
 
     def settings(self):
         from .app import find_project_settings
-        from .settings import SettingsError
 
-        master = self.master()
-        try:
-            return find_project_settings(self.path("project"), master, cwd=self.base)
-        except SettingsError as exc:
-            raise PanelError(str(exc)) from exc
+        return find_project_settings(self.path("project"), self.master(), cwd=self.base)
+
+    def required_path(self, key: str) -> Path:
+        """The path of setting ``key``: panel-setting-blank when it is blank."""
+        path = self.path(key)
+        if path is None:
+            raise XlplanError("panel-setting-blank", setting=_SETTING_LABEL[key])
+        return path
 
     def master(self) -> Path:
-        master = self.path("master")
-        if master is None:
-            raise PanelError("計画マスタが設定されていません。「設定」シートの「計画マスタ」にパスを入力してください。")
+        master = self.required_path("master")
         if not master.is_file():
-            raise PanelError(f"計画マスタが見つかりません: {master}")
+            raise XlplanError("master-not-found", path=master)
         return master
 
     def year(self):
-        from .fiscal import FiscalYearError, parse_fiscal_year
+        from .app import parse_year
 
         value = self.values.get("year")
-        if value is None:
-            return None
-        try:
-            return parse_fiscal_year(value if isinstance(value, (int, str)) else str(value))
-        except FiscalYearError as exc:
-            raise PanelError(f"評価年度「{value}」: {exc}") from exc
+        return parse_year(value if value is None or isinstance(value, (int, str)) else str(value))
 
     def project(self, panel: PanelIO, archive: str | None = "require",
                 code_when_invalid: int = EXIT_FAILED):
@@ -283,11 +273,19 @@ class _Context:
             return open_project(settings, self.master(), year, archive)
         except PlanInvalid as exc:
             panel.write_table("xlplan_findings", FINDINGS_HEADER, _finding_rows(exc.findings))
-            errors = [f for f in exc.findings if f.severity == "error"]
-            first = "\n".join(f"・{_where(f) or '-'}: {f.message('ja')}" for f in errors[:5])
-            more = f"\n（ほか {len(errors) - 5} 件）" if len(errors) > 5 else ""
-            raise PanelError(f"計画マスタに誤りがあります（{len(errors)} 件、「状況」シートの指摘一覧）。"
-                             f"直してから実行してください。\n{first}{more}", code_when_invalid) from exc
+            raise PlanInvalid(exc.findings, code_when_invalid) from None
+
+
+def _error_message(exc: XlplanError) -> str:
+    """A stop as the panel tells it: the catalogue's message (the CLI's words), and for the
+    plan master its first errors (all of them are in the findings table)."""
+    text = exc.message("ja")
+    errors = [f for f in getattr(exc, "findings", []) if f.severity == "error"]
+    if errors:
+        text += "（「状況」シートの指摘一覧）\n" + "\n".join(
+            f"・{_where(f) or '-'}: {f.message('ja')}" for f in errors[:5])
+        text += f"\n（ほか {len(errors) - 5} 件）" if len(errors) > 5 else ""
+    return text
 
 
 def _where(f) -> str:
@@ -341,8 +339,6 @@ def _do_collect(ctx: _Context, panel: PanelIO) -> tuple[int, str]:
 
     project = ctx.project(panel, archive="create")
     inbox = ctx.path("inbox") or project.settings.project_dir / INBOX
-    if not inbox.exists():
-        raise PanelError(f"回収フォルダが見つかりません: {inbox}")
     result = app.collect(project, [inbox])
     summary = result.summary
     panel.write_table("xlplan_findings", FINDINGS_HEADER, _finding_rows(result.findings))
@@ -394,11 +390,7 @@ def _do_check_one(ctx: _Context, panel: PanelIO) -> tuple[int, str]:
     from .findings import count_by_severity
 
     project = ctx.project(panel, archive=None)
-    target = ctx.path("check_file")
-    if target is None:
-        raise PanelError("確認するファイルが設定されていません。「設定」シートの「確認するファイル」にパスを入力してください。")
-    if not target.exists():
-        raise PanelError(f"見つかりません: {target}")
+    target = ctx.required_path("check_file")
     result = app.check(project, [target])
     panel.write_table("xlplan_findings", FINDINGS_HEADER, _finding_rows(result.findings))
     counts = count_by_severity(result.findings)
@@ -439,16 +431,15 @@ def run(action: str, panel: PanelIO) -> int:
     try:
         handler = _HANDLERS.get(action)
         if handler is None:
-            raise PanelError(f"不明な操作です: {action}")
+            raise XlplanError("panel-unknown-action", action=str(action))
         ctx = _Context(panel.read_settings())
         code, text = handler(ctx, panel)
         message = f"【{caption}】{stamp}\n{text}"
-    except PanelError as exc:
-        code, message = exc.code, f"エラー: 【{caption}】{exc}"
-    except XlplanError as exc:  # no archive yet, another run busy, settings: as the CLI, exit 2
-        code, message = EXIT_FAILED, f"エラー: 【{caption}】{exc}"
-    except Exception as exc:  # last resort, as the CLI: a message, never a traceback
-        code, message = EXIT_FAILED, f"エラー: 【{caption}】xlplan の内部エラー: {type(exc).__name__}: {exc}"
+    except XlplanError as exc:  # settings, master, no archive yet, another run busy: as the CLI
+        code, message = exc.exit_status, f"エラー: 【{caption}】{_error_message(exc)}"
+    except Exception as exc:  # last resort, as the CLI: the message and the error log, never a traceback
+        error = (isinstance(exc, OSError) and file_system_error(exc)) or _internal_error(action)
+        code, message = error.exit_status, f"エラー: 【{caption}】{error.message('ja')}"
     try:
         panel.write_message(message)
     except Exception:  # the panel itself cannot be written to: nothing left to tell
@@ -457,6 +448,16 @@ def run(action: str, panel: PanelIO) -> int:
 
 
 # ---------------------------------------------------------------------------- entry points
+
+def _internal_error(action: str) -> XlplanError:
+    """command-failed for a bug met by a button, its traceback in the error log."""
+    import traceback
+
+    from .errorlog import write_error_log
+    from .errors import internal_error
+
+    return internal_error(write_error_log(traceback.format_exc(), f"xlplan panel {action}", None))
+
 
 def action_for(pressed: str | None, chosen: str | None) -> str | None:
     """The action (an :data:`ACTIONS` entry) of the panel button with caption ``pressed``, else
@@ -503,8 +504,7 @@ def main(book=None) -> int:
     action = action_for(panel.pressed_caption(), chosen)
     if action is None:
         try:
-            panel.write_message("エラー: どのボタンが押されたか分かりませんでした。「設定」シートの「操作（ボタンを判別できないとき）」"
-                                "で操作を選んでから、ボタンを押してください。")
+            panel.write_message(f"エラー: {XlplanError('panel-no-action').message('ja')}")
         except Exception:  # the panel itself cannot be written to: nothing left to tell
             pass
         return EXIT_FAILED

@@ -8,6 +8,8 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
+from .errors import XlplanError
+
 _UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]')
 
 
@@ -15,6 +17,13 @@ def safe_filename(text: str, limit: int = 120) -> str:
     """A file name part that Windows, macOS and Linux accept (unsafe characters become ＿)."""
     cleaned = _UNSAFE.sub("＿", str(text)).strip().rstrip(".")
     return cleaned[:limit] or "_"
+
+
+class OutputLocked(XlplanError, PermissionError):
+    """Neither the output nor any copy beside it could be written (output-locked)."""
+
+    def __init__(self, path: Path):
+        super().__init__("output-locked", path=path)
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
@@ -40,7 +49,7 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
                 return candidate
             except PermissionError:
                 continue
-        raise PermissionError(f"{path} に書き込めません（ファイルが開かれていませんか）")
+        raise OutputLocked(path)
     finally:
         if tmp.exists():
             tmp.unlink()

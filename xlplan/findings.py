@@ -1,16 +1,20 @@
 """Findings are data: a catalogue of stable codes, and the Finding records that cite them.
 
 Every problem xlplan reports (in a plan master, in a returned workbook) is a ``Finding`` whose
-``code`` is a key of ``CATALOGUE``. The catalogue holds the severity and the Japanese and English
-title and message template; the README's table of codes is generated from it, so the two cannot
-drift apart.
+``code`` is a key of ``CATALOGUE``. Every problem that stops a run (no settings, a broken layout,
+nothing collected yet …) is a coded error (``xlplan.errors.XlplanError``) whose code is a
+catalogue entry too, with typed parameters (``FindingType.params``). The catalogue holds the
+severity and the Japanese and English title and message template; the README's table of codes is
+generated from it, so the two cannot drift apart.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Iterable
+from pathlib import PurePath
+from typing import Callable, Iterable
 
+from .fiscal import FiscalYear
 from .language import current_lang  # noqa: F401  (re-exported: findings speak the chosen language)
 
 ERROR = "error"
@@ -31,10 +35,113 @@ class FindingType:
     message_ja: str
     message_en: str
     example: dict = field(default_factory=dict)
+    # A coded error's parameters: name → kind (PARAM_KINDS). None: a finding, whose template
+    # uses the Finding's own fields.
+    params: dict[str, str] | None = None
+
+    @property
+    def is_error(self) -> bool:
+        """True for a coded error (a stop of the run), False for a finding."""
+        return self.params is not None
+
+    def render(self, params: dict, lang: str | None = None) -> str:
+        """A coded error's message in the chosen language, each parameter shown as its kind
+        says (a year by its label, a list joined, words in the language)."""
+        english = current_lang(lang) == "en"
+        template = self.message_en if english else self.message_ja
+        shown = {name: show_param(kind, params.get(name), english) for name, kind in (self.params or {}).items()}
+        return template.format_map(_Blank(shown))
 
 
 def _t(code, severity, stage, title_ja, title_en, message_ja, message_en, **example):
     return FindingType(code, severity, stage, title_ja, title_en, message_ja, message_en, example)
+
+
+def _e(code, stage, title_ja, title_en, message_ja, message_en, params: dict[str, str], **example):
+    """A coded error: a stop of the run, with its typed parameters and an example of each."""
+    return FindingType(code, ERROR, stage, title_ja, title_en, message_ja, message_en, example, params)
+
+
+@dataclass(frozen=True)
+class Words:
+    """A phrase of xlplan's own in Japanese and English (a reason inside a coded error's
+    message), as opposed to the user's data, which is shown as it is."""
+
+    ja: str
+    en: str
+
+    def text(self, lang: str | None = None) -> str:
+        """The phrase in the chosen language."""
+        return self.en if current_lang(lang) == "en" else self.ja
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where in a workbook: a sheet and a cell, either may be blank."""
+
+    sheet: str = ""
+    cell: str = ""
+
+
+@dataclass(frozen=True)
+class ParamKind:
+    """A kind of coded-error parameter: which values it takes, how a message shows one
+    (``show(value, english)``) and how JSON gives it (``data(value, lang)``)."""
+
+    accepts: Callable[[object], bool]
+    show: Callable[[object, bool], str]
+    data: Callable[[object, str | None], object]
+
+
+def _is_year(value) -> bool:
+    return isinstance(value, FiscalYear)
+
+
+def _words_text(value, lang: str | None) -> str:
+    """Words in the language; a finding or error (anything with ``message``) its message."""
+    return value.text(lang) if isinstance(value, Words) else value.message(lang)
+
+
+def _place_text(place: Place, english: bool) -> str:
+    """', sheet 'S', cell B5' / '、シート「S」のセル B5' (empty parts left out)."""
+    if english:
+        return (f", sheet '{place.sheet}'" if place.sheet else "") + (f", cell {place.cell}" if place.cell else "")
+    return (f"、シート「{place.sheet}」" if place.sheet else "") + (f"のセル {place.cell}" if place.cell else "")
+
+
+# The kinds of a coded error's parameters, by the name the catalogue gives them.
+PARAM_KINDS: dict[str, ParamKind] = {
+    # The user's data (names, values as typed), shown as it is.
+    "text": ParamKind(lambda v: isinstance(v, str), lambda v, en: v, lambda v, lang: v),
+    "path": ParamKind(lambda v: isinstance(v, (str, PurePath)), lambda v, en: str(v), lambda v, lang: str(v)),
+    "number": ParamKind(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+                        lambda v, en: f"{v:,}" if isinstance(v, int) else f"{v:g}", lambda v, lang: v),
+    # A fiscal year: 令和6年度 / FY2024 in a message, R6 as data.
+    "year": ParamKind(_is_year, lambda v, en: v.label_en if en else v.label_ja, lambda v, lang: v.short),
+    "list": ParamKind(lambda v: isinstance(v, (list, tuple)) and all(isinstance(x, str) for x in v),
+                      lambda v, en: (", " if en else "、").join(v), lambda v, lang: list(v)),
+    # xlplan's own words in both languages (a reason).
+    "words": ParamKind(lambda v: isinstance(v, Words) or hasattr(v, "message"),
+                       lambda v, en: _words_text(v, "en" if en else "ja"), lambda v, lang: _words_text(v, lang)),
+    "place": ParamKind(lambda v: isinstance(v, Place), _place_text,
+                       lambda v, lang: {"sheet": v.sheet, "cell": v.cell}),
+}
+
+
+def param_problem(kind: str, value) -> str | None:
+    """Why ``value`` cannot be a parameter of ``kind`` (None when it can): errors are typed."""
+    return None if PARAM_KINDS[kind].accepts(value) else f"a {kind} parameter, not {type(value).__name__}"
+
+
+def show_param(kind: str, value, english: bool) -> str:
+    """A parameter as a message shows it, in Japanese or English ('' for none)."""
+    return "" if value is None else PARAM_KINDS[kind].show(value, english)
+
+
+def param_data(kind: str, value, lang: str | None = None):
+    """A parameter as JSON data: numbers stay numbers, a year is its short form (R6), words
+    are rendered in the language, a place is {"sheet", "cell"}."""
+    return None if value is None else PARAM_KINDS[kind].data(value, current_lang(lang))
 
 
 # Message templates use str.format fields: {value} (the raw value as typed), {expected},
@@ -104,19 +211,6 @@ _TYPES = [
        "evaluated one ({detail}). Check that it is not last year's deadline.",
        expected="R7", value="2025-07-31", detail="2026-04-01～2027-03-31（令和8年度）",
        detail_en="2026-04-01 to 2027-03-31, FY2026"),
-    _t("template-invalid", ERROR, "generate", "テンプレートが正しくありません", "Template is not valid",
-       "テンプレート「{file}」: {detail}", "Template '{file}': {detail}",
-       file="事業シート.xlsx", sheet="事業シート", detail="シート「事業シート」がありません",
-       detail_en="no sheet '事業シート'"),
-    _t("settings-missing", ERROR, "plan", "設定ファイルが見つかりません", "Settings file not found",
-       "設定ファイル xlplan.toml が見つかりません（{detail}）。xlplan init で作成するか --project で指定してください。",
-       "No xlplan.toml settings file found ({detail}). Create one with 'xlplan init' or pass --project.",
-       detail="計画マスタのフォルダ、現在のフォルダ", detail_en="the plan master's folder, the current folder"),
-    _t("settings-invalid", ERROR, "plan", "設定ファイルの値が正しくありません", "Settings value not valid",
-       "設定ファイル {file} を使えません: {field}{detail}。",
-       "The settings file {file} cannot be used: {field} {detail}.",
-       file="xlplan.toml", field="[check] far_from_target_low", detail="「half」は数値で指定してください",
-       detail_en='"half" must be a number'),
     # --- returned workbooks ---------------------------------------------------------------
     _t("file-skipped", INFO, "collect", "対象外のファイル", "File not taken in",
        "対象外として読み取りませんでした（{detail}）。", "Not read: {detail}.",
@@ -126,9 +220,9 @@ _TYPES = [
        "読み取る間にファイルが変わりました。変更中のため次回の回収で読み取ります（保管も記録もしていません）。",
        "The file changed while it was being read. It is still being written and will be read by the "
        "next collect (nothing was archived or recorded).", file="福祉課.xlsx"),
-    _t("file-inaccessible", ERROR, "collect", "ファイルを開けません", "File cannot be opened",
-       "ファイルを開けません（{detail}）。ファイルのアクセス権などを確かめて、もう一度回収してください。",
-       "The file cannot be opened ({detail}). Check its permissions, then collect again.",
+    _t("file-inaccessible", ERROR, "read", "ファイルを開けません", "File cannot be opened",
+       "ファイルを開けません（{detail}）。ファイルのアクセス権などを確かめて、もう一度実行してください。",
+       "The file cannot be opened ({detail}). Check its permissions, then run again.",
        file="福祉課.xlsx", detail="アクセスが拒否されました", detail_en="permission denied"),
     _t("implausible-save-time", WARNING, "collect", "最終保存日時を信用できません",
        "Last-saved time not plausible",
@@ -244,6 +338,112 @@ _TYPES = [
        value="３０地区", expected="30"),
 ]
 
+_TYPES += [
+    # --- stops of a run: coded errors (xlplan.errors.XlplanError), exit status 2 ------------
+    _e("settings-missing", "settings", "設定ファイルが見つかりません", "Settings file not found",
+       "設定ファイル xlplan.toml が見つかりません（探した場所: {folders}）。xlplan init で作成するか --project で指定してください。",
+       "No xlplan.toml settings file found (looked in: {folders}). Create one with 'xlplan init' or pass --project.",
+       {"folders": "list"}, folders=["/home/midori/計画"]),
+    _e("settings-invalid", "settings", "設定ファイルの値が正しくありません", "Settings value not valid",
+       "設定ファイル {file} を使えません: {problem}。", "The settings file {file} cannot be used: {problem}.",
+       {"file": "path", "key": "text", "problem": "words"}, file="xlplan.toml",
+       key="[check] far_from_target_low",
+       problem=Words("[check] far_from_target_low「half」は数値で指定してください",
+                     '[check] far_from_target_low "half" must be a number')),
+    _e("template-invalid", "layout", "様式ファイルが正しくありません", "Layout file not valid",
+       "様式ファイル {file}{place} を使えません: {problem}。README「様式ファイル」のとおりに直してください。",
+       "The layout file {file}{place} cannot be used: {problem}. Fix it as the README (Layouts as "
+       "files) describes.",
+       {"file": "path", "place": "place", "problem": "words"}, file="workbook_templates/department.xlsx",
+       place=Place("事業シート", "C7"), problem=Words("不明な項目 {{project.nmae}}", "unknown placeholder {{project.nmae}}")),
+    _e("year-invalid", "run", "年度を読み取れません", "Year cannot be read",
+       "指定された年度「{value}」を使えません: {reason}", "The year given, '{value}', cannot be used: {reason}",
+       {"value": "text", "reason": "words"}, value="来年",
+       reason=Words("年度「来年」を読み取れません（R6、令和6年度、2024、FY2024 など）",
+                    "The year '来年' cannot be read (R6, 2024, FY2024 …)")),
+    _e("master-not-found", "run", "計画マスタが見つかりません", "Plan master not found",
+       "計画マスタが見つかりません: {path}", "Plan master not found: {path}",
+       {"path": "path"}, path="計画マスタ.xlsx"),
+    _e("master-invalid", "run", "計画マスタに誤りがあります", "Plan master has errors",
+       "計画マスタに誤りがあります（エラー {errors} 件）。直してから実行してください。",
+       "The plan master has errors ({errors}). Fix them first.", {"errors": "number"}, errors=2),
+    _e("path-not-found", "run", "ファイル・フォルダが見つかりません", "File or folder not found",
+       "見つかりません: {paths}", "Not found: {paths}", {"paths": "list"}, paths=["回収"]),
+    _e("department-not-in-master", "run", "担当課が計画マスタにありません", "Department not in the plan master",
+       "担当課「{names}」は計画マスタにありません。候補: {candidates}",
+       "The department '{names}' is not in the plan master. Candidates: {candidates}",
+       {"names": "list", "candidates": "list"}, names=["福祉"], candidates=["福祉課"]),
+    _e("choice-missing", "run", "選ぶ提出が指定されていません", "No submission given",
+       "--submission ID（status に表示される ID）か --latest を指定してください。",
+       "Give --submission ID (as status shows it) or --latest.", {}),
+    _e("submission-not-found", "run", "提出 ID がありません", "Submission not found",
+       "{department} の提出 ID {submission} は {year} にありません。",
+       "No submission {submission} of {department} in {year}.",
+       {"department": "text", "submission": "number", "year": "year"}, department="福祉課",
+       submission=7, year=FiscalYear(2024)),
+    _e("no-committee-members", "run", "委員が登録されていません", "No committee members",
+       "計画マスタの「委員」シートに委員が登録されていません。",
+       "The plan master lists no committee members (its sheet '委員').", {}),
+    _e("nothing-collected", "run", "まだ回収していません", "Nothing collected yet",
+       "まだ回収していません（データベース {database} がないか空です）。先に xlplan collect で回収フォルダのファイルを回収してください。",
+       "Nothing has been collected yet (the database {database} is missing or empty). Run xlplan "
+       "collect on the inbox first.", {"database": "path"}, database="xlplan.sqlite"),
+    _e("nothing-collected-for-year", "run", "この年度の提出がまだありません", "Nothing collected for the year",
+       "{year} の提出はまだ回収されていません（{database}）。集計する前に xlplan collect で回収してください。既存の集計ファイルはそのままです。",
+       "No submission for {year} has been collected yet ({database}). Run xlplan collect before "
+       "merging; any existing merged workbook is left as it is.",
+       {"year": "year", "database": "path"}, year=FiscalYear(2024), database="xlplan.sqlite"),
+    _e("project-busy", "run", "他の xlplan が実行中です", "Another run is working",
+       "このプロジェクトで他の xlplan（回収・集計など）が実行中です。{seconds} 秒待ちましたが終わりませんでした。"
+       "終わってからもう一度実行してください（{lock}）。",
+       "Another xlplan run (collect, merge …) is working on this project; waited {seconds} s and "
+       "it has not finished. Run again when it is done ({lock}).",
+       {"seconds": "number", "lock": "path"}, seconds=60, lock="xlplan.lock"),
+    _e("project-exists", "run", "設定ファイルが既にあります", "Settings file exists",
+       "{settings} は既にあります。配布済みファイルの署名鍵が変わるため上書きしません。",
+       "{settings} already exists. It is not replaced: the workbooks sent out were signed with its key.",
+       {"settings": "path"}, settings="xlplan-demo/xlplan.toml"),
+    _e("output-locked", "run", "出力ファイルに書き込めません", "Output file cannot be written",
+       "{path} に書き込めません（Excel などで開かれていませんか）。閉じてからもう一度実行してください。",
+       "Cannot write {path} (is it open in Excel or another program?). Close it, then run again.",
+       {"path": "path"}, path="差し戻し/R6_福祉課_差し戻し.xlsx"),
+    _e("panel-open", "panel", "事務局パネルに書き込めません", "Panel file cannot be written",
+       "{path} に書き込めません。Excel で開いている事務局パネルを閉じてから、もう一度実行してください。",
+       "Cannot write {path}: close the panel open in Excel, then run again.",
+       {"path": "path"}, path="xlplan_panel.xlsm"),
+    _e("panel-name", "panel", "事務局パネルのファイル名が違います", "Panel file name not valid",
+       "事務局パネルのファイル名は {expected} にしてください（マクロが同名の Python モジュールを読み込むため）: {name}",
+       "The panel must be named {expected} (its macro imports the Python module of that name): {name}",
+       {"expected": "text", "name": "text"}, expected="xlplan_panel.xlsm", name="パネル.xlsm"),
+    _e("xlwings-missing", "panel", "xlwings がありません", "xlwings not installed",
+       "xlwings がインストールされていません（pip install xlwings）。",
+       "xlwings is not installed (pip install xlwings).", {}),
+    _e("xlwings-incomplete", "panel", "xlwings のファイルがありません", "xlwings file missing",
+       "インストールされた xlwings に {file} が見つかりません: {folder}",
+       "The installed xlwings has no {file}: {folder}", {"file": "text", "folder": "path"},
+       file="quickstart_standalone.xlsm", folder="site-packages/xlwings"),
+    _e("panel-setting-blank", "panel", "パネルの設定が空欄です", "Panel setting blank",
+       "「設定」シートの「{setting}」が空欄です。パスを入力してから、もう一度ボタンを押してください。",
+       "The setting '{setting}' on the panel's sheet '設定' is blank. Enter the path, then press the button again.",
+       {"setting": "text"}, setting="計画マスタ"),
+    _e("panel-unknown-action", "panel", "不明な操作です", "Unknown action",
+       "不明な操作です: {action}", "Unknown action: {action}", {"action": "text"}, action="sort"),
+    _e("panel-no-action", "panel", "押されたボタンが分かりません", "Button not known",
+       "どのボタンが押されたか分かりませんでした。「設定」シートの「操作（ボタンを判別できないとき）」で操作を選んでから、ボタンを押してください。",
+       "Excel did not say which button was pressed. Choose the action on the panel's sheet '設定' "
+       "(操作, the action), then press the button.", {}),
+    _e("file-system-error", "run", "ファイルを読み書きできません", "File cannot be read or written",
+       "{path} を読み書きできません（{reason}）。場所とアクセス権、ディスクの空きを確かめてから、もう一度実行してください。",
+       "{path} cannot be read or written ({reason}). Check the place, its permissions and the free "
+       "disk space, then run again.", {"path": "path", "reason": "words"}, path="集計/集計_R6.xlsx",
+       reason=Words("アクセスが拒否されました", "permission denied")),
+    _e("interrupted", "run", "中断しました", "Interrupted", "中断しました。", "Interrupted.", {}),
+    _e("command-failed", "run", "xlplan の内部エラーです", "Internal error of xlplan",
+       "xlplan の内部エラーです（xlplan の不具合で、入力したファイルの誤りではありません）。詳しい記録: {log}",
+       "xlplan internal error (a bug in xlplan, not a mistake in your files). Details: {log}",
+       {"log": "words"}, log=Words("logs/xlplan-errors.log", "logs/xlplan-errors.log")),
+]
+
 CATALOGUE: dict[str, FindingType] = {t.code: t for t in _TYPES}
 
 
@@ -254,8 +454,29 @@ class _Blank(dict):
         return ""
 
 
+class Coded:
+    """What a finding and a coded error share: a ``code`` of the catalogue, and its entry's
+    severity and title."""
+
+    code: str
+
+    @property
+    def type(self) -> FindingType:
+        """The catalogue entry of this code."""
+        return CATALOGUE[self.code]
+
+    @property
+    def severity(self) -> str:
+        """error, warning or info, from the catalogue."""
+        return self.type.severity
+
+    def title(self, lang: str | None = None) -> str:
+        """The short title in the chosen language."""
+        return self.type.title_en if current_lang(lang) == "en" else self.type.title_ja
+
+
 @dataclass
-class Finding:
+class Finding(Coded):
     """One problem found, with where it is: file, sheet and cell (A1), and what was there."""
 
     code: str
@@ -278,20 +499,6 @@ class Finding:
     def __post_init__(self):
         if self.code not in CATALOGUE:
             raise KeyError(f"unknown finding code {self.code!r}")
-
-    @property
-    def type(self) -> FindingType:
-        """The catalogue entry of this finding."""
-        return CATALOGUE[self.code]
-
-    @property
-    def severity(self) -> str:
-        """error, warning or info, from the catalogue."""
-        return self.type.severity
-
-    def title(self, lang: str | None = None) -> str:
-        """The short title in the chosen language."""
-        return self.type.title_en if current_lang(lang) == "en" else self.type.title_ja
 
     def message(self, lang: str | None = None) -> str:
         """The full message in the chosen language, with the finding's values filled in."""
@@ -343,8 +550,31 @@ def catalogue_markdown() -> str:
     example message in Japanese and English, generated from the catalogue itself."""
     rows = ["| code | severity | stage | 見出し / title | 例 / example |", "|---|---|---|---|---|"]
     for t in _TYPES:
-        example = Finding(t.code, **t.example)
-        rows.append(f"| `{t.code}` | {t.severity} | {t.stage} | {t.title_ja}<br>{t.title_en} | "
-                    f"{example.message('ja')}<br>{example.message('en')} |")
+        ja, en = example_messages(t)
+        kind = " (stop)" if t.is_error else ""
+        rows.append(f"| `{t.code}` | {t.severity}{kind} | {t.stage} | {t.title_ja}<br>{t.title_en} | "
+                    f"{ja}<br>{en} |")
     return "\n".join(rows)
+
+
+def example_messages(entry: FindingType) -> tuple[str, str]:
+    """The Japanese and English message of a catalogue entry's example."""
+    if entry.is_error:
+        return entry.render(entry.example, "ja"), entry.render(entry.example, "en")
+    example = Finding(entry.code, **entry.example)
+    return example.message("ja"), example.message("en")
+
+
+def catalogue_records(lang: str | None = None) -> list[dict]:
+    """The catalogue as JSON-ready records (``xlplan catalogue --format json``): each entry's
+    fields, ``kind`` (finding or error), its parameters' kinds and its example message."""
+    records = []
+    for t in _TYPES:
+        record = asdict(t)
+        record["kind"] = "error" if t.is_error else "finding"
+        if t.is_error:
+            record["example"] = {n: param_data(k, t.example.get(n), lang) for n, k in t.params.items()}
+        record["example_message"] = dict(zip(("ja", "en"), example_messages(t)))
+        records.append(record)
+    return records
 

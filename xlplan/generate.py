@@ -27,7 +27,7 @@ from .fiscal import FiscalYear
 from .metadata import METADATA_SHEET, row_hash, write_metadata_sheet
 from .normalise import BLANK_CHARACTERS, CONTROL_CHARACTERS
 from .ooxml.text import sheet_name, stored_value
-from .plan import Indicator, Member, Plan, Project, list_formula
+from .plan import Indicator, Member, Plan, Project, list_formula, require_departments
 from .progress import progress
 from .schema import FieldKind, InputCell, LayoutRef, PlanRef, SumCheck, WorkbookMetadata
 from .settings import Settings
@@ -117,10 +117,7 @@ def generate(plan: Plan, out_dir: Path, settings: Settings, *, departments: list
     named). Most plans use one layout; a project may name another in the master's 様式 column."""
     folder = templates_dir or settings.templates_dir
     wanted = departments or [d for d in plan.department_names() if plan.projects_for(d)]
-    unknown = [d for d in wanted if d not in plan.department_names()]
-    if unknown:
-        raise TemplateError(f"担当課「{'、'.join(unknown)}」は計画マスタにありません。",
-                            f"Not in the plan master: {', '.join(unknown)}.")
+    require_departments(plan, wanted)
     out_dir = Path(out_dir)
     results = []
     specs: dict[str, TemplateSpec] = {}
@@ -224,10 +221,7 @@ def render_workbook(plan: Plan, department: str, settings: Settings, spec: Templ
     context = RenderContext(plan, department, spec, history, member, dict(summaries or {}), projects)
     roles = spec.sheets
     used = [r for r in ("cover", "project", "evaluation") if r in roles]
-    for role in used:
-        if roles[role] not in wb.sheetnames:
-            raise TemplateError(f"テンプレート {spec.workbook.name} にシート「{roles[role]}」がありません。",
-                                f"The template {spec.workbook.name} has no sheet '{roles[role]}'.")
+    spec.require_sheets(wb, used)
     templates = {role: wb[roles[role]] for role in used}
     for role, ws in templates.items():
         ws.title = f"__template_{role}"
@@ -283,7 +277,7 @@ def block_items(context: RenderContext, project: Project | None):
             return [{"do_year": y} for y in plan.years]
         if tag == "project":
             return [{"project": p} for p in _recipient_projects(context)]
-        raise TemplateError(f"不明な繰り返し「each {tag}」", f"unknown repetition 'each {tag}'")
+        raise TemplateError("unknown-block", name=tag)
     return items
 
 

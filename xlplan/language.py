@@ -100,23 +100,6 @@ def lang_from_argv(argv: list[str]) -> str | None:
     return found
 
 
-class BilingualError(Exception):
-    """An error whose message exists in Japanese and English; ``str()`` gives the Japanese,
-    ``text(lang)`` the language asked for."""
-
-    def __init__(self, ja: str, en: str | None = None, *args):
-        super().__init__(ja, *args)
-        self.ja = ja
-        self.en = en or ja
-
-    def text(self, lang: str | None = None) -> str:
-        """The message in the chosen language."""
-        return pick(self.ja, self.en, lang)
-
-    def __str__(self) -> str:
-        return self.ja
-
-
 def ordinal(n: int) -> str:
     """An English ordinal for counts in messages: 1st, 2nd, 3rd, 4th … 11th, 12th, 13th, 21st."""
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")

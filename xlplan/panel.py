@@ -39,7 +39,7 @@ from typing import NamedTuple
 from defusedxml import ElementTree as SafeET
 
 from .files import atomic_write
-from .language import BilingualError
+from .errors import XlplanError
 from .ooxml.text import write_text
 
 __all__ = [
@@ -117,17 +117,16 @@ FINDINGS_HEADER = ["重要度", "コード", "ファイル", "場所", "内容"]
 _PANEL_SHEETS = (SETTINGS_SHEET, STATUS_SHEET, CONF_SHEET)
 
 
-class PanelLockedError(BilingualError, PermissionError):
+class PanelLockedError(XlplanError, PermissionError):
     """The panel file cannot be replaced (open in Excel): a copy under another name would
-    not work, since the macro imports the module named after the file."""
+    not work, since the macro imports the module named after the file (panel-open)."""
 
     def __init__(self, path: Path):
-        super().__init__(f"{path} に書き込めません。Excel で開いている事務局パネルを閉じてから、もう一度実行してください。",
-                         f"Cannot write {path}: close the panel open in Excel, then run again.")
+        super().__init__("panel-open", path=path)
         self.path = path
 
 
-class PanelNameError(BilingualError, ValueError):
+class PanelNameError(XlplanError, ValueError):
     """The panel asked for under another file name than :data:`PANEL_NAME`."""
 
 
@@ -168,7 +167,7 @@ def macro_sources() -> dict[str, str]:
     return dict(read_bas(p) for p in sorted(macros_dir().glob("*.bas")))
 
 
-class XlwingsMissing(BilingualError, FileNotFoundError):
+class XlwingsMissing(XlplanError, FileNotFoundError):
     """xlwings or its standalone quickstart is not installed; a message in Japanese and English."""
 
 
@@ -177,12 +176,10 @@ def xlwings_quickstart_path() -> Path:
     importing xlwings, which needs Excel on some platforms)."""
     spec = importlib.util.find_spec("xlwings")
     if spec is None or not spec.origin:
-        raise XlwingsMissing("xlwings がインストールされていません（pip install xlwings）。",
-                             "xlwings is not installed (pip install xlwings).")
+        raise XlwingsMissing("xlwings-missing")
     path = Path(spec.origin).resolve().parent / QUICKSTART
     if not path.is_file():
-        raise XlwingsMissing(f"インストールされた xlwings に {QUICKSTART} が見つかりません: {path.parent}",
-                             f"The installed xlwings has no {QUICKSTART}: {path.parent}")
+        raise XlwingsMissing("xlwings-incomplete", file=QUICKSTART, folder=path.parent)
     return path
 
 
@@ -284,10 +281,7 @@ def build_panel(path: Path | str, *, project_dir: Path | str | None = None, mast
 
     path = Path(path)
     if path.name != PANEL_NAME:
-        raise PanelNameError(f"事務局パネルのファイル名は {PANEL_NAME} にしてください（マクロが同名の Python モジュール "
-                             f"{PANEL_MODULE} を読み込むため）: {path.name}",
-                             f"The panel must be named {PANEL_NAME} (its macro imports the Python module "
-                             f"{PANEL_MODULE}): {path.name}")
+        raise PanelNameError("panel-name", expected=PANEL_NAME, name=path.name)
     project = xlwings_vba_project(vba_source)
     code_names = _sheet_code_names(project)
     values = {"project": project_dir, "master": master, "inbox": inbox, "year": year,

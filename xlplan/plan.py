@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+from difflib import get_close_matches
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
 from .excel_limits import LIST_LIMIT, utf16_length
+from .errors import PlanError, XlplanError  # noqa: F401 - PlanError: public here before
 from .findings import Finding, has_errors
 from .fiscal import FiscalYear, FiscalYearError, fiscal_years, parse_fiscal_year
 from .normalise import normalise_quantity
@@ -90,14 +92,6 @@ def master_word_en(label: str) -> str:
     """A name of the master's format for an English message: '担当課' (departments)."""
     english = MASTER_WORDS_EN.get(label)
     return f"'{label}' ({english})" if english else f"'{label}'"
-
-
-class PlanError(Exception):
-    """The master could not be read into a usable plan; carries the findings."""
-
-    def __init__(self, findings: list[Finding]):
-        self.findings = findings
-        super().__init__("; ".join(f.message() for f in findings[:5]))
 
 
 @dataclass
@@ -781,3 +775,17 @@ def _read_choices(wb) -> tuple[tuple[str, ...], tuple[tuple[int, str], ...]]:
             label = _clean(row[header["達成度の説明"]]) if "達成度の説明" in header else ""
             scale.append((int(_clean(row[header["達成度"]])), label))
     return tuple(choices) or DEFAULT_DIRECTION_CHOICES, tuple(scale) or DEFAULT_SCORE_SCALE
+
+
+def require_departments(plan, names, members: bool = False) -> None:
+    """XlplanError naming each department (or, with ``members``, committee member) that is not
+    in the plan master, with the master's names that look like it (a typo, a missing 課)."""
+    known = plan.department_names() + (
+        [m.name for m in plan.members] + [m.id for m in plan.members] if members else [])
+    unknown = [n for n in names or [] if n not in known]
+    if not unknown:
+        return
+    # The master's names that look like the ones given (a typo, a missing 課), else all.
+    near = [m for name in unknown for m in get_close_matches(name, known, n=3, cutoff=0.4)]
+    raise XlplanError("department-not-in-master", names=unknown,
+                      candidates=list(dict.fromkeys(near)) or plan.department_names())

@@ -6,7 +6,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from .language import BilingualError
+from .errors import XlplanError
 from .sample import sample_plan, write_master
 from .settings import SETTINGS_NAME, Settings, new_settings, write_settings
 from .template import builtin_templates_dir
@@ -36,7 +36,7 @@ def scoring_dir(root: Path) -> Path:
     return Path(root) / OUTBOX / SCORING
 
 
-class ProjectExistsError(BilingualError):
+class ProjectExistsError(XlplanError):
     """init refuses to replace settings: a new key would make sent workbooks unverifiable."""
 
 
@@ -73,10 +73,7 @@ def init_project(folder: Path | str) -> ProjectFolder:
     """
     root = Path(folder)
     if (root / SETTINGS_NAME).exists():
-        raise ProjectExistsError(
-            f"{root / SETTINGS_NAME} は既にあります。配布済みファイルの署名鍵が変わるため上書きしません。",
-            f"{root / SETTINGS_NAME} already exists. It is not replaced: the workbooks sent out were "
-            "signed with its key.")
+        raise ProjectExistsError("project-exists", settings=root / SETTINGS_NAME)
     root.mkdir(parents=True, exist_ok=True)
     settings = new_settings(root, MASTER_NAME)
     master = root / MASTER_NAME

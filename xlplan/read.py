@@ -28,6 +28,7 @@ from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeET
 from openpyxl.utils.cell import get_column_letter
 
+from .access import access_problem
 from .findings import Finding
 from .ooxml.package import sheet_entries
 from .metadata import (METADATA_SHEET, MetadataError, canonical_value, metadata_rows,
@@ -211,7 +212,12 @@ def read_returned(path: Path | str, key: bytes | None = None, limits: Limits = L
     path = Path(path)
     result = Returned(path)
     try:
-        data = _read_regular_file(path, limits)
+        try:
+            data = _read_regular_file(path, limits)
+        except OSError as exc:  # refused or gone: the one rule of check, collect and the panel
+            result.damaged = True
+            result.findings.append(access_problem(path, exc))
+            return result
         result.size, result.sha256 = len(data), hashlib.sha256(data).hexdigest()
         result.kind = sniff_bytes(data)
         if result.kind == "encrypted":
@@ -236,20 +242,14 @@ def read_returned(path: Path | str, key: bytes | None = None, limits: Limits = L
 def _read_regular_file(path: Path, limits: Limits) -> bytes:
     """The bytes of a regular file, refusing links, pipes, devices and oversized files without
     blocking on them (no following of links, opened non-blocking, checked on the open file)."""
-    try:
-        st = os.lstat(path)
-    except OSError as exc:
-        raise _Refused(f"開けません: {exc.strerror or exc}", f"it cannot be opened: {exc.strerror or exc}")
+    st = os.lstat(path)  # OSError: access_problem, the rule collect follows too
     if not stat.S_ISREG(st.st_mode):
         what = ("リンク（ショートカット）", "a link") if stat.S_ISLNK(st.st_mode) else \
             ("フォルダ", "a folder") if stat.S_ISDIR(st.st_mode) else \
             ("名前付きパイプ・デバイスなどの特殊なファイル", "a pipe, a device or another special file")
         raise _Refused(f"通常のファイルではありません（{what[0]}）", f"it is not a regular file ({what[1]})")
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
-    try:
-        fd = os.open(path, flags)
-    except OSError as exc:
-        raise _Refused(f"開けません: {exc.strerror or exc}", f"it cannot be opened: {exc.strerror or exc}")
+    fd = os.open(path, flags)
     with open(fd, "rb", closefd=True) as fh:
         st = os.fstat(fh.fileno())
         if not stat.S_ISREG(st.st_mode):  # replaced between the two looks

@@ -47,11 +47,7 @@ class ProjectLock:
         try:
             self._lock.acquire(timeout=self.wait)
         except Timeout:
-            raise ProjectBusy(
-                f"このプロジェクトで他の xlplan（回収・集計など）が実行中です。{self.wait:g} 秒待ちましたが"
-                f"終わりませんでした。終わってからもう一度実行してください（{self.path}）。",
-                f"Another xlplan run (collect, merge …) is working on this project; waited "
-                f"{self.wait:g} s and it has not finished. Run again when it is done ({self.path}).") from None
+            raise ProjectBusy("project-busy", seconds=self.wait, lock=self.path) from None
         self._depth += 1
         if self._depth == 1:
             remove_leftovers([self.project_dir / f for f in _WORK_FOLDERS] + _archive_folders(self.project_dir))

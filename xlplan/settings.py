@@ -12,19 +12,13 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import XlplanError
-from .findings import Finding
+from .errors import Words, XlplanError
 
 SETTINGS_NAME = "xlplan.toml"
 
 
 class SettingsError(XlplanError):
-    """No usable settings file: a catalogue finding (settings-missing, settings-invalid) whose
-    message, in the language of the moment, is what the user reads."""
-
-    def __init__(self, finding: Finding):
-        self.finding = finding
-        super().__init__(finding.message("ja"), finding.message("en"))
+    """No usable settings file: the coded error settings-missing or settings-invalid."""
 
 
 # Values never repeated in a message (the key and password must appear in no output).
@@ -38,8 +32,9 @@ def _invalid(path: Path, key: str, ja: str, en: str, value=_MISSING) -> Settings
     secret = key.split(" ")[-1] in _SECRETS
     shown = "" if value is _MISSING or secret else _shown(value)
     detail = (f"「{shown}」は{ja}" if shown else f" は{ja}") if key else ja
-    return SettingsError(Finding("settings-invalid", file=str(path), field=key, detail=detail,
-                                 detail_en=f'"{shown}" {en}' if shown else en))
+    detail_en = f'"{shown}" {en}' if shown else en
+    return SettingsError("settings-invalid", file=path, key=key,
+                         problem=Words(key + detail, f"{key} {detail_en}" if key else detail_en))
 
 
 def _shown(value) -> str:
@@ -249,6 +244,8 @@ def load_settings(path: Path) -> Settings:
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:  # absent, wherever it is looked for: settings-missing
+        raise SettingsError("settings-missing", folders=[str(path.parent)]) from None
     except OSError as exc:
         raise _invalid(path, "", f"読み取れません（{exc.strerror or exc}）",
                        f"cannot be read ({exc.strerror or exc})") from exc
@@ -291,5 +288,4 @@ def find_settings(project: Path | None = None, master: Path | None = None,
     for folder in candidates:
         if (folder / SETTINGS_NAME).is_file():
             return load_settings(folder / SETTINGS_NAME)
-    where = "、".join(str(c) for c in candidates)
-    raise SettingsError(Finding("settings-missing", detail=where, detail_en=", ".join(str(c) for c in candidates)))
+    raise SettingsError("settings-missing", folders=[str(c) for c in candidates])

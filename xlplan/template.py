@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+import weakref
 from copy import copy
 from dataclasses import dataclass, field
 from importlib import resources
@@ -29,7 +30,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.cell_range import CellRange
 from openpyxl.worksheet.merge import MergedCellRange
 
-from .language import BilingualError
+from .errors import Place, Words, XlplanError
 from .plan import choice_list_problem
 from .schema import FieldKind
 from .ooxml.text import set_text
@@ -38,9 +39,51 @@ PLACEHOLDER = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
 BLOCK_TAG = re.compile(r"^\s*each\s+([a-z_]+)\s*$")
 
 
-class TemplateError(BilingualError):
-    """The template cannot be used; the message (Japanese, ``text("en")`` English) names the
-    file, sheet and cell."""
+# What can be wrong with a layout (the problem template-invalid names), in Japanese and
+# English: the one table of these words. {…} are the problem's values.
+TEMPLATE_PROBLEMS: dict[str, tuple[str, str]] = {
+    "layout-name": ("様式名「{name}」は使えません（半角英小文字・数字・_ - のみ）",
+                    "the layout name '{name}' cannot be used (lower-case letters, digits, _ and - only)"),
+    "declaration-missing": ("様式「{name}」の宣言ファイルがありません",
+                            "the declaration of the layout '{name}' is missing"),
+    "declaration-unreadable": ("宣言を読み取れません（{reason}）", "the declaration cannot be read ({reason})"),
+    "field-kind": ("項目 {name} の kind「{kind}」は使えません（{kinds}）",
+                   "the kind '{kind}' of the field {name} cannot be used ({kinds})"),
+    "field-choices": ("項目 {name} の選択肢: {reason}", "the choices of the field {name}: {reason}"),
+    "check-fields": ("チェックの項目が宣言されていません: {names}", "a check names fields that are not declared: {names}"),
+    "workbook-missing": ("宣言に書かれたブック {name} がありません", "the workbook {name} it names is missing"),
+    "not-a-workbook": ("Excel のブック（.xlsx）ではないか、壊れています", "it is not an Excel workbook (.xlsx), or it is damaged"),
+    "sheet-missing": ("シート「{name}」がありません", "it has no sheet '{name}'"),
+    "unknown-placeholder": ("不明な項目 {{{{{name}}}}}", "unknown placeholder {{{{{name}}}}}"),
+    "placeholder-with-text": ("「{name}」は他の文字と同じセルに置けません", "{name} cannot share its cell with other text"),
+    "unknown-block": ("列 A の「each {name}」は不明な繰り返しです（each indicator、each year、each project）",
+                      "'each {name}' in column A is an unknown repetition (each indicator, each year, each project)"),
+}
+
+
+class TemplateError(XlplanError):
+    """A layout cannot be used: template-invalid naming the file, the sheet and cell when the
+    problem is in one, and the problem (a key of TEMPLATE_PROBLEMS with its values; a value
+    may be Words, shown in the language of the message)."""
+
+    def __init__(self, problem: str, file: str | Path = "", sheet: str = "", cell: str = "", **values):
+        ja, en = TEMPLATE_PROBLEMS[problem]
+        shown = {lang: {k: v.text(lang) if isinstance(v, Words) else v for k, v in values.items()}
+                 for lang in ("ja", "en")}
+        super().__init__("template-invalid", file=file, place=Place(sheet, cell),
+                         problem=Words(ja.format(**shown["ja"]), en.format(**shown["en"])))
+        self.problem, self.values = problem, values
+        self.file, self.sheet, self.cell = file, sheet, cell
+
+    def at(self, file: str | Path = "", sheet: str = "", cell: str = "") -> "TemplateError":
+        """The same problem with the file, sheet or cell filled in where it was not known."""
+        return TemplateError(self.problem, self.file or file, self.sheet or sheet, self.cell or cell,
+                             **self.values)
+
+
+# The file each template workbook was opened from, so that a problem found while rendering
+# one of its sheets names the file.
+_OPENED_FROM: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 @dataclass
@@ -60,12 +103,17 @@ class TemplateSpec:
     def load_workbook(self):
         """Open the template workbook (a fresh copy each call: rendering edits it in memory)."""
         try:
-            return load_workbook(self.workbook)
-        except Exception as exc:
-            raise TemplateError(
-                f"テンプレート {self.workbook.name} を開けません（Excel のブック .xlsx ではないか、壊れています）。",
-                f"The template {self.workbook.name} cannot be opened (not an Excel .xlsx workbook, "
-                "or damaged).") from exc
+            wb = load_workbook(self.workbook)
+        except Exception as exc:  # any failure to open is the layout's problem, never a traceback
+            raise TemplateError("not-a-workbook", self.workbook) from exc
+        _OPENED_FROM[wb] = self.workbook
+        return wb
+
+    def require_sheets(self, wb, roles) -> None:
+        """template-invalid when the workbook lacks the sheet of one of ``roles``."""
+        for role in roles:
+            if self.sheets.get(role) not in wb.sheetnames:
+                raise TemplateError("sheet-missing", self.workbook, name=str(self.sheets.get(role)))
 
 
 def builtin_templates_dir() -> Path:
@@ -84,19 +132,16 @@ def load_template_spec(layout_id: str = "department", folder: Path | None = None
     kind, label, required, unit, choices) placed with ``{{input.<name>}}``, and checks across
     fields (``[[checks]]`` with kind "sum", total and parts: a breakdown that must add up).
     """
-    if not LAYOUT_ID.match(layout_id or ""):
-        raise TemplateError(f"様式名「{layout_id}」は使えません（半角英小文字・数字・_ - のみ）。",
-                            f"The layout name '{layout_id}' cannot be used (lower-case letters, "
-                            "digits, _ and - only).")
     candidates = [Path(folder)] if folder else []
     candidates.append(builtin_templates_dir())
+    if not LAYOUT_ID.match(layout_id or ""):
+        raise TemplateError("layout-name", candidates[0], name=str(layout_id))
     for base in candidates:
         declaration = base / f"{layout_id}.toml"
         if declaration.is_file():
             break
     else:
-        raise TemplateError(f"様式「{layout_id}」の宣言ファイル {layout_id}.toml が見つかりません。",
-                            f"The declaration {layout_id}.toml of the layout '{layout_id}' is not found.")
+        raise TemplateError("declaration-missing", candidates[0] / f"{layout_id}.toml", name=layout_id)
     try:
         data = tomllib.loads(declaration.read_text(encoding="utf-8"))
         spec = TemplateSpec(
@@ -105,29 +150,22 @@ def load_template_spec(layout_id: str = "department", folder: Path | None = None
             declaration=declaration, fields=dict(data.get("fields", {})),
             checks=list(data.get("checks", [])), recipient=str(data.get("recipient", "department")))
     except (KeyError, ValueError, TypeError, tomllib.TOMLDecodeError) as exc:
-        ja, en = _declaration_problem(exc)
-        raise TemplateError(f"{declaration.name} を読み取れません: {ja}",
-                            f"{declaration.name} cannot be read: {en}") from exc
+        raise TemplateError("declaration-unreadable", declaration,
+                            reason=Words(*_declaration_problem(exc))) from exc
     for name, declared in spec.fields.items():
         if declared.get("kind", FieldKind.TEXT) not in FIELD_KINDS:
-            raise TemplateError(f"{declaration.name}: 項目 {name} の kind「{declared.get('kind')}」は使えません"
-                                f"（{', '.join(sorted(FIELD_KINDS))}）。",
-                                f"{declaration.name}: the kind '{declared.get('kind')}' of the field "
-                                f"{name} cannot be used ({', '.join(sorted(FIELD_KINDS))}).")
+            raise TemplateError("field-kind", declaration, name=name, kind=str(declared.get("kind")),
+                                kinds=", ".join(sorted(FIELD_KINDS)))
     for name, declared in spec.fields.items():
         problem = choice_list_problem([str(c) for c in declared.get("choices") or []])
         if problem:
-            raise TemplateError(f"{declaration.name}: 項目 {name}: {problem[0]}。",
-                                f"{declaration.name}: field {name}: {problem[1]}.")
+            raise TemplateError("field-choices", declaration, name=name, reason=Words(*problem))
     for check in spec.checks:
         unknown = [f for f in [check.get("total"), *check.get("parts", [])] if f not in spec.fields]
         if check.get("kind") != "sum" or unknown:
-            raise TemplateError(f"{declaration.name}: チェック {check} の項目が宣言されていません: {unknown}",
-                                f"{declaration.name}: the check {check} names fields that are not "
-                                f"declared: {unknown}")
+            raise TemplateError("check-fields", declaration, names=", ".join(map(str, unknown)) or str(check))
     if not spec.workbook.is_file():
-        raise TemplateError(f"{declaration.name} に書かれたファイル {spec.workbook.name} がありません。",
-                            f"The file {spec.workbook.name} named in {declaration.name} is missing.")
+        raise TemplateError("workbook-missing", declaration, name=spec.workbook.name)
     return spec
 
 
@@ -232,12 +270,23 @@ def render_sheet(template_ws, out_ws, resolve: Resolver, items: Callable[[str], 
     block repeats over, each item a dict merged into the context. ``label`` names the template
     sheet in error messages.
     """
+    try:
+        return _render_sheet(template_ws, out_ws, resolve, items, base, label or template_ws.title)
+    except TemplateError as exc:  # name the layout's file and sheet
+        raise exc.at(_OPENED_FROM.get(template_ws.parent, ""), label or template_ws.title) from None
+
+
+def _render_sheet(template_ws, out_ws, resolve: Resolver, items: Callable[[str], list],
+                  base: dict, label: str) -> list[RenderedCell]:
     inputs: list[RenderedCell] = []
     row_map: dict[int, list[int]] = {}
     out_row = 1
     max_col = template_ws.max_column
     for block in _blocks(template_ws):
-        repetitions = [{}] if block.tag is None else items(block.tag)
+        try:
+            repetitions = [{}] if block.tag is None else items(block.tag)
+        except TemplateError as exc:  # an unknown ``each …``: the cell of its tag
+            raise exc.at(cell=f"A{block.rows[0]}") from None
         for item in repetitions:
             context = {**base, **item}
             for tpl_row in block.rows:
@@ -246,8 +295,7 @@ def render_sheet(template_ws, out_ws, resolve: Resolver, items: Callable[[str], 
                     dst = out_ws.cell(out_row, col - 1)
                     if src.has_style:
                         copy_look(src, dst)
-                    rendered = _render_value(src.value, resolve, context,
-                                             label or template_ws.title, src.coordinate)
+                    rendered = _render_value(src.value, resolve, context, src.coordinate)
                     # A value from a placeholder is data (plan, department, history): text.
                     # The template's own cells keep what the layout's author put there.
                     data = isinstance(src.value, str) and "{{" in src.value
@@ -263,7 +311,9 @@ def render_sheet(template_ws, out_ws, resolve: Resolver, items: Callable[[str], 
     return inputs
 
 
-def _render_value(value, resolve: Resolver, context: dict, sheet: str, coordinate: str):
+def _render_value(value, resolve: Resolver, context: dict, coordinate: str):
+    """A template cell's value with its placeholders resolved; template-invalid (naming the
+    cell) for an unknown placeholder or an input sharing its cell with text."""
     if not isinstance(value, str) or "{{" not in value:
         return value
     whole = PLACEHOLDER.fullmatch(value.strip())
@@ -273,8 +323,7 @@ def _render_value(value, resolve: Resolver, context: dict, sheet: str, coordinat
         def text_of(match):
             result = resolve(match.group(1), context)
             if isinstance(result, (Input, Formula)):
-                raise TemplateError(f"「{match.group(0)}」は他の文字と同じセルに置けません",
-                                    f"{match.group(0)} cannot share its cell with other text")
+                raise TemplateError("placeholder-with-text", name=match.group(0))
             if isinstance(result, Link):
                 return result.text
             if isinstance(result, Locked):
@@ -282,12 +331,9 @@ def _render_value(value, resolve: Resolver, context: dict, sheet: str, coordinat
             return "" if result is None else str(result)
         return PLACEHOLDER.sub(text_of, value)
     except TemplateError as exc:
-        raise TemplateError(f"シート「{sheet}」のセル {coordinate}: {exc.ja}",
-                            f"sheet '{sheet}', cell {coordinate}: {exc.en}") from exc
+        raise exc.at(cell=coordinate) from None
     except KeyError as exc:
-        raise TemplateError(f"シート「{sheet}」のセル {coordinate}: 不明な項目 {{{{{exc.args[0]}}}}}",
-                            f"sheet '{sheet}', cell {coordinate}: unknown placeholder "
-                            f"{{{{{exc.args[0]}}}}}") from exc
+        raise TemplateError("unknown-placeholder", cell=coordinate, name=str(exc.args[0])) from exc
 
 
 def _place(ws, cell, rendered, inputs: list[RenderedCell], data: bool = True) -> None:

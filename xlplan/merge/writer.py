@@ -294,6 +294,7 @@ def _project_sheets(wb, formats: Formats, source: MergeSource, spec, row_files: 
     """One 事業シート per project, every department's entries in its input cells."""
     plan = source.plan
     scratch = spec.load_workbook()  # the layout's looks and page set-up come from here
+    spec.require_sheets(scratch, ["project"])
     project_template = scratch[spec.sheets["project"]]
     project_template.title = "__template_project"
     taken = set(wb.sheetnames)
