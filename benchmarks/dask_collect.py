@@ -7,7 +7,7 @@ For one cached corpus (benchmarks/corpus.py, ``<data>/n<N>``) this times, in one
 
   calamine  floor: python-calamine reads every cell of every sheet, W processes (as run.py's
             calamineP: ProcessPoolExecutor, chunksize 8)
-  pool      ``Archive(fresh).collect([inbox], settings, plan, workers=W)``: the default reader,
+  pool      ``collect(Archive(fresh), [inbox], settings, plan, workers=W)``: the default reader,
             a process pool
   dask      the same with ``reader=dask_reader(client)`` on
             ``LocalCluster(n_workers=W, threads_per_worker=1, processes=True)``; starting the
@@ -81,6 +81,7 @@ def run(n: int, data: Path, scratch: Path, workers: int, batch_size: int, build:
     """Time the three stages on the corpus of N files; return what was measured."""
     import xlplan  # noqa: F401  (imports before any timer)
     from xlplan.archive import Archive
+    from xlplan.collect import collect
     from xlplan.cluster import dask_reader
 
     sys.path.insert(0, str(HERE))
@@ -106,7 +107,7 @@ def run(n: int, data: Path, scratch: Path, workers: int, batch_size: int, build:
 
     root_a = _fresh(scratch / "pool")
     t0 = time.perf_counter()
-    summary = Archive(root_a).collect([project.inbox], settings, plan, workers=workers)
+    summary = collect(Archive(root_a), [project.inbox], settings, plan, workers=workers)
     stages["pool"] = {"seconds": time.perf_counter() - t0, "new": len(summary.new)}
 
     from distributed import Client, LocalCluster
@@ -118,7 +119,7 @@ def run(n: int, data: Path, scratch: Path, workers: int, batch_size: int, build:
         client.run(_warm_up)
         stages["dask start-up"] = {"seconds": time.perf_counter() - t0}
         t0 = time.perf_counter()
-        summary = Archive(root_b).collect([project.inbox], settings, plan,
+        summary = collect(Archive(root_b), [project.inbox], settings, plan,
                                           reader=dask_reader(client, batch_size=batch_size))
         stages["dask"] = {"seconds": time.perf_counter() - t0, "new": len(summary.new)}
 

@@ -19,7 +19,7 @@ Stages:
                     name replaced in every XML part (recompressed)
   check1 / checkP   xlplan.check_files([inbox], settings, plan, workers=1 / W, keep_values=False),
                     as `xlplan check` runs it
-  collect           Archive(fresh folder).collect([inbox], settings, plan, workers=W)
+  collect           collect(Archive(fresh folder), [inbox], settings, plan, workers=W)
   merge             xlplan.merge.write_merged from that archive
   calamine1 / calamineP  floor: python-calamine reads every cell of every sheet, 1 / W processes
   naive             openpyxl load_workbook(p) per file, then a pandas DataFrame of all input cells
@@ -108,6 +108,7 @@ def run_stage(stage: str, folder: Path, n: int, workers: int, sample: int = 0) -
 
     import xlplan
     from xlplan.archive import Archive
+    from xlplan.collect import collect
     from xlplan.merge import write_merged
 
     sys.path.insert(0, str(HERE))
@@ -195,9 +196,9 @@ def run_stage(stage: str, folder: Path, n: int, workers: int, sample: int = 0) -
         root = _fresh(scratch / "archive")
         import inspect
 
-        kw = {"workers": workers} if "workers" in inspect.signature(Archive.collect).parameters else {}
+        kw = {"workers": workers} if "workers" in inspect.signature(collect).parameters else {}
         t0 = time.perf_counter()
-        summary = Archive(root).collect([inbox], settings, plan, **kw)
+        summary = collect(Archive(root), [inbox], settings, plan, **kw)
         extra["new"] = len(summary.new)
         extra["workers"] = kw.get("workers", 1)
     elif stage == "merge":

@@ -14,6 +14,7 @@ from openpyxl import Workbook, load_workbook
 
 import xlplan
 from xlplan.archive import Archive
+from xlplan.collect import collect
 from xlplan.merge import merged_tables
 
 
@@ -103,7 +104,7 @@ def main() -> None:
 
     # 5. The same collect and merge: the breakdown that does not add up is reported with its cell.
     archive = Archive.for_settings(project.settings)
-    archive.collect([project.inbox], project.settings, plan)
+    collect(archive, [project.inbox], project.settings, plan)
     tables = merged_tables(archive, plan)
     for f in archive.findings([s.id for s in archive.department_current(plan).values()]):
         print(f.code, f"{f.sheet}!{f.cell}", f.message())

@@ -35,7 +35,7 @@ class DiesOn:
 
 
 def reader_dying_on(name: str, workers: int | None = None):
-    """A ``Reader`` (the seam of ``check_files`` and ``Archive.collect``) whose reading
+    """A ``Reader`` (the seam of ``check_files`` and ``xlplan.collect.collect``) whose reading
     process aborts on the file called ``name``."""
     return functools.partial(_read, name=name, workers=workers)
 

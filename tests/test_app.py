@@ -23,6 +23,7 @@ def _line(rows, department):
     return next(r for r in rows if r["担当課"] == department)
 
 
+@pytest.mark.slow
 def test_collect_status_choose_merge_on_a_small_project(project, generated, tmp_path, capsys):
     plan, files = generated
     fill(plan, files["健康づくり課"].path, project.inbox / "健康づくり課.xlsx")
@@ -64,6 +65,7 @@ def test_collect_status_choose_merge_on_a_small_project(project, generated, tmp_
     assert capsys.readouterr() == ("", "")  # use cases print nothing: the front ends do
 
 
+@pytest.mark.slow
 def test_feedback_scoring_check_and_generate_return_what_they_wrote(project, generated, tmp_path, capsys):
     plan, files = generated
     scoring = app.generate_scoring(_open(project, "existing"), tmp_path / "forms")

@@ -27,8 +27,8 @@ from python_calamine import CalamineWorkbook
 
 from xlplan import files as files_mod
 from xlplan.archive import Archive, submission_status
+from xlplan.collect import collect
 from xlplan.check import check_files
-from xlplan.feedback import write_feedback
 from xlplan.files import atomic_write
 from xlplan.merge import layout as merge_layout
 from xlplan.merge import tables as merge_tables
@@ -104,29 +104,6 @@ def _spec(fields: list[dict], project: str, field: str, indicator=None) -> dict:
     return next(f for f in fields if (f["project"], f["field"], f["indicator"]) == (project, field, indicator))
 
 
-def _cache_formula_value(path: Path, sheet_title: str, ref: str, cached: str) -> None:
-    """Give a formula cell written by openpyxl the cached value Excel would have saved."""
-    wb = load_workbook(path)
-    index = wb.sheetnames.index(sheet_title)
-    part = None
-    with zipfile.ZipFile(path) as z:
-        rels = z.read("xl/_rels/workbook.xml.rels").decode()
-        book = z.read("xl/workbook.xml").decode()
-        rid = re.findall(r'<sheet [^>]*r:id="([^"]+)"', book)[index]
-        target = re.search(rf'Id="{rid}"[^>]*Target="([^"]+)"|Target="([^"]+)"[^>]*Id="{rid}"', rels)
-        part = "xl/" + (target.group(1) or target.group(2)).lstrip("/").removeprefix("xl/")
-        items = [(i, z.read(i.filename)) for i in z.infolist()]
-    tmp = path.with_suffix(".tmp")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as out:
-        for info, data in items:
-            if info.filename == part:
-                data, n = re.subn(rf'(<c r="{ref}"[^>]*>\s*<f>[^<]*</f>)\s*(?:<v\s*/>|<v></v>)?'.encode(),
-                                  rb"\g<1><v>" + cached.encode() + rb"</v>", data)
-                assert n == 1, "formula cell not found"
-            out.writestr(info, data)
-    os.replace(tmp, path)
-
-
 def run_cli(*args, env=None, cwd=None):
     """The real console entry point in a subprocess."""
     full_env = dict(os.environ, **(env or {}))
@@ -189,7 +166,7 @@ def test_collect_archives_every_file_and_is_idempotent(project, generated):
     before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in inbox.iterdir()}
 
     archive = Archive.for_settings(project.settings)
-    first = archive.collect([inbox], project.settings, plan)
+    first = collect(archive, [inbox], project.settings, plan)
     # Excel's lock file is not a returned file; the cover letter is listed as 対象外, not read.
     assert first.total_files == 3
     assert sorted(s.original_name for s in first.new) == sorted(
@@ -201,7 +178,7 @@ def test_collect_archives_every_file_and_is_idempotent(project, generated):
     assert by_name["R6_児童保育課.xlsx"].department == "児童保育課"
     assert by_name["福祉課_R6最終.xlsx"].errors == 0 and by_name["R6_児童保育課.xlsx"].errors == 0
 
-    second = archive.collect([inbox], project.settings, plan)
+    second = collect(archive, [inbox], project.settings, plan)
     assert second.new == [] and second.total_files == 3
     assert sorted(second.known) == sorted(by_name)
     subs = archive.submissions(plan.year.short)
@@ -235,6 +212,7 @@ def test_collect_archives_every_file_and_is_idempotent(project, generated):
 # --- 2. resubmission ----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_newer_version_wins_even_when_collected_first_and_choose_overrides(project, generated, tmp_path):
     plan, files = generated
     src = files["福祉課"].path
@@ -243,9 +221,9 @@ def test_newer_version_wins_even_when_collected_first_and_choose_overrides(proje
     two_days_ago = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=2)
     fill_workbook(src, tmp_path / "old.xlsx", plan, random.Random(2), mistakes=2, saved_at=two_days_ago)
     archive = Archive.for_settings(project.settings)
-    archive.collect([newer], project.settings, plan)
+    collect(archive, [newer], project.settings, plan)
     shutil.copy2(tmp_path / "old.xlsx", older)  # the old mail attachment found later
-    summary = archive.collect([project.inbox], project.settings, plan)
+    summary = collect(archive, [project.inbox], project.settings, plan)
     assert [s.original_name for s in summary.new] == ["福祉課.xlsx"]
     assert summary.known == ["福祉課_修正版.xlsx"]
 
@@ -297,20 +275,21 @@ def test_newest_is_decided_by_saved_time_not_by_how_the_time_is_written(project,
     assert read_returned(b, project.settings.key_bytes).last_saved < read_returned(
         a, project.settings.key_bytes).last_saved
     archive = Archive.for_settings(project.settings)
-    archive.collect([project.inbox], project.settings, plan)
+    collect(archive, [project.inbox], project.settings, plan)
     assert archive.current(plan)["福祉課"].original_name == "a.xlsx"
 
 
 # --- 3. a department that sent nothing ---------------------------------------------------
 
 
+@pytest.mark.slow
 def test_missing_department_is_shown_everywhere(project, generated, filled):
     plan, _ = generated
     for department, path in filled.items():
         if department != "学校教育課":
             shutil.copy2(path, project.inbox / path.name)
     archive = Archive.for_settings(project.settings)
-    archive.collect([project.inbox], project.settings, plan)
+    collect(archive, [project.inbox], project.settings, plan)
     lines, _ = submission_status(archive, plan)
     line = next(x for x in lines if x.department == "学校教育課")
     assert line.status == "未提出" and line.submission is None and line.submissions == 0
@@ -338,6 +317,7 @@ _KILLED_COLLECT = """
 import os, sys
 from pathlib import Path
 from xlplan.archive import Archive
+from xlplan.collect import collect
 from xlplan.plan import load_plan
 from xlplan.settings import find_settings
 
@@ -349,10 +329,11 @@ def kill_at_the_third(index, total, path):
     if index > 2:
         os._exit(99)
 
-Archive.for_settings(settings).collect([inbox], settings, plan, progress=kill_at_the_third)
+collect(Archive.for_settings(settings), [inbox], settings, plan, progress=kill_at_the_third)
 """
 
 
+@pytest.mark.slow
 def test_killed_collect_leaves_a_consistent_database_and_rerun_completes(project, generated, filled):
     plan, _ = generated
     names = ["児童保育課", "健康づくり課", "学校教育課", "福祉課", "長寿社会課"]
@@ -398,6 +379,7 @@ def test_killed_collect_leaves_a_consistent_database_and_rerun_completes(project
 # --- 5. merging is deterministic ----------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_merge_twice_gives_identical_tables_and_workbooks(project, generated, filled, tmp_path):
     plan, files = generated
     for department, path in filled.items():
@@ -406,7 +388,7 @@ def test_merge_twice_gives_identical_tables_and_workbooks(project, generated, fi
     fill_workbook(files["福祉課"].path, project.inbox / "福祉課_誤りあり.xlsx", plan,
                   random.Random(7), mistakes=3)
     archive = Archive.for_settings(project.settings)
-    archive.collect([project.inbox], project.settings, plan)
+    collect(archive, [project.inbox], project.settings, plan)
     one, two = merged_tables(archive, plan), merged_tables(archive, plan)
     for name in ("status", "findings", "overview", "indicators", "goals", "trend", "values"):
         a, b = getattr(one, name), getattr(two, name)
@@ -432,6 +414,7 @@ FORMULA_TEXTS = {
 }
 
 
+@pytest.mark.slow
 def test_text_that_looks_like_rich_string_xml_stays_text(project, generated, tmp_path):
     """XlsxWriter writes '<r>…</r>' text unescaped as rich-string XML: typed by a department it
     must still come out as that text, in a workbook every reader opens."""
@@ -440,7 +423,7 @@ def test_text_that_looks_like_rich_string_xml_stays_text(project, generated, tmp
              ("3-1-1", "eval_comment", None): "<r><t>x</t></r>"}
     fill(plan, files["健康づくり課"].path, project.inbox / "健康づくり課.xlsx", texts=typed)
     archive = Archive.for_settings(project.settings)
-    archive.collect([project.inbox], project.settings, plan)
+    collect(archive, [project.inbox], project.settings, plan)
     out = tmp_path / "集計.xlsx"
     write_merged(archive, plan, project.settings, out)
     values = _sheet_values(out)  # python-calamine
@@ -452,12 +435,13 @@ def test_text_that_looks_like_rich_string_xml_stays_text(project, generated, tmp
     assert "<r>課題</r>" in {c.value for row in wb[project_sheet].iter_rows() for c in row}
 
 
+@pytest.mark.slow
 def test_formula_like_text_stays_text_in_workbook_and_csv(project, generated, tmp_path):
     plan, files = generated
     fields = fill(plan, files["健康づくり課"].path, project.inbox / "健康づくり課.xlsx",
                   values={("3-1-1", "result", 1): -3}, texts=FORMULA_TEXTS)
     archive = Archive.for_settings(project.settings)
-    [sub] = archive.collect([project.inbox], project.settings, plan).new
+    [sub] = collect(archive, [project.inbox], project.settings, plan).new
     assert "formula-in-input" not in {f.code for f in archive.findings([sub.id])}
     out = tmp_path / "集計.xlsx"
     write_merged(archive, plan, project.settings, out, csv_dir=tmp_path / "csv")
@@ -526,12 +510,13 @@ def _spliced_row(department: str, row: tuple) -> dict:
             "目標": target}
 
 
+@pytest.mark.slow
 def test_streamed_rows_read_back_with_their_values_types_and_heights(project, generated, tmp_path,
                                                                    monkeypatch):
     plan, files = generated
     fill(plan, files["福祉課"].path, project.inbox / "福祉課.xlsx")
     archive = Archive.for_settings(project.settings)
-    archive.collect([project.inbox], project.settings, plan)
+    collect(archive, [project.inbox], project.settings, plan)
     spec = merge_tables.SPECS_BY_NAME["入力値"]
     real_table = spec.table
 
@@ -617,6 +602,7 @@ def test_streamed_rows_match_the_xlsxwriter_path(tmp_path):
 # --- 7. structure of the merged workbook -------------------------------------------------
 
 
+@pytest.mark.slow
 def test_merged_workbook_structure(project, generated, filled, tmp_path):
     plan, files = generated
     for department, path in filled.items():
@@ -625,7 +611,7 @@ def test_merged_workbook_structure(project, generated, filled, tmp_path):
     fields = fill(plan, files["福祉課"].path, project.inbox / "福祉課.xlsx",
                   {("2-2-1", "eval_score", None): 6, ("3-1-2", "result", 1): "たくさん"})
     archive = Archive.for_settings(project.settings)
-    archive.collect([project.inbox], project.settings, plan)
+    collect(archive, [project.inbox], project.settings, plan)
     out = tmp_path / "集計" / "集計_R6.xlsx"
     assert write_merged(archive, plan, project.settings, out) == out
     wb = load_workbook(out)
@@ -674,6 +660,7 @@ def test_merged_workbook_structure(project, generated, filled, tmp_path):
     assert got == [(p.id, d) for p in plan.projects for d in p.departments]
 
 
+@pytest.mark.slow
 def test_findings_link_to_their_own_file_when_two_files_share_a_name(project, generated, tmp_path):
     """Two mails, both with 福祉課.xlsx attached: each finding links to the file it is about."""
     plan, files = generated
@@ -683,7 +670,7 @@ def test_findings_link_to_their_own_file_when_two_files_share_a_name(project, ge
          {("2-2-1", "eval_score", None): 6})
     (project.inbox / "mail2" / "福祉課.xlsx").write_text("not a workbook", encoding="utf-8")
     archive = Archive.for_settings(project.settings)
-    archive.collect([project.inbox], project.settings, plan)
+    collect(archive, [project.inbox], project.settings, plan)
     subs = archive.submissions(plan.year.short)
     real = next(s for s in subs if s.readable)
     broken = next(s for s in subs if not s.readable)
@@ -704,6 +691,7 @@ def test_findings_link_to_their_own_file_when_two_files_share_a_name(project, ge
 # --- 8. values of 一覧, 指標 and 基本目標別 ------------------------------------------------
 
 
+@pytest.mark.slow
 def test_overview_indicator_and_goal_values_are_computed_from_what_was_typed(project, generated, tmp_path):
     plan, files = generated
     fukushi = {("2-2-1", "eval_score", None): 3, ("3-1-2", "eval_score", None): 5,
@@ -715,7 +703,7 @@ def test_overview_indicator_and_goal_values_are_computed_from_what_was_typed(pro
     fill(plan, files["福祉課"].path, project.inbox / "福祉課.xlsx", fukushi)
     fill(plan, files["長寿社会課"].path, project.inbox / "長寿社会課.xlsx", choju)
     archive = Archive.for_settings(project.settings)
-    archive.collect([project.inbox], project.settings, plan)
+    collect(archive, [project.inbox], project.settings, plan)
     tables = merged_tables(archive, plan)
 
     ov = tables.overview
@@ -759,89 +747,6 @@ def test_overview_indicator_and_goal_values_are_computed_from_what_was_typed(pro
     assert rate[("2-2-1", "活動を実施した行政区数", "福祉課")] == 0.909
 
 
-# --- 9. 差し戻し copies ---------------------------------------------------------------------
-
-
-def _finding_key(f):
-    return (f.code, f.project, f.field, f.sheet, f.cell)
-
-
-def test_feedback_copy_lists_the_problems_and_checks_the_same(project, generated, filled, tmp_path):
-    plan, files = generated
-    for department in ("児童保育課", "学校教育課"):
-        shutil.copy2(filled[department], project.inbox / f"{department}.xlsx")
-    mistakes = {("2-2-1", "eval_score", None): 6, ("3-1-2", "direction", None): "継続する",
-                ("3-2-1", "result", 1): "A", ("3-2-1", "issues", None): None,
-                ("3-1-2", "result", 1): "１２０人"}
-    original = project.inbox / "福祉課.xlsx"
-    fields = fill(plan, files["福祉課"].path, original, mistakes,
-                  texts={("2-2-1", "eval_comment", None): "=見直しが必要"})
-    archive = Archive.for_settings(project.settings)
-    archive.collect([project.inbox], project.settings, plan)
-    sub = archive.current(plan)["福祉課"]
-    recorded = archive.findings([sub.id])
-    assert {f.code for f in recorded} == {"score-out-of-range", "invalid-choice", "not-a-number",
-                                          "missing-text", "result-far-from-target", "value-normalised"}
-
-    written = write_feedback(archive, plan, project.settings, tmp_path / "差し戻し")
-    assert [f.department for f in written] == ["福祉課"]  # the clean departments get nothing
-    copy = written[0].path
-    assert copy.name == "差し戻し_R6_福祉課_事業シート・評価表.xlsx"
-    problems = [f for f in recorded if f.severity in ("error", "warning")]
-    assert written[0].findings == len(problems) == 5
-
-    wb = load_workbook(copy)
-    assert wb.sheetnames[1] == "要修正"
-    ws = wb["要修正"]
-    listed = [r for r in ws.iter_rows(min_row=4, values_only=True) if r[0] is not None]
-    assert [r[0] for r in listed] == list(range(1, len(problems) + 1))
-    assert [r[6] for r in listed] == [f.message("ja") for f in problems]
-    assert [r[1] for r in listed] == ["エラー" if f.severity == "error" else "警告" for f in problems]
-    for f in problems:
-        comment = wb[f.sheet][f.cell].comment
-        assert comment is not None and f.message("ja") in comment.text, f.code
-        assert wb[f.sheet][f.cell].fill.fgColor.rgb.endswith("FFC7CE")
-    # The department's values are back in their cells, as typed (text stays text).
-    comment_cell = _spec(fields, "2-2-1", "eval_comment")
-    assert wb[comment_cell["sheet"]][comment_cell["cell"]].value == "=見直しが必要"
-    assert wb[comment_cell["sheet"]][comment_cell["cell"]].data_type == "s"
-    result_cell = _spec(fields, "3-1-2", "result", 1)
-    assert wb[result_cell["sheet"]][result_cell["cell"]].value == "１２０人"
-
-    returned = read_returned(copy, project.settings.key_bytes)
-    assert returned.signature_ok and returned.readable and returned.department == "福祉課"
-    result = check_files([copy], project.settings, plan)
-    assert "layout-changed" not in {f.code for f in result.findings}
-    assert sorted(_finding_key(f) for f in result.findings) == sorted(_finding_key(f) for f in recorded)
-
-
-@pytest.mark.parametrize("cached", [True, False], ids=["formula-with-cached-value", "formula-without-cache"])
-def test_feedback_copy_of_a_formula_input_checks_clean_apart_from_the_formula(
-        project, generated, tmp_path, cached):
-    plan, files = generated
-    original = project.inbox / "福祉課.xlsx"
-    fields = fill(plan, files["福祉課"].path, original,
-                  {("2-2-1", "result", 1): "=30*1", ("2-2-1", "eval_score", None): 6})
-    formula = _spec(fields, "2-2-1", "result", 1)
-    if cached:  # as Excel saves it: the formula and its value
-        _cache_formula_value(original, formula["sheet"], formula["cell"], "30")
-    archive = Archive.for_settings(project.settings)
-    [sub] = archive.collect([project.inbox], project.settings, plan).new
-    recorded = archive.findings([sub.id])
-    assert sorted(f.code for f in recorded) == ["formula-in-input", "score-out-of-range"]
-    [fb] = write_feedback(archive, plan, project.settings, tmp_path / "fb")
-    wb = load_workbook(fb.path)
-    cell = wb[formula["sheet"]][formula["cell"]]
-    assert cell.data_type != "f" and cell.comment is not None  # never a formula in the copy
-    assert cell.value == (30 if cached else None)
-    result = check_files([fb.path], project.settings, plan)
-    expected = [_finding_key(f) for f in recorded if f.code != "formula-in-input"]
-    if not cached:
-        # Without a cached value the copy cannot know it: the cell is blank, and required.
-        expected.append(("missing-result", "2-2-1", formula["label"], formula["sheet"], formula["cell"]))
-    assert sorted(_finding_key(f) for f in result.findings) == sorted(expected)
-
-
 # --- 10. atomic_write falls back when the target is open ---------------------------------
 
 
@@ -879,11 +784,12 @@ def test_atomic_write_leaves_no_temporary_file_when_every_name_is_locked(tmp_pat
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_merge_into_an_open_workbook_writes_beside_it(project, generated, filled, tmp_path, monkeypatch):
     plan, _ = generated
     shutil.copy2(filled["福祉課"], project.inbox / "福祉課.xlsx")
     archive = Archive.for_settings(project.settings)
-    archive.collect([project.inbox], project.settings, plan)
+    collect(archive, [project.inbox], project.settings, plan)
     out = tmp_path / "集計.xlsx"
     out.write_bytes(b"locked")
     real_replace = os.replace
@@ -928,7 +834,7 @@ def test_merged_workbook_prints_through_libreoffice(libreoffice, project, genera
     fill_workbook(files["学校教育課"].path, project.inbox / "学校教育課.xlsx", plan,
                   random.Random(3), mistakes=2)
     archive = Archive.for_settings(project.settings)
-    archive.collect([project.inbox], project.settings, plan)
+    collect(archive, [project.inbox], project.settings, plan)
     out = write_merged(archive, plan, project.settings, tmp_path / "集計_R6.xlsx")
     pdf = libreoffice.to_pdf(out, tmp_path / "pdf")
     assert pdf.exists() and pdf.stat().st_size > 0
@@ -949,6 +855,7 @@ def test_merged_workbook_prints_through_libreoffice(libreoffice, project, genera
 # --- 12. the command line -----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_cli_collect_status_choose_merge_feedback(project, generated, filled, tmp_path):
     plan, files = generated
     root = str(project.root)

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from openpyxl import load_workbook
 
 from xlplan.cli import main
@@ -18,6 +19,7 @@ def run(*args, cwd=None, env=None):
                           capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_init_then_generate_finds_settings_beside_the_master(tmp_path):
     r = run("init", str(tmp_path / "p"))
     assert r.returncode == 0, r.stderr
@@ -33,6 +35,7 @@ def test_init_then_generate_finds_settings_beside_the_master(tmp_path):
     assert "6 課分" in r.stdout
 
 
+@pytest.mark.slow
 def test_generate_finds_settings_in_cwd_or_project_option(tmp_path):
     main(["init", str(tmp_path / "p")])
     master_copy = tmp_path / "elsewhere" / "master.xlsx"
@@ -50,6 +53,7 @@ def test_generate_finds_settings_in_cwd_or_project_option(tmp_path):
     assert [p.name for p in (tmp_path / "o3").iterdir()] == ["R7_福祉課_事業シート・評価表.xlsx"]
 
 
+@pytest.mark.slow
 def test_init_refuses_to_replace_settings(tmp_path):
     assert main(["init", str(tmp_path / "p")]) == 0
     key = (tmp_path / "p" / "xlplan.toml").read_text(encoding="utf-8")
@@ -58,6 +62,7 @@ def test_init_refuses_to_replace_settings(tmp_path):
     assert (tmp_path / "p" / "xlplan.toml").read_text(encoding="utf-8") == key
 
 
+@pytest.mark.slow
 def test_bad_year_and_master_with_mistakes(tmp_path):
     main(["init", str(tmp_path / "p")])
     master = tmp_path / "p" / "計画マスタ.xlsx"
@@ -76,6 +81,7 @@ def test_bad_year_and_master_with_mistakes(tmp_path):
     assert "Project '1-1-1' has no responsible department." in r.stdout
 
 
+@pytest.mark.slow
 def test_demo_runs_end_to_end(tmp_path):
     r = run("demo", str(tmp_path / "demo"))
     assert r.returncode == 0, r.stderr

@@ -69,6 +69,7 @@ def clean_file(generated, project, libreoffice, tmp_path):
     return _relock_structure(lo_file, folder / src.name), lo_file
 
 
+@pytest.mark.slow
 def test_json_output_has_findings_and_files(generated, project):
     proc = run("check", project.outbox, "--project", project.root, "--format", "json")
     assert proc.returncode == 1
@@ -86,6 +87,7 @@ def test_json_output_has_findings_and_files(generated, project):
     assert "入力されていません" in first["message"]
 
 
+@pytest.mark.slow
 def test_lang_en_gives_english_messages(generated, project):
     proc = run("--lang", "en", "check", project.outbox, "--project", project.root,
                "--format", "json")
@@ -97,6 +99,7 @@ def test_lang_en_gives_english_messages(generated, project):
                for f in data["findings"])
 
 
+@pytest.mark.slow
 def test_table_output_in_japanese(generated, project):
     _, files = generated
     path = files[DEPT].path
@@ -127,6 +130,7 @@ def test_libreoffice_saved_file_is_clean_as_saved(clean_file, project):
     assert [f for f in findings if f["severity"] != "info"] == []
 
 
+@pytest.mark.slow
 def test_missing_settings_exit_2(generated, tmp_path):
     _, files = generated
     empty = tmp_path / "empty"
@@ -137,6 +141,7 @@ def test_missing_settings_exit_2(generated, tmp_path):
     assert proc.stdout == ""
 
 
+@pytest.mark.slow
 def test_missing_path_exit_2(project, tmp_path):
     missing = tmp_path / "no-such-folder"
     proc = run("check", missing, "--project", project.root)
@@ -147,6 +152,7 @@ def test_missing_path_exit_2(project, tmp_path):
     assert "Not found" in proc.stderr
 
 
+@pytest.mark.slow
 def test_bad_files_exit_1_without_traceback(project, tmp_path):
     folder = tmp_path / "inbox"
     folder.mkdir()

@@ -43,6 +43,7 @@ def assert_english(text: str, *user_data) -> None:
     assert not found, (found, rest)
 
 
+@pytest.mark.slow
 def test_lang_is_accepted_before_or_after_the_subcommand_and_from_the_environment(project):
     for args, env in ((("--lang", "en", "master", project.master), None),
                       (("master", project.master, "--lang", "en"), None),
@@ -79,6 +80,7 @@ def test_main_does_not_change_the_environment(capsys, monkeypatch):
     (("generate", "--help"), {"XLPLAN_LANG": "en"}),
     (("choose", "--lang=en", "--help"), None),
 ])
+@pytest.mark.slow
 def test_help_is_english_in_english(args, env):
     r = run(*args, env=env)
     assert r.returncode == 0, r.stderr
@@ -86,6 +88,7 @@ def test_help_is_english_in_english(args, env):
     assert_english(r.stdout)
 
 
+@pytest.mark.slow
 def test_help_is_japanese_by_default():
     r = run("check", "--help")
     assert "ファイルまたはフォルダ" in r.stdout
@@ -130,6 +133,7 @@ def test_counted_nouns():
     assert counted(1540, "match") == "1,540 matches"
 
 
+@pytest.mark.slow
 def test_one_department_in_english_is_singular(project, tmp_path):
     r = run("generate", project.master, "--department", "児童保育課", "--out", tmp_path / "o",
             "--lang", "en")
@@ -139,6 +143,7 @@ def test_one_department_in_english_is_singular(project, tmp_path):
     assert "projects" not in r.stdout
 
 
+@pytest.mark.slow
 def test_init_says_what_to_do_next(tmp_path):
     r = run("init", tmp_path / "p")
     assert r.returncode == 0, r.stderr
@@ -150,12 +155,14 @@ def test_init_says_what_to_do_next(tmp_path):
     assert_english(r.stdout, tmp_path, "計画マスタ.xlsx")
 
 
+@pytest.mark.slow
 def test_generate_writes_into_the_projects_outbox_by_default(project, tmp_path):
     r = run("generate", project.master, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert len(list(project.outbox.glob("R6_*.xlsx"))) == 6
 
 
+@pytest.mark.slow
 def test_choose_names_a_department_missing_from_the_master(project):
     r = run("choose", "--department", "社協", "--submission", "2", "--project", project.root)
     assert r.returncode == 2
@@ -167,6 +174,7 @@ def test_choose_names_a_department_missing_from_the_master(project):
     assert "社会福祉協議会" in r.stderr
 
 
+@pytest.mark.slow
 def test_generate_names_a_department_missing_from_the_master(project, tmp_path):
     r = run("generate", project.master, "--department", "福祉", "--out", tmp_path / "o")
     assert r.returncode == 2 and "担当課「福祉」は計画マスタにありません" in r.stderr
@@ -176,6 +184,7 @@ def test_generate_names_a_department_missing_from_the_master(project, tmp_path):
 PYTHON_WORDS = re.compile(r"Error\b|Errno|Exception|Traceback|zipfile|openpyxl")
 
 
+@pytest.mark.slow
 def test_an_unopenable_master_is_explained_in_words(project, tmp_path):
     missing = tmp_path / "なし.xlsx"
     r = run("master", missing)
@@ -196,6 +205,7 @@ def test_an_unopenable_master_is_explained_in_words(project, tmp_path):
     assert f"ファイルではなくフォルダです: {tmp_path}" in r.stdout
 
 
+@pytest.mark.slow
 def test_a_broken_layout_declaration_is_explained_in_english(project, tmp_path):
     (project.root / "workbook_templates" / "department.toml").write_text("id = \n", encoding="utf-8")
     r = run("generate", project.master, "--out", tmp_path / "o", "--lang", "en")
@@ -209,6 +219,7 @@ def test_a_broken_layout_declaration_is_explained_in_english(project, tmp_path):
     assert "1 行目" in r.stderr and "書き方に誤りがあります" in r.stderr
 
 
+@pytest.mark.slow
 def test_a_bad_year_is_explained_in_english(project, tmp_path):
     r = run("generate", project.master, "--year", "来年", "--out", tmp_path / "o", "--lang", "en")
     assert r.returncode == 2
@@ -216,6 +227,7 @@ def test_a_bad_year_is_explained_in_english(project, tmp_path):
     assert_english(r.stderr, "来年")
 
 
+@pytest.mark.slow
 def test_init_refuses_in_english(project):
     r = run("init", project.root, "--lang", "en")
     assert r.returncode == 2 and "already exists" in r.stderr

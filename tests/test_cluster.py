@@ -20,6 +20,7 @@ distributed = pytest.importorskip("distributed")
 import dask  # noqa: E402
 
 from xlplan.archive import Archive  # noqa: E402
+from xlplan.collect import collect  # noqa: E402
 from xlplan.check import check_files  # noqa: E402
 from xlplan.cluster import MISSING_DASK, dask_reader  # noqa: E402
 from xlplan.read import Limits, read_returned  # noqa: E402
@@ -92,12 +93,13 @@ def _tables(root):
         }
 
 
+@pytest.mark.slow
 def test_collect_on_dask_records_what_the_default_reader_records(client, project, returned_files,
                                                                 tmp_path):
     plan, paths = returned_files
     settings = project.settings
-    default = Archive(tmp_path / "default").collect(paths, settings, plan, workers=1)
-    on_dask = Archive(tmp_path / "dask").collect(paths, settings, plan,
+    default = collect(Archive(tmp_path / "default"), paths, settings, plan, workers=1)
+    on_dask = collect(Archive(tmp_path / "dask"), paths, settings, plan,
                                                  reader=dask_reader(client, batch_size=3))
 
     assert len(on_dask.new) == len(paths) - 1 and on_dask.known == ["90_再送.xlsx"]
@@ -116,6 +118,7 @@ def test_collect_on_dask_records_what_the_default_reader_records(client, project
         assert [f.code for f in archive.findings([s.id])] == ["unreadable-file"]
 
 
+@pytest.mark.slow
 def test_results_come_back_in_input_order_across_batches(client, project, returned_files):
     plan, paths = returned_files
     key = project.settings.key_bytes
@@ -144,6 +147,7 @@ def test_results_come_back_in_input_order_across_batches(client, project, return
     assert not [k for k in client.futures if str(k).startswith("xlplan-read-")]
 
 
+@pytest.mark.slow
 def test_check_files_on_dask_matches_the_default(client, project, returned_files):
     plan, paths = returned_files
     default = check_files(paths, project.settings, plan, workers=1)
@@ -153,6 +157,7 @@ def test_check_files_on_dask_matches_the_default(client, project, returned_files
     assert on_dask.values.equals(default.values)
 
 
+@pytest.mark.slow
 def test_a_failing_task_and_a_dying_worker_become_findings(project, returned_files, tmp_path):
     """A file whose task raises, and one that kills its worker, are recorded unreadable; the
     files around them are read as usual (the worker is restarted by its nanny)."""
@@ -195,7 +200,7 @@ def test_a_failing_task_and_a_dying_worker_become_findings(project, returned_fil
         c.register_plugin(Sabotage(), name="sabotage")
         # The dying file comes last, so nothing else is running on the worker when it dies.
         inbox = [*good, boom, kill]
-        summary = Archive(tmp_path / "archive").collect(inbox, project.settings, plan,
+        summary = collect(Archive(tmp_path / "archive"), inbox, project.settings, plan,
                                                         reader=dask_reader(c, batch_size=1))
         assert [s.original_name for s in summary.new] == [p.name for p in inbox]
         assert [s.readable for s in summary.new] == [True, True, False, False]
@@ -213,6 +218,7 @@ def test_a_failing_task_and_a_dying_worker_become_findings(project, returned_fil
         assert [r.readable for r in after] == [True, True]
 
 
+@pytest.mark.slow
 def test_a_closed_client_stops_the_run_instead_of_marking_files_unreadable(project, returned_files,
                                                                           tmp_path):
     plan, paths = returned_files
@@ -227,6 +233,7 @@ def test_a_closed_client_stops_the_run_instead_of_marking_files_unreadable(proje
             list(results)
 
 
+@pytest.mark.slow
 def test_without_dask_the_error_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)
     with pytest.raises(ImportError) as info:

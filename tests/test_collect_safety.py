@@ -21,6 +21,7 @@ import pytest
 from filelock import FileLock
 
 from xlplan.archive import Archive
+from xlplan.collect import collect
 from xlplan.check import check_files
 from xlplan.read import file_digest
 from xlplan.simulate import _set_last_saved
@@ -64,7 +65,7 @@ def test_a_file_that_changes_while_it_is_copied_is_refused_and_read_by_the_next_
                 fh.write(b"more bytes of the attachment")
 
     archive.after_chunk = mail_client_still_writing
-    summary = archive.collect([project.inbox], project.settings, plan)
+    summary = collect(archive, [project.inbox], project.settings, plan)
     assert appended
     assert [s.original_name for s in summary.new] == ["児童保育課.xlsx"]
     assert [(f.code, f.file) for f in summary.notices] == [("file-changing", "福祉課.xlsx")]
@@ -72,11 +73,12 @@ def test_a_file_that_changes_while_it_is_copied_is_refused_and_read_by_the_next_
     assert not list(archive.archive_dir.rglob("*.part"))
 
     archive.after_chunk = None  # the writer is done: the next run takes it in
-    again = archive.collect([project.inbox], project.settings, plan)
+    again = collect(archive, [project.inbox], project.settings, plan)
     assert [s.original_name for s in again.new] == ["福祉課.xlsx"] and again.notices == []
     assert _all_copies_hold_their_hash(archive, plan.year.short) == []
 
 
+@pytest.mark.slow
 def test_with_a_real_concurrent_writer_every_archived_copy_matches_its_hash(project, generated):
     """A writer thread appends to the file while collect runs, many times over (the issue saw
     28 of 40 copies differ). Each run either refuses the file or archives exactly what it
@@ -99,7 +101,7 @@ def test_with_a_real_concurrent_writer_every_archived_copy_matches_its_hash(proj
         thread = threading.Thread(target=writer)
         thread.start()
         try:
-            summary = archive.collect([project.inbox], project.settings, plan)
+            summary = collect(archive, [project.inbox], project.settings, plan)
         finally:
             stop.set()
             thread.join()
@@ -109,12 +111,13 @@ def test_with_a_real_concurrent_writer_every_archived_copy_matches_its_hash(proj
     assert not list(archive.archive_dir.rglob("*.part"))
 
 
+@pytest.mark.slow
 def test_a_damaged_archived_copy_is_reported_by_recheck_and_repaired_when_the_file_comes_again(
         project, generated):
     plan, _ = generated
     placed = _copy_in(project, generated, "福祉課", "児童保育課")
     archive = Archive.for_settings(project.settings)
-    archive.collect([project.inbox], project.settings, plan)
+    collect(archive, [project.inbox], project.settings, plan)
     victim = next(s for s in archive.submissions(plan.year.short) if s.original_name == "福祉課.xlsx")
     copy = archive.root / victim.archived_path
     # What the old two-read collect left: a truncated copy, recorded (unreadable) under the
@@ -144,6 +147,7 @@ def test_a_damaged_archived_copy_is_reported_by_recheck_and_repaired_when_the_fi
 # --- item 4: no database, no merge ------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_merge_refuses_without_a_database_and_keeps_the_merged_workbook(project, generated):
     plan, _ = generated
     _copy_in(project, generated, "福祉課", "児童保育課")
@@ -174,6 +178,7 @@ def test_merge_refuses_without_a_database_and_keeps_the_merged_workbook(project,
         assert merged.read_bytes() == good
 
 
+@pytest.mark.slow
 def test_merge_refuses_a_year_with_no_submission(project, generated):
     plan, _ = generated
     _copy_in(project, generated, "福祉課")
@@ -206,6 +211,7 @@ def _set_modified(path: Path, stamp: str) -> None:
 
 @pytest.mark.parametrize("stamp, why", [("2099-01-01T00:00:00Z", "回収した時刻より後"),
                                         ("2001-01-01T00:00:00Z", "様式を作成した時刻より前")])
+@pytest.mark.slow
 def test_an_old_version_with_an_implausible_saved_time_does_not_replace_the_newer(
         project, generated, tmp_path, stamp, why):
     plan, files = generated
@@ -214,11 +220,11 @@ def test_an_old_version_with_an_implausible_saved_time_does_not_replace_the_newe
     fill(plan, src, old, {("2-2-1", "eval_score", None): 2})
     fill(plan, src, new, {("2-2-1", "eval_score", None): 5})
     archive = Archive.for_settings(project.settings)
-    archive.collect([project.inbox], project.settings, plan)
+    collect(archive, [project.inbox], project.settings, plan)
     resent = project.inbox / "福祉課.xlsx"
     shutil.copy(old, resent)
     _set_modified(resent, stamp)
-    archive.collect([project.inbox], project.settings, plan)
+    collect(archive, [project.inbox], project.settings, plan)
 
     assert archive.current(plan)["福祉課"].original_name == "福祉課_最終.xlsx"
     odd = next(s for s in archive.submissions(plan.year.short) if s.original_name == "福祉課.xlsx")
@@ -240,9 +246,9 @@ def test_files_without_a_believable_time_are_ordered_as_collected(project, gener
     _set_modified(first, "2099-06-01T00:00:00Z")
     _set_modified(second, "2098-01-01T00:00:00Z")
     archive = Archive.for_settings(project.settings)
-    archive.collect([project.inbox], project.settings, plan)
+    collect(archive, [project.inbox], project.settings, plan)
     shutil.copy(second, project.inbox / "b.xlsx")
-    archive.collect([project.inbox], project.settings, plan)
+    collect(archive, [project.inbox], project.settings, plan)
     assert archive.current(plan)["福祉課"].original_name == "b.xlsx"  # collected last
 
 
@@ -261,6 +267,7 @@ def _without_root_powers() -> list[str]:
     return [setpriv, f"--bounding-set={caps}", f"--inh-caps={caps}", "--"]
 
 
+@pytest.mark.slow
 def test_a_file_that_cannot_be_opened_is_reported_and_the_batch_goes_on(project, generated):
     plan, files = generated
     fill(plan, files["福祉課"].path, project.inbox / "福祉課.xlsx")
@@ -285,6 +292,7 @@ def test_a_file_that_cannot_be_opened_is_reported_and_the_batch_goes_on(project,
 # --- item 9: one run at a time per project -------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_second_run_waits_for_the_lock_and_then_stops_with_a_message(project, generated):
     plan, _ = generated
     _copy_in(project, generated, "福祉課")
@@ -304,6 +312,7 @@ def test_a_second_run_waits_for_the_lock_and_then_stops_with_a_message(project, 
     assert r.returncode == 0, r.stdout + r.stderr
 
 
+@pytest.mark.slow
 def test_two_collects_at_once_both_finish_and_record_each_file_once(project, generated):
     plan, files = generated
     names = []
@@ -356,6 +365,7 @@ SKIPPED = {"鍵.xlsx": "リンク", "リンク.xlsx": "リンク", "パイプ.xl
            "外のフォルダ": "リンク"}
 
 
+@pytest.mark.slow
 def test_links_and_special_files_are_never_collected(project, generated):
     plan, _ = generated
     inbox = _strange_inbox(project, generated)
@@ -372,6 +382,7 @@ def test_links_and_special_files_are_never_collected(project, generated):
         assert silent not in r.stdout
 
 
+@pytest.mark.slow
 def test_check_takes_the_same_files_as_collect_and_never_hangs_on_a_fifo(project, generated):
     plan, _ = generated
     inbox = _strange_inbox(project, generated)
@@ -393,6 +404,7 @@ def _docx(path: Path) -> None:
         z.writestr("word/document.xml", "<w:document/>")
 
 
+@pytest.mark.slow
 def test_cover_letters_are_listed_once_and_do_not_change_the_exit_code(project, generated):
     plan, files = generated
     inbox = project.inbox
@@ -424,6 +436,7 @@ def test_cover_letters_are_listed_once_and_do_not_change_the_exit_code(project, 
     ("福祉課.xlsx", b"PK\x03\x04 broken"),
     ("福祉課.csv", "事業,実績\n1-1-1,10\n".encode()),
 ])
+@pytest.mark.slow
 def test_a_file_meant_as_a_workbook_stays_an_error(project, generated, name, content):
     inbox = project.inbox
     if content is None:
@@ -441,6 +454,7 @@ def test_a_file_meant_as_a_workbook_stays_an_error(project, generated, name, con
 # --- item 11: leftovers of killed runs ------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_leftover_temporary_files_of_killed_runs_are_removed_by_the_next_run(project, generated):
     plan, _ = generated
     _copy_in(project, generated, "福祉課")

@@ -378,6 +378,7 @@ def test_extra_sheet_is_named(corpus):
     assert "メモ" in f.detail
 
 
+@pytest.mark.slow
 def test_wrong_year_and_plan_values(corpus):
     path, _ = build_last_year(corpus)
     (f,) = corpus.check(path).findings
@@ -571,6 +572,7 @@ def test_furigana_runs_are_not_read_as_text(corpus, libreoffice):
 # --------------------------------------------------------------------------- zip bomb
 
 
+@pytest.mark.slow
 def test_zip_bomb_is_refused_quickly_without_extracting(corpus, monkeypatch):
     bomb = corpus.path("bomb.xlsx")
     with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
@@ -616,6 +618,7 @@ def test_lock_and_hidden_files_are_skipped(corpus):
 
 
 @pytest.mark.parametrize("workers", [1, None], ids=["serial", "pool"])
+@pytest.mark.slow
 def test_whole_corpus_in_one_batch(corpus, workers):
     """One bad file never stops the batch: a good file among them still yields its values."""
     expected: dict[str, set] = {}

@@ -20,6 +20,7 @@ import pytest
 from openpyxl import load_workbook
 
 from xlplan.archive import Archive
+from xlplan.collect import collect
 from xlplan.check import check_files
 from xlplan.demo import run_demo
 from xlplan.findings import CATALOGUE, Finding
@@ -207,7 +208,7 @@ def _inbox_and_settings_findings(project, plan, files, folder: Path) -> list[Fin
     growing.write_bytes(b"\0" * (3 << 20))
     archive = Archive.for_settings(project.settings)
     archive.after_chunk = lambda path: os.utime(path, ns=(0, 0))  # touched while read
-    found += archive.collect([growing], project.settings, plan).notices
+    found += collect(archive, [growing], project.settings, plan).notices
     return found
 
 
@@ -297,12 +298,14 @@ def english_leftovers(message: str, words, plan_stage: bool) -> list[str]:
     return CJK.findall(rest)
 
 
+@pytest.mark.slow
 def test_every_catalogue_code_is_produced(matrix):
     by_code, _ = matrix
     assert set(by_code) == set(FINDING_CODES), sorted(set(FINDING_CODES) - set(by_code))
 
 
 @pytest.mark.parametrize("code", list(_params()))
+@pytest.mark.slow
 def test_english_message_has_no_japanese_but_the_users_data(matrix, code):
     by_code, words = matrix
     assert by_code.get(code), f"{code} was not produced"
@@ -316,6 +319,7 @@ def test_english_message_has_no_japanese_but_the_users_data(matrix, code):
         assert record["message"] == english
 
 
+@pytest.mark.slow
 def test_english_detail_and_expected_survive_the_archive(tmp_path):
     from xlplan.project import init_project
 
@@ -323,7 +327,7 @@ def test_english_detail_and_expected_survive_the_archive(tmp_path):
     plan = load_plan(project.master)
     made = generate(plan.with_year("R5"), tmp_path / "r5", project.settings, departments=["福祉課"])
     archive = Archive.for_settings(project.settings)
-    archive.collect([made[0].path], project.settings, plan)
+    collect(archive, [made[0].path], project.settings, plan)
     [s] = archive.submissions(plan.year.short)
     [f] = archive.findings([s.id])
     assert f.code == "wrong-year"
@@ -401,6 +405,7 @@ def _command_params():
 
 
 @pytest.mark.parametrize("name", list(_command_params()))
+@pytest.mark.slow
 def test_every_command_speaks_english(demo_project, tmp_path, name):
     folder, demo = demo_project
     args = _command(name, folder, tmp_path)
@@ -426,6 +431,7 @@ def test_every_command_speaks_english(demo_project, tmp_path, name):
         assert not left, (name, left, stream)
 
 
+@pytest.mark.slow
 def test_the_demo_speaks_english(demo_project):
     folder, r = demo_project
     plan = load_plan(folder / "計画マスタ.xlsx")

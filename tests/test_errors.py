@@ -77,6 +77,7 @@ def _run_cli(*args, prefix=(), cwd=None):
 def collected(tmp_path_factory):
     """A project (init), its plan, and one department's workbook collected for R6."""
     from xlplan.archive import Archive
+    from xlplan.collect import collect
     from xlplan.generate import generate
     from xlplan.plan import load_plan
     from xlplan.project import init_project
@@ -85,7 +86,7 @@ def collected(tmp_path_factory):
     project = init_project(root / "project")
     plan = load_plan(project.master)
     [made] = generate(plan, project.inbox, project.settings, departments=["福祉課"])
-    Archive.for_settings(project.settings).collect([project.inbox], project.settings, plan)
+    collect(Archive.for_settings(project.settings), [project.inbox], project.settings, plan)
     return project, plan, made
 
 
@@ -257,6 +258,7 @@ def _leftovers(english: str, words) -> list[str]:
     return CJK.findall(english)
 
 
+@pytest.mark.slow
 def test_every_error_code_is_raised_by_a_real_input(every_error, collected, capsys):
     found, project, locked = every_error
     codes = {e.code for e in found}
@@ -294,6 +296,7 @@ def test_every_error_code_is_raised_by_a_real_input(every_error, collected, caps
     assert codes == set(ERROR_CODES), sorted(set(ERROR_CODES) - codes)
 
 
+@pytest.mark.slow
 def test_every_error_speaks_english_without_japanese_but_the_users_data(every_error):
     found, _, locked = every_error
     for error in found:
@@ -330,6 +333,7 @@ def test_errors_are_typed():
 # --- the CLI: message in the language, JSON as data, exit status 2 ---------------------------
 
 
+@pytest.mark.slow
 def test_check_json_emits_the_error_as_data(collected, tmp_path, capsys):
     project, _, _ = collected
     code, out, err = _cli(capsys, "check", tmp_path / "なし", "--project", project.root,
@@ -345,6 +349,7 @@ def test_check_json_emits_the_error_as_data(collected, tmp_path, capsys):
     assert "設定ファイル xlplan.toml が見つかりません" in err
 
 
+@pytest.mark.slow
 def test_check_json_carries_the_plan_masters_findings(collected, tmp_path, capsys):
     project, _, _ = collected
     master = tmp_path / "マスタ.xlsx"
@@ -357,6 +362,7 @@ def test_check_json_carries_the_plan_masters_findings(collected, tmp_path, capsy
     assert [f["code"] for f in payload["findings"]] == ["master-unreadable"]
 
 
+@pytest.mark.slow
 def test_settings_missing_wherever_the_settings_are_absent(tmp_path, capsys, collected, monkeypatch):
     """Every command that needs the project's settings, run where there are none."""
     project, _, _ = collected
@@ -427,6 +433,7 @@ BREAKAGES = ("declaration", "not-a-workbook", "unknown-placeholder", "unknown-bl
 
 
 @pytest.mark.parametrize("how", BREAKAGES)
+@pytest.mark.slow
 def test_a_broken_layout_is_template_invalid_naming_file_sheet_and_cell(collected, tmp_path, capsys, how):
     project, _, _ = collected
     copy = tmp_path / "project"
@@ -457,6 +464,7 @@ def test_a_broken_layout_is_template_invalid_naming_file_sheet_and_cell(collecte
         assert code == 2 and error["code"] == "template-invalid" and error["params"]["file"] == file
 
 
+@pytest.mark.slow
 def test_the_panel_shows_the_same_message_for_a_broken_layout(collected, tmp_path):
     from xlplan.excel import FilePanel, run
     from xlplan.panel import PANEL_NAME, build_panel, project_defaults
@@ -480,6 +488,7 @@ def test_the_panel_shows_the_same_message_for_a_broken_layout(collected, tmp_pat
 # --- one rule for a file that cannot be opened: check, collect and the panel ------------------
 
 
+@pytest.mark.slow
 def test_a_file_that_cannot_be_opened_is_file_inaccessible_in_check_collect_and_the_panel(collected, tmp_path):
     project, plan, made = collected
     copy = tmp_path / "project"

@@ -21,6 +21,7 @@ import fuzz  # noqa: E402
 
 
 @pytest.mark.fuzz
+@pytest.mark.slow
 def test_300_seeded_mutations_neither_abort_nor_fail_nor_hang_nor_go_unnoticed(tmp_path):
     figures = fuzz.run(300, seed=20261201, folder=tmp_path, workers=2, departments=("健康づくり課",))
     summary = figures.summary()

@@ -148,6 +148,7 @@ def test_indicator_grid_shows_targets_and_units(generated):
 
 
 @pytest.mark.parametrize("form", ["R7", "令和7年度", "2025", "FY2025"])
+@pytest.mark.slow
 def test_generate_another_year_opens_that_years_cells(project, form):
     plan = load_plan(project.master, year=form)
     files = generate(plan, project.outbox / "r7", project.settings, departments=["福祉課"])
@@ -156,6 +157,7 @@ def test_generate_another_year_opens_that_years_cells(project, form):
     assert {f["year"] for f in data["fields"] if f["year"]} == {"R7"}
 
 
+@pytest.mark.slow
 def test_restyled_template_changes_the_output(project):
     template = project.settings.templates_dir / "department.xlsx"
     wb = load_workbook(template)
@@ -187,6 +189,7 @@ def test_unknown_placeholder_in_template_is_reported(project):
         generate(load_plan(project.master), project.outbox, project.settings)
 
 
+@pytest.mark.slow
 def test_each_input_message_names_its_own_cell(generated):
     """Cells share a validation only when its input message is the same: the result cells of
     different indicators each name their own indicator (issue 14, item 3)."""
@@ -198,3 +201,43 @@ def test_each_input_message_names_its_own_cell(generated):
             covering = [dv for dv in ws.data_validations.dataValidation if f["cell"] in dv.sqref]
             assert len(covering) == 1, f
             assert covering[0].promptTitle == f["label"][:32], (f, covering[0].sqref)
+
+
+# --- characters no worksheet can hold, in the plan's own text ---------------------------------
+
+
+def _plan_with(project, edit):
+    """The project's plan with ``edit(plan)`` applied (as if the master had carried such text,
+    e.g. an Excel escape _x0001_ that a reader decodes to U+0001)."""
+    plan = load_plan(project.master)
+    edit(plan)
+    return plan
+
+
+def test_control_character_in_a_unit_is_shown_in_the_prompt_not_a_crash(project, tmp_path):
+    """An indicator's unit holding U+0001: the workbook is written, the input message shows the
+    character's visible mark (␁) as the cell text does."""
+    def edit(plan):
+        for p in plan.projects:
+            for indicator in p.indicators:
+                indicator.unit = "地区\x01"
+    plan = _plan_with(project, edit)
+    department = next(d for d in plan.department_names() if plan.projects_for(d))
+    files = generate(plan, tmp_path / "out", project.settings, departments=[department])
+    wb = load_workbook(files[0].path)
+    prompts = [dv.prompt or "" for ws in wb.worksheets for dv in ws.data_validations.dataValidation]
+    assert any("地区\u2401" in p for p in prompts)
+    assert not any("\x01" in p for p in prompts)
+
+
+def test_noncharacter_in_an_indicator_name_keeps_the_signature_valid(project, tmp_path):
+    """An indicator name holding U+FFFE (a character no worksheet holds, that JSON leaves as it
+    is; the metadata labels input cells with it): the metadata sheet stores exactly the signed
+    text, so the signature is valid."""
+    def edit(plan):
+        plan.projects[0].indicators[0].name = "配食\ufffeサービス"
+    plan = _plan_with(project, edit)
+    department = plan.projects[0].departments[0]
+    files = generate(plan, tmp_path / "out", project.settings, departments=[department])
+    _, data, signature = _metadata(files[0].path)
+    assert verify(data, signature, project.settings.key_bytes)

@@ -77,6 +77,7 @@ def _sheet(name: str):
     return lambda path: golden.sheet_parts(path)[name]
 
 
+@pytest.mark.slow
 def test_two_demo_runs_describe_equal_over_every_output_kind(demos):
     (first, before), (second, after) = demos
     for prefix, kind in OUTPUT_KINDS.items():
@@ -90,6 +91,7 @@ def test_two_demo_runs_describe_equal_over_every_output_kind(demos):
     assert before == after
 
 
+@pytest.mark.slow
 def test_a_changed_value_in_a_scoring_form_is_reported_at_its_cell(demos, tmp_path):
     demo = demos[0][0]
     lines = _changed(demo, SCORING, tmp_path, _sheet("評価票"),
@@ -99,6 +101,7 @@ def test_a_changed_value_in_a_scoring_form_is_reported_at_its_cell(demos, tmp_pa
     assert lines == [f'{Path(SCORING).name}: 評価票!A3: value: "基本目標" → "基本目標（変更）"']
 
 
+@pytest.mark.slow
 def test_a_style_change_is_reported_as_the_property_that_changed(demos, tmp_path):
     demo = demos[0][0]
     # The fill of the department's input cells (pale yellow) turned red.
@@ -111,6 +114,7 @@ def test_a_style_change_is_reported_as_the_property_that_changed(demos, tmp_path
                for line in lines)
 
 
+@pytest.mark.slow
 def test_a_removed_validation_in_a_next_year_workbook_is_reported(demos, tmp_path):
     demo = demos[0][0]
     sheet = next(n for n in golden.sheet_parts(demo / NEXT_YEAR) if n[0].isdigit())
@@ -122,6 +126,7 @@ def test_a_removed_validation_in_a_next_year_workbook_is_reported(demos, tmp_pat
                     r"\{.* → \(absent\)$", lines[0])
 
 
+@pytest.mark.slow
 def test_a_changed_defined_name_in_a_return_copy_is_reported(demos, tmp_path):
     demo = demos[0][0]
 
@@ -135,6 +140,7 @@ def test_a_changed_defined_name_in_a_return_copy_is_reported(demos, tmp_path):
                     lines[0])
 
 
+@pytest.mark.slow
 def test_lifted_protection_is_reported_for_sheet_and_workbook(demos, tmp_path):
     demo = demos[0][0]
     sheet = next(n for n in golden.sheet_parts(demo / COUNTS) if n not in ("表紙", "_xlplan"))
@@ -148,6 +154,7 @@ def test_lifted_protection_is_reported_for_sheet_and_workbook(demos, tmp_path):
     assert len(lines) == 1 and "workbook/protection:" in lines[0] and lines[0].endswith("→ null")
 
 
+@pytest.mark.slow
 def test_a_renumbered_style_table_compares_equal(demos, tmp_path):
     """The same look through another style index (a writer that numbers its styles differently)
     is no difference: styles are compared as properties."""
@@ -171,6 +178,7 @@ def test_a_renumbered_style_table_compares_equal(demos, tmp_path):
     assert golden.compare(golden.snapshot(src), golden.snapshot(renumbered)) == []
 
 
+@pytest.mark.slow
 def test_cli_snapshot_then_compare_folders(demos, tmp_path, capsys):
     demo = demos[0][0]
     before, after = tmp_path / "before", tmp_path / "after"
@@ -191,6 +199,7 @@ def test_cli_snapshot_then_compare_folders(demos, tmp_path, capsys):
     assert "1 difference(s)" in out
 
 
+@pytest.mark.slow
 def test_spellings_excel_reads_the_same_compare_equal(demos, tmp_path):
     """Defaults written out or left away, text as characters or character references: what one
     writer spells differently from another (openpyxl, XlsxWriter, the ooxml layer) is no change."""

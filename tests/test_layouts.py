@@ -19,6 +19,7 @@ from openpyxl import load_workbook
 
 from libreoffice import pdf_to_png
 from xlplan.archive import Archive, ArchiveHistory
+from xlplan.collect import collect
 from xlplan.check import check_files
 from xlplan.findings import ERROR
 from xlplan.generate import generate
@@ -164,6 +165,7 @@ def _same(a, b) -> bool:
 
 
 @pytest.mark.parametrize("layout", list(LAYOUTS))
+@pytest.mark.slow
 def test_layout_workbook_per_department_with_its_projects_and_fields(project, layout):
     case = LAYOUTS[layout]
     plan, files = _generate(project, case["master"])
@@ -228,6 +230,7 @@ def test_layout_workbook_per_department_with_its_projects_and_fields(project, la
         assert per_project == {(p, name) for p in case["projects"] for name in case["fields"]}
 
 
+@pytest.mark.slow
 def test_indicators_policy_choice_has_no_unit(project):
     _, files = _generate(project, LAYOUTS["indicators"]["master"])
     fields = _metadata(files[("indicators", "社会福祉協議会")].path)["fields"]
@@ -268,7 +271,7 @@ def test_layout_round_trip_through_libreoffice(project, libreoffice, layout):
     assert all(w["type"] in ("VALUE", "TEXT") for w in written.values()), written
 
     archive = Archive.for_settings(project.settings)
-    summary = archive.collect([project.inbox / layout], project.settings, plan)
+    summary = collect(archive, [project.inbox / layout], project.settings, plan)
     assert len(summary.new) == 1
     sub = summary.new[0]
     assert (sub.department, sub.kind, sub.readable) == (dept, layout, True)
@@ -410,6 +413,7 @@ def test_indicators_choice_not_in_the_list(project, libreoffice):
 
 
 @pytest.mark.parametrize("layout", list(LAYOUTS))
+@pytest.mark.slow
 def test_raised_layout_version_is_reported(project, layout):
     case = LAYOUTS[layout]
     plan, files = _generate(project, case["master"])
@@ -437,7 +441,7 @@ def _collect_r6(project, libreoffice):
         _fill(libreoffice, src, project.inbox / "R6" / src.name,
               _valid_values(layout, _metadata(src)["fields"]))
     archive = Archive.for_settings(project.settings)
-    summary = archive.collect([project.inbox / "R6"], project.settings, plan)
+    summary = collect(archive, [project.inbox / "R6"], project.settings, plan)
     assert len(summary.new) == 2 and all(s.errors == 0 for s in summary.new)
     return plan, archive
 

@@ -40,6 +40,7 @@ def _set_deadline(master, year: str, day) -> None:
 # --- deadlines per evaluation year ---------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_next_year_gets_its_own_deadline_on_the_cover(project):
     plan = load_plan(project.master)
     assert plan.deadline == dt.date(2025, 7, 31)
@@ -81,6 +82,7 @@ def test_deadline_warnings(project, day, today, codes):
         assert not any("\u3040" <= ch <= "\u9fff" for ch in f.message("en").replace("提出期限", ""))
 
 
+@pytest.mark.slow
 def test_cli_generate_warns_about_a_missing_deadline(project, tmp_path, capsys):
     _old_style_master(project.master)
     code = main(["generate", str(project.master), "--year", "R7", "--out", str(tmp_path / "out"),

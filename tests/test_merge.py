@@ -22,6 +22,7 @@ from openpyxl.styles.colors import Color
 
 from test_archive import SPLICED_ROWS, _spliced_row, fill
 from xlplan.archive import Archive
+from xlplan.collect import collect
 from xlplan.merge import TABLE_ORDER, TABLE_SPECS, MergedTables, merged_tables, write_csv, write_merged
 from xlplan.merge import layout, tables, writer
 from xlplan.ooxml.package import sheet_parts
@@ -29,11 +30,12 @@ from xlplan.ooxml.package import sheet_parts
 XLPLAN = Path(__file__).resolve().parent.parent / "xlplan"
 
 
+@pytest.mark.slow
 def test_one_registry_orders_sheets_csv_files_and_merged_tables(project, generated, tmp_path):
     plan, files = generated
     fill(plan, files["福祉課"].path, project.inbox / "福祉課.xlsx")
     archive = Archive.for_settings(project.settings)
-    archive.collect([project.inbox], project.settings, plan)
+    collect(archive, [project.inbox], project.settings, plan)
     out = write_merged(archive, plan, project.settings, tmp_path / "集計.xlsx", csv_dir=tmp_path / "csv")
     present = [name for name in TABLE_ORDER if name != "中間評価結果"]  # no committee replies here
     sheets = load_workbook(out, read_only=True).sheetnames
@@ -78,12 +80,13 @@ def test_spliced_rows_are_the_rows_xlsxwriter_writes(tmp_path, titles):
     assert 's="' in found["stream"][0] and "\x00" not in found["stream"][0]
 
 
+@pytest.mark.slow
 def test_project_sheet_merged_ranges_and_looks_survive(project, generated, tmp_path):
     """The merged 事業シート keep the layout's merged ranges (put in through ooxml, not
     XlsxWriter's internals) at their place in the worksheet's schema order."""
     plan, _ = generated
     archive = Archive.for_settings(project.settings)
-    archive.collect([project.outbox], project.settings, plan)  # merge refuses an empty archive
+    collect(archive, [project.outbox], project.settings, plan)  # merge refuses an empty archive
     out = write_merged(archive, plan, project.settings, tmp_path / "集計.xlsx")
     wb = load_workbook(out)
     project_sheet = wb[wb.sheetnames[len(TABLE_ORDER) - 1]]

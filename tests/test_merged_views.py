@@ -11,11 +11,13 @@ import subprocess
 import zipfile
 from pathlib import Path
 
+import pytest
 from openpyxl import load_workbook
 
 from test_archive import _page_text, _pdf_pages, fill
 from test_scoring import PROJECTS, _fill_form, _forms
 from xlplan.archive import Archive
+from xlplan.collect import collect
 from xlplan.merge import merged_tables, write_merged
 from xlplan.plan import load_plan
 
@@ -47,6 +49,7 @@ def test_one_half_up_rounding_for_averages_and_rates():
     assert rate(1, 3) == 0.333 and rate(2, 3) == 0.667 and rate(5, 0) is None and rate(None, 3) is None
 
 
+@pytest.mark.slow
 def test_goal_averages_round_half_up_in_tables_workbook_and_csv(project, generated, tmp_path):
     """基本目標2 gets 3, 3, 3 and 4: 3.25 is published as 3.3, as 中間評価結果 rounds."""
     plan, files = generated
@@ -55,7 +58,7 @@ def test_goal_averages_round_half_up_in_tables_workbook_and_csv(project, generat
          {("2-1-1", "eval_score", None): 3, ("2-1-2", "eval_score", None): 3,
           ("2-2-1", "eval_score", None): 4})
     archive = Archive.for_settings(project.settings)
-    archive.collect([project.inbox], project.settings, plan)
+    collect(archive, [project.inbox], project.settings, plan)
     goals = merged_tables(archive, plan).goals.set_index(["区分", "番号"])
     assert goals.loc[("基本目標", "2"), "平均達成度"] == 3.3
     out = write_merged(archive, plan, project.settings, tmp_path / "集計.xlsx", csv_dir=tmp_path / "csv")
@@ -68,12 +71,13 @@ def test_goal_averages_round_half_up_in_tables_workbook_and_csv(project, generat
 # --- item 12: rates as percentages -------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_achievement_rates_show_as_percentages_and_the_csv_keeps_the_number(project, generated, tmp_path):
     plan, files = generated
     fill(plan, files["福祉課"].path, project.inbox / "福祉課.xlsx",
          {("2-2-1", "result", 1): 30})  # target 33 → 0.909
     archive = Archive.for_settings(project.settings)
-    archive.collect([project.inbox], project.settings, plan)
+    collect(archive, [project.inbox], project.settings, plan)
     out = write_merged(archive, plan, project.settings, tmp_path / "集計.xlsx", csv_dir=tmp_path / "csv")
     wb = load_workbook(out)
     for title, column in (("指標", "達成率"), ("推移", f"{plan.year.short} 達成率")):
@@ -89,6 +93,7 @@ def test_achievement_rates_show_as_percentages_and_the_csv_keeps_the_number(proj
 # --- item 14: short labels in the committee chart ------------------------------------------------
 
 
+@pytest.mark.slow
 def test_committee_chart_labels_are_number_and_name(project, tmp_path):
     plan = load_plan(project.master)
     forms = _forms(project, plan)
@@ -97,7 +102,7 @@ def test_committee_chart_labels_are_number_and_name(project, tmp_path):
     for mid in list(forms)[:3]:
         _fill_form(forms[mid], inbox / f"{mid}.xlsx", dict(zip(PROJECTS, [4] * len(PROJECTS))), {})
     archive = Archive.for_settings(project.settings)
-    archive.collect([inbox], project.settings, plan)
+    collect(archive, [inbox], project.settings, plan)
     out = write_merged(archive, plan, project.settings, tmp_path / "集計.xlsx")
     with zipfile.ZipFile(out) as z:
         chart = next(z.read(n).decode() for n in z.namelist()
@@ -114,13 +119,14 @@ def test_committee_chart_labels_are_number_and_name(project, tmp_path):
 # --- item 15: no input hints in the merged 事業シート ---------------------------------------------
 
 
+@pytest.mark.slow
 def test_merged_project_sheets_carry_no_input_hints(project, generated, tmp_path):
     plan, files = generated
     department = load_workbook(files["福祉課"].path)
     assert any(c.value == HINT for ws in department for row in ws.iter_rows() for c in row)
     fill(plan, files["福祉課"].path, project.inbox / "福祉課.xlsx")
     archive = Archive.for_settings(project.settings)
-    archive.collect([project.inbox], project.settings, plan)
+    collect(archive, [project.inbox], project.settings, plan)
     out = write_merged(archive, plan, project.settings, tmp_path / "集計.xlsx")
     wb = load_workbook(out)
     project_sheets = [ws for ws in wb if re.match(r"\d+-\d+-\d+ ", ws.title)]
@@ -138,10 +144,11 @@ def _overview_setup(project, generated):
     for department, g in files.items():
         fill(plan, g.path, project.inbox / f"{department}.xlsx")
     archive = Archive.for_settings(project.settings)
-    archive.collect([project.inbox], project.settings, plan)
+    collect(archive, [project.inbox], project.settings, plan)
     return plan, archive
 
 
+@pytest.mark.slow
 def test_overview_has_groups_roles_and_headers_with_years(project, generated, tmp_path):
     plan, archive = _overview_setup(project, generated)
     out = write_merged(archive, plan, project.settings, tmp_path / "集計.xlsx", csv_dir=tmp_path / "csv")

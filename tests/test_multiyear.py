@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from openpyxl import load_workbook
 
 from xlplan.archive import Archive, ArchiveHistory
+from xlplan.collect import collect
 from xlplan.generate import generate
 from xlplan.metadata import METADATA_SHEET, parse_metadata_rows
 from xlplan.plan import load_plan
@@ -19,6 +21,7 @@ def _fields(path):
     return wb, data["fields"]
 
 
+@pytest.mark.slow
 def test_r7_sheets_show_r6_results_locked(project, generated):
     plan, files = generated
     returned = project.inbox / "福祉課.xlsx"
@@ -28,7 +31,7 @@ def test_r7_sheets_show_r6_results_locked(project, generated):
     written = {(f["project"], f["field"], f["indicator"]): wb6[f["sheet"]][f["cell"]].value
                for f in r6_fields}
     archive = Archive.for_settings(project.settings)
-    archive.collect([project.inbox], project.settings, plan)
+    collect(archive, [project.inbox], project.settings, plan)
 
     plan7 = load_plan(project.master, year="R7")
     out = generate(plan7, project.outbox / "R7", project.settings, departments=["福祉課"],
@@ -51,6 +54,7 @@ def test_r7_sheets_show_r6_results_locked(project, generated):
     assert checked >= 5
 
 
+@pytest.mark.slow
 def test_without_history_earlier_years_stay_blank(project, generated):
     plan7 = load_plan(project.master, year="R7")
     out = generate(plan7, project.outbox / "R7", project.settings, departments=["福祉課"])
@@ -60,6 +64,7 @@ def test_without_history_earlier_years_stay_blank(project, generated):
     assert ws.cell(ws[f["cell"]].row, ws[f["cell"]].column - 1).value is None
 
 
+@pytest.mark.slow
 def test_cli_generate_uses_the_projects_archive(project, generated):
     from xlplan.cli import main
 

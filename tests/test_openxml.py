@@ -38,6 +38,7 @@ from openpyxl import load_workbook
 openxml_audit = pytest.importorskip("openxml_audit")
 
 from xlplan.archive import Archive, ArchiveHistory  # noqa: E402
+from xlplan.collect import collect  # noqa: E402
 from xlplan.demo import run_demo  # noqa: E402
 from xlplan.feedback import write_feedback  # noqa: E402
 from xlplan.generate import generate  # noqa: E402
@@ -47,6 +48,7 @@ from xlplan.metadata import METADATA_SHEET, parse_metadata_rows  # noqa: E402
 from xlplan.panel import PANEL_NAME, build_panel, project_defaults  # noqa: E402
 from xlplan.plan import load_plan  # noqa: E402
 from xlplan.project import init_project, merged_path  # noqa: E402
+from xlplan.sample import city_plan  # noqa: E402
 from xlplan.scoring import generate_scoring  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -334,7 +336,7 @@ def _cycle(root: Path, edit=None, awkward: bool = False) -> dict[str, list[Path]
     files = generate(plan, project.outbox, project.settings)
     returned = [_fill_awkwardly(f.path, project.inbox) if awkward else f.path for f in files]
     archive = Archive.for_settings(project.settings)
-    archive.collect([returned[0].parent], project.settings, plan)
+    collect(archive, [returned[0].parent], project.settings, plan)
     merged = write_merged(archive, plan, project.settings, merged_path(project.results, plan.year))
     feedback = write_feedback(archive, plan, project.settings, root / "差し戻し")
     out = {"generated": [f.path for f in files], "merged": [merged], "feedback": [f.path for f in feedback],
@@ -383,7 +385,9 @@ def outputs(tmp_path_factory) -> dict[str, list[Path]]:
     layouts = _cycle(base / "layouts", _set_layouts)
     kinds = {
         "master": [project.master],
-        "department (stamped)": [f.path for f in demo["files"]],
+        # The demo's departments that share their projects are stamped from one prototype; the
+        # others (projects of their own) are written from the compiled layout (xlplan.xmlrender).
+        "department (stamped)": [f.path for f in demo["files"] if _is_stamped(f.path)],
         "prefilled next year": [f.path for f in demo["next_year"]["files"]],
         "return copy": [f.path for f in demo["feedback"]] + layouts["feedback"],
         "scoring form": [f.path for f in demo["forms"]],
@@ -394,6 +398,9 @@ def outputs(tmp_path_factory) -> dict[str, list[Path]]:
     for layout in ("activity", "indicators", "counts"):
         kinds[f"layout {layout}"] = [p for p, lay in layouts["layouts"].items() if lay == layout]
     kinds["custom layout"] = _custom_layout(base / "custom")
+    # And a city plan: every department has projects of its own, none is stamped.
+    kinds["department (XML render)"] = [f.path for f in demo["files"] if not _is_stamped(f.path)] + [
+        f.path for f in generate(city_plan(3, 3), base / "city", project.settings)]
     return kinds
 
 
@@ -414,12 +421,13 @@ def _custom_layout(folder: Path) -> list[Path]:
     return sorted(folder.glob("*/project/配布/*ボランティア登録状況*.xlsx"))
 
 
-KINDS = ["master", "department (stamped)", "layout activity", "layout indicators", "layout counts",
+KINDS = ["master", "department (stamped)", "department (XML render)", "layout activity", "layout indicators", "layout counts",
          "custom layout", "prefilled next year", "return copy", "scoring form", "merged with committee",
          "merged without committee", "panel", "awkward text"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.slow
 def test_excel_opens_every_output_without_repair(request, kind):
     paths = request.getfixturevalue("awkward_outputs") if kind == "awkward text" else \
         request.getfixturevalue("outputs")[kind]
@@ -428,13 +436,15 @@ def test_excel_opens_every_output_without_repair(request, kind):
     assert {name: found for name, found in problems.items() if found} == {}
 
 
+@pytest.mark.slow
 def test_the_outputs_are_what_their_kind_says(outputs, awkward_outputs):
     """The matrix holds what it claims: prefilled and committee workbooks, the VBA project,
     and awkward names that reached the sheet names and the stamped text."""
     with zipfile.ZipFile(outputs["panel"][0]) as zf:
         assert "xl/vbaProject.bin" in zf.namelist()
     stamped = {p: _is_stamped(p) for p in outputs["department (stamped)"] + outputs["prefilled next year"]}
-    assert all(stamped[p] for p in outputs["department (stamped)"])
+    assert outputs["department (stamped)"] and all(stamped[p] for p in outputs["department (stamped)"])
+    assert not any(_is_stamped(p) for p in outputs["department (XML render)"])
     assert not all(stamped[p] for p in outputs["prefilled next year"]), "some are rendered in full"
     with_committee = load_workbook(outputs["merged with committee"][0], read_only=True).sheetnames
     without = load_workbook(outputs["merged without committee"][0], read_only=True).sheetnames
@@ -473,6 +483,7 @@ def _rewrite(src: Path, dst: Path, part: str, change) -> Path:
     (lambda x: re.sub(rb'(<row r=")1(")', rb"\g<1>7\2", x, count=1), "after row"),
     (lambda x: re.sub(rb' s="\d+"', b' s="9999"', x, count=1), "style 9999"),
 ])
+@pytest.mark.slow
 def test_excel_rules_catch_what_the_sdk_validator_passes(outputs, tmp_path, change, expected):
     master = outputs["master"][0]
     with zipfile.ZipFile(master) as zf:
@@ -497,6 +508,7 @@ def test_sheet_titles_are_valid_for_excel():
     assert sheet_name_problems(titles) == []
 
 
+@pytest.mark.slow
 def test_the_panel_vba_project_is_a_sound_compound_file(outputs):
     """openxml-audit checks only that vbaProject.bin starts with the compound-file signature;
     olefile, told to refuse any structural defect, reads the whole project and every module

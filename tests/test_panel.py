@@ -356,6 +356,7 @@ def cycle(tmp_path_factory):
     return r
 
 
+@pytest.mark.slow
 def test_generate_button_writes_what_xlplan_generate_writes(cycle):
     project = cycle["project"]
     code, out, err = cycle["cli_generate"]
@@ -372,6 +373,7 @@ def test_generate_button_writes_what_xlplan_generate_writes(cycle):
     assert "6 課分" in message and str(project.outbox) in message and "配布ファイル作成" in message
 
 
+@pytest.mark.slow
 def test_collect_button_gives_the_status_of_xlplan_status(cycle):
     code, out, err = cycle["cli_collect"]
     assert cycle["collect"]["code"] == code, err
@@ -388,6 +390,7 @@ def test_collect_button_gives_the_status_of_xlplan_status(cycle):
     assert all(f[1] in xlplan.CATALOGUE for f in findings)
 
 
+@pytest.mark.slow
 def test_merge_button_writes_the_tables_of_xlplan_merge(cycle):
     project, copy = cycle["project"], cycle["copy"]
     assert cycle["cli_merge"][0] == 0 == cycle["merge"]["code"]
@@ -401,6 +404,7 @@ def test_merge_button_writes_the_tables_of_xlplan_merge(cycle):
     assert str(mine) in cycle["merge"]["message"]
 
 
+@pytest.mark.slow
 def test_feedback_and_scoring_buttons_write_the_files_of_the_cli(cycle):
     project, copy = cycle["project"], cycle["copy"]
     assert cycle["cli_feedback"][0] == 0 == cycle["feedback"]["code"]
@@ -413,6 +417,7 @@ def test_feedback_and_scoring_buttons_write_the_files_of_the_cli(cycle):
     assert f"中間評価票 {len(mine)} 件" in cycle["generate_scoring"]["message"]
 
 
+@pytest.mark.slow
 def test_check_one_button_gives_the_findings_of_xlplan_check(cycle):
     code, out, _ = cycle["cli_check"]
     assert cycle["check_one"]["code"] == code
@@ -424,6 +429,7 @@ def test_check_one_button_gives_the_findings_of_xlplan_check(cycle):
     assert cycle["check_target"].name in cycle["check_one"]["message"]
 
 
+@pytest.mark.slow
 def test_buttons_keep_the_panel_a_macro_workbook(cycle):
     panel = cycle["panel"]
     with zipfile.ZipFile(panel) as zf:
@@ -447,6 +453,7 @@ def test_missing_master_is_a_message_not_an_exception(tmp_path):
     assert panel_cell(panel, "xlplan_message").startswith("エラー") and "ない.xlsx" in panel_cell(panel, "xlplan_message")
 
 
+@pytest.mark.slow
 def test_bad_year_missing_settings_and_a_broken_master(tmp_path):
     project = xlplan.init_project(tmp_path / "p")
     panel = build_panel(tmp_path / PANEL_NAME, **project_defaults(project.root))
@@ -476,6 +483,7 @@ def test_bad_year_missing_settings_and_a_broken_master(tmp_path):
     assert "xlplan.toml" in panel_cell(lone, "xlplan_message")
 
 
+@pytest.mark.slow
 def test_relative_paths_are_read_from_the_panel_folder(tmp_path):
     project = xlplan.init_project(tmp_path / "p")
     panel = build_panel(tmp_path / "p" / PANEL_NAME, master="計画マスタ.xlsx")
@@ -644,6 +652,7 @@ def test_action_for_every_button_and_the_chosen_action():
 
 @pytest.mark.parametrize("forms", [False, True], ids=["shape text", "forms caption"])
 @pytest.mark.parametrize("button", BUTTONS, ids=[b.entry_point for b in BUTTONS])
+@pytest.mark.slow
 def test_main_runs_the_action_of_the_button_excel_names(tmp_path, button, forms):
     project = xlplan.init_project(tmp_path / "p")
     other = next(b for b in BUTTONS if b != button)
@@ -656,6 +665,7 @@ def test_main_runs_the_action_of_the_button_excel_names(tmp_path, button, forms)
     assert code in (0, 1, 2) and "Traceback" not in message
 
 
+@pytest.mark.slow
 def test_main_without_a_caller_runs_the_chosen_action_or_asks_for_one(tmp_path):
     project = xlplan.init_project(tmp_path / "p")
     for caller in (AttributeError("Caller"), -2146826265, None, "Macro1"):  # macOS, macro list, unknown
@@ -678,6 +688,7 @@ def test_panel_dropdown_offers_the_button_captions(built):
     assert lists[0].formula1 == '"' + ",".join(b.caption for b in BUTTONS) + '"'
 
 
+@pytest.mark.slow
 def test_a_workbook_without_the_action_cell_still_runs(tmp_path):
     """A panel made before xlplan_action, or a workbook of one's own with PanelButtons.bas."""
     project = xlplan.init_project(tmp_path / "p")

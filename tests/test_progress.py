@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from test_cli import run
 
 
@@ -11,6 +13,7 @@ def _generate(tmp_path, env):
                "--out", str(tmp_path / "out"), env=env)
 
 
+@pytest.mark.slow
 def test_generate_shows_a_bar_in_the_users_language_when_asked(tmp_path):
     r = _generate(tmp_path, {"XLPLAN_PROGRESS": "1"})
     assert r.returncode == 0, r.stderr
@@ -22,12 +25,14 @@ def test_generate_shows_a_bar_in_the_users_language_when_asked(tmp_path):
     assert "generating" in r.stderr and "配布用ブックを作成" not in r.stderr
 
 
+@pytest.mark.slow
 def test_no_bar_when_output_is_not_a_terminal(tmp_path):
     r = _generate(tmp_path, {"XLPLAN_PROGRESS": ""})
     assert r.returncode == 0, r.stderr
     assert "配布用ブックを作成" not in r.stderr and "it/s" not in r.stderr and "file/s" not in r.stderr
 
 
+@pytest.mark.slow
 def test_collect_and_merge_show_their_steps(tmp_path):
     r = _generate(tmp_path, {"XLPLAN_PROGRESS": "0"})
     project = tmp_path / "p"

@@ -81,6 +81,7 @@ OUTSIDE = {  # file name: (part, row attribute, cell xml, sheet, cell named by t
 }
 
 
+@pytest.mark.slow
 def test_references_outside_excels_grid_are_findings_not_aborts(source, project, tmp_path):
     inbox = tmp_path / "inbox"
     inbox.mkdir()
@@ -115,6 +116,7 @@ def test_references_outside_excels_grid_are_findings_not_aborts(source, project,
     assert all(f["status"] == "unreadable" for f in files.values())
 
 
+@pytest.mark.slow
 def test_check_of_a_file_with_a_value_at_xfd1048576_exits_1_with_the_finding(source, project, tmp_path):
     """The 24 KB file of the issue: a legal cell, far away. It used to abort `check` (-6)."""
     path = tmp_path / "far.xlsx"
@@ -138,6 +140,7 @@ print(json.dumps({"findings": [(f.code, f.sheet, f.cell, f.message("en")) for f 
 
 
 @pytest.mark.parametrize("refs", [["XFD1048576"], ["A1048576", "XFD1"], ["XFD1048576", "XFC1048575", "B900000"]])
+@pytest.mark.slow
 def test_far_legal_cells_are_left_out_of_the_grid_and_memory_stays_small(source, project, tmp_path, refs):
     """Excel allows XFD1048576; the value reader lays a sheet out as a dense grid, so the
     far cells are left out (and reported) and the rest of the file is read as usual."""
@@ -209,6 +212,7 @@ def test_a_valid_shared_string_index_is_read(source, project, generated, tmp_pat
     assert codes == [("layout-changed", "A500")]  # a value where the form has none, read as such
 
 
+@pytest.mark.slow
 def test_a_shared_string_count_larger_than_the_table_is_refused(source, project, tmp_path):
     """python-calamine reserves room for the declared count first: 4294967295 aborted it."""
     path = with_shared_strings(source, tmp_path / "sst.xlsx", "1", unique_count="4294967295")

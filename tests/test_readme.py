@@ -21,6 +21,7 @@ def test_readme_catalogue_is_generated_from_the_catalogue():
     assert block == catalogue_markdown()
 
 
+@pytest.mark.slow
 def test_readme_python_blocks_run(tmp_path, monkeypatch):
     blocks = re.findall(r"```python\n(.*?)```", README, re.S)
     assert blocks
@@ -38,6 +39,7 @@ def test_readme_commands_exist():
 
 
 @pytest.mark.parametrize("example", sorted(p.name for p in (ROOT / "examples").glob("*.py")))
+@pytest.mark.slow
 def test_examples_run(example, tmp_path):
     run = subprocess.run([sys.executable, str(ROOT / "examples" / example)], cwd=tmp_path,
                          capture_output=True, text=True, timeout=300)

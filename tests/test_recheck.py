@@ -7,7 +7,10 @@ from __future__ import annotations
 import shutil
 import sqlite3
 
+import pytest
+
 from xlplan.archive import Archive, submission_status
+from xlplan.collect import collect, recheck
 from xlplan.read import file_digest
 
 from crashing import reader_dying_on
@@ -19,6 +22,7 @@ def _rows(archive: Archive, sql: str, params=()):
         return db.execute(sql, params).fetchall()
 
 
+@pytest.mark.slow
 def test_a_file_recorded_unreadable_when_its_reader_died_is_read_again_by_recheck(
         project, generated, monkeypatch):
     plan, files = generated
@@ -28,13 +32,13 @@ def test_a_file_recorded_unreadable_when_its_reader_died_is_read_again_by_rechec
     _, sha = file_digest(victim)
     # The reading process dies on the archived copy of 福祉課's file (what collect reads).
     archive = Archive.for_settings(project.settings)
-    archive.collect([project.inbox], project.settings, plan, reader=reader_dying_on(f"{sha}.xlsx", 2))
+    collect(archive, [project.inbox], project.settings, plan, reader=reader_dying_on(f"{sha}.xlsx", 2))
     first = {s.original_name: s for s in archive.submissions(plan.year.short)}
     assert not first[victim.name].readable
     assert all(s.readable for name, s in first.items() if name != victim.name)
 
     # Collecting again does not read it again: same content, already recorded.
-    summary = archive.collect([project.inbox], project.settings, plan,
+    summary = collect(archive, [project.inbox], project.settings, plan,
                               reader=reader_dying_on(f"{sha}.xlsx", 2))
     assert summary.new == [] and len(summary.known) == len(files)
 
@@ -74,7 +78,7 @@ def test_recheck_applies_a_corrected_target_to_values_already_collected(project,
     returned = tmp_path / "福祉課.xlsx"
     fill(plan, files["福祉課"].path, returned)
     archive = Archive.for_settings(project.settings)
-    archive.collect([returned], project.settings, plan)
+    collect(archive, [returned], project.settings, plan)
     sid = archive.submissions(plan.year.short)[0].id
     query = ("SELECT project, indicator_no, target FROM cell_values WHERE submission_id=? "
              "AND target IS NOT NULL ORDER BY seq")
@@ -86,7 +90,7 @@ def test_recheck_applies_a_corrected_target_to_values_already_collected(project,
     target = indicator.targets[plan.year]
     target.value, target.text = old_target * 2, str(old_target * 2)
 
-    rechecked = archive.recheck(project.settings, plan)
+    rechecked = recheck(archive, project.settings, plan)
 
     assert [s.id for s in rechecked] == [sid]
     after = _rows(archive, query, (sid,))

@@ -20,6 +20,7 @@ import pytest
 from openpyxl import load_workbook
 
 from xlplan.archive import Archive
+from xlplan.collect import collect
 from xlplan.generate import ABSTAIN, RATINGS
 from xlplan.merge import merged_tables, write_merged
 from xlplan.metadata import METADATA_SHEET, parse_metadata_rows, verify
@@ -95,6 +96,7 @@ def _header_columns(ws, header_row: int = 3) -> dict[str, int]:
 # --- 1. the forms ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_one_locked_signed_form_per_member(project):
     plan = load_plan(project.master)
     assert len(plan.members) == 12
@@ -208,6 +210,7 @@ def test_round_half_up_is_not_bankers_rounding():
 # --- 2. これまでの主な取組 from the archive ----------------------------------------------------
 
 
+@pytest.mark.slow
 def test_form_shows_this_years_results_of_the_departments_that_reported(project, generated, tmp_path):
     plan, files = generated
     department = "長寿社会課"
@@ -217,7 +220,7 @@ def test_form_shows_this_years_results_of_the_departments_that_reported(project,
                            mistakes=0)
     assert filled == []
     archive = Archive.for_settings(project.settings)
-    archive.collect([inbox], project.settings, plan)
+    collect(archive, [inbox], project.settings, plan)
 
     # 実績 (eval_result) as the department typed it, per project.
     dept_fields = _fields(inbox / "長寿社会課.xlsx")
@@ -319,11 +322,12 @@ def scored(project, tmp_path):
     forms = _forms(project, plan)
     _send_table(project, plan, forms, tmp_path / "inbox")
     archive = Archive.for_settings(project.settings)
-    summary = archive.collect([tmp_path / "inbox"], project.settings, plan)
+    summary = collect(archive, [tmp_path / "inbox"], project.settings, plan)
     assert len(summary.new) == 10
     return plan, archive, forms
 
 
+@pytest.mark.slow
 def test_committee_table_equals_the_hand_computation(scored):
     plan, archive, forms = scored
     df = merged_tables(archive, plan).committee
@@ -347,6 +351,7 @@ def test_committee_table_equals_the_hand_computation(scored):
         assert row["施策の展開"].startswith(f"{pid} {p.name}")
 
 
+@pytest.mark.slow
 def test_invalid_answers_are_findings_with_member_and_cell(scored):
     plan, archive, forms = scored
     current = archive.current(plan, "scoring")
@@ -386,6 +391,7 @@ def test_invalid_answers_are_findings_with_member_and_cell(scored):
     assert ("not-a-number", name["6"], cell("6", "2-2-1")) in codes
 
 
+@pytest.mark.slow
 def test_opinions_cell_without_comments_is_just_the_average(scored):
     plan, archive, _ = scored
     df = merged_tables(archive, plan).committee
@@ -409,7 +415,7 @@ def test_form_filled_in_libreoffice_reads_back_as_4_and_abstain(libreoffice, pro
          "mode": "type"},
     ])
     archive = Archive.for_settings(project.settings)
-    archive.collect([inbox], project.settings, plan)
+    collect(archive, [inbox], project.settings, plan)
     current = archive.current(plan, "scoring")
     assert list(current) == ["5"]
     values = {(v["project"], v["field"]): v for v in archive.values([current["5"].id])}
@@ -433,6 +439,7 @@ def test_form_filled_in_libreoffice_reads_back_as_4_and_abstain(libreoffice, pro
 # --- 5. submission status and a member sending twice ----------------------------------------
 
 
+@pytest.mark.slow
 def test_status_lists_the_silent_members_as_missing(scored, project, tmp_path):
     plan, archive, _ = scored
     out = write_merged(archive, plan, project.settings, tmp_path / "集計_R6.xlsx")
@@ -458,6 +465,7 @@ def test_status_lists_the_silent_members_as_missing(scored, project, tmp_path):
     assert any(t.startswith("3.3\n○ 体験者だけでなく") for t in texts)
 
 
+@pytest.mark.slow
 def test_second_form_from_a_member_warns_and_the_newest_counts(scored, project, tmp_path):
     import datetime as dt
 
@@ -470,7 +478,7 @@ def test_second_form_from_a_member_warns_and_the_newest_counts(scored, project, 
     later.mkdir()
     _fill_form(forms["1"], later / "中間評価_01_修正.xlsx", ratings,
                {"1-1-1": "広報の工夫が必要。"})
-    summary = archive.collect([later], project.settings, plan)
+    summary = collect(archive, [later], project.settings, plan)
     assert len(summary.new) == 1
     new = summary.new[0]
     assert new.kind == "scoring" and new.member == "1" and new.warnings == 1
@@ -495,14 +503,14 @@ def test_second_form_from_a_member_warns_and_the_newest_counts(scored, project, 
     # Saved earlier, but not before the form was made (a time before that is not believed).
     _set_last_saved(path, dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5))
     before = archive.current(plan, "scoring")["2"].id
-    summary = archive.collect([older], project.settings, plan)
+    summary = collect(archive, [older], project.settings, plan)
     assert [f.code for f in archive.findings([summary.new[0].id])] == ["duplicate-member-submission"]
     assert archive.current(plan, "scoring")["2"].id == before
     assert _row(merged_tables(archive, plan).committee, "1-1-1")["評価点（平均）"] == 3.3
 
     # The same file again under another name is recognised, not a second submission.
     shutil.copyfile(later / "中間評価_01_修正.xlsx", tmp_path / "中間評価_01_コピー.xlsx")
-    summary = archive.collect([tmp_path / "中間評価_01_コピー.xlsx"], project.settings, plan)
+    summary = collect(archive, [tmp_path / "中間評価_01_コピー.xlsx"], project.settings, plan)
     assert summary.new == [] and summary.known == ["中間評価_01_コピー.xlsx"]
 
     rows = [r for r in merged_tables(archive, plan).status.to_dict("records") if r["区分"] == "委員"]
@@ -515,6 +523,7 @@ def test_second_form_from_a_member_warns_and_the_newest_counts(scored, project, 
 # --- 6. a member no longer in the master --------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_form_of_a_member_removed_from_the_master_is_unknown_member(project, tmp_path):
     plan = load_plan(project.master)
     forms = _forms(project, plan)
@@ -532,7 +541,7 @@ def test_form_of_a_member_removed_from_the_master_is_unknown_member(project, tmp
     assert [m.id for m in plan.members] == [str(i) for i in range(1, 12)]
 
     archive = Archive.for_settings(project.settings)
-    summary = archive.collect([inbox], project.settings, plan)
+    summary = collect(archive, [inbox], project.settings, plan)
     by_file = {s.original_name: s for s in summary.new}
     gone = by_file["中間評価_12.xlsx"]
     findings = archive.findings([gone.id])
@@ -551,6 +560,7 @@ def test_form_of_a_member_removed_from_the_master_is_unknown_member(project, tmp
     assert list(gone_row["状況"]) == ["対象外（計画マスタにない委員）"]
 
 
+@pytest.mark.slow
 def test_unknown_member_form_is_reported_in_the_merged_workbook(project, tmp_path):
     plan = load_plan(project.master)
     forms = _forms(project, plan)
@@ -563,7 +573,7 @@ def test_unknown_member_form_is_reported_in_the_merged_workbook(project, tmp_pat
     wb.save(project.master)
     plan = load_plan(project.master)
     archive = Archive.for_settings(project.settings)
-    archive.collect([inbox], project.settings, plan)
+    collect(archive, [inbox], project.settings, plan)
 
     tables = merged_tables(archive, plan)
     assert "unknown-member" in set(tables.findings["コード"])
@@ -595,6 +605,7 @@ def test_committee_results_print_like_the_seed(libreoffice, scored, project, tmp
 # --- 8. the command line --------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_cli_generate_scoring(project, tmp_path, capsys):
     from xlplan.cli import main
 
@@ -635,6 +646,7 @@ def test_cli_generate_scoring_without_members_exits_2(project, tmp_path, capsys,
     assert not out.exists() or not list(out.glob("*.xlsx"))
 
 
+@pytest.mark.slow
 def test_committee_sheet_shows_averages_with_one_decimal(scored, project, tmp_path):
     plan, archive, _ = scored
     out = write_merged(archive, plan, project.settings, tmp_path / "集計_R6.xlsx")
@@ -649,6 +661,7 @@ def test_committee_sheet_shows_averages_with_one_decimal(scored, project, tmp_pa
 # --- the simulated committee of the demo ------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_simulated_committee_has_the_planned_mistakes(project, tmp_path):
     from xlplan.simulate import simulate_scoring
 
@@ -656,7 +669,7 @@ def test_simulated_committee_has_the_planned_mistakes(project, tmp_path):
     forms = _forms(project, plan)
     returns = simulate_scoring(forms, plan, tmp_path / "inbox", seed=7, missing=2)
     archive = Archive.for_settings(project.settings)
-    summary = archive.collect([tmp_path / "inbox"], project.settings, plan)
+    summary = collect(archive, [tmp_path / "inbox"], project.settings, plan)
     assert len(summary.new) == len(returns) == 11  # ten members, one of them twice
     findings = archive.findings([s.id for s in summary.new])
     codes = sorted(f.code for f in findings)

@@ -75,6 +75,7 @@ def test_every_setting_read_anywhere_is_in_the_schema():
 
 
 @pytest.mark.parametrize("table, key, value", WRONG, ids=[f"{t}.{k}={v}" for t, k, v in WRONG])
+@pytest.mark.slow
 def test_a_wrong_value_is_a_message_naming_the_file_and_the_key(project, generated, table, key, value):
     path = _with(project, table, key, value)
     with pytest.raises(SettingsError) as caught:
@@ -94,6 +95,7 @@ def test_a_wrong_value_is_a_message_naming_the_file_and_the_key(project, generat
             assert "設定ファイル" in r.stderr and "使えません" in r.stderr
 
 
+@pytest.mark.slow
 def test_a_wrong_value_is_shown_but_never_a_secret(project):
     _with(project, "xlplan", "timezone", '"Tokio"')
     r = run_cli("status", "--project", str(project.root))
@@ -107,12 +109,14 @@ def test_a_wrong_value_is_shown_but_never_a_secret(project):
 
 
 @pytest.mark.parametrize("key", ["signing_key", "sheet_password"])
+@pytest.mark.slow
 def test_a_missing_secret_is_named(project, key):
     path = _with(project, "xlplan", key, None)
     r = run_cli("status", "--project", str(project.root))
     assert r.returncode == 2 and f"[xlplan] {key} はありません" in r.stderr, r.stderr
 
 
+@pytest.mark.slow
 def test_a_table_where_a_table_belongs_and_a_file_that_is_not_toml(project):
     path = project.root / "xlplan.toml"
     text = path.read_text(encoding="utf-8")
@@ -127,6 +131,7 @@ def test_a_table_where_a_table_belongs_and_a_file_that_is_not_toml(project):
     assert r.returncode == 2 and "is not UTF-8 text" in r.stderr
 
 
+@pytest.mark.slow
 def test_missing_settings_are_the_catalogue_message(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -138,6 +143,7 @@ def test_missing_settings_are_the_catalogue_message(tmp_path):
     assert not JAPANESE.search(r.stderr)
 
 
+@pytest.mark.slow
 def test_keys_xlplan_does_not_know_are_named_and_the_run_goes_on(project, generated):
     _with(project, "check", "far_from_target_hi", "3")
     _with(project, "colours", "header", '"blue"')

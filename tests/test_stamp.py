@@ -12,6 +12,7 @@ import xml.etree.ElementTree as ET
 import zipfile
 from dataclasses import replace
 
+import pytest
 import python_calamine
 
 from xlplan.check import check_files
@@ -50,6 +51,7 @@ def _values(data: bytes) -> dict[str, list]:
     return {name: wb.get_sheet_by_name(name).to_python() for name in wb.sheet_names}
 
 
+@pytest.mark.slow
 def test_stamped_workbook_is_the_full_render_of_that_department(project, generated):
     plan, files = generated
     for department in list(files)[:3]:
@@ -71,6 +73,7 @@ def test_stamped_workbook_is_the_full_render_of_that_department(project, generat
         assert replace(a.metadata, generated_at=None) == replace(b.metadata, generated_at=None)
 
 
+@pytest.mark.slow
 def test_department_name_with_xml_special_characters(project):
     """A department called 'A&B <課> "引用" 'x'' in the master gets exactly that name."""
     from openpyxl import load_workbook
@@ -99,6 +102,7 @@ def test_department_name_with_xml_special_characters(project):
     assert result.findings
 
 
+@pytest.mark.slow
 def test_shared_projects_render_once_and_every_copy_checks_clean(project, tmp_path):
     """Every department of a group gets its own name and signature from one prototype."""
     plan = load_plan(project.master)

@@ -16,6 +16,7 @@ from openpyxl import load_workbook
 
 from test_archive import _fields, fill, run_cli
 from xlplan.archive import Archive, submission_status
+from xlplan.collect import collect
 from xlplan.excel import FilePanel, _status_rows, run
 from xlplan.generate import generate
 from xlplan.merge import merged_tables, write_merged
@@ -88,7 +89,7 @@ def every_status(project, generated, tmp_path):
     fill(plan, files["学校教育課"].path, inbox / "学校教育課.xlsx")                           # unknown-department
     _drop_department_from_master(project.master, "学校教育課")
     plan = load_plan(project.master)
-    Archive.for_settings(project.settings).collect([inbox], project.settings, plan)
+    collect(Archive.for_settings(project.settings), [inbox], project.settings, plan)
     where = {"submitted": "健康づくり課.xlsx", "check": "児童保育課.xlsx", "fix": "福祉課.xlsx",
              "missing": "長寿社会課", "not-used": "福祉課_下書き.xlsx", "unreadable": "壊れた.xlsx",
              "other-year": "長寿社会課_R5.xlsx", "other-plan": "社会福祉協議会_別計画.xlsx",
@@ -116,6 +117,7 @@ def _cli_rows(stdout: str) -> list[dict]:
 
 
 @pytest.mark.parametrize("lang", ["ja", "en"])
+@pytest.mark.slow
 def test_every_status_reads_the_same_in_the_cli(project, every_status, lang):
     plan, where = every_status
     r = run_cli("status", "--project", str(project.root), env={"XLPLAN_LANG": lang})
@@ -128,6 +130,7 @@ def test_every_status_reads_the_same_in_the_cli(project, every_status, lang):
         assert not any(re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", w) for w in words)
 
 
+@pytest.mark.slow
 def test_every_status_reads_the_same_in_the_panel_the_workbook_and_the_csv(project, every_status, tmp_path):
     """The panel and the merged workbook are Japanese documents: their words are the CLI's
     Japanese words, from the same rows."""
@@ -150,12 +153,13 @@ def test_every_status_reads_the_same_in_the_panel_the_workbook_and_the_csv(proje
 # --- item 6: every submission with its ID --------------------------------------------------
 
 
+@pytest.mark.slow
 def test_status_lists_every_submission_with_its_id_in_cli_panel_and_workbook(project, generated, tmp_path):
     plan, files = generated
     draft = _fill_saved(plan, files["福祉課"].path, project.inbox / "福祉課_下書き.xlsx", 2)
     fill(plan, files["福祉課"].path, project.inbox / "福祉課_最終.xlsx", {("2-2-1", "eval_score", None): 5})
     archive = Archive.for_settings(project.settings)
-    archive.collect([project.inbox], project.settings, plan)
+    collect(archive, [project.inbox], project.settings, plan)
     ids = {s.original_name: s.id for s in archive.submissions(plan.year.short)}
     assert draft.name in ids and len(ids) == 2
 
@@ -177,6 +181,7 @@ def test_status_lists_every_submission_with_its_id_in_cli_panel_and_workbook(pro
 # --- item 7: the pinned choice, what it hides, and lifting it --------------------------------
 
 
+@pytest.mark.slow
 def test_a_pinned_choice_names_newer_arrivals_and_choose_latest_lifts_it(project, generated, tmp_path):
     plan, files = generated
     root = str(project.root)
@@ -230,6 +235,7 @@ def _expected_local(utc_text: str, zone: str) -> dt.datetime:
 
 
 @pytest.mark.parametrize("zone", [None, "Europe/Berlin"])
+@pytest.mark.slow
 def test_times_are_local_date_times_in_workbook_cli_and_panel(project, generated, tmp_path, zone):
     plan, files = generated
     if zone is not None:
@@ -241,7 +247,7 @@ def test_times_are_local_date_times_in_workbook_cli_and_panel(project, generated
     assert settings.timezone == zone
     fill(plan, files["福祉課"].path, project.inbox / "福祉課.xlsx")
     archive = Archive.for_settings(settings)
-    archive.collect([project.inbox], settings, plan)
+    collect(archive, [project.inbox], settings, plan)
     sub = archive.submissions(plan.year.short)[0]
     saved, collected = _expected_local(sub.last_saved, zone), _expected_local(sub.collected_at, zone)
 
@@ -264,6 +270,7 @@ def test_times_are_local_date_times_in_workbook_cli_and_panel(project, generated
     assert panel[STATUS_HEADER.index("保存")] == shown
 
 
+@pytest.mark.slow
 def test_an_unknown_timezone_is_a_settings_message(project):
     text = project.settings.path.read_text(encoding="utf-8")
     project.settings.path.write_text(text.replace('timezone = "Asia/Tokyo"', 'timezone = "Tokio"'),
@@ -285,7 +292,7 @@ def test_submission_status_lines_carry_every_version(project, generated):
     fill(plan, files["福祉課"].path, project.inbox / "a.xlsx")
     _fill_saved(plan, files["福祉課"].path, project.inbox / "b.xlsx", 1)
     archive = Archive.for_settings(project.settings)
-    archive.collect([project.inbox], project.settings, plan)
+    collect(archive, [project.inbox], project.settings, plan)
     lines, others = submission_status(archive, plan)
     line = next(x for x in lines if x.department == "福祉課")
     assert line.submission.original_name == "a.xlsx" and [s.original_name for s in line.others] == ["b.xlsx"]

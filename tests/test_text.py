@@ -20,6 +20,7 @@ from openpyxl.cell.rich_text import CellRichText
 from python_calamine import CalamineWorkbook
 
 from xlplan.archive import Archive, ArchiveHistory
+from xlplan.collect import collect
 from xlplan.check import check_files
 from xlplan.feedback import write_feedback
 from xlplan.generate import generate
@@ -76,6 +77,7 @@ def _check_read_back(path: Path, texts: list[str], stored=clean_text) -> None:
 
 @_FAST
 @given(st.lists(TEXTS, min_size=1, max_size=12))
+@pytest.mark.slow
 def test_any_text_through_openpyxl_reads_back_cleaned_and_as_text(tmp_path_factory, texts):
     """The generate / prefill / feedback / scoring path (openpyxl cells set by set_text)."""
     path = tmp_path_factory.mktemp("o") / "o.xlsx"
@@ -88,6 +90,7 @@ def test_any_text_through_openpyxl_reads_back_cleaned_and_as_text(tmp_path_facto
 
 @_FAST
 @given(st.lists(TEXTS, min_size=1, max_size=12))
+@pytest.mark.slow
 def test_any_text_through_xlsxwriter_reads_back_cleaned_and_as_text(tmp_path_factory, texts):
     """The merged workbook's path (XlsxWriter, as merge writes it: constant memory)."""
     path = tmp_path_factory.mktemp("x") / "x.xlsx"
@@ -102,6 +105,7 @@ def test_any_text_through_xlsxwriter_reads_back_cleaned_and_as_text(tmp_path_fac
 
 @_FAST
 @given(st.lists(TEXTS, min_size=1, max_size=12))
+@pytest.mark.slow
 def test_any_text_through_hand_written_xml_reads_back_cleaned_and_as_text(tmp_path_factory, texts):
     """The hand-written cells (stamp's metadata rows, merge's row streams: inline_string_cell)."""
     path = tmp_path_factory.mktemp("h") / "h.xlsx"
@@ -275,6 +279,7 @@ def _formula_cells(path: Path) -> list[str]:
     return [f"{sheet}!{ref}={text}" for sheet, ref, text in live if "HYPERLINK" in text or "1+1" in text]
 
 
+@pytest.mark.slow
 def test_control_characters_and_formula_text_of_a_department_go_through_the_year(project, generated, tmp_path):
     plan, files = generated
     returned = project.inbox / "福祉課.xlsx"
@@ -292,7 +297,7 @@ def test_control_characters_and_formula_text_of_a_department_go_through_the_year
     assert "U+000B" in found[0].message("ja") and "U+0000" in found[0].message("en")
 
     archive = Archive.for_settings(project.settings)
-    archive.collect([project.inbox], project.settings, plan)
+    collect(archive, [project.inbox], project.settings, plan)
 
     # merge, feedback, scoring forms, next year's workbooks: all written
     merged = write_merged(archive, plan, project.settings, tmp_path / "集計_R6.xlsx", csv_dir=tmp_path / "csv")
@@ -327,6 +332,7 @@ def test_control_characters_and_formula_text_of_a_department_go_through_the_year
     assert not [f for f in again if f.code == "layout-changed"]
 
 
+@pytest.mark.slow
 def test_formula_looking_names_in_the_master_stay_text(project, tmp_path):
     """A department called "=1+1課" and a project called "=HYPERLINK(…)": text in the generated
     workbooks and in the merged 事業シート, never formulas."""
@@ -343,12 +349,13 @@ def test_formula_looking_names_in_the_master_stay_text(project, tmp_path):
     returned = project.inbox / "dept.xlsx"
     fill_workbook(files["=1+1課"].path, returned, plan, random.Random(1), mistakes=0)
     archive = Archive.for_settings(project.settings)
-    archive.collect([project.inbox], project.settings, plan)
+    collect(archive, [project.inbox], project.settings, plan)
     assert not [f for f in check_files([returned], project.settings, plan).findings if f.severity == "error"]
     merged = write_merged(archive, plan, project.settings, tmp_path / "集計_R6.xlsx")
     assert _formula_cells(merged) == []
 
 
+@pytest.mark.slow
 def test_sheet_names_from_the_master_that_excel_would_reject(project, generated, tmp_path):
     """Project ids equal ignoring case, names with an apostrophe at an end, forbidden
     characters, names over 31 characters: generate and merge give names Excel accepts."""
@@ -372,13 +379,14 @@ def test_sheet_names_from_the_master_that_excel_would_reject(project, generated,
     returned = project.inbox / "both.xlsx"
     fill_workbook(both.path, returned, plan, random.Random(2), mistakes=0)
     archive = Archive.for_settings(project.settings)
-    archive.collect([project.inbox], project.settings, plan)
+    collect(archive, [project.inbox], project.settings, plan)
     assert not [f for f in archive.findings([s.id for s in archive.department_current(plan).values()])
                 if f.code == "layout-changed"]
     merged = write_merged(archive, plan, project.settings, tmp_path / "集計_R6.xlsx")
     _excel_accepts(load_workbook(merged, read_only=True).sheetnames)
 
 
+@pytest.mark.slow
 def test_text_cut_in_the_values_sheet_points_to_the_archived_file(project, generated, tmp_path):
     plan, files = generated
     returned = project.inbox / "福祉課.xlsx"
@@ -387,7 +395,7 @@ def test_text_cut_in_the_values_sheet_points_to_the_archived_file(project, gener
     # Within Excel's 32,767 characters as Python counts them, beyond them as Excel counts.
     _set_texts(returned, {(do["sheet"], do["cell"]): "😀" * 20000})
     archive = Archive.for_settings(project.settings)
-    archive.collect([project.inbox], project.settings, plan)
+    collect(archive, [project.inbox], project.settings, plan)
     merged = write_merged(archive, plan, project.settings, tmp_path / "集計_R6.xlsx", csv_dir=tmp_path / "csv")
     rows = CalamineWorkbook.from_path(str(merged)).get_sheet_by_name("入力値").to_python()
     cut = [v for row in rows for v in row if isinstance(v, str) and v.startswith("😀" * 100)]
@@ -400,6 +408,7 @@ def test_text_cut_in_the_values_sheet_points_to_the_archived_file(project, gener
 
 
 @pytest.mark.parametrize("name", ["=1+1課", "福祉_x0041_課", "改行\x0b課", "@課&<課>\"'"])
+@pytest.mark.slow
 def test_stamped_department_names_are_text_and_keep_the_fingerprint(project, tmp_path, name):
     """generate's per-department copies of one rendered workbook (stamp): the name written
     into the cells reads back as the cleaned text, never a formula, and the signed
@@ -431,7 +440,7 @@ def test_libreoffice_shows_formula_looking_master_text_as_text(libreoffice, proj
     files = generate(plan, project.outbox, project.settings, departments=["=1+1課", "学校教育課"])
     archive = Archive.for_settings(project.settings)
     # merge refuses a year with nothing collected: the (blank) returns come in first.
-    archive.collect([f.path for f in files], project.settings, plan)
+    collect(archive, [f.path for f in files], project.settings, plan)
     merged = write_merged(archive, plan, project.settings, tmp_path / "集計_R6.xlsx")
     for path in [f.path for f in files] + [merged]:
         cells = [c for sheet in libreoffice.inspect(path)["sheets"] for c in sheet["cells"].values()]

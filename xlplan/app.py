@@ -161,16 +161,20 @@ class CollectResult:
 
 def recheck(project: Project) -> RecheckResult:
     """Read every archived file of the year again against the plan and settings as they are now."""
-    rechecked = project.archive.recheck(project.settings, project.plan)
+    from .collect import recheck as recheck_archive
+
+    rechecked = recheck_archive(project.archive, project.settings, project.plan)
     return RecheckResult(rechecked, project.archive.verify_copies(project.plan.year.short))
 
 
 def collect(project: Project, inboxes, rechecking: bool = False) -> CollectResult:
     """Archive, check and record the files of ``inboxes`` (open the project with
     archive='create'); with ``rechecking`` the archived files are read again first."""
+    from .collect import collect as collect_files
+
     missing_paths(inboxes)
     again = recheck(project) if rechecking else None
-    summary = project.archive.collect(list(inboxes), project.settings, project.plan)
+    summary = collect_files(project.archive, list(inboxes), project.settings, project.plan)
     findings = project.archive.findings([s.id for s in summary.new]) + summary.notices
     return CollectResult(summary, findings, again)
 

@@ -1,20 +1,21 @@
-"""Collect returned files into a content-addressed archive recorded in SQLite.
+"""Storage of a project: the content-addressed archive folder and its SQLite database.
 
-Every file found in the inbox is copied into ``archive/<2 hex>/<sha256><suffix>`` and recorded
-with who sent it (the department from the signed metadata, not the file name), when, under which
-name, its hash and size, and the result of the checks (findings and normalised values). Nothing a
-department sent is ever lost or overwritten: the archive only grows.
+Every file collected (``xlplan.collect``) is kept in ``archive/<2 hex>/<sha256><suffix>`` and
+recorded with who sent it (the department from the signed metadata, not the file name), when,
+under which name, its hash and size, and the result of the checks (findings and normalised
+values). Nothing a department sent is ever lost or overwritten: the archive only grows.
 
 * The same content twice is recognised by its hash and recorded once (each sighting is kept).
 * Of several submissions from one department for one year, the current one is the newest by the
   last-saved time inside the file where that time is plausible (``xlplan.savetime``), then by
   collection order; the coordinator can override that choice (``choose``).
-* The inbox file is read once: copied into a temporary file of the archive while it is hashed,
-  and refused (``file-changing``; read again by the next run) when it changed meanwhile. So the
-  archive holds what its hash says; ``verify_copies`` proves it later (``collect --recheck``).
-* Each file is archived and then recorded in one transaction, so an interrupted run leaves the
-  database consistent, and running collect again completes it (idempotent). One run at a time
-  per project (``xlplan.runlock``).
+* A file is taken in once: copied into a temporary file of the archive while it is hashed, and
+  refused (:class:`FileChanging`) when it changed meanwhile. So the archive holds what its hash
+  says; ``verify_copies`` proves it later (``collect --recheck``).
+* One connection per operation (:meth:`Archive.connection`): each call opens its own, commits
+  or rolls back, and closes it, so no connection stays open on the object, none is shared
+  between threads, and none is inherited by the reading processes. A file is recorded in one
+  transaction, so an interrupted run leaves the database consistent.
 """
 
 from __future__ import annotations
@@ -26,20 +27,16 @@ import os
 import sqlite3
 import stat
 import uuid
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
-from .access import NotRegularFile, access_problem
-from .check import Reader, check_returned, read_with, template_versions
+from .access import NotRegularFile
 from .errors import XlplanError
 from .findings import Finding
-from .language import ordinal
-from .inbox import scan_inbox
 from .plan import Plan
-from .progress import ProgressCallback
-from .read import Limits, file_digest
+from .read import file_digest
 from .runlock import ProjectLock
 from .savetime import instant, plausible
 from .settings import Settings
@@ -84,7 +81,8 @@ DB_NAME = "xlplan.sqlite"
 ARCHIVE_DIR = "archive"
 
 
-def _now() -> str:
+def utc_now() -> str:
+    """The time now in UTC, to the second, as the database keeps times."""
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
@@ -147,35 +145,16 @@ class Submission:
         return (trusted, instant(self.last_saved) if trusted else 0.0, self.id)
 
 
-@dataclass
-class CollectSummary:
-    """What one collect run did: submissions recorded, names of files whose content was
-    recorded before, how many files were read, the notices on files not recorded (file-skipped,
-    file-changing, file-inaccessible), and submissions whose damaged or missing archived copy
-    was replaced by the same content arriving again (and which were read again)."""
-
-    new: list[Submission]
-    known: list[str]
-    total_files: int
-    notices: list[Finding] = field(default_factory=list)
-    repaired: list[Submission] = field(default_factory=list)
-
-    @property
-    def has_errors(self) -> bool:
-        """Whether a recorded workbook has errors, or a workbook could not be opened."""
-        return any(s.errors for s in self.new) or any(f.severity == "error" for f in self.notices)
-
-
 class NoArchive(XlplanError):
     """The project has no database yet (nothing was collected), or no submission for a year."""
 
 
-class _Changing(Exception):
-    """The inbox file changed while it was copied."""
+class FileChanging(Exception):
+    """A file changed while it was taken in (it is still being written)."""
 
 
-class _SourceError(Exception):
-    """The inbox file could not be opened or read (the OSError is its cause)."""
+class SourceUnreadable(Exception):
+    """A file to take in could not be opened or read (the OSError is its cause)."""
 
 
 _CHUNK = 1 << 20
@@ -194,7 +173,7 @@ class Archive:
         # Called after each chunk copied from the inbox (tests: a file that changes meanwhile).
         self.after_chunk: Callable[[Path], None] | None = None
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(self._connect()) as db:
+        with self.connection() as db:
             db.executescript(SCHEMA)
             _migrate(db)
 
@@ -233,24 +212,33 @@ class Archive:
         if not self.submissions(plan.year.short):
             raise NoArchive("nothing-collected-for-year", year=plan.year, database=self.db_path)
 
-    def _connect(self) -> sqlite3.Connection:
+    @contextmanager
+    def connection(self) -> Iterator[sqlite3.Connection]:
+        """A connection for one operation: what the block writes is committed when it ends,
+        rolled back when it raises, and the connection is closed either way. Nothing keeps
+        a connection between operations (so none is shared between threads, or inherited by
+        the processes that read files)."""
         db = sqlite3.connect(self.db_path, timeout=30)
-        db.row_factory = sqlite3.Row
-        db.execute("PRAGMA foreign_keys = ON")
-        db.execute("PRAGMA journal_mode = WAL")
-        # In WAL mode NORMAL keeps the database consistent through a killed process or a crash;
-        # only the last commits before a power cut may be lost, and collect completes them when
-        # run again. FULL would wait for the disk at every file.
-        db.execute("PRAGMA synchronous = NORMAL")
-        return db
+        try:
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA foreign_keys = ON")
+            db.execute("PRAGMA journal_mode = WAL")
+            # In WAL mode NORMAL keeps the database consistent through a killed process or a
+            # crash; only the last commits before a power cut may be lost, and collect
+            # completes them when run again. FULL would wait for the disk at every file.
+            db.execute("PRAGMA synchronous = NORMAL")
+            with db:
+                yield db
+        finally:
+            db.close()
 
-    # --- collecting ---------------------------------------------------------------------
+    # --- files ----------------------------------------------------------------------------
 
     def take_in(self, path: Path) -> tuple[int, str, Path]:
         """Copy an inbox file into the archive's incoming folder, hashing the bytes as they are
-        copied (the file is read once): (size, sha256, the copy). Raises _Changing when the
+        copied (the file is read once): (size, sha256, the copy). Raises FileChanging when the
         file changed while it was read (its size or time, before and after, or the bytes read
-        against its size), _SourceError when it cannot be opened or read. Links and special
+        against its size), SourceUnreadable when it cannot be opened or read. Links and special
         files are never opened (O_NOFOLLOW, and the opened file must be a regular one)."""
         incoming = self.archive_dir / ".incoming"
         incoming.mkdir(parents=True, exist_ok=True)
@@ -260,18 +248,18 @@ class Archive:
             fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
                          | getattr(os, "O_BINARY", 0))
         except OSError as exc:
-            raise _SourceError() from exc
+            raise SourceUnreadable() from exc
         try:
             before = os.fstat(fd)
             if not stat.S_ISREG(before.st_mode):
-                raise _SourceError() from NotRegularFile()
+                raise SourceUnreadable() from NotRegularFile()
             h, size = hashlib.sha256(), 0
             with open(tmp, "wb") as out:
                 while True:
                     try:
                         block = os.read(fd, _CHUNK)
                     except OSError as exc:
-                        raise _SourceError() from exc
+                        raise SourceUnreadable() from exc
                     if not block:
                         break
                     h.update(block)
@@ -285,9 +273,9 @@ class Archive:
             try:
                 now = os.stat(path, follow_symlinks=False)
             except OSError:
-                raise _Changing() from None  # renamed or removed meanwhile
+                raise FileChanging() from None  # renamed or removed meanwhile
             if not (_same(before, after) and _same(before, now) and size == before.st_size):
-                raise _Changing()
+                raise FileChanging()
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
@@ -295,10 +283,11 @@ class Archive:
             os.close(fd)
         return size, h.hexdigest(), tmp
 
-    def _target(self, sha256: str, suffix: str) -> Path:
+    def target(self, sha256: str, suffix: str) -> Path:
+        """Where the archive keeps a content first seen under a name with ``suffix``."""
         return self.archive_dir / sha256[:2] / f"{sha256}{suffix.lower()[:10]}"
 
-    def _place(self, tmp: Path, target: Path, sha256: str) -> bool:
+    def place(self, tmp: Path, target: Path, sha256: str) -> bool:
         """Put a verified copy at ``target``, unless a copy that matches its hash is there
         already (then the new one is dropped). True when the copy was put in place (there was
         none, or a damaged one: a record made from that is read again)."""
@@ -309,168 +298,11 @@ class Archive:
         os.replace(tmp, target)
         return True
 
-    def store_file(self, path: Path, sha256: str | None = None) -> Path:
-        """Copy a file into the archive under its hash, atomically; a copy that matches its
-        hash is kept. (``sha256`` is computed from the bytes copied; a given one must match.)"""
-        size, sha, tmp = self.take_in(Path(path))
-        if sha256 is not None and sha != sha256:
-            tmp.unlink()
-            raise _Changing()
-        target = self._target(sha, Path(path).suffix)
-        self._place(tmp, target, sha)
-        return target
-
-    def collect(self, inbox: Iterable[Path | str], settings: Settings, plan: Plan,
-                limits: Limits = Limits(), progress=None, workers: int | None = None,
-                reader: Reader | None = None) -> CollectSummary:
-        """Archive, read, check and record every file of the inbox for the plan's year.
-
-        First every file is copied into the archive while it is hashed (content seen before,
-        in the database or earlier in this batch, is only noted as a sighting; a file that
-        changed while it was read, or that cannot be opened, gets a notice and is left for
-        the next run); then the new copies are read — across processes for a large batch —
-        and each is checked and recorded in its own transaction as its result arrives. A
-        recorded submission whose archived copy is missing or does not match its hash gets
-        the copy that just arrived and is read again.
-
-        Links, special files and cover letters are not read (``xlplan.inbox``).
-
-        ``reader(paths, key, limits)`` replaces the reading step (it must yield one ``Returned``
-        per path, in order): ``xlplan.cluster.dask_reader`` reads on a Dask cluster, while
-        checking and the database step stay here.
-        """
-        with self.lock:
-            return self._collect(inbox, settings, plan, limits, progress, workers, reader)
-
-    def _collect(self, inbox, settings, plan, limits, progress, workers, reader) -> CollectSummary:
-        scan = scan_inbox(inbox)
-        versions = template_versions(settings)
-        # Without a callback of the caller's, a bar on the terminal (tqdm; see xlplan.progress).
-        report = progress or ProgressCallback("回収・チェック", "collecting")
-        year = plan.year.short
-        summary = CollectSummary([], [], len(scan.files), list(scan.skipped))
-        pending, reread = [], []
-        with closing(self._connect()) as db:
-            batch: set[str] = set()
-            for path in scan.files:
-                taken = self._take_in_or_notice(path, summary.notices)
-                if taken is None:
-                    continue
-                size, sha, tmp, mtime = taken
-                recorded = db.execute("SELECT id FROM submissions WHERE sha256=? AND year=?",
-                                      (sha, year)).fetchone()
-                if recorded is not None or sha in batch:
-                    with db:
-                        db.execute("INSERT INTO sightings VALUES (?,?,?,?,?)",
-                                   (sha, year, path.name, str(path), _now()))
-                    summary.known.append(path.name)
-                # The copy goes where the archive keeps this content (a content first sent in
-                # another year keeps its place); one that is missing or damaged is replaced.
-                archived = self._archived_path(db, sha) or self._target(sha, path.suffix)
-                if sha in batch:
-                    tmp.unlink()
-                    continue
-                repaired = self._place(tmp, archived, sha)
-                if recorded is not None:
-                    if repaired:
-                        reread.append(self.submission(recorded["id"]))
-                    continue
-                batch.add(sha)
-                pending.append((path, sha, size, archived, mtime))
-            copies = [item[3] for item in pending] + [self.root / s.archived_path for s in reread]
-            results = read_with(reader, copies, settings.key_bytes, limits, workers)
-            total = len(copies)
-            for index, returned in enumerate(results, start=1):
-                if index <= len(pending):
-                    path, sha, size, archived, mtime = pending[index - 1]
-                    report(index, total, path)
-                    collected_at = _now()
-                    findings, values = self._check(db, returned, path, plan, settings, versions,
-                                                   collected_at=collected_at)
-                    sid = self._record(db, path, sha, size, archived, year, returned, findings,
-                                       values, mtime, collected_at)
-                    summary.new.append(self.submission(sid))
-                else:
-                    old = reread[index - len(pending) - 1]
-                    report(index, total, Path(old.original_name))
-                    self._replace_results(db, old, returned, plan, settings, versions)
-                    summary.repaired.append(self.submission(old.id))
-        if isinstance(report, ProgressCallback):
-            report.close()
-        return summary
-
-    def _take_in_or_notice(self, path: Path, notices: list[Finding]):
-        """take_in, with the file's modification time; None (and a notice) when the file
-        changed while it was read or cannot be opened: the batch goes on."""
-        try:
-            size, sha, tmp = self.take_in(path)
-        except _Changing:
-            notices.append(Finding("file-changing", file=path.name, value=str(path)))
-            return None
-        except _SourceError as exc:  # the one rule check and the panel follow too
-            notices.append(access_problem(path, exc.__cause__))
-            return None
-        try:
-            mtime = dt.datetime.fromtimestamp(os.stat(path, follow_symlinks=False).st_mtime,
-                                              dt.timezone.utc).isoformat(timespec="seconds")
-        except OSError:
-            mtime = None
-        return size, sha, tmp, mtime
-
-    def _archived_path(self, db, sha: str) -> Path | None:
+    def archived_path(self, sha256: str) -> Path | None:
         """Where the archive keeps a content already recorded (any year), or None."""
-        row = db.execute("SELECT archived_path FROM files WHERE sha256=?", (sha,)).fetchone()
+        with self.connection() as db:
+            row = db.execute("SELECT archived_path FROM files WHERE sha256=?", (sha256,)).fetchone()
         return self.root / row[0] if row else None
-
-    def recheck(self, settings: Settings, plan: Plan, limits: Limits = Limits(), progress=None,
-                workers: int | None = None, reader: Reader | None = None) -> list[Submission]:
-        """Read and check again every file recorded for the plan's year, against the plan and
-        settings as they are now, and replace each file's record in place (its findings,
-        values, department and status; when and under which name it came in are kept).
-
-        For after the coordinator fixed the master (a department that was missing, a target),
-        or after a file was recorded unreadable because its reading process died. The
-        archived copies are read; nothing in the archive changes. One transaction per file,
-        as in ``collect``. A copy that is missing or does not match its hash is not read
-        (``verify_copies`` lists them)."""
-        with self.lock:
-            return self._recheck(settings, plan, limits, progress, workers, reader)
-
-    def _recheck(self, settings, plan, limits, progress, workers, reader) -> list[Submission]:
-        versions = template_versions(settings)
-        year = plan.year.short
-        report = progress or ProgressCallback("再チェック", "rechecking")
-        done = []
-        with closing(self._connect()) as db:
-            # A copy removed from the archive by hand, or damaged, cannot be read again: its
-            # record stays (``verify_copies`` lists them).
-            missing = {s.id for s, _ in self.verify_copies(year)}
-            recorded = [_submission(r) for r in db.execute(
-                self._SUBMISSION_SQL + " WHERE s.year=? ORDER BY s.id", (year,)) if r["id"] not in missing]
-            copies = [self.root / s.archived_path for s in recorded]
-            results = read_with(reader, copies, settings.key_bytes, limits, workers)
-            for index, (old, returned) in enumerate(zip(recorded, results), start=1):
-                report(index, len(recorded), Path(old.original_name))
-                self._replace_results(db, old, returned, plan, settings, versions)
-                done.append(self.submission(old.id))
-        if isinstance(report, ProgressCallback):
-            report.close()
-        return done
-
-    def _replace_results(self, db, old: "Submission", returned, plan: Plan, settings: Settings,
-                         versions) -> None:
-        """Check a copy read again and replace its submission's record in place (findings,
-        values, department and status; when and under which name it came in are kept)."""
-        findings, values = self._check(db, returned, Path(old.source_path), plan, settings,
-                                       versions, before=old.id, collected_at=old.collected_at)
-        with db:
-            db.execute(
-                "UPDATE submissions SET department=?, form_year=?, plan_id=?, template_version=?,"
-                " readable=?, errors=?, warnings=?, kind=?, member=?, generated_at=? WHERE id=?",
-                (*_submission_columns(returned, findings), old.id))
-            db.execute("DELETE FROM findings WHERE submission_id=?", (old.id,))
-            db.execute("DELETE FROM cell_values WHERE submission_id=?", (old.id,))
-            _insert_results(db, old.id, findings, values)
 
     def missing_copies(self, year: str) -> list[Submission]:
         """Submissions of a year whose archived copy is no longer in the archive folder."""
@@ -489,49 +321,64 @@ class Archive:
                 problems.append((s, "missing"))
         return problems
 
-    def _check(self, db, returned, path: Path, plan: Plan, settings: Settings, versions,
-               before: int | None = None, collected_at: str | None = None) -> tuple[list[Finding], list[dict]]:
-        """Findings and values of a read archived copy, which findings name as the file the
-        department sent (``path``): what we keep is what we checked."""
-        returned.path = path
-        for f in returned.findings:
-            f.file = path.name
-        findings, values = check_returned(returned, plan, settings, versions, collected_at)
-        findings += self._duplicate_member(db, returned, plan.year.short, path, before)
-        return findings, values
+    # --- recording ------------------------------------------------------------------------
 
-    def _duplicate_member(self, db, returned, year: str, path: Path,
-                          before: int | None = None) -> list[Finding]:
-        """A committee member who already sent a form this year: say so (the newest counts).
-        ``before``: count only submissions recorded before this one (a recheck)."""
-        meta = returned.metadata
-        if not returned.readable or not meta.is_scoring:
-            return []
-        earlier = db.execute("SELECT COUNT(*) FROM submissions WHERE year=? AND kind='scoring' "
-                             "AND member=? AND readable=1 AND id < ?",
-                             (year, str(meta.member), before or 2 ** 62)).fetchone()[0]
-        if not earlier:
-            return []
-        return [Finding("duplicate-member-submission", file=path.name, department=returned.department,
-                        detail=f"{earlier + 1} 件目", detail_en=f"the {ordinal(earlier + 1)}")]
+    def recorded(self, sha256: str, year: str) -> Submission | None:
+        """The submission that recorded a content for a year, or None."""
+        with self.connection() as db:
+            row = db.execute(self._SUBMISSION_SQL + " WHERE s.sha256=? AND s.year=?",
+                             (sha256, year)).fetchone()
+        return _submission(row) if row is not None else None
 
-    def _record(self, db, path, sha, size, archived, year, returned, findings, values,
-                mtime: str | None, collected_at: str) -> int:
+    def add_sighting(self, sha256: str, year: str, path: Path) -> None:
+        """Note that a content already recorded arrived again (under ``path``)."""
+        with self.connection() as db:
+            db.execute("INSERT INTO sightings VALUES (?,?,?,?,?)",
+                       (sha256, year, Path(path).name, str(path), utc_now()))
+
+    def record(self, path: Path, sha256: str, size: int, archived: Path, year: str, returned,
+               findings: list[Finding], values: list[dict], mtime: str | None,
+               collected_at: str) -> Submission:
+        """Record a file taken in (archived at ``archived``) with what reading and checking it
+        found, in one transaction: all of it is recorded, or none of it."""
         last_saved = returned.last_saved.isoformat() if returned.last_saved else None
-        with db:  # one transaction per file: all of it is recorded, or none of it
+        with self.connection() as db:
             db.execute("INSERT OR IGNORE INTO files VALUES (?,?,?,?,?,?)",
-                       (sha, size, str(archived.relative_to(self.root)), returned.kind,
-                        last_saved, _now()))
+                       (sha256, size, str(archived.relative_to(self.root)), returned.kind,
+                        last_saved, utc_now()))
             cur = db.execute(
                 "INSERT INTO submissions (sha256, year, original_name, source_path, file_mtime,"
                 " collected_at, department, form_year, plan_id, template_version, readable,"
                 " errors, warnings, kind, member, generated_at)"
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (sha, year, path.name, str(path), mtime, collected_at,
+                (sha256, year, path.name, str(path), mtime, collected_at,
                  *_submission_columns(returned, findings)))
             sid = cur.lastrowid
             _insert_results(db, sid, findings, values)
-        return sid
+            return _submission(db.execute(self._SUBMISSION_SQL + " WHERE s.id=?", (sid,)).fetchone())
+
+    def replace_results(self, sid: int, returned, findings: list[Finding],
+                        values: list[dict]) -> Submission:
+        """Replace a submission's record with what reading its copy again found (findings,
+        values, department and status; when and under which name it came in are kept), in
+        one transaction."""
+        with self.connection() as db:
+            db.execute(
+                "UPDATE submissions SET department=?, form_year=?, plan_id=?, template_version=?,"
+                " readable=?, errors=?, warnings=?, kind=?, member=?, generated_at=? WHERE id=?",
+                (*_submission_columns(returned, findings), sid))
+            db.execute("DELETE FROM findings WHERE submission_id=?", (sid,))
+            db.execute("DELETE FROM cell_values WHERE submission_id=?", (sid,))
+            _insert_results(db, sid, findings, values)
+            return _submission(db.execute(self._SUBMISSION_SQL + " WHERE s.id=?", (sid,)).fetchone())
+
+    def scoring_forms_before(self, year: str, member: str, before: int | None = None) -> int:
+        """How many readable scoring forms of a committee member were recorded for a year
+        (``before``: only those recorded before that submission id)."""
+        with self.connection() as db:
+            return db.execute("SELECT COUNT(*) FROM submissions WHERE year=? AND kind='scoring' "
+                              "AND member=? AND readable=1 AND id < ?",
+                              (year, member, before or 2 ** 62)).fetchone()[0]
 
     # --- querying -----------------------------------------------------------------------
 
@@ -540,13 +387,13 @@ class Archive:
 
     def submission(self, sid: int) -> Submission:
         """One submission by id."""
-        with closing(self._connect()) as db:
+        with self.connection() as db:
             row = db.execute(self._SUBMISSION_SQL + " WHERE s.id=?", (sid,)).fetchone()
         return _submission(row)
 
     def submissions(self, year: str) -> list[Submission]:
         """Every submission recorded for a year, in collection order."""
-        with closing(self._connect()) as db:
+        with self.connection() as db:
             rows = db.execute(self._SUBMISSION_SQL + " WHERE s.year=? ORDER BY s.id", (year,))
             return [_submission(r) for r in rows]
 
@@ -557,18 +404,19 @@ class Archive:
         year = plan.year.short
         recipients = {m.id for m in plan.members} if kind == "scoring" else set(plan.department_names())
         candidates: dict[str, list[Submission]] = {}
-        for s in self.submissions(year):
+        recorded = self.submissions(year)
+        for s in recorded:
             if s.readable and s.kind == kind and s.form_year == year and s.plan_id == plan.plan_id:
                 key = s.member if kind == "scoring" else s.department
                 if key in recipients:  # a form for someone not in the master counts for nobody
                     candidates.setdefault(key, []).append(s)
         chosen = {d: max(subs, key=Submission.sort_key) for d, subs in candidates.items()}
-        with closing(self._connect()) as db:
-            for row in db.execute("SELECT department, submission_id FROM choices WHERE year=?", (year,)):
-                choice = self.submission(row["submission_id"])
-                key = choice.member if kind == "scoring" else choice.department
-                if choice.kind == kind and key == row["department"]:
-                    chosen[key] = choice
+        by_id = {s.id: s for s in recorded}
+        for pinned_key, sid in self.pins(year).items():
+            choice = by_id.get(sid) or self.submission(sid)
+            key = choice.member if kind == "scoring" else choice.department
+            if choice.kind == kind and key == pinned_key:
+                chosen[key] = choice
         return chosen
 
     def department_current(self, plan: Plan) -> dict[tuple[str, str], Submission]:
@@ -581,20 +429,20 @@ class Archive:
     def choose(self, year: str, department: str, submission_id: int) -> None:
         """Override which submission counts for a department (the coordinator's decision).
         The choice stays until lifted with ``unpin``, even when newer files come in."""
-        with self.lock, closing(self._connect()) as db, db:
+        with self.lock, self.connection() as db:
             db.execute("INSERT OR REPLACE INTO choices VALUES (?,?,?,?)",
-                       (year, department, submission_id, _now()))
+                       (year, department, submission_id, utc_now()))
 
     def unpin(self, year: str, department: str) -> bool:
         """Lift the coordinator's choice: the newest submission counts again. True when there
         was a choice to lift."""
-        with self.lock, closing(self._connect()) as db, db:
+        with self.lock, self.connection() as db:
             return db.execute("DELETE FROM choices WHERE year=? AND department=?",
                               (year, department)).rowcount > 0
 
     def pins(self, year: str) -> dict[str, int]:
         """The coordinator's choices of a year: department (or member id) → submission id."""
-        with closing(self._connect()) as db:
+        with self.connection() as db:
             return {r["department"]: r["submission_id"]
                     for r in db.execute("SELECT department, submission_id FROM choices WHERE year=?", (year,))}
 
@@ -606,7 +454,7 @@ class Archive:
         ids = sorted(set(submission_ids))
         where = " AND project=?" if project is not None else ""
         wanted = ", ".join(c for c in columns if c.isidentifier()) if columns else "*"
-        with closing(self._connect()) as db:
+        with self.connection() as db:
             for start in range(0, len(ids), 500):
                 part = ids[start:start + 500]
                 marks = ",".join("?" * len(part))
@@ -673,17 +521,16 @@ def _insert_results(db, sid: int, findings: list[Finding], values: list[dict]) -
 def _migrate(db) -> None:
     """Bring a database made by an earlier xlplan up to this schema (columns added since)."""
     have = {r["name"] for r in db.execute("PRAGMA table_info(submissions)")}
-    with db:
-        if "kind" not in have:
-            db.execute("ALTER TABLE submissions ADD COLUMN kind TEXT NOT NULL DEFAULT 'department'")
-        if "member" not in have:
-            db.execute("ALTER TABLE submissions ADD COLUMN member TEXT NOT NULL DEFAULT ''")
-        if "generated_at" not in have:
-            db.execute("ALTER TABLE submissions ADD COLUMN generated_at TEXT")
-        finding_columns = {r["name"] for r in db.execute("PRAGMA table_info(findings)")}
-        for column in ("detail_en", "expected_en"):  # English beside the Japanese
-            if column not in finding_columns:
-                db.execute(f"ALTER TABLE findings ADD COLUMN {column} TEXT")
+    if "kind" not in have:
+        db.execute("ALTER TABLE submissions ADD COLUMN kind TEXT NOT NULL DEFAULT 'department'")
+    if "member" not in have:
+        db.execute("ALTER TABLE submissions ADD COLUMN member TEXT NOT NULL DEFAULT ''")
+    if "generated_at" not in have:
+        db.execute("ALTER TABLE submissions ADD COLUMN generated_at TEXT")
+    finding_columns = {r["name"] for r in db.execute("PRAGMA table_info(findings)")}
+    for column in ("detail_en", "expected_en"):  # English beside the Japanese
+        if column not in finding_columns:
+            db.execute(f"ALTER TABLE findings ADD COLUMN {column} TEXT")
 
 
 def _submission(row) -> Submission:

@@ -84,7 +84,7 @@ def check_files(paths: Iterable[Path | str], settings: Settings, plan: Plan, *,
                 reader: Reader | None = None, keep_values: bool = True) -> CheckResult:
     """Read and check returned files; never raises for a bad file.
 
-    ``reader`` replaces the reading step, as in ``Archive.collect``. ``keep_values=False``
+    ``reader`` replaces the reading step, as in ``xlplan.collect.collect``. ``keep_values=False``
     leaves ``values`` empty: findings only, in memory that does not grow with the values of
     thousands of files (what ``xlplan check`` and the panel need).
 

@@ -1,7 +1,7 @@
 """Read returned workbooks on a Dask cluster (dask.distributed), for collections that outgrow one
 machine (100,000 workbooks and more).
 
-Only the reading step moves. ``Archive.collect`` and ``check_files`` take a ``reader``; the one
+Only the reading step moves. ``xlplan.collect.collect`` and ``check_files`` take a ``reader``; the one
 made by ``dask_reader(client)`` sends ``xlplan.read.read_returned`` for every path to the
 cluster's workers, and the coordinator process keeps everything else:
 
@@ -48,7 +48,7 @@ MISSING_DASK = ("Dask が必要です: pip install 'xlplan[dask]' / "
 
 
 def dask_reader(client, batch_size: int = 256) -> Reader:
-    """A reader for ``Archive.collect`` / ``check_files`` that reads files on a Dask cluster.
+    """A reader for ``xlplan.collect.collect`` / ``check_files`` that reads files on a Dask cluster.
 
     ``client`` is a connected ``distributed.Client``; ``batch_size`` is how many files are
     submitted at once (at most two batches are in flight). The reader yields one ``Returned``

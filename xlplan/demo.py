@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .archive import Archive, ArchiveHistory, submission_status
+from .collect import collect
 from .feedback import write_feedback
 from .language import counted, pick
 from .merge import merged_tables, write_merged
@@ -52,7 +53,7 @@ def run_demo(out: Path, lang: str | None = None) -> dict:
          f"[3] simulated {counted(len(returns), 'returned file')} (with mistakes) in {project.inbox}",
          lang)
     archive = Archive.for_settings(project.settings)
-    summary = archive.collect([project.inbox], project.settings, plan)
+    summary = collect(archive, [project.inbox], project.settings, plan)
     _say(f"[4] 回収・チェック・保管: 新規 {len(summary.new)} ファイル（{archive.db_path.name} に記録）",
          f"[4] collected, checked and archived {counted(len(summary.new), 'new file')} "
          f"({archive.db_path.name})", lang)
@@ -71,7 +72,7 @@ def run_demo(out: Path, lang: str | None = None) -> dict:
     _say(f"[7] 推進会議委員の中間評価票: {len(forms)} 件（{scoring_dir(project.root)}）",
          f"[7] {counted(len(forms), 'committee scoring form')} ({scoring_dir(project.root)})", lang)
     scored = simulate_scoring({f.member.id: f.path for f in forms}, plan, project.inbox / "中間評価")
-    archive.collect([project.inbox / "中間評価"], project.settings, plan)
+    collect(archive, [project.inbox / "中間評価"], project.settings, plan)
     merged = write_merged(archive, plan, project.settings,
                           merged_path(project.results, plan.year), csv_dir=project.results / "csv")
     committee = merged_tables(archive, plan).committee
@@ -100,7 +101,7 @@ def run_next_year(project: ProjectFolder, plan, archive: Archive, lang: str | No
          + (f"; e.g. {shown}" if shown else ""), lang)
     returns = simulate_returns({f.department: f.path for f in files}, plan2, project.root / f"回収_{y}",
                                seed=2025)
-    archive.collect([project.root / f"回収_{y}"], project.settings, plan2)
+    collect(archive, [project.root / f"回収_{y}"], project.settings, plan2)
     merged = write_merged(archive, plan2, project.settings, merged_path(project.results, plan2.year))
     _say(f"[10] {plan2.year.label_ja}: {len(returns)} ファイルを回収・集計（推移シートに 2 年分）: {merged}",
          f"[10] {plan2.year.label_en}: collected {counted(len(returns), 'file')} and merged (the "

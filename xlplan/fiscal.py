@@ -9,6 +9,7 @@ with a ``FiscalYearError`` whose message tells the user, in Japanese, what could
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
 import unicodedata
@@ -98,6 +99,7 @@ def era_to_western(era: str, era_year: int) -> int | None:
     return found.first + era_year - 1
 
 
+@functools.lru_cache(maxsize=None)  # asked for every year label of every rendered cell
 def era_of(year: int) -> Era:
     """The era a fiscal year starting in ``year`` is labelled with."""
     for era in ERAS:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,12 +27,13 @@ from .files import atomic_write, safe_filename
 from .fiscal import FiscalYear
 from .metadata import METADATA_SHEET, row_hash, write_metadata_sheet
 from .normalise import BLANK_CHARACTERS, CONTROL_CHARACTERS
-from .ooxml.text import sheet_name, stored_value
+from .ooxml.text import clean_text, sheet_name, stored_value, taken_keys
 from .plan import Indicator, Member, Plan, Project, list_formula, require_departments
 from .progress import progress
 from .schema import FieldKind, InputCell, LayoutRef, PlanRef, SumCheck, WorkbookMetadata
 from .settings import Settings
 from .stamp import NotStampable, Prototype, is_marker, new_marker
+from .xmlrender import CompiledLayout, NotCompilable, compile_layout
 from .template import (Formula, Input, Link, Locked, RenderedCell, TemplateError, TemplateSpec,
                        cell_range, load_template_spec, render_sheet, template_fill)
 
@@ -100,10 +102,19 @@ class RenderContext:
     merged: bool = False  # rendering the merged workbook's sheets: no input hints
     # Formula text of each cover cell that counts one sheet's missing inputs → that sheet.
     counting_formulas: dict[str, set[str]] = field(default_factory=dict)
+    _by_sheet: dict = field(default_factory=dict, repr=False, compare=False)
+    _indexed: int = field(default=-1, repr=False, compare=False)
 
     def inputs_on(self, sheet: str | None) -> list[InputCell]:
         """The input cells of one sheet, in rendering order."""
-        return [i for i in self.inputs if i.sheet == sheet]
+        # Indexed by sheet (inputs are only ever appended): a cover listing 5,000 projects asks
+        # once per project.
+        if self._indexed != len(self.inputs):
+            self._by_sheet = {}
+            for i in self.inputs:
+                self._by_sheet.setdefault(i.sheet, []).append(i)
+            self._indexed = len(self.inputs)
+        return list(self._by_sheet.get(sheet, ()))
 
 
 def workbook_filename(plan: Plan, department: str, spec: TemplateSpec) -> str:
@@ -121,26 +132,49 @@ def generate(plan: Plan, out_dir: Path, settings: Settings, *, departments: list
     out_dir = Path(out_dir)
     results = []
     specs: dict[str, TemplateSpec] = {}
+    work = {department: [(layout, [p for p in plan.projects_for(department) if plan.layout_of(p) == layout])
+                         for layout in plan.layouts_for(department)] for department in wanted}
+    # Departments that get the same projects in a layout are stamped from one prototype; a
+    # department with projects of its own is rendered from the layout compiled once.
+    shared = Counter((layout, tuple(p.id for p in projects)) for jobs in work.values()
+                     for layout, projects in jobs)
     prototypes: dict[tuple, _GroupPrototype | None] = {}
-    for department in progress(wanted, "配布用ブックを作成", "generating"):
-        for layout in plan.layouts_for(department):
-            spec = specs.get(layout) or specs.setdefault(layout, load_template_spec(layout, folder))
-            projects = [p for p in plan.projects_for(department) if plan.layout_of(p) == layout]
-            group = (layout, tuple(p.id for p in projects))
+    compiled: dict[str, CompiledLayout | None] = {}
+    for department, layout, projects in (
+            (d, layout, projects) for d in progress(wanted, "配布用ブックを作成", "generating")
+            for layout, projects in work[d]):
+        spec = specs.get(layout) or specs.setdefault(layout, load_template_spec(layout, folder))
+        group = (layout, tuple(p.id for p in projects))
+        path = out_dir / workbook_filename(plan, department, spec)
+        data = None
+        if shared[group] > 1:
             if group not in prototypes:
                 prototypes[group] = _prototype(plan, settings, spec, history, projects)
             prototype = prototypes[group]
-            path = out_dir / workbook_filename(plan, department, spec)
             if prototype is not None and prototype.fits(department, history):
-                data = prototype.stamp(department, settings.key_bytes)
-                written = atomic_write(path, lambda tmp: tmp.write_bytes(data))
-                inputs = prototype.inputs
-            else:
-                wb, context = build_workbook(plan, department, settings, spec, history, projects=projects)
-                written = atomic_write(path, wb.save)
-                inputs = len(context.inputs)
-            results.append(GeneratedFile(department, written, [p.id for p in projects], inputs, layout))
+                data, inputs = prototype.stamp(department, settings.key_bytes), prototype.inputs
+        if data is None:
+            if layout not in compiled:
+                compiled[layout] = compile_layout(plan, settings, spec)
+            data, inputs = _render_compiled(compiled[layout], department, projects, history)
+        if data is not None:
+            written = atomic_write(path, lambda tmp: tmp.write_bytes(data))
+        else:
+            wb, context = build_workbook(plan, department, settings, spec, history, projects=projects)
+            written = atomic_write(path, wb.save)
+            inputs = len(context.inputs)
+        results.append(GeneratedFile(department, written, [p.id for p in projects], inputs, layout))
     return results
+
+
+def _render_compiled(layout: "CompiledLayout | None", department: str, projects: list[Project], history):
+    """(bytes, number of inputs) of the XML render, or (None, 0) when it does not apply."""
+    if layout is None:
+        return None, 0
+    try:
+        return layout.render(department, projects, history)
+    except NotCompilable:  # a value the XML render does not write: the openpyxl render does
+        return None, 0
 
 
 @dataclass
@@ -231,8 +265,9 @@ def render_workbook(plan: Plan, department: str, settings: Settings, spec: Templ
     taken = set(roles.values()) | set(wb.sheetnames) | {METADATA_SHEET}
     projects = _recipient_projects(context) if "project" in templates else []
     rendered: list[RenderedCell] = []
+    keys = taken_keys(taken)
     for project in projects:
-        title = sheet_name(f"{project.id} {project.name}", taken)
+        title = sheet_name(f"{project.id} {project.name}", taken, keys=keys)
         context.sheet_of_project[project.id] = title
         ws = wb.create_sheet(title)
         rendered += render_sheet(templates["project"], ws, placeholder_resolver(context, project),
@@ -243,7 +278,7 @@ def render_workbook(plan: Plan, department: str, settings: Settings, spec: Templ
                              block_items(context, None), {}, roles["evaluation"])
     for item in rendered:
         if item.reference:
-            wb[item.sheet].cell(item.row, item.column).fill = PatternFill("solid", fgColor=reference_fill)
+            reference_look(wb[item.sheet].cell(item.row, item.column), reference_fill)
     _finish_inputs(wb, context, [r for r in rendered if r.input], input_fill, blank_fill)
     cover_title = sheet_name(roles["cover"], taken - {roles["cover"]})
     ws_cover = wb.create_sheet(cover_title, 0)
@@ -291,9 +326,16 @@ def _recipient_projects(context: RenderContext) -> list[Project]:
     return context.plan.projects_for(context.department)
 
 
+_YEAR_SLOT = re.compile(r"(year|target|result)\[(\d+)\]")
+
+
 def placeholder_resolver(context: RenderContext, sheet_project: Project | None):
     """The function that gives each ``{{…}}`` placeholder its value (or Input, Formula …)."""
     plan = context.plan
+    # Worked out once per sheet, not per cell: the plan's values, and each project's (keyed by
+    # the project's sheet, which is named before any cell links to it).
+    plan_values: dict = {}
+    project_values: dict[tuple, dict] = {}
 
     def resolve(key: str, ctx: dict):
         project = ctx.get("project") or sheet_project
@@ -301,10 +343,15 @@ def placeholder_resolver(context: RenderContext, sheet_project: Project | None):
             # Text for the person filling the form (「▼ 一覧から選んでください」): shown in the
             # department's workbook, left out of the merged sheets, which hold data.
             return "" if context.merged else key[5:].strip()
-        match = re.fullmatch(r"(year|target|result)\[(\d+)\]", key)
+        match = _YEAR_SLOT.fullmatch(key)
         if match:
-            return _year_slot(context, project, ctx.get("indicator"), match.group(1), int(match.group(2)))
-        simple = _plan_values(plan, context.department)
+            if "years" not in plan_values:
+                plan_values["years"] = plan.years
+            return _year_slot(context, project, ctx.get("indicator"), match.group(1), int(match.group(2)),
+                              plan_values["years"])
+        if "values" not in plan_values:
+            plan_values["values"] = _plan_values(plan, context.department)
+        simple = plan_values["values"]
         if key in simple:
             return simple[key]
         if key.startswith("member.") and context.member is not None:
@@ -316,7 +363,10 @@ def placeholder_resolver(context: RenderContext, sheet_project: Project | None):
         if key.startswith(("project.", "goal.", "direction.")):
             if project is None:
                 raise KeyError(key)
-            return _project_values(plan, project, context)[key]
+            cached = (project.id, context.sheet_of_project.get(project.id))
+            if cached not in project_values:
+                project_values[cached] = _project_values(plan, project, context)
+            return project_values[cached][key]
         if key == "target.current" and ctx.get("indicator") is not None:
             target = ctx["indicator"].target_for(plan.year)
             if target is None:
@@ -410,8 +460,8 @@ def _link_target(sheet: str) -> str:
     return "'" + sheet.replace("'", "''") + "'!A1"
 
 
-def _year_slot(context: RenderContext, project, indicator, what: str, slot: int):
-    years = context.plan.years
+def _year_slot(context: RenderContext, project, indicator, what: str, slot: int, years=None):
+    years = years or context.plan.years
     if slot < 1:
         raise KeyError(f"{what}[{slot}]")
     year = years[slot - 1] if slot <= len(years) else None
@@ -473,23 +523,30 @@ def _sheet_count(context: RenderContext, sheet: str | None) -> Formula:
 
 
 def _resolve_blank_totals(ws, context: RenderContext) -> None:
-    """Give the cover's total its expression: the sum of the cover's per-sheet counting cells,
-    plus the missing inputs of every sheet that has no counting cell on the cover (a one-sheet
-    layout's cover, or a custom cover that shows the total only)."""
-    cells, counted = [], set()
-    for row in ws.iter_rows():
-        for c in row:
-            sheets = context.counting_formulas.get(c.value) if isinstance(c.value, str) else None
-            if sheets:
-                cells.append(c.coordinate)
-                counted |= sheets
-    uncounted = [i for i in context.inputs if i.sheet not in counted]
-    terms = cells + ([missing_count_expression(uncounted)] if uncounted else [])
-    total = f"SUM({','.join(terms)})" if cells else (terms[0] if terms else "0")
+    """Give the cover's total its expression (see _resolve_total_text)."""
+    replace = _resolve_total_text(context, [(c.coordinate, c.value) for row in ws.iter_rows() for c in row])
     for row in ws.iter_rows():
         for c in row:
             if isinstance(c.value, str) and BLANKS_MARK in c.value:
-                c.value = c.value.replace(BLANKS_MARK, total)
+                c.value = replace(c.value)
+
+
+def _resolve_total_text(context: RenderContext, cells: list[tuple[str, object]]):
+    """The function that puts the cover's total into a cell's text, given the cover's cells
+    (coordinate, value) in reading order: the sum of the cover's per-sheet counting cells, plus
+    the missing inputs of every sheet that has no counting cell on the cover (a one-sheet
+    layout's cover, or a custom cover that shows the total only). One rule for the openpyxl
+    and the XML render."""
+    found, counted = [], set()
+    for coordinate, value in cells:
+        sheets = context.counting_formulas.get(value) if isinstance(value, str) else None
+        if sheets:
+            found.append(coordinate)
+            counted |= sheets
+    uncounted = [i for i in context.inputs if i.sheet not in counted]
+    terms = found + ([missing_count_expression(uncounted)] if uncounted else [])
+    total = f"SUM({','.join(terms)})" if found else (terms[0] if terms else "0")
+    return lambda text: text.replace(BLANKS_MARK, total)
 
 
 # --- required inputs: one rule for the cover's count and for check ---------------------------
@@ -625,29 +682,49 @@ def input_cell(context: RenderContext, sheet: str, coordinate: str, field_name: 
 
 
 def _finish_inputs(wb, context: RenderContext, rendered: list[RenderedCell], input_fill, blank_fill) -> None:
+    validations: dict[tuple, DataValidation] = {}
+    for item, record in input_records(context, rendered):
+        ws = wb[item.sheet]
+        wb.defined_names[record.name] = DefinedName(record.name, attr_text=cell_range(item.sheet, item.coordinate))
+        input_look(ws[item.coordinate], record.kind, input_fill)
+        _add_validation(ws, validations, _validation(record.kind, record, context.plan), item.coordinate)
+        if record.required:
+            ws.conditional_formatting.add(item.coordinate, blank_rule(item.coordinate, blank_fill))
+
+
+def input_records(context: RenderContext, rendered: list[RenderedCell]):
+    """Each rendered input cell with its metadata record (also appended to ``context.inputs``):
+    name, field, kind, required flag, label, unit and choices, one rule for every renderer."""
     plan = context.plan
     project_index = {p.id: i for i, p in enumerate(plan.projects, start=1)}
-    validations: dict[tuple, DataValidation] = {}
     for item in rendered:
-        ws = wb[item.sheet]
         record = input_cell(context, item.sheet, item.coordinate, item.input.field, item.input.payload,
                             project_index)
-        kind, name = record.kind, record.name
         context.inputs.append(record)
-        wb.defined_names[name] = DefinedName(name, attr_text=cell_range(item.sheet, item.coordinate))
-        cell = ws[item.coordinate]
-        cell.protection = Protection(locked=False)
-        cell.fill = PatternFill("solid", fgColor=input_fill)
-        if kind.wraps_text:
-            old = cell.alignment
-            cell.alignment = Alignment(horizontal=old.horizontal, vertical="top", wrap_text=True)
-        if kind.is_number:
-            cell.number_format = "#,##0.0" if kind == FieldKind.PERCENT else "#,##0.##"
-        _add_validation(ws, validations, _validation(kind, record, plan), item.coordinate)
-        if record.required:
-            ws.conditional_formatting.add(item.coordinate, FormulaRule(
-                formula=[blank_condition(item.coordinate)],
-                fill=PatternFill("solid", fgColor=blank_fill, bgColor=blank_fill)))
+        yield item, record
+
+
+def input_look(cell, kind: FieldKind, input_fill: str) -> None:
+    """Give an openpyxl cell the look of an input cell of ``kind``: unlocked, coloured, text
+    wrapped at the top, numbers formatted."""
+    cell.protection = Protection(locked=False)
+    cell.fill = PatternFill("solid", fgColor=input_fill)
+    if kind.wraps_text:
+        old = cell.alignment
+        cell.alignment = Alignment(horizontal=old.horizontal, vertical="top", wrap_text=True)
+    if kind.is_number:
+        cell.number_format = "#,##0.0" if kind == FieldKind.PERCENT else "#,##0.##"
+
+
+def reference_look(cell, reference_fill: str) -> None:
+    """Give an openpyxl cell the 'reference only' look (a past year's value)."""
+    cell.fill = PatternFill("solid", fgColor=reference_fill)
+
+
+def blank_rule(coordinate: str, blank_fill: str) -> FormulaRule:
+    """The conditional format that highlights a required input cell while it is blank."""
+    return FormulaRule(formula=[blank_condition(coordinate)],
+                       fill=PatternFill("solid", fgColor=blank_fill, bgColor=blank_fill))
 
 
 def _add_validation(ws, validations: dict[tuple, DataValidation], dv: DataValidation,
@@ -704,7 +781,9 @@ def _validation(kind: FieldKind, record: InputCell, plan: Plan) -> DataValidatio
     dv.errorTitle = "入力内容を確認してください"
     dv.promptTitle = record.label
     for attribute, limit in VALIDATION_TEXT_LIMITS.items():
-        setattr(dv, attribute, cut_text(getattr(dv, attribute), limit))
+        # A label or unit from the master may hold a character no XML can (a decoded _x0001_).
+        text = getattr(dv, attribute)
+        setattr(dv, attribute, cut_text(clean_text(text) if text else text, limit))
     return dv
 
 
@@ -746,22 +825,23 @@ def _locked_cells(wb, inputs: set[tuple[str, str]]) -> dict[str, dict[int, list]
 
 def _metadata(plan: Plan, department: str, spec: TemplateSpec, context: RenderContext, wb) -> WorkbookMetadata:
     inputs = {(i.sheet, i.cell) for i in context.inputs}
-    return workbook_metadata(
-        plan, department, spec, context, sheets=[ws.title for ws in wb.worksheets],
-        fingerprint=locked_fingerprint(_locked_cells(wb, inputs)),
-        validations={ws.title: len(ws.data_validations.dataValidation) for ws in wb.worksheets})
+    return metadata_data(plan, department, spec, context, [ws.title for ws in wb.worksheets],
+                         _locked_cells(wb, inputs),
+                         {ws.title: len(ws.data_validations.dataValidation) for ws in wb.worksheets})
 
 
-def workbook_metadata(plan: Plan, department: str, spec: TemplateSpec, context: RenderContext, *,
-                      sheets: list[str], fingerprint: dict, validations: dict[str, int]) -> WorkbookMetadata:
-    """The signed metadata of a rendered workbook: plan, layout, year, recipient, its input
-    cells (``context.inputs``) and what the workbook's sheets hold (names, locked-content
-    fingerprint, number of validations per sheet), stamped with this xlplan and the time."""
+def metadata_data(plan: Plan, department: str, spec: TemplateSpec, context: RenderContext,
+                  sheets: list[str], locked: dict[str, dict[int, list]],
+                  validations: dict[str, int]) -> WorkbookMetadata:
+    """The metadata of a rendered workbook (signed by the caller), from its sheet names, its
+    locked cells per sheet and row, and its number of validations per sheet: one function for
+    the openpyxl render and the XML render. Plan, layout, year, recipient and the input cells
+    (``context.inputs``), stamped with this xlplan and the time."""
     return WorkbookMetadata(
         plan=PlanRef(plan.plan_id, plan.name), template=LayoutRef(spec.id, spec.version),
         year=plan.year.short, department=department, fields=tuple(context.inputs), kind=spec.id,
         member=context.member.id if context.member else None, generator=f"xlplan {__version__}",
         generated_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         projects=tuple(p.id for p in _recipient_projects(context)), sheets=tuple(sheets),
-        fingerprint=fingerprint, validations=validations,
+        fingerprint=locked_fingerprint(locked), validations=validations,
         checks=tuple(SumCheck(str(c["total"]), tuple(c["parts"])) for c in context.spec.checks))

@@ -19,6 +19,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import re
 
 from .ooxml.text import set_text
 from .schema import WorkbookMetadata
@@ -30,8 +31,16 @@ _CHUNK = 30000
 
 
 def canonical_json(data: dict) -> str:
-    """Deterministic JSON (sorted keys, no spaces) that signing and verifying agree on."""
-    return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    """Deterministic JSON (sorted keys, no spaces) that signing and verifying agree on.
+
+    The characters a worksheet cannot hold that JSON leaves as they are (U+FFFE, U+FFFF, lone
+    surrogates) are written as JSON escapes: the metadata cell then stores exactly the signed
+    text (the cell writer would replace them, and the signature would no longer match)."""
+    text = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return _UNSTORABLE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+_UNSTORABLE_IN_JSON = re.compile("[\ufffe\uffff\ud800-\udfff]")
 
 
 def sign(data: dict, key: bytes) -> str:
@@ -70,7 +79,7 @@ def canonical_value(value) -> str:
 
 def row_hash(cells: list[tuple[int, object]]) -> str:
     """Short hash of one row's locked content: (column, value) pairs, blanks ignored."""
-    parts = [f"{col}:{canonical_value(v)}" for col, v in sorted(cells) if canonical_value(v) != ""]
+    parts = [f"{col}:{text}" for col, v in sorted(cells) if (text := canonical_value(v)) != ""]
     if not parts:
         return ""
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:12]

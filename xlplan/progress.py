@@ -44,7 +44,7 @@ def progress(items: Iterable[T], ja: str, en: str | None = None, total: int | No
 
 
 class ProgressCallback:
-    """A ``progress(done, total, path)`` callback (the form ``Archive.collect`` reports in)
+    """A ``progress(done, total, path)`` callback (the form ``xlplan.collect.collect`` reports in)
     drawing one bar; call :meth:`close` when the step ends."""
 
     def __init__(self, ja: str, en: str | None = None, unit: str = "file"):

@@ -135,6 +135,29 @@ def sample_plan() -> P.Plan:
     )
 
 
+def city_plan(departments: int, projects_each: int = 5) -> P.Plan:
+    """The sample plan grown into a city plan (seeds 000 and 003): ``departments`` departments,
+    each with ``projects_each`` projects of its own (copies of the sample's projects under new
+    ids and names), so no two departments get the same workbook and nothing can be stamped."""
+    plan = sample_plan()
+    models = plan.projects
+    plan.departments = [P.Department(f"{d.name}{n:03d}" if n else d.name, d.division, d.contact)
+                        for n in range(departments // len(plan.departments) + 1) for d in plan.departments
+                        ][:departments]
+    projects = []
+    for d, department in enumerate(plan.departments):
+        for k in range(projects_each):
+            model = models[(d * projects_each + k) % len(models)]
+            pid = f"{model.direction_id}-{d + 1:03d}{k + 1:02d}"
+            project = P.Project(pid, model.direction_id, f"{model.name}（{department.name}）", [department.name],
+                                model.issues, model.policy, model.roles)
+            project.indicators = [P.Indicator(pid, i.no, i.name, i.unit, dict(i.targets))
+                                  for i in model.indicators]
+            projects.append(project)
+    plan.projects = projects
+    return plan
+
+
 def _sheet(wb, title, headers, rows, widths, text_cols=(), wrap_cols=()):
     ws = wb.create_sheet(title)
     ws.append(headers)

@@ -283,11 +283,7 @@ def _render_sheet(template_ws, out_ws, resolve: Resolver, items: Callable[[str],
     out_row = 1
     max_col = template_ws.max_column
     for block in _blocks(template_ws):
-        try:
-            repetitions = [{}] if block.tag is None else items(block.tag)
-        except TemplateError as exc:  # an unknown ``each …``: the cell of its tag
-            raise exc.at(cell=f"A{block.rows[0]}") from None
-        for item in repetitions:
+        for item in block_repetitions(block, items):
             context = {**base, **item}
             for tpl_row in block.rows:
                 for col in range(2, max_col + 1):
@@ -309,6 +305,17 @@ def _render_sheet(template_ws, out_ws, resolve: Resolver, items: Callable[[str],
     _copy_columns(template_ws, out_ws, max_col)
     _copy_page_setup(template_ws, out_ws, row_map)
     return inputs
+
+
+def block_repetitions(block: _Block, items: Callable[[str], list]) -> list[dict]:
+    """The contexts a block of template rows is rendered with: once for rows outside a block,
+    else one per item; template-invalid naming the tag's cell for an unknown ``each …``."""
+    if block.tag is None:
+        return [{}]
+    try:
+        return items(block.tag)
+    except TemplateError as exc:
+        raise exc.at(cell=f"A{block.rows[0]}") from None
 
 
 def _render_value(value, resolve: Resolver, context: dict, coordinate: str):
@@ -434,7 +441,10 @@ def template_fill(wb, spec: TemplateSpec, label: str, default: str) -> str:
 
 
 def cell_range(sheet: str, coordinate: str) -> str:
-    """An absolute reference for a defined name: 'シート'!$E$12."""
-    rng = CellRange(coordinate)
+    """An absolute reference for a defined name: 'シート'!$E$12 (of a range, its first cell)."""
+    column, row = _FIRST_CELL.match(coordinate).groups()
     quoted = "'" + sheet.replace("'", "''") + "'"
-    return f"{quoted}!${get_column_letter(rng.min_col)}${rng.min_row}"
+    return f"{quoted}!${column.upper()}${row}"
+
+
+_FIRST_CELL = re.compile(r"\$?([A-Za-z]{1,3})\$?(\d+)")

@@ -58,6 +58,15 @@ def raw_entry(source: BinaryIO, info: zipfile.ZipInfo) -> RawEntry:
     return RawEntry(info.filename, info.compress_type, info.CRC, info.file_size, raw, info.date_time)
 
 
+def deflated_entry(name: str, content: bytes, date_time: tuple | None = None) -> RawEntry:
+    """An entry made from ``content``, deflated once, to be copied into many packages as it is
+    (a part that many workbooks share: a style sheet, a theme)."""
+    compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
+    raw = compressor.compress(content) + compressor.flush()
+    return RawEntry(name, zipfile.ZIP_DEFLATED, zlib.crc32(content), len(content), raw,
+                    tuple(date_time or time.localtime()[:6]))
+
+
 def raw_entries(source: BinaryIO) -> list[RawEntry]:
     """Every entry of the zip file ``source``, in stored order, still compressed."""
     with zipfile.ZipFile(source) as zf:
