@@ -35,13 +35,31 @@ from xlplan.merge import tables as merge_tables
 from xlplan.merge import writer as merge_writer
 from xlplan.merge import VALUE_COLUMNS, merged_tables, write_merged
 from xlplan.read import read_returned
-from xlplan.simulate import _fields, _target_value, fill_workbook
+from xlplan.fiscal import parse_fiscal_year
+from xlplan.metadata import METADATA_SHEET, unverified_metadata
+from xlplan.simulate import fill_workbook
 
 PDF_CHECK_DIR = Path("/tmp/xlplan-pdf-check")
 TABLE_SHEETS = ["提出状況", "要確認", "一覧", "指標", "基本目標別", "推移", "入力値"]
 
 
 # --- helpers ------------------------------------------------------------------------------
+
+
+def _fields(wb) -> list[dict]:
+    """The input cells of a generated workbook (openpyxl), as their stored JSON form."""
+    rows = [list(r) for r in wb[METADATA_SHEET].iter_rows(values_only=True)]
+    return [f.to_dict() for f in unverified_metadata(rows).fields]
+
+
+def _target_value(plan, field: dict):
+    """The plan's target value for an input cell's indicator and year (None if there is none)."""
+    project = plan.project(field["project"])
+    if not project or field["indicator"] is None:
+        return None
+    indicator = next((i for i in project.indicators if i.no == field["indicator"]), None)
+    target = indicator.target_for(parse_fiscal_year(field["year"])) if indicator else None
+    return target.value if target else None
 
 
 def _good(plan, field: dict):

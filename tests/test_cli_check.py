@@ -49,7 +49,7 @@ def _relock_structure(src: Path, out: Path) -> Path:
 
 def _fill_correctly(libreoffice, src: Path, out: Path, key: bytes) -> Path:
     """Type a valid value into every input of the workbook through LibreOffice."""
-    fields = read_returned(src, key).metadata["fields"]
+    fields = read_returned(src, key).metadata.to_dict()["fields"]
     values = []
     for f in fields:
         value = {"quantity": "1", "percent": "80", "milestone": "実施", "score": "4",

@@ -45,13 +45,13 @@ class Corpus:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
         self.src = files[DEPT].path
-        self.meta = read_returned(self.src, self.settings.key_bytes).metadata
+        self.meta = read_returned(self.src, self.settings.key_bytes).metadata.to_dict()
 
     def path(self, name: str) -> Path:
         return self.folder / name
 
     def fields(self, dept: str = DEPT) -> list[dict]:
-        return read_returned(self.files[dept].path, self.settings.key_bytes).metadata["fields"]
+        return read_returned(self.files[dept].path, self.settings.key_bytes).metadata.to_dict()["fields"]
 
     def check(self, *paths, **kw):
         return check_files([str(p) for p in paths], self.settings, self.plan, **kw)

@@ -175,6 +175,11 @@ def _workbook_findings(project, plan, files, settings, folder: Path) -> list[Fin
                                 lambda f: 10 if f["field"] == "n_total" else
                                 1 if f["field"].startswith("n_area") else "記入")],
                          settings, activity).findings
+    # A workbook of a newer xlplan: a metadata version this one does not read.
+    from test_schema import newer_version, resigned
+
+    newer = resigned(files["健康づくり課"].path, folder / "newer.xlsx", settings.key_bytes, newer_version)
+    found += check_files([newer], settings, plan).findings
     # A layout raised to a new version after the workbooks went out.
     declaration = settings.templates_dir / "department.toml"
     text = declaration.read_text(encoding="utf-8")

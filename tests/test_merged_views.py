@@ -208,9 +208,9 @@ def test_far_from_target_message_shows_the_rate_rounded_as_everywhere(project, g
     """The warning's rate is the 指標 sheet's rate: one decimal of a percent, half up."""
     from decimal import ROUND_HALF_UP, Decimal
 
+    from test_archive import _fields as fields_of
     from test_archive import _target_value
     from xlplan.check import check_files
-    from xlplan.simulate import _fields as fields_of
 
     plan, files = generated
     field = next(f for f in fields_of(load_workbook(files["福祉課"].path))

@@ -100,7 +100,7 @@ def panel_table(path: Path, name: str) -> tuple[list, list[list]]:
 
 
 def metadata_of(path: Path, settings) -> dict:
-    meta = dict(xlplan.read_returned(path, settings.key_bytes).metadata)
+    meta = xlplan.read_returned(path, settings.key_bytes).metadata.to_dict()
     meta.pop("generated_at", None)
     return meta
 

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from openpyxl import load_workbook
 
-from test_archive import fill, run_cli
+from test_archive import _fields, fill, run_cli
 from xlplan.archive import Archive, submission_status
 from xlplan.collect import collect
 from xlplan.excel import FilePanel, _status_rows, run
@@ -23,7 +23,7 @@ from xlplan.merge import merged_tables, write_merged
 from xlplan.panel import PANEL_NAME, STATUS_HEADER, build_panel, project_defaults
 from xlplan.plan import load_plan
 from xlplan.settings import SettingsError, load_settings
-from xlplan.simulate import _fields, _set_last_saved
+from xlplan.simulate import _set_last_saved
 
 # Every status a department line or a submission can have, as people read it (ja, en).
 EXPECTED = {

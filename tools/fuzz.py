@@ -142,7 +142,7 @@ def make_bases(folder: Path, departments: tuple[str, ...] = DEPARTMENTS):
     files = generate(plan, project.outbox, project.settings, departments=list(departments))
     bases = []
     for gf in files:
-        meta = read_returned(gf.path, project.settings.key_bytes).metadata
+        meta = read_returned(gf.path, project.settings.key_bytes).metadata.to_dict()
         inputs = {(f["sheet"], f["cell"]) for f in meta["fields"]}
         bases.append(_base(f"{gf.department}-blank", gf.path.read_bytes(), inputs))
         wb = load_workbook(gf.path)

@@ -5,6 +5,7 @@ The public API, stage by stage (the CLI only calls these):
 * plan: ``init_project``, ``read_plan`` / ``load_plan``, ``parse_fiscal_year``
 * generate: ``generate``
 * read and check: ``read_returned``, ``check_files``
+* metadata of a workbook: ``WorkbookMetadata``, ``InputCell``, ``FieldKind``
 * findings: ``Finding``, ``CATALOGUE``
 
 The names are imported on first use (PEP 562 ``__getattr__``): ``import xlplan`` and the
@@ -28,6 +29,7 @@ _PUBLIC = {
     "Plan": "plan", "PlanError": "plan", "load_plan": "plan", "read_plan": "plan",
     "ProjectFolder": "project", "init_project": "project",
     "Returned": "read", "read_returned": "read",
+    "FieldKind": "schema", "InputCell": "schema", "WorkbookMetadata": "schema",
     "Settings": "settings", "find_settings": "settings", "load_settings": "settings",
 }
 

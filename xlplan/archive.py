@@ -490,16 +490,17 @@ class Archive:
 
 def _submission_columns(returned, findings: list[Finding]) -> tuple:
     """department, form_year, plan_id, template_version, readable, errors, warnings, kind,
-    member, generated_at: what a submission's row says about its file's content and checks."""
-    meta = returned.metadata or {}
-    readable = returned.readable
-    return (returned.department if readable else "", str(meta.get("year", "")),
-            str((meta.get("plan") or {}).get("id", "")), (meta.get("template") or {}).get("version"),
-            int(readable), sum(f.severity == "error" for f in findings),
+    member, generated_at: what a submission's row says about its file's content and checks.
+    The plan is the one the file claims (also when it does not verify: another plan's file);
+    everything else only from verified metadata."""
+    meta = returned.metadata if returned.readable else None
+    claimed = returned.claimed_plan
+    return (meta.department if meta else "", meta.year if meta else "",
+            claimed.id if claimed else "", meta.template.version if meta else None,
+            int(meta is not None), sum(f.severity == "error" for f in findings),
             sum(f.severity == "warning" for f in findings),
-            str(meta.get("kind") or "department") if readable else "",
-            str(meta.get("member") or "") if readable else "",
-            str(meta["generated_at"]) if readable and meta.get("generated_at") else None)
+            meta.kind if meta else "", (meta.member or "") if meta else "",
+            meta.generated_at if meta else None)
 
 
 def _insert_results(db, sid: int, findings: list[Finding], values: list[dict]) -> None:

@@ -22,7 +22,7 @@ import pandas as pd
 from .findings import ERROR, WARNING, Finding, count_by_severity
 from .fiscal import parse_fiscal_year
 from .inbox import collect_paths, scan_inbox  # noqa: F401 - collect_paths: public here before
-from .generate import CHOICE, MILESTONE, PERCENT, QUANTITY, RATING, RATINGS, SCORE, missing_code
+from .generate import RATINGS
 from .normalise import (Normalised, normalise_choice, normalise_quantity, normalise_rating,
                         normalise_score, normalise_text)
 from .ooxml.text import clean_text, unstorable_characters
@@ -30,6 +30,7 @@ from .plan import Plan
 from .progress import progress
 from .savetime import save_time_doubt
 from .read import Limits, Returned, log_internal_error, read_returned, unreadable
+from .schema import FieldKind, InputCell, SumCheck
 from .settings import Settings
 from .rounding import percent_text, rate
 from .template import available_layouts, load_template_spec
@@ -212,13 +213,13 @@ def _read_alone(path: Path, key: bytes, limits: Limits, read_one=read_returned) 
 
 def _file_report(returned: Returned, findings: list[Finding]) -> FileReport:
     counts = count_by_severity(findings)
-    meta = returned.metadata or {}
+    meta = returned.metadata
     status = "unreadable" if not returned.readable else (
         "errors" if counts[ERROR] else "warnings" if counts[WARNING] else "ok")
     return FileReport(
         file=returned.path.name, path=str(returned.path), department=returned.department,
-        kind=returned.kind, year=str(meta.get("year", "")),
-        template_version=(meta.get("template") or {}).get("version"), sha256=returned.sha256,
+        kind=returned.kind, year=meta.year if meta else "",
+        template_version=meta.template.version if meta else None, sha256=returned.sha256,
         size=returned.size, last_saved=returned.last_saved.isoformat() if returned.last_saved else "",
         errors=counts[ERROR], warnings=counts[WARNING], status=status)
 
@@ -232,152 +233,149 @@ def check_returned(returned: Returned, plan: Plan, settings: Settings,
     moment the file was collected (ISO; default now), which its last-saved time may not pass."""
     log_internal_error(returned, settings.project_dir)
     findings = list(returned.findings)
-    if returned.signature_ok is False and returned.claimed_plan.get("id") not in (None, plan.plan_id):
+    claimed = returned.claimed_plan
+    if returned.signature_ok is False and claimed is not None and claimed.id != plan.plan_id:
         # Another plan's file cannot verify with this plan's key: say whose it is rather
         # than call it tampered. Still unverified, so it credits no department.
         findings = [f for f in findings if f.code != "signature-invalid"]
-        findings.append(Finding("wrong-plan", file=returned.path.name,
-                                value=str(returned.claimed_plan.get("name", ""))))
+        findings.append(Finding("wrong-plan", file=returned.path.name, value=claimed.name))
         return findings, []
     if not returned.readable:
         return findings, []
     meta = returned.metadata
     add = lambda code, **kw: findings.append(  # noqa: E731 - a local shorthand
         Finding(code, file=returned.path.name, department=returned.department, **kw))
-    if meta.get("plan", {}).get("id") != plan.plan_id:
-        add("wrong-plan", value=meta.get("plan", {}).get("name", ""))
+    if meta.plan.id != plan.plan_id:
+        add("wrong-plan", value=meta.plan.name)
         return findings, []
-    kind = meta.get("kind", "department")
-    if kind == "scoring":
-        if plan.member(str(meta.get("member"))) is None:
+    if meta.is_scoring:
+        if plan.member(str(meta.member)) is None:
             add("unknown-member", value=returned.department)
             return findings, []
     elif returned.department not in plan.department_names():
         add("unknown-department", value=returned.department)
         return findings, []
     try:
-        year = parse_fiscal_year(meta.get("year"))
+        year = parse_fiscal_year(meta.year)
     except ValueError:
         year = None
     if year != plan.year:
-        shown = year.label_ja if year else str(meta.get("year"))
+        shown = year.label_ja if year else meta.year
         add("wrong-year", value=shown, expected=plan.year.label_ja,
             expected_en=f"{plan.year.label_en} ({plan.year.short})", detail=shown,
-            detail_en=f"{year.label_en} ({year.short})" if year else str(meta.get("year")))
+            detail_en=f"{year.label_en} ({year.short})" if year else meta.year)
         return findings, []
-    doubt = save_time_doubt(returned.last_saved, meta.get("generated_at"),
+    doubt = save_time_doubt(returned.last_saved, meta.generated_at,
                             collected_at or dt.datetime.now(dt.timezone.utc).isoformat())
     if doubt:
         add("implausible-save-time", value=returned.last_saved.isoformat(), detail=doubt[0], detail_en=doubt[1])
-    template = meta.get("template") or {}
-    current = (versions or {}).get(template.get("id", kind))
-    if current is not None and template.get("version") != current:
-        add("template-version-mismatch", value=str(template.get("version")), expected=str(current))
+    current = (versions or {}).get(meta.template.id)
+    if current is not None and meta.template.version != current:
+        add("template-version-mismatch", value=str(meta.template.version), expected=str(current))
     rows = []
     lookup = _IndicatorLookup(plan)
-    for spec in meta.get("fields", []):
-        cell = returned.cells.get(spec["name"])
+    for spec in meta.fields:
+        cell = returned.cells.get(spec.name)
         if cell is None:
             continue
         field_findings, row = _check_field(spec, cell, plan, settings, lookup)
         findings += field_findings
         row.update(file=returned.path.name, department=returned.department)
         rows.append(row)
-    findings += breakdown_findings(meta.get("checks", []), meta.get("fields", []), rows)
+    findings += breakdown_findings(meta.checks, meta.fields, rows)
     for f in findings:
         f.file, f.department = returned.path.name, returned.department
     return findings, rows
 
 
-def breakdown_findings(checks: list[dict], fields: list[dict], rows: list[dict]) -> list[Finding]:
+def breakdown_findings(checks: tuple[SumCheck, ...], fields: tuple[InputCell, ...],
+                       rows: list[dict]) -> list[Finding]:
     """Declared sums (a result broken down by area or category): the parts must add up to the
     total, per project and indicator. Checked only when the total and every part are numbers."""
     out = []
     by_key = {(r["project"], r["indicator_no"], r["field"]): r for r in rows}
-    spec_of = {(f["project"], f.get("indicator"), f["field"]): f for f in fields}
+    label_of = {(f.project, f.indicator, f.field): f.label for f in fields}
     for check in checks:
-        if check.get("kind") != "sum":
-            continue
-        totals = [k for k in by_key if k[2] == check["total"]]
+        totals = [k for k in by_key if k[2] == check.total]
         for project, indicator, _ in totals:
-            total = by_key[(project, indicator, check["total"])]
-            parts = [by_key.get((project, indicator, part)) for part in check["parts"]]
+            total = by_key[(project, indicator, check.total)]
+            parts = [by_key.get((project, indicator, part)) for part in check.parts]
             numbers = [p["value"] for p in parts if p and p["kind"] == "number"]
-            if total["kind"] != "number" or len(numbers) != len(check["parts"]):
+            if total["kind"] != "number" or len(numbers) != len(check.parts):
                 continue
             if abs(sum(numbers) - total["value"]) > 1e-9:
-                spec = spec_of.get((project, indicator, check["total"]), {})
-                labels = [str(spec_of.get((project, indicator, p), {}).get("label", p))
-                          .split("（")[-1].rstrip("）") for p in check["parts"]]
-                out.append(Finding("breakdown-mismatch", project=project, field=spec.get("label", ""),
+                labels = [label_of.get((project, indicator, p), p).split("（")[-1].rstrip("）")
+                          for p in check.parts]
+                out.append(Finding("breakdown-mismatch", project=project,
+                                   field=label_of.get((project, indicator, check.total), ""),
                                    sheet=total["sheet"], cell=total["cell"], value=total["raw"],
                                    expected=_shown(sum(numbers)), detail="＋".join(labels),
                                    detail_en=" + ".join(labels)))
     return out
 
 
-def _normalise(spec: dict, cell, plan: Plan) -> Normalised:
-    kind, raw = spec["kind"], cell.value
-    if kind == MILESTONE:
+def _normalise(spec: InputCell, cell, plan: Plan) -> Normalised:
+    kind, raw = spec.kind, cell.value
+    if kind == FieldKind.MILESTONE:
         # A milestone indicator is reported in words (実施, 一部実施 …): any text is a result.
         n = normalise_text(raw)
         return replace(n, kind="milestone") if n.kind == "text" else n
-    if kind in (QUANTITY, PERCENT):
+    if kind.is_number:
         # A fraction is scaled to % only when the cell shows it as a percentage (0.891 → 89.1%);
         # in our own number format, 1 typed means 1%.
-        return normalise_quantity(raw, spec.get("unit") or None,
-                                  percent=kind == PERCENT and cell.percent_format)
-    if kind == SCORE:
+        return normalise_quantity(raw, spec.unit or None,
+                                  percent=kind == FieldKind.PERCENT and cell.percent_format)
+    if kind == FieldKind.SCORE:
         return normalise_score(raw)
-    if kind == RATING:
+    if kind == FieldKind.RATING:
         return normalise_rating(raw, RATINGS)
-    if kind == CHOICE:
-        return normalise_choice(raw, spec.get("choices") or plan.direction_choices)
+    if kind == FieldKind.CHOICE:
+        return normalise_choice(raw, list(spec.choices or plan.direction_choices))
     return normalise_text(raw)
 
 
-def _check_field(spec: dict, cell, plan: Plan, settings: Settings,
+def _check_field(spec: InputCell, cell, plan: Plan, settings: Settings,
                  lookup: "_IndicatorLookup") -> tuple[list[Finding], dict]:
-    kind = spec["kind"]
+    kind = spec.kind
     findings: list[Finding] = []
     unstorable = unstorable_characters(cell.value) if isinstance(cell.value, str) else []
     if unstorable:
         # Every field kind is read from the cleaned text (what every writer stores), so a
         # control character pasted from Word cannot stop a later merge, feedback or prefill.
         cell = replace(cell, value=clean_text(cell.value))
-        findings.append(Finding("control-character", project=spec["project"], field=spec["label"],
+        findings.append(Finding("control-character", project=spec.project, field=spec.label,
                                 sheet=cell.sheet, cell=cell.coordinate, value=cell.value,
                                 detail="、".join(unstorable), detail_en=", ".join(unstorable)))
     n = _normalise(spec, cell, plan)
     target = lookup.target(spec)
-    where = dict(project=spec["project"], field=spec["label"], sheet=cell.sheet,
+    where = dict(project=spec.project, field=spec.label, sheet=cell.sheet,
                  cell=cell.coordinate, value=_shown(cell.value))
     if cell.formula:
         findings.append(Finding("formula-in-input", **{**where, "value": cell.formula}))
     if n.kind == "blank":
         # A formula without a cached value (never recalculated by an application) is reported
         # as formula-in-input only: calling it blank would send the department the wrong way.
-        if spec["required"] and not cell.formula:
-            findings.append(Finding(missing_code(kind), **where))
+        if spec.required and not cell.formula:
+            findings.append(Finding(kind.missing_code, **where))
     elif n.problem == "excel-error" or n.kind == "error":
         findings.append(Finding("excel-error", **where))
     elif n.problem == "invalid-choice":
-        choices = spec.get("choices") or plan.direction_choices
+        choices = spec.choices or plan.direction_choices
         findings.append(Finding("invalid-choice", **where, expected="／".join(choices),
                                 expected_en=" / ".join(choices)))
     elif n.problem in ("not-a-number", "score-out-of-range"):
         findings.append(Finding(n.problem, **where))
     elif n.problem == "unit-mismatch":
-        findings.append(Finding("unit-mismatch", **where, expected=spec.get("unit", "")))
-    if n.kind == "number" and kind in (QUANTITY, PERCENT) and target is not None:
+        findings.append(Finding("unit-mismatch", **where, expected=spec.unit))
+    if n.kind == "number" and kind.is_number and target is not None:
         findings += _far_from_target(n.value, target, where, settings)
     if n.kind != "blank" and NOTABLE_CHANGES & set(n.changes) and not n.problem:
         findings.append(Finding("value-normalised", **where, expected=_shown(n.value)))
-    row = dict(project=spec["project"], indicator_no=spec.get("indicator"),
-               indicator=lookup.name(spec), field=spec["field"], label=spec["label"],
-               year=spec.get("year"), planned=target.text if target else None,
+    row = dict(project=spec.project, indicator_no=spec.indicator,
+               indicator=lookup.name(spec), field=spec.field, label=spec.label,
+               year=spec.year, planned=target.text if target else None,
                target=target.value if target else None, raw=_shown(cell.value), value=n.value,
-               unit=n.unit or spec.get("unit") or None, kind=n.kind, changes=",".join(n.changes),
+               unit=n.unit or spec.unit or None, kind=n.kind, changes=",".join(n.changes),
                sheet=cell.sheet, cell=cell.coordinate)
     return findings, row
 
@@ -401,25 +399,25 @@ class _IndicatorLookup:
         self._indicators: dict[tuple, object] = {}
         self._targets: dict[tuple, object] = {}
 
-    def _indicator(self, spec: dict):
-        key = (spec["project"], spec.get("indicator"))
+    def _indicator(self, spec: InputCell):
+        key = (spec.project, spec.indicator)
         if key not in self._indicators:
-            project = self.plan.project(spec["project"])
+            project = self.plan.project(spec.project)
             self._indicators[key] = None if project is None or key[1] is None else next(
                 (i for i in project.indicators if i.no == key[1]), None)
         return self._indicators[key]
 
-    def target(self, spec: dict):
+    def target(self, spec: InputCell):
         """The plan's target for the field's indicator and year, or None."""
-        if spec.get("indicator") is None or not spec.get("year"):
+        if spec.indicator is None or not spec.year:
             return None
-        key = (spec["project"], spec["indicator"], spec["year"])
+        key = (spec.project, spec.indicator, spec.year)
         if key not in self._targets:
             indicator = self._indicator(spec)
-            self._targets[key] = indicator.target_for(parse_fiscal_year(spec["year"])) if indicator else None
+            self._targets[key] = indicator.target_for(parse_fiscal_year(spec.year)) if indicator else None
         return self._targets[key]
 
-    def name(self, spec: dict) -> str | None:
+    def name(self, spec: InputCell) -> str | None:
         """The indicator's name, or None for a field that is not about an indicator."""
         indicator = self._indicator(spec)
         return indicator.name if indicator else None

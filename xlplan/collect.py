@@ -223,10 +223,10 @@ def _duplicate_member(archive: Archive, returned, year: str, path: Path,
                       before: int | None = None) -> list[Finding]:
     """A committee member who already sent a form this year: say so (the newest counts).
     ``before``: count only submissions recorded before this one (a recheck)."""
-    meta = returned.metadata or {}
-    if not returned.readable or meta.get("kind") != "scoring":
+    meta = returned.metadata
+    if not returned.readable or not meta.is_scoring:
         return []
-    earlier = archive.scoring_forms_before(year, str(meta.get("member")), before)
+    earlier = archive.scoring_forms_before(year, str(meta.member), before)
     if not earlier:
         return []
     return [Finding("duplicate-member-submission", file=path.name, department=returned.department,

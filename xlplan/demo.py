@@ -114,18 +114,18 @@ def _prefilled_example(files, plan, lang: str | None = None) -> str:
     """One earlier-year value as it appears in a next-year sheet, for the demo's summary."""
     from openpyxl import load_workbook
 
-    from .metadata import METADATA_SHEET, parse_metadata_rows
+    from .metadata import METADATA_SHEET, unverified_metadata
 
     for f in files:
         wb = load_workbook(f.path)
-        data, _ = parse_metadata_rows([list(r) for r in wb[METADATA_SHEET].iter_rows(values_only=True)])
-        for field in data["fields"]:
-            if field["field"] == "result":
-                ws = wb[field["sheet"]]
-                cell = ws[field["cell"]]
+        metadata = unverified_metadata([list(r) for r in wb[METADATA_SHEET].iter_rows(values_only=True)])
+        for field in metadata.fields:
+            if field.field == "result":
+                ws = wb[field.sheet]
+                cell = ws[field.cell]
                 past = ws.cell(cell.row, cell.column - 1).value
                 if past not in (None, ""):
-                    label = field["label"].split("（")[0]
+                    label = field.label.split("（")[0]
                     return pick(f"{f.department}「{label}」{plan.year.short} 実績 {past}",
                                 f"{f.department} '{label}' {plan.year.short} result {past}", lang)
     return ""

@@ -244,6 +244,13 @@ _TYPES = [
     _t("signature-invalid", ERROR, "read", "管理情報が改ざんされています", "Metadata signature invalid",
        "ファイルの管理情報が書き換えられています（署名が一致しません）。配布したファイルを使ってください。",
        "The workbook's metadata was altered (signature mismatch). Use the workbook you were sent."),
+    _t("metadata-unsupported", ERROR, "read", "管理情報を読み取れません", "Metadata not understood",
+       "この xlplan ではファイルの管理情報を読み取れません: {detail}。xlplan を新しい版に更新してから、"
+       "もう一度読み取ってください。",
+       "This xlplan cannot read the workbook's metadata: {detail}. Update xlplan to a newer "
+       "version, then read the file again.",
+       detail="管理情報の版 3 で、この xlplan が読めるのは版 2 までです",
+       detail_en="it is metadata version 3, and this xlplan reads up to version 2"),
     _t("macro-content", WARNING, "read", "マクロが含まれています", "Workbook contains macros",
        "ファイルにマクロ（{detail}）が含まれています。xlplan はマクロを実行しませんが、"
        "マクロを含まない .xlsx 形式で保存し直して送ってください。",

@@ -25,19 +25,18 @@ from . import __version__
 from .excel_limits import VALIDATION_TEXT_LIMITS, cut_text
 from .files import atomic_write, safe_filename
 from .fiscal import FiscalYear
-from .metadata import FORMAT_VERSION, METADATA_SHEET, row_hash, write_metadata_sheet
+from .metadata import METADATA_SHEET, row_hash, write_metadata_sheet
 from .normalise import BLANK_CHARACTERS, CONTROL_CHARACTERS
 from .ooxml.text import clean_text, sheet_name, stored_value, taken_keys
 from .plan import Indicator, Member, Plan, Project, list_formula, require_departments
 from .progress import progress
+from .schema import FieldKind, InputCell, LayoutRef, PlanRef, SumCheck, WorkbookMetadata
 from .settings import Settings
 from .stamp import NotStampable, Prototype, is_marker, new_marker
 from .xmlrender import CompiledLayout, NotCompilable, compile_layout
 from .template import (Formula, Input, Link, Locked, RenderedCell, TemplateError, TemplateSpec,
                        cell_range, load_template_spec, render_sheet, template_fill)
 
-QUANTITY, PERCENT, MILESTONE, TEXT, CHOICE, SCORE, RATING = (
-    "quantity", "percent", "milestone", "text", "choice", "score", "rating")
 # 中間評価: what a committee member picks; the archive stores 1–5, or None for 評価しない.
 RATINGS = ("①できていない", "②あまりできていない", "③どちらともいえない", "④できている",
            "⑤よくできている")
@@ -48,7 +47,7 @@ ABSTAIN = "評価しない"
 class FieldSpec:
     """What an input field holds and how the department is told about it."""
 
-    kind: str
+    kind: FieldKind
     required: bool
     label: str
 
@@ -56,20 +55,20 @@ class FieldSpec:
 # Fields a template may place with {{input.<name>}}; 'result' and 'do' come from
 # {{result[k]}} and {{do.text}} in the evaluated year.
 FIELDS: dict[str, FieldSpec] = {
-    "result": FieldSpec(QUANTITY, True, "結果"),
-    "do": FieldSpec(TEXT, True, "取組み内容"),
-    "achievement": FieldSpec(TEXT, True, "達成状況と成果"),
-    "issues": FieldSpec(TEXT, True, "課題"),
-    "direction": FieldSpec(CHOICE, True, "今後の方向性"),
-    "action": FieldSpec(TEXT, True, "具体的な取組み内容"),
-    "eval_result": FieldSpec(TEXT, True, "実績"),
-    "eval_name": FieldSpec(TEXT, False, "事業名"),
-    "eval_comment": FieldSpec(TEXT, True, "評価（効果や反省点等）"),
-    "eval_score": FieldSpec(SCORE, True, "達成度"),
-    "next_plan": FieldSpec(TEXT, True, "次年度計画"),
-    "next_name": FieldSpec(TEXT, False, "次年度事業名"),
-    "rating": FieldSpec(RATING, True, "評価点"),
-    "rating_comment": FieldSpec(TEXT, False, "意見"),
+    "result": FieldSpec(FieldKind.QUANTITY, True, "結果"),
+    "do": FieldSpec(FieldKind.TEXT, True, "取組み内容"),
+    "achievement": FieldSpec(FieldKind.TEXT, True, "達成状況と成果"),
+    "issues": FieldSpec(FieldKind.TEXT, True, "課題"),
+    "direction": FieldSpec(FieldKind.CHOICE, True, "今後の方向性"),
+    "action": FieldSpec(FieldKind.TEXT, True, "具体的な取組み内容"),
+    "eval_result": FieldSpec(FieldKind.TEXT, True, "実績"),
+    "eval_name": FieldSpec(FieldKind.TEXT, False, "事業名"),
+    "eval_comment": FieldSpec(FieldKind.TEXT, True, "評価（効果や反省点等）"),
+    "eval_score": FieldSpec(FieldKind.SCORE, True, "達成度"),
+    "next_plan": FieldSpec(FieldKind.TEXT, True, "次年度計画"),
+    "next_name": FieldSpec(FieldKind.TEXT, False, "次年度事業名"),
+    "rating": FieldSpec(FieldKind.RATING, True, "評価点"),
+    "rating_comment": FieldSpec(FieldKind.TEXT, False, "意見"),
 }
 
 BLANKS_MARK = "\u00a7BLANKS\u00a7"
@@ -84,28 +83,6 @@ class GeneratedFile:
     projects: list[str]
     inputs: int
     layout: str = "department"
-
-
-@dataclass
-class InputCell:
-    """An input cell of a generated workbook, as recorded in the metadata."""
-
-    name: str
-    sheet: str
-    cell: str
-    project: str
-    field: str
-    kind: str
-    required: bool
-    label: str
-    indicator: int | None = None
-    year: str | None = None
-    unit: str = ""
-    choices: list[str] | None = None
-
-    def to_dict(self) -> dict:
-        """The JSON form stored in the metadata sheet."""
-        return {k: v for k, v in self.__dict__.items()}
 
 
 @dataclass
@@ -580,21 +557,14 @@ def input_required(spec: FieldSpec, indicator: Indicator | None, year: FiscalYea
     whose target is 「-」 or blank in the master is not (nothing was planned that year).
 
     This flag is stored per cell in the metadata: ``check`` reports a blank required cell as
-    missing (missing_code), and the cover's formula counts exactly the blank required cells
-    (missing_count_expression)."""
+    missing (FieldKind.missing_code), and the cover's formula counts exactly the blank required
+    cells (missing_count_expression)."""
     if not spec.required:
         return False
     if indicator is not None and year is not None:
         target = indicator.target_for(year)
         return target is None or target.kind not in ("none", "blank")
     return True
-
-
-def missing_code(kind: str) -> str:
-    """The finding code for a required input left blank, by the input's kind."""
-    if kind == RATING:
-        return "score-missing"
-    return "missing-result" if kind in (QUANTITY, PERCENT, MILESTONE, SCORE) else "missing-text"
 
 
 def blank_condition(reference: str) -> str:
@@ -668,16 +638,47 @@ def field_spec(name: str, template: TemplateSpec) -> FieldSpec:
     if name in FIELDS:
         return FIELDS[name]
     declared = template.fields[name]
-    return FieldSpec(declared.get("kind", TEXT), bool(declared.get("required", True)),
-                     str(declared.get("label", name)))
+    return FieldSpec(FieldKind(declared.get("kind", FieldKind.TEXT)),
+                     bool(declared.get("required", True)), str(declared.get("label", name)))
 
 
-def _field_kind(spec: FieldSpec, indicator: Indicator | None) -> str:
-    if spec.kind != QUANTITY or indicator is None:
+def _field_kind(spec: FieldSpec, indicator: Indicator | None) -> FieldKind:
+    if spec.kind != FieldKind.QUANTITY or indicator is None:
         return spec.kind
     if indicator.is_milestone:
-        return MILESTONE
-    return PERCENT if indicator.is_percent else QUANTITY
+        return FieldKind.MILESTONE
+    return FieldKind.PERCENT if indicator.is_percent else FieldKind.QUANTITY
+
+
+def input_cell(context: RenderContext, sheet: str, coordinate: str, field_name: str, payload: dict,
+               project_index: dict[str, int]) -> InputCell:
+    """The metadata record of one rendered input cell: its defined name, kind, label, unit,
+    choices and whether it is required. ``payload`` holds the project and, when the cell is
+    about them, the indicator and the year; ``project_index`` numbers the plan's projects."""
+    project: Project = payload["project"]
+    indicator: Indicator | None = payload.get("indicator")
+    year: FiscalYear | None = payload.get("year")
+    spec = field_spec(field_name, context.spec)
+    declared = context.spec.fields.get(field_name, {})
+    kind = _field_kind(spec, indicator)
+    name = f"xp_p{project_index[project.id]:02d}_{field_name}"
+    if indicator is not None:
+        name += f"_i{indicator.no}"
+    label = spec.label
+    if indicator is not None and year is not None:
+        label = f"{indicator.name}（{year.short} {spec.label}）"
+    elif indicator is not None:  # a declared field per indicator (今後の方針)
+        label = f"{indicator.name}（{spec.label}）"
+    elif field_name == "do" and year is not None:
+        label = f"{year.short} {spec.label}"
+    elif kind == FieldKind.RATING or field_name == "rating_comment" or declared:
+        label = f"{project.id} {project.name}（{spec.label}）"
+    unit = declared.get("unit") or (indicator.unit if indicator and kind.is_number else "")
+    choices = tuple(declared["choices"]) if declared.get("choices") else (
+        tuple(context.plan.direction_choices) if kind == FieldKind.CHOICE else None)
+    return InputCell(name, sheet, coordinate, project.id, field_name, kind,
+                     input_required(spec, indicator, year), label, indicator.no if indicator else None,
+                     year.short if year else None, unit, choices)
 
 
 def _finish_inputs(wb, context: RenderContext, rendered: list[RenderedCell], input_fill, blank_fill) -> None:
@@ -697,45 +698,22 @@ def input_records(context: RenderContext, rendered: list[RenderedCell]):
     plan = context.plan
     project_index = {p.id: i for i, p in enumerate(plan.projects, start=1)}
     for item in rendered:
-        project: Project = item.input.payload["project"]
-        indicator: Indicator | None = item.input.payload.get("indicator")
-        year: FiscalYear | None = item.input.payload.get("year")
-        spec = field_spec(item.input.field, context.spec)
-        declared = context.spec.fields.get(item.input.field, {})
-        kind = _field_kind(spec, indicator)
-        name = f"xp_p{project_index[project.id]:02d}_{item.input.field}"
-        if indicator is not None:
-            name += f"_i{indicator.no}"
-        required = input_required(spec, indicator, year)
-        label = spec.label
-        if indicator is not None and year is not None:
-            label = f"{indicator.name}（{year.short} {spec.label}）"
-        elif indicator is not None:  # a declared field per indicator (今後の方針)
-            label = f"{indicator.name}（{spec.label}）"
-        elif item.input.field == "do" and year is not None:
-            label = f"{year.short} {spec.label}"
-        elif kind == RATING or item.input.field == "rating_comment" or declared:
-            label = f"{project.id} {project.name}（{spec.label}）"
-        unit = declared.get("unit") or (indicator.unit if indicator and kind in (QUANTITY, PERCENT) else "")
-        choices = list(declared["choices"]) if declared.get("choices") else (
-            list(plan.direction_choices) if kind == CHOICE else None)
-        record = InputCell(name, item.sheet, item.coordinate, project.id, item.input.field, kind,
-                           required, label, indicator.no if indicator else None,
-                           year.short if year else None, unit, choices)
+        record = input_cell(context, item.sheet, item.coordinate, item.input.field, item.input.payload,
+                            project_index)
         context.inputs.append(record)
         yield item, record
 
 
-def input_look(cell, kind: str, input_fill: str) -> None:
+def input_look(cell, kind: FieldKind, input_fill: str) -> None:
     """Give an openpyxl cell the look of an input cell of ``kind``: unlocked, coloured, text
     wrapped at the top, numbers formatted."""
     cell.protection = Protection(locked=False)
     cell.fill = PatternFill("solid", fgColor=input_fill)
-    if kind in (TEXT, MILESTONE):
+    if kind.wraps_text:
         old = cell.alignment
         cell.alignment = Alignment(horizontal=old.horizontal, vertical="top", wrap_text=True)
-    if kind in (QUANTITY, PERCENT):
-        cell.number_format = "#,##0.0" if kind == PERCENT else "#,##0.##"
+    if kind.is_number:
+        cell.number_format = "#,##0.0" if kind == FieldKind.PERCENT else "#,##0.##"
 
 
 def reference_look(cell, reference_fill: str) -> None:
@@ -763,40 +741,41 @@ def _add_validation(ws, validations: dict[tuple, DataValidation], dv: DataValida
     validations[key].add(coordinate)
 
 
-def _validation(kind: str, record: InputCell, plan: Plan) -> DataValidation:
+def _validation(kind: FieldKind, record: InputCell, plan: Plan) -> DataValidation:
     """Data validation with Japanese prompt and error texts for one kind of input."""
     unit = record.unit
-    if kind == QUANTITY:
+    if kind == FieldKind.QUANTITY:
         dv = DataValidation(type="decimal", operator="greaterThanOrEqual", formula1="0")
         dv.error = f"0 以上の数値を入力してください。単位（{unit}）は入力不要です。" if unit else "0 以上の数値を入力してください。"
         dv.prompt = f"結果を数値で入力してください（単位: {unit}）。" if unit else "結果を数値で入力してください。"
-    elif kind == PERCENT:
+    elif kind == FieldKind.PERCENT:
         dv = DataValidation(type="decimal", operator="greaterThanOrEqual", formula1="0")
         dv.error = "0 以上の数値を入力してください（例: 89.1％ なら 89.1）。"
         dv.prompt = "割合を％の数値で入力してください（例: 89.1）。"
-    elif kind == SCORE:
+    elif kind == FieldKind.SCORE:
         dv = DataValidation(type="whole", operator="between", formula1="1", formula2="5")
         labels = "／".join(f"{s}: {t}" for s, t in plan.score_scale)
         dv.error = "達成度は 1～5 の整数で入力してください。"
         dv.prompt = f"1～5 の整数で入力してください。{labels}"
-    elif kind == CHOICE:
+    elif kind == FieldKind.CHOICE:
         choices = record.choices or list(plan.direction_choices)
         dv = DataValidation(type="list", formula1=list_formula(choices))
         dv.error = "一覧から選んでください: " + "／".join(choices)
         dv.prompt = "▼ をクリックして一覧から選んでください。"
-    elif kind == RATING:
+    elif kind == FieldKind.RATING:
         options = ",".join(RATINGS + (ABSTAIN,))
         dv = DataValidation(type="list", formula1=f'"{options}"')
         dv.error = "一覧から選んでください（①～⑤、または評価しない）。"
         dv.prompt = "▼ をクリックして①～⑤から選んでください。評価しない場合は「評価しない」を選びます。"
-    elif kind == MILESTONE:
+    elif kind == FieldKind.MILESTONE:
         dv = DataValidation()
         dv.prompt = "実施状況を入力してください（例: 実施、一部実施、未実施、検討中）。"
     else:
         dv = DataValidation()
         dv.prompt = f"{record.label}を入力してください。セル内の改行は Alt+Enter です。"
     dv.allow_blank = True
-    dv.showErrorMessage = kind in (QUANTITY, PERCENT, SCORE, CHOICE, RATING)
+    # Words (text, milestones) are free; every other kind refuses what breaks its rule.
+    dv.showErrorMessage = kind not in (FieldKind.TEXT, FieldKind.MILESTONE)
     dv.showInputMessage = True
     dv.errorStyle = "stop"
     dv.errorTitle = "入力内容を確認してください"
@@ -844,7 +823,7 @@ def _locked_cells(wb, inputs: set[tuple[str, str]]) -> dict[str, dict[int, list]
     return result
 
 
-def _metadata(plan: Plan, department: str, spec: TemplateSpec, context: RenderContext, wb) -> dict:
+def _metadata(plan: Plan, department: str, spec: TemplateSpec, context: RenderContext, wb) -> WorkbookMetadata:
     inputs = {(i.sheet, i.cell) for i in context.inputs}
     return metadata_data(plan, department, spec, context, [ws.title for ws in wb.worksheets],
                          _locked_cells(wb, inputs),
@@ -853,24 +832,16 @@ def _metadata(plan: Plan, department: str, spec: TemplateSpec, context: RenderCo
 
 def metadata_data(plan: Plan, department: str, spec: TemplateSpec, context: RenderContext,
                   sheets: list[str], locked: dict[str, dict[int, list]],
-                  validations: dict[str, int]) -> dict:
+                  validations: dict[str, int]) -> WorkbookMetadata:
     """The metadata of a rendered workbook (signed by the caller), from its sheet names, its
     locked cells per sheet and row, and its number of validations per sheet: one function for
-    the openpyxl render and the XML render."""
-    return {
-        "format": FORMAT_VERSION,
-        "kind": spec.id,
-        "member": context.member.id if context.member else None,
-        "generator": f"xlplan {__version__}",
-        "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "plan": {"id": plan.plan_id, "name": plan.name},
-        "template": {"id": spec.id, "version": spec.version},
-        "year": plan.year.short,
-        "department": department,
-        "projects": [p.id for p in _recipient_projects(context)],
-        "sheets": sheets,
-        "fields": [i.to_dict() for i in context.inputs],
-        "fingerprint": locked_fingerprint(locked),
-        "validations": validations,
-        "checks": context.spec.checks,
-    }
+    the openpyxl render and the XML render. Plan, layout, year, recipient and the input cells
+    (``context.inputs``), stamped with this xlplan and the time."""
+    return WorkbookMetadata(
+        plan=PlanRef(plan.plan_id, plan.name), template=LayoutRef(spec.id, spec.version),
+        year=plan.year.short, department=department, fields=tuple(context.inputs), kind=spec.id,
+        member=context.member.id if context.member else None, generator=f"xlplan {__version__}",
+        generated_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        projects=tuple(p.id for p in _recipient_projects(context)), sheets=tuple(sheets),
+        fingerprint=locked_fingerprint(locked), validations=validations,
+        checks=tuple(SumCheck(str(c["total"]), tuple(c["parts"])) for c in context.spec.checks))

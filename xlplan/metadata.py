@@ -8,7 +8,9 @@ Every generated workbook carries a very hidden sheet ``_xlplan``:
 
 The JSON names the plan, layout and version, year, department, every input field with its
 defined name and cell, and a fingerprint of the locked content (a hash per row of every sheet),
-so the reader can tell a forged file, another department's file or an edited layout.
+so the reader can tell a forged file, another department's file or an edited layout. What the
+JSON holds is typed in ``xlplan.schema``; this module signs and stores it, and signs exactly
+what is stored (the JSON as read), so files written by earlier versions keep verifying.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import json
 import re
 
 from .ooxml.text import set_text
+from .schema import WorkbookMetadata
 
 METADATA_SHEET = "_xlplan"
 MARKER = "xlplan-metadata"
@@ -100,13 +103,13 @@ def metadata_rows(data: dict, key: bytes) -> list[list]:
         ["data", text[i:i + _CHUNK]] for i in range(0, max(len(text), 1), _CHUNK)]
 
 
-def write_metadata_sheet(wb, data: dict | None, key: bytes) -> None:
+def write_metadata_sheet(wb, metadata: WorkbookMetadata | None, key: bytes) -> None:
     """Add the very hidden metadata sheet to an openpyxl workbook, signed with ``key``.
 
-    ``data=None`` writes the marker row only (a prototype that ``stamp`` signs per copy)."""
+    ``metadata=None`` writes the marker row only (a prototype that ``stamp`` signs per copy)."""
     ws = wb.create_sheet(METADATA_SHEET)
     ws.sheet_state = "veryHidden"
-    rows = metadata_rows(data, key) if data is not None else [[MARKER, FORMAT_VERSION]]
+    rows = metadata_rows(metadata.to_dict(), key) if metadata is not None else [[MARKER, FORMAT_VERSION]]
     for r, row in enumerate(rows, start=1):
         for c, value in enumerate(row, start=1):
             # A chunk of the JSON is text even when it starts with "=" or holds "_x0041_".
@@ -119,7 +122,8 @@ class MetadataError(Exception):
 
 
 def parse_metadata_rows(rows: list[list]) -> tuple[dict, str]:
-    """(data, signature) from the metadata sheet's rows as any reader returns them."""
+    """(data, signature) from the metadata sheet's rows as any reader returns them: the JSON
+    as stored, which the signature covers (``WorkbookMetadata.from_dict`` types it)."""
     if not rows or not rows[0] or str(rows[0][0]).strip() != MARKER:
         raise MetadataError("no marker")
     signature = ""
@@ -139,3 +143,10 @@ def parse_metadata_rows(rows: list[list]) -> tuple[dict, str]:
     if not isinstance(data, dict):
         raise MetadataError("metadata is not an object")
     return data, signature
+
+
+def unverified_metadata(rows: list[list]) -> WorkbookMetadata:
+    """The typed metadata of a metadata sheet's rows, without checking the signature: for
+    xlplan's own copies (the demo's simulated departments), never for a returned file."""
+    data, _ = parse_metadata_rows(rows)
+    return WorkbookMetadata.from_dict(data)

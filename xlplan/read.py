@@ -24,6 +24,7 @@ from .metadata import (METADATA_SHEET, MetadataError, canonical_value, metadata_
 from .ooxml.reader import (Limits, Package, Refused, SheetScan, SheetValues, cell_position,
                            not_a_workbook, read_regular_file, sniff_bytes,
                            sniff_package)
+from .schema import MetadataUnsupported, PlanRef, WorkbookMetadata, claimed_plan
 
 __all__ = ["Cell", "Limits", "Returned", "file_digest", "log_internal_error", "read_returned", "sniff",
            "sniff_bytes", "unreadable"]
@@ -49,7 +50,10 @@ class Returned:
     sha256: str = ""
     kind: str = "unknown"
     last_saved: dt.datetime | None = None
-    metadata: dict | None = None
+    # Typed once the signature verified; ``claimed_plan`` is what the metadata names even
+    # when it does not verify (another plan's file cannot verify with this plan's key).
+    metadata: WorkbookMetadata | None = None
+    claimed_plan: PlanRef | None = None
     signature_ok: bool | None = None
     cells: dict[str, Cell] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
@@ -69,16 +73,9 @@ class Returned:
     def department(self) -> str:
         """The department named in verified metadata ('' when unknown or not trustworthy:
         a forged file must not be credited to the department it names)."""
-        if not self.signature_ok:
+        if not self.signature_ok or self.metadata is None:
             return ""
-        return str((self.metadata or {}).get("department", ""))
-
-    @property
-    def claimed_plan(self) -> dict:
-        """The plan the metadata names, verified or not (``{}`` when there is none): a file of
-        another plan cannot verify with this plan's key, and is told so before the signature."""
-        plan = (self.metadata or {}).get("plan")
-        return plan if isinstance(plan, dict) else {}
+        return self.metadata.department
 
     def finding(self, code: str, **kw) -> Finding:
         """Record a finding on this file (department filled in when known)."""
@@ -208,23 +205,37 @@ def _read_package(result: Returned, pkg: Package, key: bytes | None) -> None:
             if METADATA_SHEET not in pkg.sheet_names():
                 result.finding("not-xlplan-file")
                 return
-            rows = values.rows(METADATA_SHEET)
-            try:
-                result.metadata, signature = parse_metadata_rows(rows)
-            except MetadataError:
-                result.finding("signature-invalid")
-                return
-            # The signature covers the JSON; the rest of the sheet (the marker, the format
-            # version, any other cell) must be exactly what xlplan wrote with it.
-            expected = metadata_rows(result.metadata, key) if key is not None else []
-            result.signature_ok = bool(expected) and same_signature(expected[1][1], signature) and \
-                _trimmed(rows) == _trimmed(expected)
-            if not result.signature_ok:
-                result.finding("signature-invalid")
+            if not _read_metadata(result, values.rows(METADATA_SHEET), key):
                 return
             _read_fields(result, pkg, values, scans)
             _check_layout(result, pkg, values, scans)
             _report_far_cells(result, scans)
+
+
+def _read_metadata(result: Returned, rows: list[list], key: bytes | None) -> bool:
+    """Verify the metadata sheet and type its JSON into ``result.metadata``; False (with the
+    finding) when the file cannot be trusted or understood."""
+    try:
+        stored, signature = parse_metadata_rows(rows)
+    except MetadataError:
+        result.finding("signature-invalid")
+        return False
+    result.claimed_plan = claimed_plan(stored)
+    # The signature covers the JSON as stored (so files of every schema version verify); the
+    # rest of the sheet (the marker, the format version, any other cell) must be exactly what
+    # xlplan wrote with it.
+    expected = metadata_rows(stored, key) if key is not None else []
+    result.signature_ok = bool(expected) and same_signature(expected[1][1], signature) and \
+        _trimmed(rows) == _trimmed(expected)
+    if not result.signature_ok:
+        result.finding("signature-invalid")
+        return False
+    try:
+        result.metadata = WorkbookMetadata.from_dict(stored)
+    except MetadataUnsupported as exc:
+        result.finding("metadata-unsupported", detail=exc.ja, detail_en=exc.en)
+        return False
+    return True
 
 
 def _trimmed(rows: list[list]) -> list[list[str]]:
@@ -264,31 +275,29 @@ def _read_fields(result: Returned, pkg: Package, values: SheetValues,
                  scans: dict[str, SheetScan]) -> None:
     sheets = set(pkg.sheet_names())
     percent = pkg.percent_styles()
-    for spec in result.metadata.get("fields", []):
-        target = pkg.resolve_name(spec["name"])
+    for spec in result.metadata.fields:
+        where = dict(project=spec.project, field=spec.label, sheet=spec.sheet, cell=spec.cell)
+        target = pkg.resolve_name(spec.name)
         if target is None or target[0] not in sheets:
-            result.finding("layout-changed", project=spec.get("project", ""), field=spec.get("label", ""),
-                           sheet=spec.get("sheet", ""), cell=spec.get("cell", ""),
-                           detail=f"入力欄の名前 {spec['name']} が削除されています",
-                           detail_en=f"the name {spec['name']} of the input cell was deleted")
-            target = (spec["sheet"], spec["cell"]) if spec.get("sheet") in sheets else None
+            result.finding("layout-changed", **where,
+                           detail=f"入力欄の名前 {spec.name} が削除されています",
+                           detail_en=f"the name {spec.name} of the input cell was deleted")
+            target = (spec.sheet, spec.cell) if spec.sheet in sheets else None
             if target is None:
                 continue
         sheet, coordinate = target
-        if (sheet, coordinate) != (spec.get("sheet"), spec.get("cell")):
+        if (sheet, coordinate) != (spec.sheet, spec.cell):
             # The name follows rows moved in Excel, so it is read where it points now; but a
             # moved input means the protection was lifted and the layout edited.
-            result.finding("layout-changed", project=spec.get("project", ""),
-                           field=spec.get("label", ""), sheet=spec.get("sheet", ""),
-                           cell=spec.get("cell", ""),
-                           detail=f"入力欄の位置が {spec.get('sheet')}!{spec.get('cell')} から "
+            result.finding("layout-changed", **where,
+                           detail=f"入力欄の位置が {spec.sheet}!{spec.cell} から "
                                   f"{sheet}!{coordinate} に変わっています",
-                           detail_en=f"the input cell moved from {spec.get('sheet')}!{spec.get('cell')} "
+                           detail_en=f"the input cell moved from {spec.sheet}!{spec.cell} "
                                      f"to {sheet}!{coordinate}")
         value = values.grid(sheet).get(cell_position(coordinate) or (0, 0))
         xml = scans[sheet]
-        result.cells[spec["name"]] = Cell(sheet, coordinate, value, xml.formulas.get(coordinate),
-                                          xml.style(coordinate) in percent)
+        result.cells[spec.name] = Cell(sheet, coordinate, value, xml.formulas.get(coordinate),
+                                       xml.style(coordinate) in percent)
 
 
 def _check_layout(result: Returned, pkg: Package, values: SheetValues,
@@ -299,7 +308,7 @@ def _check_layout(result: Returned, pkg: Package, values: SheetValues,
     # The workbook-structure lock itself is not checked: LibreOffice drops it on every save
     # (tested with 7.4), so it would flag honest files. What it protects, the list of sheets,
     # is compared directly below.
-    expected = meta.get("sheets", [])
+    expected = meta.sheets
     missing = [s for s in expected if s not in present]
     extra = [s for s in present if s not in expected and s != METADATA_SHEET]
     if missing:
@@ -310,8 +319,7 @@ def _check_layout(result: Returned, pkg: Package, values: SheetValues,
         result.finding("layout-changed", value="、".join(extra),  # the department's sheet names
                        detail="シートが追加されています: " + "、".join(extra),
                        detail_en="sheets were added: " + ", ".join(extra))
-    inputs = {(f["sheet"], f["cell"]) for f in meta.get("fields", [])}
-    fingerprint = meta.get("fingerprint", {})
+    inputs = {(f.sheet, f.cell) for f in meta.fields}
     for sheet in expected:
         if sheet not in present:
             continue
@@ -319,13 +327,13 @@ def _check_layout(result: Returned, pkg: Package, values: SheetValues,
         if not xml.protected:
             result.finding("layout-changed", sheet=sheet, detail=f"シート「{sheet}」の保護が解除されています",
                            detail_en=f"the protection of sheet '{sheet}' was removed")
-        for f in meta.get("fields", []):
-            if f["sheet"] == sheet and not xml.validated.covers(f["cell"]) and f["kind"] != "text":
-                result.finding("layout-changed", sheet=sheet, cell=f["cell"], project=f.get("project", ""),
-                               field=f.get("label", ""), detail="入力規則（ドロップダウン・範囲）が削除されています",
+        for f in meta.fields:
+            if f.sheet == sheet and not xml.validated.covers(f.cell) and f.kind.validation_required:
+                result.finding("layout-changed", sheet=sheet, cell=f.cell, project=f.project,
+                               field=f.label, detail="入力規則（ドロップダウン・範囲）が削除されています",
                                detail_en="the cell's data validation (list or range) was removed")
         _compare_rows(result, sheet, values.grid(sheet), xml.formulas, inputs,
-                      fingerprint.get(sheet, {}))
+                      meta.fingerprint.get(sheet, {}))
 
 
 def _compare_rows(result: Returned, sheet: str, grid, formulas, inputs, expected: dict) -> None:

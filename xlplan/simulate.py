@@ -17,8 +17,9 @@ from pathlib import Path
 
 from openpyxl import load_workbook
 
-from .metadata import METADATA_SHEET, parse_metadata_rows
+from .metadata import METADATA_SHEET, unverified_metadata
 from .plan import Plan
+from .schema import FieldKind, InputCell, WorkbookMetadata
 
 _TEXTS = {
     "do": ["地区ケア会議に市職員が参加し、{n}地区で開催した。", "関係機関と連携し、計画どおり実施した。\n参加者アンケートを行った。"],
@@ -42,63 +43,62 @@ class SimulatedReturn:
     mistakes: list[str]
 
 
-def _metadata(wb) -> dict:
-    rows = [list(r) for r in wb[METADATA_SHEET].iter_rows(values_only=True)]
-    data, _ = parse_metadata_rows(rows)
-    return data
+def _metadata(wb) -> WorkbookMetadata:
+    return unverified_metadata([list(r) for r in wb[METADATA_SHEET].iter_rows(values_only=True)])
 
 
-def _fields(wb) -> list[dict]:
-    return _metadata(wb)["fields"]
+def _fields(wb) -> tuple[InputCell, ...]:
+    return _metadata(wb).fields
 
 
-def _good_value(field: dict, plan: Plan, rng: random.Random, department: str = ""):
-    kind = field["kind"]
-    if kind in ("quantity", "percent"):
+def _good_value(field: InputCell, plan: Plan, rng: random.Random, department: str = ""):
+    kind = field.kind
+    if kind.is_number:
         target = _target_value(plan, field)
         base = target if isinstance(target, (int, float)) and target else rng.randint(1, 20)
         value = base * rng.uniform(0.8, 1.15)
-        return round(value, 1) if kind == "percent" else int(round(value))
-    if kind == "milestone":
+        return round(value, 1) if kind == FieldKind.PERCENT else int(round(value))
+    if kind == FieldKind.MILESTONE:
         return rng.choice(["実施", "一部実施", "検討中"])
-    if kind == "score":
+    if kind == FieldKind.SCORE:
         return rng.choice([3, 4, 4, 5])
-    if kind == "choice":
+    if kind == FieldKind.CHOICE:
         return rng.choice(plan.direction_choices[:3])
-    project = plan.project(field["project"])
-    template = rng.choice(_TEXTS.get(field["field"], ["記入しました。"]))
+    project = plan.project(field.project)
+    template = rng.choice(_TEXTS.get(field.field, ["記入しました。"]))
     return template.format(n=rng.randint(2, 30), dept=department, project=project.name if project else "")
 
 
-def _target_value(plan: Plan, field: dict):
+def _target_value(plan: Plan, field: InputCell):
     from .fiscal import parse_fiscal_year
 
-    project = plan.project(field["project"])
-    if not project or field.get("indicator") is None:
+    project = plan.project(field.project)
+    if not project or field.indicator is None:
         return None
-    ind = next((i for i in project.indicators if i.no == field["indicator"]), None)
-    target = ind.target_for(parse_fiscal_year(field["year"])) if ind else None
+    ind = next((i for i in project.indicators if i.no == field.indicator), None)
+    target = ind.target_for(parse_fiscal_year(field.year)) if ind else None
     return target.value if target else None
 
 
 # Realistic mistakes, each (label, applies-to kind, how the cell ends up).
+_QUANTITY, _PERCENT = (FieldKind.QUANTITY,), (FieldKind.PERCENT,)
 _MISTAKES = [
-    ("全角数字と単位", ("quantity",), lambda f, v: f"{str(v).translate(str.maketrans('0123456789', '０１２３４５６７８９'))}{f.get('unit') or ''}"),
-    ("桁区切りと単位", ("quantity",), lambda f, v: f"{v:,}{f.get('unit') or ''}"),
-    ("達成度が範囲外", ("score",), lambda f, v: 6),
-    ("達成度が小数", ("score",), lambda f, v: "4.5"),
-    ("達成度が文字", ("score",), lambda f, v: "A"),
-    ("選択肢の表記ゆれ", ("choice",), lambda f, v: "継続(一部見直し)"),
-    ("選択肢にない値", ("choice",), lambda f, v: "継続する"),
-    ("実績の未入力", ("quantity", "percent", "milestone"), lambda f, v: None),
-    ("記述の未入力", ("text",), lambda f, v: None),
-    ("目標と桁違い", ("quantity",), lambda f, v: v * 10 if isinstance(v, int) and v else 300),
-    ("数式の入力", ("quantity",), lambda f, v: f"={v}*1"),
-    ("％を小数で入力", ("percent",), lambda f, v: round(v / 100, 3)),
+    ("全角数字と単位", _QUANTITY, lambda f, v: f"{str(v).translate(str.maketrans('0123456789', '０１２３４５６７８９'))}{f.unit}"),
+    ("桁区切りと単位", _QUANTITY, lambda f, v: f"{v:,}{f.unit}"),
+    ("達成度が範囲外", (FieldKind.SCORE,), lambda f, v: 6),
+    ("達成度が小数", (FieldKind.SCORE,), lambda f, v: "4.5"),
+    ("達成度が文字", (FieldKind.SCORE,), lambda f, v: "A"),
+    ("選択肢の表記ゆれ", (FieldKind.CHOICE,), lambda f, v: "継続(一部見直し)"),
+    ("選択肢にない値", (FieldKind.CHOICE,), lambda f, v: "継続する"),
+    ("実績の未入力", (FieldKind.QUANTITY, FieldKind.PERCENT, FieldKind.MILESTONE), lambda f, v: None),
+    ("記述の未入力", (FieldKind.TEXT,), lambda f, v: None),
+    ("目標と桁違い", _QUANTITY, lambda f, v: v * 10 if isinstance(v, int) and v else 300),
+    ("数式の入力", _QUANTITY, lambda f, v: f"={v}*1"),
+    ("％を小数で入力", _PERCENT, lambda f, v: round(v / 100, 3)),
 ]
 
 
-def _planned_values(fields: list[dict], department: str, plan: Plan, rng: random.Random,
+def _planned_values(fields: tuple[InputCell, ...], department: str, plan: Plan, rng: random.Random,
                     mistakes: int) -> tuple[dict[str, object], list[str]]:
     """Field name → the value a department types (``mistakes`` realistic mistakes among them),
     and the mistakes made. Both fillers use it, so a seed gives the same values in either."""
@@ -108,17 +108,17 @@ def _planned_values(fields: list[dict], department: str, plan: Plan, rng: random
     for field in chosen:
         if len(made) >= mistakes:
             break
-        options = [m for m in _MISTAKES if field["kind"] in m[1]]
+        options = [m for m in _MISTAKES if field.kind in m[1]]
         if options:
             label, _, make = rng.choice(options)
-            planned[field["name"]] = (label, make)
-            made.append(f"{label}: {field['sheet']}!{field['cell']}")
+            planned[field.name] = (label, make)
+            made.append(f"{label}: {field.sheet}!{field.cell}")
     values = {}
     for field in fields:
         value = _good_value(field, plan, rng, department)
-        if field["name"] in planned:
-            value = planned[field["name"]][1](field, value)
-        values[field["name"]] = value
+        if field.name in planned:
+            value = planned[field.name][1](field, value)
+        values[field.name] = value
     return values, made
 
 
@@ -131,11 +131,11 @@ def fill_workbook(src: Path, dst: Path, plan: Plan, rng: random.Random, mistakes
     """
     shutil.copyfile(src, dst)
     wb = load_workbook(dst)
-    department = str(_metadata(wb).get("department", ""))
+    department = _metadata(wb).department
     fields = _fields(wb)
     values, made = _planned_values(fields, department, plan, rng, mistakes)
     for field in fields:
-        wb[field["sheet"]][field["cell"]] = values[field["name"]]
+        wb[field.sheet][field.cell] = values[field.name]
     wb.save(dst)
     if saved_at is not None:
         _set_last_saved(dst, saved_at)
@@ -157,12 +157,11 @@ def fill_package(src: Path, dst: Path, plan: Plan, rng: random.Random, mistakes:
     from .ooxml.worksheet import set_cells
 
     rows = CalamineWorkbook.from_path(str(src)).get_sheet_by_name(METADATA_SHEET).to_python()
-    metadata, _ = parse_metadata_rows(rows)
-    fields = metadata["fields"]
-    values, made = _planned_values(fields, str(metadata.get("department", "")), plan, rng, mistakes)
+    metadata = unverified_metadata(rows)
+    values, made = _planned_values(metadata.fields, metadata.department, plan, rng, mistakes)
     by_sheet: dict[str, dict[str, object]] = {}
-    for field in fields:
-        by_sheet.setdefault(field["sheet"], {})[field["cell"]] = values[field["name"]]
+    for field in metadata.fields:
+        by_sheet.setdefault(field.sheet, {})[field.cell] = values[field.name]
     with zipfile.ZipFile(src) as zf:
         parts = sheet_parts(zf)
     edits = {parts[sheet]: (lambda cells: lambda xml: [set_cells(xml, cells)])(cells)
@@ -256,15 +255,15 @@ def simulate_scoring(forms: dict[str, Path], plan: Plan, inbox: Path, seed: int 
         wb = load_workbook(dst)
         made = []
         for field in _fields(wb):
-            cell = wb[field["sheet"]][field["cell"]]
-            if field["field"] == "rating_comment":
+            cell = wb[field.sheet][field.cell]
+            if field.field == "rating_comment":
                 cell.value = rng.choice(_COMMENTS) if rng.random() < 0.35 else None
                 continue
             roll = rng.random()
             if n == 0 and not made:
-                cell.value, _ = None, made.append(f"評価の記入漏れ: {field['cell']}")
+                cell.value, _ = None, made.append(f"評価の記入漏れ: {field.cell}")
             elif n == 1 and not made:
-                cell.value, _ = 6, made.append(f"範囲外の評価点: {field['cell']}")
+                cell.value, _ = 6, made.append(f"範囲外の評価点: {field.cell}")
             elif roll < 0.1:
                 cell.value = ABSTAIN
             else:

@@ -20,11 +20,12 @@ import io
 import re
 import secrets
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .metadata import METADATA_SHEET, metadata_rows, row_hash
 from .ooxml.package import PackageWriter, RawEntry, raw_entry, sheet_parts
 from .ooxml.text import cell_xml_text, clean_text, inline_string_cell
+from .schema import WorkbookMetadata
 
 
 def new_marker() -> str:
@@ -66,12 +67,12 @@ class Prototype:
     entries: list[_Entry]
     metadata_part: str
     metadata_xml: bytes
-    metadata: dict
+    metadata: WorkbookMetadata
     # (sheet, row) → the row's locked (column, value) cells, for the rows whose text holds the marker
     marked_rows: dict[tuple[str, int], list[tuple[int, object]]] = field(default_factory=dict)
 
     @classmethod
-    def from_workbook_bytes(cls, data: bytes, marker: str, metadata: dict,
+    def from_workbook_bytes(cls, data: bytes, marker: str, metadata: WorkbookMetadata,
                             marked_rows: dict[tuple[str, int], list[tuple[int, object]]]) -> "Prototype":
         """Index a saved prototype (openpyxl output with ``marker`` for the name and a metadata
         sheet holding only its marker row)."""
@@ -107,9 +108,8 @@ class Prototype:
         return out.getvalue()
 
     def _metadata_sheet(self, recipient: str, key: bytes) -> bytes:
-        data = _replace_marker(self.metadata, self.marker, recipient)
-        data["generated_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-        fingerprint = {sheet: dict(rows) for sheet, rows in data["fingerprint"].items()}
+        data = self.metadata.with_text_replaced(self.marker, recipient)
+        fingerprint = {sheet: dict(rows) for sheet, rows in data.fingerprint.items()}
         for (sheet, row), cells in self.marked_rows.items():
             shown = clean_text(recipient)  # what a reader of the stamped cell sees
             real = [(col, v.replace(self.marker, shown) if isinstance(v, str) else v)
@@ -119,18 +119,9 @@ class Prototype:
                 fingerprint.setdefault(sheet, {})[str(row)] = digest
             else:
                 fingerprint.get(sheet, {}).pop(str(row), None)
-        data["fingerprint"] = fingerprint
-        return _with_rows(self.metadata_xml, metadata_rows(data, key))
-
-
-def _replace_marker(value, marker: str, recipient: str):
-    if isinstance(value, str):
-        return value.replace(marker, recipient)
-    if isinstance(value, dict):
-        return {k: _replace_marker(v, marker, recipient) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_replace_marker(v, marker, recipient) for v in value]
-    return value
+        data = replace(data, fingerprint=fingerprint,
+                       generated_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+        return _with_rows(self.metadata_xml, metadata_rows(data.to_dict(), key))
 
 
 def _sheet_part(zf: zipfile.ZipFile, title: str) -> str:

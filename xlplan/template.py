@@ -32,6 +32,7 @@ from openpyxl.worksheet.merge import MergedCellRange
 
 from .errors import Place, Words, XlplanError
 from .plan import choice_list_problem
+from .schema import FieldKind
 from .ooxml.text import set_text
 
 PLACEHOLDER = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
@@ -121,7 +122,7 @@ def builtin_templates_dir() -> Path:
 
 
 LAYOUT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-FIELD_KINDS = {"quantity", "percent", "milestone", "text", "choice", "score"}
+FIELD_KINDS = {k.value for k in FieldKind.declarable()}
 
 
 def load_template_spec(layout_id: str = "department", folder: Path | None = None) -> TemplateSpec:
@@ -152,7 +153,7 @@ def load_template_spec(layout_id: str = "department", folder: Path | None = None
         raise TemplateError("declaration-unreadable", declaration,
                             reason=Words(*_declaration_problem(exc))) from exc
     for name, declared in spec.fields.items():
-        if declared.get("kind", "text") not in FIELD_KINDS:
+        if declared.get("kind", FieldKind.TEXT) not in FIELD_KINDS:
             raise TemplateError("field-kind", declaration, name=name, kind=str(declared.get("kind")),
                                 kinds=", ".join(sorted(FIELD_KINDS)))
     for name, declared in spec.fields.items():

@@ -33,6 +33,7 @@ import zipfile
 from dataclasses import dataclass, field
 
 from .metadata import METADATA_SHEET, metadata_rows
+from .schema import FieldKind, WorkbookMetadata
 from .ooxml.package import PackageWriter, deflated_entry, raw_entry, sheet_parts
 from .ooxml.text import clean_text, encode_escapes, sheet_name, stored_value, taken_keys, xml_escape
 from .ooxml.worksheet import column_letter
@@ -266,11 +267,9 @@ class CompiledLayout:
     def _variants(self) -> list[tuple]:
         """Every look an input or reference cell can take: a placeholder cell's look with the
         reference fill or with the look of an input of each kind."""
-        from .generate import CHOICE, MILESTONE, PERCENT, QUANTITY, RATING, SCORE, TEXT
-
         bases = {c.style for sheet in self.sheets.values() for row in sheet.rows.values()
                  for c in row.rendered}
-        mods = ["ref"] + [("input", k) for k in (QUANTITY, PERCENT, MILESTONE, TEXT, CHOICE, SCORE, RATING)]
+        mods = ["ref"] + [("input", k) for k in FieldKind]
         return [(mod, base) for base in sorted(bases, key=lambda b: -1 if b is None else b) for mod in mods]
 
     def _compile_sheet(self, ws, label: str) -> _SheetTemplate:
@@ -541,7 +540,7 @@ class CompiledLayout:
 
     # package -----------------------------------------------------------------------------------
 
-    def _package(self, sheets: list[_Sheet], names, metadata: dict, styles, looks: dict,
+    def _package(self, sheets: list[_Sheet], names, metadata: WorkbookMetadata, styles, looks: dict,
                  dxf) -> bytes:
         out = io.BytesIO()
         writer = PackageWriter(out)
@@ -557,7 +556,7 @@ class CompiledLayout:
                 writer.write(f"xl/worksheets/_rels/sheet{number}.xml.rels", rels.encode("utf-8"))
         count = len(sheets) + 1
         writer.write(f"xl/worksheets/sheet{count}.xml",
-                     self._metadata_xml(metadata_rows(metadata, self.settings.key_bytes)).encode("utf-8"))
+                     self._metadata_xml(metadata_rows(metadata.to_dict(), self.settings.key_bytes)).encode("utf-8"))
         writer.copy(styles)
         writer.copy(self.raw["_rels/.rels"])
         writer.write("xl/workbook.xml", self._workbook_xml(sheets, names).encode("utf-8"))
