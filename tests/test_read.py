@@ -120,14 +120,14 @@ def test_returned_is_readable_and_credited_only_when_its_signature_verifies(proj
     plan, path, _ = workbook
     good = read_returned(path, project.settings.key_bytes)
     assert good.readable and good.signature_ok and good.department == DEPARTMENT
-    assert good.claimed_plan.get("id") == plan.plan_id
+    assert good.claimed_plan.id == plan.plan_id
     assert good.finding("value-normalised").department == DEPARTMENT
 
     forged = read_returned(path, b"another project's key")
-    assert forged.metadata is not None and forged.metadata.get("department") == DEPARTMENT
+    assert forged.metadata is None  # nothing a file that does not verify says is taken as fact
     assert forged.signature_ok is False and not forged.readable
     assert forged.department == ""  # a file that does not verify is credited to nobody
-    assert forged.claimed_plan.get("id") == plan.plan_id  # still told which plan it claims
+    assert forged.claimed_plan.id == plan.plan_id  # still told which plan it claims
     assert forged.finding("value-normalised").department == ""
 
 

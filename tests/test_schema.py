@@ -262,14 +262,14 @@ def test_no_stage_reads_metadata_as_a_dictionary():
 
 # The same words name other things elsewhere: what kind of entry a value turned out to be
 # (normalise, and check and the merge that test it: text, milestone, score, choice), what a
-# file is (read: text), what a target is (plan: milestone), the field named "rating" (its kind
+# file is (ooxml.reader's sniffing: text), what a target is (plan: milestone), the field named "rating" (its kind
 # is FieldKind.RATING), an exception's attribute (app: text) and the kind of a coded error's
 # parameter (findings: text). Field kinds are written as FieldKind members everywhere but
 # schema.py.
 OTHER_VOCABULARIES = {"normalise.py": {"text", "milestone", "score", "choice"},
                       "check.py": {"text", "milestone"}, "tables.py": {"score"},
                       "scoring.py": {"score", "rating"}, "generate.py": {"rating"},
-                      "read.py": {"text"}, "plan.py": {"milestone"}, "app.py": {"text"},
+                      "read.py": {"text"}, "reader.py": {"text"}, "plan.py": {"milestone"}, "app.py": {"text"},
                       "findings.py": {"text"}}
 
 

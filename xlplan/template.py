@@ -262,13 +262,20 @@ def _blocks(ws) -> list[_Block]:
     return blocks
 
 
-def sheet_rows(template_ws, items: Callable[[str], list], base: dict) -> Iterator[tuple[int, int, dict]]:
+def sheet_rows(template_ws, items: Callable[[str], list], base: dict,
+               label: str | None = None) -> Iterator[tuple[int, int, dict]]:
     """(output row, template row, context) of every row a render writes, in order: the
     template's rows, each block's rows once per item of its list (``items(tag)``), the item
-    merged into ``base`` as the context of its rows. Output rows are 1-based."""
+    merged into ``base`` as the context of its rows. Output rows are 1-based. An unknown
+    block names the layout's file, sheet (``label``, else its title) and cell, whoever renders
+    (generate, merge)."""
     out_row = 1
     for block in _blocks(template_ws):
-        for item in block_repetitions(block, items):
+        try:
+            repetitions = block_repetitions(block, items)
+        except TemplateError as exc:
+            raise in_layout_sheet(exc, template_ws, label) from None
+        for item in repetitions:
             context = {**base, **item}
             for tpl_row in block.rows:
                 yield out_row, tpl_row, context
@@ -299,7 +306,7 @@ def _render_sheet(template_ws, out_ws, resolve: Resolver, items: Callable[[str],
     inputs: list[RenderedCell] = []
     row_map: dict[int, list[int]] = {}
     max_col = template_ws.max_column
-    for out_row, tpl_row, context in sheet_rows(template_ws, items, base):
+    for out_row, tpl_row, context in sheet_rows(template_ws, items, base, label):
         for col in range(2, max_col + 1):
             src = template_ws.cell(tpl_row, col)
             dst = out_ws.cell(out_row, col - 1)

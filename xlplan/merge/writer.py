@@ -316,7 +316,7 @@ class _ProjectTemplate:
         """Write one project's sheet into the XlsxWriter sheet ``ws``; ``input_value(item)``
         is the merged value of an input placeholder. Gives the merged ranges ('A1:C2')."""
         row_map: dict[int, list[int]] = {}
-        rows = list(sheet_rows(self.ws, items, {}))
+        rows = list(sheet_rows(self.ws, items, {}, self.label))
         for _, tpl_row, _ in rows:  # the page set-up needs the rows' places first
             row_map.setdefault(tpl_row, [])
         for out_row, tpl_row, _ in rows:
