@@ -49,7 +49,7 @@ def time_city(departments: int = 120, projects: int = 5, sample: int = 10, maste
     a city plan of ``departments`` × ``projects``, and (``master`` > 0) of one department with
     ``master`` projects; ratios to the floor timed in the same run."""
     import xlplan
-    from xlplan.generate import build_workbook
+    from xlplan.render import build_workbook
     from xlplan.sample import city_plan
     from xlplan.settings import Settings
     from xlplan.template import load_template_spec

@@ -179,7 +179,7 @@ def run_stage(stage: str, folder: Path, n: int, workers: int, sample: int = 0) -
         written = xlplan.generate(plan, out, settings, departments=wanted)
         extra["inputs_per_file"] = written[0].inputs
     elif stage == "render":
-        from xlplan.generate import build_workbook
+        from xlplan.render import build_workbook
         from xlplan.template import load_template_spec
 
         out = _fresh(scratch / "render")

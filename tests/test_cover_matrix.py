@@ -19,7 +19,8 @@ import pytest
 from openpyxl import load_workbook
 
 from xlplan.check import check_files
-from xlplan.generate import RATINGS, generate
+from xlplan.generate import generate
+from xlplan.render import RATINGS
 from xlplan.metadata import METADATA_SHEET, parse_metadata_rows
 from xlplan.plan import load_plan
 from xlplan.project import init_project

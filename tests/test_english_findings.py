@@ -24,7 +24,8 @@ from xlplan.collect import collect
 from xlplan.check import check_files
 from xlplan.demo import run_demo
 from xlplan.findings import CATALOGUE, Finding
-from xlplan.generate import RATINGS, generate
+from xlplan.generate import generate
+from xlplan.render import RATINGS
 from xlplan.plan import MASTER_WORDS_EN, deadline_findings, load_plan, read_plan
 from xlplan.project import FEEDBACK, INBOX, OUTBOX, RESULTS, SCORING
 

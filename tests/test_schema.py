@@ -268,7 +268,7 @@ def test_no_stage_reads_metadata_as_a_dictionary():
 # schema.py.
 OTHER_VOCABULARIES = {"normalise.py": {"text", "milestone", "score", "choice"},
                       "check.py": {"text", "milestone"}, "tables.py": {"score"},
-                      "scoring.py": {"score", "rating"}, "generate.py": {"rating"},
+                      "scoring.py": {"score", "rating"}, "render.py": {"rating"},
                       "read.py": {"text"}, "reader.py": {"text"}, "plan.py": {"milestone"}, "app.py": {"text"},
                       "findings.py": {"text"}}
 

@@ -21,7 +21,7 @@ from openpyxl import load_workbook
 
 from xlplan.archive import Archive
 from xlplan.collect import collect
-from xlplan.generate import ABSTAIN, RATINGS
+from xlplan.render import ABSTAIN, RATINGS
 from xlplan.merge import merged_tables, write_merged
 from xlplan.metadata import METADATA_SHEET, parse_metadata_rows, verify
 from xlplan.plan import SHEET_MEMBERS, load_plan

@@ -16,7 +16,8 @@ import pytest
 import python_calamine
 
 from xlplan.check import check_files
-from xlplan.generate import build_workbook, generate
+from xlplan.generate import generate
+from xlplan.render import build_workbook
 from xlplan.plan import load_plan
 from xlplan.read import read_returned
 from xlplan.template import load_template_spec

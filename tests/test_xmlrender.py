@@ -1,6 +1,6 @@
 """The XML render of a compiled layout is the openpyxl render, part for part.
 
-The openpyxl render (``generate.build_workbook``) stays the reference and the fallback; the XML
+The openpyxl render (``render.build_workbook``) stays the reference and the fallback; the XML
 render (``xlplan.xmlrender``) must give the same package: the same part names, and each part the
 same in canonical XML (C14N 2.0: attribute order, character references and empty-element forms
 normalised). Genuinely volatile values, and only those, are left out of the comparison:
@@ -27,7 +27,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings as hsettings, strategies as st
 
-from xlplan.generate import build_workbook, generate
+from xlplan.generate import generate
+from xlplan.render import build_workbook
 from xlplan.metadata import METADATA_SHEET, parse_metadata_rows, verify
 from xlplan.ooxml.package import sheet_parts
 from xlplan.ooxml.text import decode_escapes
@@ -191,7 +192,7 @@ def test_generate_writes_the_xml_render_and_it_reads_back(tmp_path):
     for f in files:
         returned = read_returned(f.path, settings.key_bytes)
         assert returned.signature_ok and returned.department == f.department
-        assert len(returned.metadata["fields"]) == f.inputs
+        assert len(returned.metadata.fields) == f.inputs
     result = check_files([tmp_path / "out"], settings, plan)
     assert {x.code for x in result.findings} <= {"missing-result", "missing-text", "score-missing"}
 

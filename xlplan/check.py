@@ -22,7 +22,7 @@ import pandas as pd
 from .findings import ERROR, WARNING, Finding, count_by_severity
 from .fiscal import parse_fiscal_year
 from .inbox import collect_paths, scan_inbox  # noqa: F401 - collect_paths: public here before
-from .generate import RATINGS
+from .render import RATINGS
 from .normalise import (Normalised, normalise_choice, normalise_quantity, normalise_rating,
                         normalise_score, normalise_text)
 from .ooxml.text import clean_text, unstorable_characters

@@ -17,7 +17,8 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from .archive import Archive
 from .files import atomic_write
 from .findings import Finding
-from .generate import build_workbook, workbook_filename
+from .generate import workbook_filename
+from .render import build_workbook
 from .merge import put
 from .ooxml.text import clean_text
 from .plan import Plan

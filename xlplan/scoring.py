@@ -20,7 +20,7 @@ from .archive import Archive
 from .status import STATUS_MISSING
 from .excel_limits import CELL_TEXT_LIMIT, cut_text
 from .files import atomic_write, safe_filename
-from .generate import build_workbook
+from .render import build_workbook
 from .plan import Member, Plan
 from .rounding import average as half_up_average
 from .rounding import round_half_up  # noqa: F401  (part of this module's API)

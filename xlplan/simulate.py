@@ -240,7 +240,7 @@ def simulate_scoring(forms: dict[str, Path], plan: Plan, inbox: Path, seed: int 
     """Committee members fill their forms: ratings (①–⑤ labels), some 評価しない on purpose,
     comments; ``missing`` members send nothing, one forgets a measure, one pastes a 6, and
     one sends the form twice."""
-    from .generate import ABSTAIN, RATINGS
+    from .render import ABSTAIN, RATINGS
 
     rng = random.Random(seed)
     inbox.mkdir(parents=True, exist_ok=True)

@@ -249,7 +249,7 @@ class _Block:
     rows: list[int]
 
 
-def _blocks(ws) -> list[_Block]:
+def template_blocks(ws) -> list[_Block]:
     blocks: list[_Block] = []
     for row in range(1, ws.max_row + 1):
         control = ws.cell(row, 1).value
@@ -270,7 +270,7 @@ def sheet_rows(template_ws, items: Callable[[str], list], base: dict,
     block names the layout's file, sheet (``label``, else its title) and cell, whoever renders
     (generate, merge)."""
     out_row = 1
-    for block in _blocks(template_ws):
+    for block in template_blocks(template_ws):
         try:
             repetitions = block_repetitions(block, items)
         except TemplateError as exc:
@@ -321,8 +321,8 @@ def _render_sheet(template_ws, out_ws, resolve: Resolver, items: Callable[[str],
             out_ws.row_dimensions[out_row].height = height
         row_map.setdefault(tpl_row, []).append(out_row)
     _copy_merges(template_ws, out_ws, row_map)
-    _copy_columns(template_ws, out_ws, max_col)
-    _copy_page_setup(template_ws, out_ws, row_map)
+    copy_columns(template_ws, out_ws, max_col)
+    copy_page_setup(template_ws, out_ws, row_map)
     return inputs
 
 
@@ -440,7 +440,7 @@ def _merge(ws, top, bottom, left, right) -> None:
                                                       max_row=bottom).coord))
 
 
-def _copy_columns(template_ws, out_ws, max_col: int) -> None:
+def copy_columns(template_ws, out_ws, max_col: int) -> None:
     for col in range(2, max_col + 1):
         letter = get_column_letter(col)
         dim = template_ws.column_dimensions.get(letter)
@@ -448,7 +448,7 @@ def _copy_columns(template_ws, out_ws, max_col: int) -> None:
             out_ws.column_dimensions[get_column_letter(col - 1)].width = dim.width
 
 
-def _copy_page_setup(template_ws, out_ws, row_map) -> None:
+def copy_page_setup(template_ws, out_ws, row_map) -> None:
     src, dst = template_ws.page_setup, out_ws.page_setup
     dst.orientation = src.orientation or "portrait"
     dst.paperSize = out_ws.PAPERSIZE_A4

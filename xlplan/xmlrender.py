@@ -1,6 +1,6 @@
 """Department workbooks rendered at XML level from a layout compiled once.
 
-The openpyxl render (``generate.build_workbook``) loads the template, copies every cell with
+The openpyxl render (``render.build_workbook``) loads the template, copies every cell with
 its look into new sheets and saves: a few hundred milliseconds a workbook. A plan where every
 department has projects of its own (a city plan) cannot be stamped from one prototype, so it
 paid that for each department. Here a layout is *compiled* once per plan: its template cells
@@ -10,7 +10,7 @@ the render leaves it, without cells (sheet properties, views, columns, protectio
 workbook properties, theme). Each
 department is then rendered by filling those fragments: the placeholders are resolved by the
 same functions as the openpyxl render (``placeholder_resolver``, ``block_items``), the input
-records and validations come from ``input_records`` and ``_validation``, the metadata from
+records and validations come from ``input_records`` and ``input_validation``, the metadata from
 ``metadata_data``; cells are written through ``ooxml.text`` and the package through
 ``ooxml.package``.
 
@@ -38,8 +38,13 @@ from .ooxml.package import PackageWriter, deflated_entry, raw_entry, sheet_parts
 from .ooxml.text import clean_text, encode_escapes, sheet_name, stored_value, taken_keys, xml_escape
 from .ooxml.worksheet import column_letter
 from .plan import Plan, Project
+from .render import (BLANKS_MARK, RenderContext, blank_condition, blank_rule, block_items,
+                     input_look, input_records, input_validation, metadata_data,
+                     placeholder_resolver, protect_workbook, recipient_projects, reference_look,
+                     resolve_total_text)
 from .settings import Settings
-from .template import (Formula, Input, Link, Locked, RenderedCell, TemplateError, TemplateSpec, _blocks,
+from .template import (Formula, Input, Link, Locked, RenderedCell, TemplateError, TemplateSpec,
+                       copy_columns, copy_page_setup, template_blocks,
                        render_value, block_repetitions, cell_range, copy_look, template_fill)
 
 _CELL_LIMIT = 32767  # openpyxl cuts a string it stores to this many characters
@@ -146,7 +151,6 @@ class _TemplateRow:
 
 
 def _compile_row(number: int, cells: list[_TemplateCell], height: float | None) -> _TemplateRow:
-    from .generate import BLANKS_MARK
 
     parts: list = []
     rendered, locked = [], []
@@ -292,27 +296,24 @@ class CompiledLayout:
             titles = (first, last)
         if ws.print_title_cols:
             raise NotCompilable("print title columns")
-        return _SheetTemplate(label, _blocks(ws), rows, merges, titles, max_col)
+        return _SheetTemplate(label, template_blocks(ws), rows, merges, titles, max_col)
 
     def _skeleton(self, wb, settings: Settings) -> io.BytesIO:
         """The template workbook saved as render_workbook leaves it, without cells: a sheet per
         role with the template's columns, page set-up and view (the same functions), the
         template sheets removed, protection and the metadata sheet's marker row."""
-        from .generate import _protect
         from .metadata import write_metadata_sheet
-        from .template import _copy_columns, _copy_page_setup
-
         roles = self.spec.sheets
         templates = {role: wb[roles[role]] for role in self.roles}
         made = {role: wb.create_sheet(f"__{role}") for role in self.roles if role != "cover"}
         made["cover"] = wb.create_sheet("__cover", 0)
         for role, ws in made.items():
-            _copy_columns(templates[role], ws, templates[role].max_column)
-            _copy_page_setup(templates[role], ws, {})
+            copy_columns(templates[role], ws, templates[role].max_column)
+            copy_page_setup(templates[role], ws, {})
         styles = [wb[roles["styles"]]] if roles.get("styles") in wb.sheetnames else []
         for ws in list(templates.values()) + styles:
             wb.remove(ws)
-        _protect(wb, settings.sheet_password)
+        protect_workbook(wb, settings.sheet_password)
         wb.active = 0
         write_metadata_sheet(wb, None, settings.key_bytes)
         wb.calculation.fullCalcOnLoad = True
@@ -355,8 +356,6 @@ class CompiledLayout:
 
     def render(self, department: str, projects: list[Project], history=None) -> tuple[bytes, int]:
         """The department's workbook (bytes) and its number of input cells."""
-        from .generate import (RenderContext, _recipient_projects, _resolve_total_text, _validation,
-                               block_items, input_records, metadata_data, placeholder_resolver)
 
         context = RenderContext(self.plan, department, self.spec, history, None, {}, projects)
         taken = set(self.taken)
@@ -365,7 +364,7 @@ class CompiledLayout:
         rendered: list[RenderedCell] = []
         if "project" in self.sheets:
             keys = taken_keys(taken)
-            for project in _recipient_projects(context):
+            for project in recipient_projects(context):
                 title = sheet_name(f"{project.id} {project.name}", taken, keys=keys)
                 context.sheet_of_project[project.id] = title
                 sheet = _Sheet(title, self.sheets["project"])
@@ -395,7 +394,7 @@ class CompiledLayout:
             # A validation depends on the input's kind, label, unit and choices only: made once.
             made = (record.kind, record.label, record.unit, tuple(record.choices or ()))
             dv = self._validations.get(made) or self._validations.setdefault(
-                made, _validation(record.kind, record, self.plan))
+                made, input_validation(record.kind, record, self.plan))
             key = (sheet.title, dv.type, dv.operator, dv.formula1, dv.formula2, dv.allow_blank,
                    dv.showErrorMessage, dv.showInputMessage, dv.errorStyle, dv.errorTitle, dv.error,
                    dv.promptTitle, dv.prompt)
@@ -409,7 +408,7 @@ class CompiledLayout:
         cover = _Sheet(cover_title, self.sheets["cover"])
         self._render_sheet(cover, placeholder_resolver(context, None), block_items(context, None),
                            {"evaluation_sheet": evaluation_title})
-        self._resolve_blank_totals(cover, context, _resolve_total_text)
+        self._resolve_blank_totals(cover, context, resolve_total_text)
         sheets.insert(0, cover)
         metadata = metadata_data(self.plan, department, self.spec, context, [s.title for s in sheets],
                                  {s.title: _locked(s) for s in sheets},
@@ -480,7 +479,7 @@ class CompiledLayout:
     @staticmethod
     def _shape(template: _SheetTemplate, row_map: dict[int, list[int]]) -> tuple[str, tuple | None]:
         """(the <mergeCells> element, the print title rows) of a sheet rendered with ``row_map``
-        (template row → output rows): template._copy_merges and _copy_page_setup. Ranges inside
+        (template row → output rows): template._copy_merges and copy_page_setup. Ranges inside
         a block repeat with it, others stretch; kept as openpyxl keeps them (a set of ranges, a
         range inside another one skipped), so they are written in the same order."""
         ranges: set[tuple[int, int, int, int]] = set()
@@ -517,8 +516,7 @@ class CompiledLayout:
 
     @staticmethod
     def _resolve_blank_totals(cover: _Sheet, context, total_text) -> None:
-        """generate._resolve_blank_totals on an XML-rendered cover."""
-        from .generate import BLANKS_MARK
+        """render._resolve_blank_totals on an XML-rendered cover."""
 
         cells = sorted(cover.cells.items())
         replace = total_text(context, [(f"{column_letter(c - 1)}{r}", cell[0]) for (r, c), cell in cells])
@@ -605,7 +603,6 @@ class CompiledLayout:
                  "<sheetData>", *body, "</sheetData>", template.protection]
         parts.append(sheet.merges_xml)
         for priority, coordinate in enumerate(sheet.blanks, start=1):
-            from .generate import blank_condition
             parts.append(f'<conditionalFormatting sqref="{coordinate}"><cfRule type="expression" '
                          f'priority="{priority}" dxfId="{dxf}"><formula>'
                          f'{_text(blank_condition(coordinate))}</formula></cfRule></conditionalFormatting>')
@@ -696,7 +693,6 @@ class _Looks:
         """``wb``: the template workbook (styles as loaded), ``ws`` its sheet holding a cell of
         each look of the template (``source``: look → cell), ``base`` its style sheet as saved;
         the workbook is consumed."""
-        from .generate import blank_rule, input_look, reference_look
 
         for other in [s for s in wb.worksheets if s is not ws]:
             wb.remove(other)
@@ -817,7 +813,7 @@ def _validation_xml(dv, sqref: str) -> str:
 
 
 def _locked(sheet: _Sheet) -> dict[int, list]:
-    """generate._locked_cells for an XML-rendered sheet: row → [(column, value)] of the locked,
+    """render.locked_cells for an XML-rendered sheet: row → [(column, value)] of the locked,
     non-formula cells with a value, as a reader sees them (an input cell holds no value)."""
     rows: dict[int, list] = {}
     cells = sheet.cells

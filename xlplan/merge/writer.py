@@ -26,7 +26,7 @@ from openpyxl.utils import get_column_letter
 
 from ..archive import Archive
 from ..files import atomic_write
-from ..generate import RenderContext, block_items, placeholder_resolver
+from ..render import RenderContext, block_items, placeholder_resolver
 from ..ooxml.package import rewrite_package, sheet_parts
 from ..ooxml.text import (CELL_LIMIT, csv_field, cut_text, set_text, sheet_name, stored_value,
                           write_text, xlsxwriter_text)
