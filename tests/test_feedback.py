@@ -22,8 +22,8 @@ from xlplan.archive import Archive
 from xlplan.check import check_files
 from xlplan.collect import collect
 from xlplan.feedback import SHEET_NAME, write_feedback
+from xlplan.fiscal import parse_fiscal_year
 from xlplan.read import file_digest, read_returned
-from xlplan.simulate import _target_value
 
 from test_archive import _spec, fill, filled  # noqa: F401 - filled is a fixture
 
@@ -199,6 +199,14 @@ def test_two_problems_in_one_cell_share_its_comment(project, generated, tmp_path
     assert all(f.message("ja") in comment for f in on_cell)
 
 
+def _target(plan, field: dict):
+    """The plan's target for the year of a result cell (a field as ``fill`` lists it), or None."""
+    project = plan.project(field["project"])
+    indicator = next((i for i in project.indicators if i.no == field["indicator"]), None) if project else None
+    target = indicator.target_for(parse_fiscal_year(field["year"])) if indicator else None
+    return target.value if target else None
+
+
 @pytest.mark.slow
 def test_only_departments_with_something_to_fix_get_a_copy(project, generated, tmp_path):
     plan, files = generated
@@ -207,10 +215,10 @@ def test_only_departments_with_something_to_fix_get_a_copy(project, generated, t
     fill(plan, files["福祉課"].path, project.inbox / "福祉課.xlsx", {("2-2-1", "eval_score", None): 6})
     # 長寿社会課: one result ten times its target, a warning only.
     fields = fill(plan, files["長寿社会課"].path, project.inbox / "長寿社会課.xlsx")
-    far = next(f for f in fields if f["field"] == "result" and isinstance(_target_value(plan, f), int)
-               and _target_value(plan, f) > 0)
+    far = next(f for f in fields if f["field"] == "result" and isinstance(_target(plan, f), int)
+               and _target(plan, f) > 0)
     fill(plan, files["長寿社会課"].path, project.inbox / "長寿社会課.xlsx",
-         {(far["project"], "result", far["indicator"]): _target_value(plan, far) * 10})
+         {(far["project"], "result", far["indicator"]): _target(plan, far) * 10})
     archive = Archive.for_settings(project.settings)
     collect(archive, [project.inbox], project.settings, plan)
     written = write_feedback(archive, plan, project.settings, tmp_path / "all")

@@ -130,12 +130,16 @@ def test_check_of_a_file_with_a_value_at_xfd1048576_exits_1_with_the_finding(sou
     assert (finding["code"], finding["sheet"], finding["cell"]) == ("layout-changed", "_xlplan", "XFD1048576")
 
 
+# Peak memory of the probe's own address space (VmHWM). Not getrusage's ru_maxrss: Linux keeps
+# that across fork and exec, so the probe would report the test runner's size (400 MB late in
+# a whole-suite run) instead of its own.
 MEMORY_PROBE = """
-import json, resource, sys
+import json, sys
 from xlplan.read import read_returned
 r = read_returned(sys.argv[1], bytes.fromhex(sys.argv[2]))
+hwm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
 print(json.dumps({"findings": [(f.code, f.sheet, f.cell, f.message("en")) for f in r.findings],
-                  "cells": len(r.cells), "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}))
+                  "cells": len(r.cells), "rss_mb": hwm // 1024}))
 """
 
 
