@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from .metadata import METADATA_SHEET, metadata_rows
 from .schema import FieldKind, WorkbookMetadata
 from .ooxml.package import PackageWriter, deflated_entry, raw_entry, sheet_parts
-from .ooxml.text import clean_text, encode_escapes, sheet_name, stored_value, taken_keys, xml_escape
+from .ooxml.text import sheet_name, stored_text, stored_value, taken_keys, xml_escape
 from .ooxml.worksheet import column_letter
 from .plan import Plan, Project
 from .render import (BLANKS_MARK, RenderContext, blank_condition, blank_rule, block_items,
@@ -83,10 +83,7 @@ def _bind_text(value) -> tuple[object, str]:
     """(value, data type) as ``ooxml.text.set_text`` stores it: a string is always a string."""
     if not isinstance(value, str):
         return _bind(value)
-    stored = encode_escapes(clean_text(value))
-    if stored and not stored.strip():
-        stored = "".join(f"_x{ord(c):04X}_" for c in stored)
-    return stored[:_CELL_LIMIT], "s"
+    return stored_text(value)[:_CELL_LIMIT], "s"
 
 
 @functools.lru_cache(maxsize=None)

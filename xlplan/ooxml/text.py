@@ -153,13 +153,19 @@ def set_text(cell, value) -> None:
     if not isinstance(value, str):
         cell.value = value
         return
-    stored = encode_escapes(clean_text(value))
+    cell.value = stored_text(value)
+    cell.data_type = "s"
+
+
+def stored_text(text: str) -> str:
+    """The form ``set_text`` stores ``text`` in: unstorable characters marked, ``_xHHHH_``
+    literals escaped, and white-space-only text escaped whole."""
+    stored = encode_escapes(clean_text(text))
     if stored and not stored.strip():
         # openpyxl marks no white-space-only text xml:space="preserve", and a reader may then
         # drop it: such text is stored escaped (" " as _x0020_), which every reader decodes.
         stored = "".join(f"_x{ord(c):04X}_" for c in stored)
-    cell.value = stored
-    cell.data_type = "s"
+    return stored
 
 
 def stored_value(value):
