@@ -563,7 +563,7 @@ def test_streamed_rows_read_back_with_their_values_types_and_heights(project, ge
 
 def test_streamed_rows_match_the_xlsxwriter_path(tmp_path):
     """The same table written through the row stream and through XlsxWriter's own cells (the
-    path of the decorated 要確認) reads back the same: values, types, looks, heights, ranges."""
+    path without row files) reads back the same: values, types, looks, heights, ranges."""
     import xlsxwriter
 
     table = merge_tables.Table("入力値", VALUE_COLUMNS,
@@ -576,8 +576,7 @@ def test_streamed_rows_match_the_xlsxwriter_path(tmp_path):
         wb = xlsxwriter.Workbook(str(paths[way]), {"constant_memory": True, "strings_to_formulas": False})
         formats = merge_layout.Formats(wb)
         merge_writer.table_sheet(wb, formats, table, merge_tables.SPECS_BY_NAME["入力値"].widths, wrap=("項目",),
-                                 titles=("題",), row_files=row_files,
-                                 decorate=None if way == "stream" else (lambda ws, r, row: None))
+                                 titles=("題",), row_files=row_files if way == "stream" else None)
         wb.close()
         row_files.splice(paths[way])
         row_files.remove()

@@ -69,8 +69,7 @@ def test_spliced_rows_are_the_rows_xlsxwriter_writes(tmp_path, titles):
         row_files = writer.RowFiles(path.parent)
         wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_formulas": False})
         writer.table_sheet(wb, layout.Formats(wb), table, tables.SPECS_BY_NAME["入力値"].widths,
-                           wrap=("項目",), titles=titles, row_files=row_files,
-                           decorate=None if way == "stream" else (lambda ws, r, row: None))
+                           wrap=("項目",), titles=titles, row_files=row_files if way == "stream" else None)
         wb.close()
         row_files.splice(path)
         row_files.remove()

@@ -17,6 +17,7 @@ import datetime as dt
 import math
 import os
 import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -30,7 +31,8 @@ from ..render import RenderContext, block_items, placeholder_resolver
 from ..ooxml.package import rewrite_package, sheet_parts
 from ..ooxml.text import (CELL_LIMIT, csv_field, cut_text, set_text, sheet_name, stored_value,
                           write_text, xlsxwriter_text)
-from ..ooxml.worksheet import RowFile, SheetSplice, column_letter, spliced_sheet
+from ..ooxml.worksheet import (RowFile, SheetSplice, column_letter, file_link,
+                               hyperlink_relationships, relationships_part, spliced_sheet)
 from ..plan import Plan
 from ..progress import progress
 from ..runlock import remove_leftovers
@@ -120,15 +122,21 @@ class RowFiles:
             self.sheets.setdefault(sheet, SheetSplice()).merges.extend(ranges)
 
     def splice(self, path: Path) -> None:
-        """Put every sheet's rows and merged ranges into the workbook XlsxWriter saved."""
+        """Put every sheet's rows, hyperlinks and merged ranges into the workbook XlsxWriter
+        saved (with the relationships parts of the links to files)."""
         wanted = {name: splice for name, splice in self.sheets.items()
                   if splice.merges or (splice.rows is not None and splice.rows.rows is not None)}
         if not wanted:
             return
         with zipfile.ZipFile(path) as zf:
             parts = sheet_parts(zf)
+        added = {}
+        for name, splice in wanted.items():
+            rels = hyperlink_relationships(splice.rows) if splice.rows is not None else None
+            if rels is not None:
+                added[relationships_part(parts[name])] = rels
         rewrite_package(path, {parts[name]: (lambda xml, s=splice: spliced_sheet(xml, s))
-                               for name, splice in wanted.items()})
+                               for name, splice in wanted.items()}, added)
 
     def remove(self) -> None:
         """Close and delete the row files."""
@@ -137,23 +145,75 @@ class RowFiles:
                 splice.rows.remove()
 
 
-def _write_row(ws, r: int, values: list, looks: list[tuple], height: float | None) -> None:
-    """Write one data row through XlsxWriter (the sheets whose rows are decorated)."""
+@dataclass(frozen=True)
+class CellLink:
+    """A hyperlink on a cell showing ``text``: to ``location`` ('Sheet'!A1) in this workbook,
+    or to the file ``file`` (a path relative to the workbook), at ``location`` in it."""
+
+    col: int
+    text: str
+    location: str | None = None
+    file: str | None = None
+
+    def url(self) -> str:
+        """The link as XlsxWriter's ``write_url`` takes it."""
+        if self.file is None:
+            return "internal:" + (self.location or "")
+        return "external:" + self.file + ("#" + self.location if self.location else "")
+
+
+@dataclass
+class Dress:
+    """What a table row adds to its plain cells: other formats for some columns, a link."""
+
+    formats: dict[int, object] = field(default_factory=dict)
+    link: CellLink | None = None
+
+
+def _write_row(ws, r: int, values: list, looks: list[tuple], height: float | None,
+               dress: Dress | None = None) -> None:
+    """Write one data row through XlsxWriter, with its dress."""
     if height:
         ws.set_row(r, height)
+    formats = dress.formats if dress is not None else {}
+    link = dress.link if dress is not None else None
     for col, value in enumerate(values):
-        _write(ws, r, col, value, looks[col][_is_number(value)])
+        fmt = formats.get(col) or looks[col][_is_number(value)]
+        if link is not None and col == link.col:
+            ws.write_url(r, col, link.url(), fmt, string=xlsxwriter_text(link.text))
+        else:
+            _write(ws, r, col, value, fmt)
+
+
+def _stream_row(rows: RowFile, r: int, values: list, height: float | None, dress: Dress | None) -> None:
+    """Write one data row to the row stream, with its dress (its link streamed beside it)."""
+    if dress is None:
+        rows.write(r, values, height)
+        return
+    looks, formats, link = rows.looks, dress.formats, dress.link
+    if link is not None:
+        values = list(values)
+        values[link.col] = xlsxwriter_text(link.text)  # the text the link shows, as XlsxWriter's
+    rows.write_cells(r, ((col, value, formats.get(col) or looks[col][_is_number(value)]
+                          if value is not None else None) for col, value in enumerate(values)), height)
+    if link is not None:
+        if link.file is None:
+            rows.link(r, link.col, values[link.col], location=link.location)
+        else:
+            target, location = file_link(link.file + ("#" + link.location if link.location else ""))
+            rows.link(r, link.col, values[link.col], location=location, target=target)
 
 
 def table_sheet(wb, formats: Formats, table: Table, widths: dict[str, int], wrap=(),
-                print_columns: int | None = None, titles: tuple[str, ...] = (), decorate=None,
+                print_columns: int | None = None, titles: tuple[str, ...] = (),
+                dress: Callable[[dict], Dress | None] | None = None,
                 keep_first: int = 0, row_files: RowFiles | None = None, paper: int = 9,
                 cut_note: Callable[[dict], str] | None = None) -> Written:
     """A table sheet, streamed row by row: optional title lines, a styled header row, frozen
     panes, auto-filter, wrapped text with row heights that show it, A4 landscape fitted to
-    the width. ``decorate(ws, r, row, formats)`` may add a link or a fill to a written row.
+    the width. ``dress(row)`` may give a row's cells other formats and a link.
 
-    With ``row_files`` and no ``decorate``, the data rows go to a row stream (spliced in after
+    With ``row_files``, the data rows (and their links) go to a row stream (spliced in after
     the workbook is saved) instead of through XlsxWriter; nothing may then write cells of this
     sheet through XlsxWriter afterwards (they would land before the streamed rows).
     ``cut_note(row)`` is the note that ends a text cut at Excel's cell limit in that row."""
@@ -170,7 +230,7 @@ def table_sheet(wb, formats: Formats, table: Table, widths: dict[str, int], wrap
     for col, name in enumerate(columns):
         write_text(ws, head, col, str(name), header)
     looks = [(formats.column(name, wrap, False), formats.column(name, wrap, True)) for name in columns]
-    stream = row_files.stream(table.name, looks) if row_files is not None and decorate is None else None
+    stream = row_files.stream(table.name, looks) if row_files is not None else None
     first: list[dict] = []
     r = head
     for row in table.rows():
@@ -180,12 +240,11 @@ def table_sheet(wb, formats: Formats, table: Table, widths: dict[str, int], wrap
             note = cut_note(row) if cut_note is not None else _CUT_NOTE
             values = [_cell_value(v, note) if type(v) is str else v for v in values]
         height = row_height(values, columns, widths, wrap)
+        dressed = dress(row) if dress is not None else None
         if stream is not None:
-            stream.write(r, values, height)
+            _stream_row(stream, r, values, height, dressed)
         else:
-            _write_row(ws, r, values, looks, height)
-        if decorate is not None:
-            decorate(ws, r, row)
+            _write_row(ws, r, values, looks, height, dressed)
         if len(first) < keep_first:
             first.append(row)
     if stream is not None:
@@ -204,26 +263,26 @@ def _excel_serial(moment: dt.datetime) -> float:
     return (moment - _EXCEL_EPOCH).total_seconds() / 86400
 
 
-def _finding_links(archive: Archive, out_dir: Path, formats: Formats):
-    """Link each finding to the archived file at the offending cell (Excel opens it there),
-    and colour the severity of errors."""
+def _finding_links(archive: Archive, out_dir: Path, formats: Formats) -> Callable[[dict], Dress]:
+    """Each finding linked to the archived file at the offending cell (Excel opens it there),
+    and the severity of errors coloured."""
     c_msg = FINDING_COLUMNS.index("内容")
     wrap = SPECS_BY_NAME["要確認"].wrap
     link = formats.column("内容", wrap, False, font_color="#0563C1", underline=1)
     error = formats.column("重要度", wrap, False, bg_color="#FCE4D6", pattern=1)
 
-    def decorate(ws, r: int, row: dict) -> None:
-        if row["重要度"] == "エラー":
-            _write(ws, r, 0, row["重要度"], error)
+    def dress(row: dict) -> Dress:
+        dressed = Dress({0: error} if row["重要度"] == "エラー" else {})
         stored = row["保管先"]
-        if not stored:
-            return
-        target = os.path.relpath(archive.root / stored, out_dir)
-        if row["シート"] and row["セル"]:
-            target += "#'" + str(row["シート"]).replace("'", "''") + f"'!{row['セル']}"
-        ws.write_url(r, c_msg, "external:" + target, link, string=xlsxwriter_text(_cell_value(row["内容"])))
-    return decorate
-
+        if stored:
+            location = None
+            if row["シート"] and row["セル"]:
+                location = "'" + str(row["シート"]).replace("'", "''") + f"'!{row['セル']}"
+            dressed.formats[c_msg] = link
+            dressed.link = CellLink(c_msg, str(_cell_value(row["内容"]) or ""), location,
+                                    os.path.relpath(archive.root / stored, out_dir))
+        return dressed
+    return dress
 
 
 def _merged_input(project, item: Input, by_key) -> object:
@@ -388,10 +447,10 @@ def _merged_table_sheet(wb, formats: Formats, table: Table, plan: Plan, archive:
     """One of the merged tables as its sheet, laid out by its spec, with its charts."""
     name, spec = table.name, SPECS_BY_NAME[table.name]
     print_columns = len(table.columns) - 1 if not spec.print_last_column else None
-    decorate = _finding_links(archive, out_dir, formats) if name == "要確認" else None
+    dress = _finding_links(archive, out_dir, formats) if name == "要確認" else None
     widths, wrap = sheet_layout(table)
     written = table_sheet(wb, formats, table, widths, wrap=wrap, print_columns=print_columns,
-                          titles=spec.titles(plan) if spec.titles else (), decorate=decorate,
+                          titles=spec.titles(plan) if spec.titles else (), dress=dress,
                           keep_first=12 if name == "推移" else 0,
                           row_files=row_files if spec.streamed else None, paper=spec.paper,
                           cut_note=_archived_note if name == "入力値" else None)

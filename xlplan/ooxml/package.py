@@ -193,11 +193,13 @@ def _normpath(part: str) -> str:
     return "/".join(out)
 
 
-def rewrite_package(path: Path, edits: dict[str, Callable[[bytes], Iterable[bytes]]]) -> None:
+def rewrite_package(path: Path, edits: dict[str, Callable[[bytes], Iterable[bytes]]],
+                    added: dict[str, Iterable[bytes]] | None = None) -> None:
     """Rewrite the package at ``path`` in place (through a temporary file beside it): the part
     named by each key of ``edits`` becomes the chunks its function gives for the part's
-    bytes; every other entry is copied raw, in the stored order."""
-    if not edits:
+    bytes; every other entry is copied raw, in the stored order; the parts ``added`` (name →
+    chunks; none may exist already) are written at the end, dated as the package's first."""
+    if not edits and not added:
         return
     fd, name = tempfile.mkstemp(prefix=".~xlplan-splice-", suffix=".xlsx", dir=path.parent)
     os.close(fd)
@@ -206,7 +208,8 @@ def rewrite_package(path: Path, edits: dict[str, Callable[[bytes], Iterable[byte
         with open(path, "rb") as src, zipfile.ZipFile(src) as zf, open(rewritten, "wb") as out:
             writer = PackageWriter(out)
             pending = dict(edits)
-            for info in zf.infolist():
+            infos = zf.infolist()
+            for info in infos:
                 edit = pending.pop(info.filename, None)
                 if edit is None:
                     writer.copy(raw_entry(src, info))
@@ -215,6 +218,9 @@ def rewrite_package(path: Path, edits: dict[str, Callable[[bytes], Iterable[byte
                     writer.write_chunks(info.filename, edit(zf.read(info)))
             if pending:
                 raise ValueError(f"parts not found in the package: {sorted(pending)}")
+            writer.date_time = infos[0].date_time if infos else None  # the package's own date
+            for name, chunks in (added or {}).items():
+                writer.write_chunks(name, chunks)  # a part already there: ValueError (duplicate)
             writer.close()
         os.replace(rewritten, path)
     finally:

@@ -14,11 +14,12 @@ Nothing here knows about plans: cells, rows, styles, merged ranges, the package'
 from __future__ import annotations
 
 import math
+import os
 import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Hashable, Iterator
+from typing import Hashable, Iterable, Iterator
 
 from .text import CELL_LIMIT, inline_string_cell, within_cell_limit, xml_escape
 
@@ -65,9 +66,9 @@ class RowFile:
     at the cell limit; NaN is no cell; an infinite number is its text in the number style)."""
 
     def __init__(self, sheet: str, folder: Path, looks: list[tuple[Hashable, Hashable]]):
-        fd, name = tempfile.mkstemp(prefix=".~xlplan-rows-", suffix=".xml", dir=folder)
-        self.path = Path(name)
-        self.fh = open(fd, "w", encoding="utf-8", newline="", buffering=_CHUNK)
+        self.folder = folder
+        self.path = self._temporary(".xml")
+        self.fh = open(self.path, "w", encoding="utf-8", newline="", buffering=_CHUNK)
         self.sheet = sheet
         self.letters = [column_letter(c) for c in range(len(looks))]
         self.looks = looks
@@ -76,14 +77,23 @@ class RowFile:
         self._token_of: dict[Hashable, str] = {}
         self.rows: tuple[int, int] | None = None  # first and last row written (0-based)
         self.cols: tuple[int, int] | None = None
+        self.links: HyperlinkFile | None = None   # the sheet's hyperlinks, once one is written
+
+    def _temporary(self, suffix: str) -> Path:
+        fd, name = tempfile.mkstemp(prefix=".~xlplan-rows-", suffix=suffix, dir=self.folder)
+        os.close(fd)
+        return Path(name)
 
     def _token(self, col: int, numeric: bool) -> str:
-        key = self.looks[col][numeric]
+        token = self._key_token(self.looks[col][numeric])
+        self.tokens[col][numeric] = token
+        return token
+
+    def _key_token(self, key: Hashable) -> str:
         token = self._token_of.get(key)
         if token is None:
             token = self._token_of[key] = f"{_MARK}{len(self.used)}{_MARK}"
             self.used.append(key)
-        self.tokens[col][numeric] = token
         return token
 
     def write(self, r: int, values: list, height: float | None = None) -> None:
@@ -109,6 +119,44 @@ class RowFile:
             last = col
             if first is None:
                 first = col
+        self._put_row(r, number, cells, height, first, last)
+
+    def write_cells(self, r: int, cells: Iterable[tuple[int, object, Hashable | None]],
+                    height: float | None = None) -> None:
+        """Write row ``r`` (0-based) from (column, value, style key) triples, in column order:
+        each cell in its own style (None: no style), a None value with a style an empty styled
+        cell (a border, a fill), a None value without one no cell. Values as in ``write``."""
+        number = str(r + 1)
+        parts = []
+        first = last = None
+        for col, value, key in cells:
+            ref = column_letter(col) + number
+            style = self._key_token(key) if key is not None else None
+            if value is None:
+                if style is None:
+                    continue
+                cell = f'<c r="{ref}" s="{style}"/>'
+            else:
+                cell = typed_cell(ref, value, style)
+                if cell is None:
+                    continue
+            parts.append(cell)
+            last = col
+            if first is None:
+                first = col
+        self._put_row(r, number, parts, height, first, last)
+
+    def link(self, r: int, c: int, display: str, location: str | None = None,
+             target: str | None = None) -> None:
+        """A hyperlink on cell (``r``, ``c``) (0-based), whose text is ``display`` (the cell
+        itself is written with the row): to ``location`` in this workbook ('Sheet'!A1), or to
+        the file ``target`` (see ``file_link``), at ``location`` in it when given."""
+        if self.links is None:
+            self.links = HyperlinkFile(self._temporary(".links"), self._temporary(".rels"))
+        self.links.add(column_letter(c) + str(r + 1), display, location, target)
+
+    def _put_row(self, r: int, number: str, cells: list[str], height: float | None,
+                 first: int | None, last: int | None) -> None:
         ht = row_height_attributes(height)
         if not cells and not ht:
             return
@@ -137,11 +185,96 @@ class RowFile:
     def close(self) -> None:
         """Finish the file (idempotent)."""
         self.fh.close()
+        if self.links is not None:
+            self.links.close()
 
     def remove(self) -> None:
-        """Close and delete the file."""
+        """Close and delete the files."""
         self.close()
         self.path.unlink(missing_ok=True)
+        if self.links is not None:
+            self.links.remove()
+
+
+def typed_cell(ref: str, value, style: str | None) -> str | None:
+    """One ``<c>`` element as XlsxWriter writes a typed value in constant-memory mode: bool,
+    a finite number, anything else as text (an infinite number as its text, cut at the cell
+    limit); None for NaN (no cell)."""
+    s = f' s="{style}"' if style is not None else ""
+    if isinstance(value, bool):
+        return f'<c r="{ref}"{s} t="b"><v>{int(value)}</v></c>'
+    if isinstance(value, (int, float)):
+        if isinstance(value, float) and math.isnan(value):
+            return None
+        if math.isfinite(value):
+            return f'<c r="{ref}"{s}><v>{value:.16G}</v></c>'
+    return inline_string_cell(ref, within_cell_limit(value if isinstance(value, str) else str(value)), style)
+
+
+_HYPERLINK_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/hyperlink"
+
+
+class HyperlinkFile:
+    """The ``<hyperlink>`` elements of one worksheet, written to a file as they come (a sheet of
+    thousands of links never holds them in memory), and the relationships of the links to
+    files (``rId1``, ``rId2``… in order), written to a second file."""
+
+    def __init__(self, path: Path, rels_path: Path):
+        self.path, self.rels_path = path, rels_path
+        self.fh = open(path, "w", encoding="utf-8", newline="", buffering=_CHUNK)
+        self.rels = open(rels_path, "w", encoding="utf-8", newline="", buffering=_CHUNK)
+        self.count = 0
+        self.external = 0
+
+    def add(self, ref: str, display: str, location: str | None, target: str | None) -> None:
+        """One link (see ``RowFile.link``), with the attributes in XlsxWriter's order."""
+        attrs = f'ref="{ref}"'
+        if target is not None:
+            self.external += 1
+            attrs += f' r:id="rId{self.external}"'
+            self.rels.write(f'<Relationship Id="rId{self.external}" Type="{_HYPERLINK_REL}" '
+                            f'Target="{_attribute(target)}" TargetMode="External"/>')
+            if location:
+                attrs += f' location="{_attribute(location)}"'
+        else:
+            attrs += f' location="{_attribute(location or "")}" display="{_attribute(display)}"'
+        self.fh.write(f"<hyperlink {attrs}/>")
+        self.count += 1
+
+    def close(self) -> None:
+        """Finish both files (idempotent)."""
+        self.fh.close()
+        self.rels.close()
+
+    def remove(self) -> None:
+        """Close and delete both files."""
+        self.close()
+        self.path.unlink(missing_ok=True)
+        self.rels_path.unlink(missing_ok=True)
+
+
+def _attribute(text: str) -> str:
+    """Text as an XML attribute value, escaped as XlsxWriter escapes it (a line feed kept as
+    a character reference)."""
+    return xml_escape(text).replace('"', "&quot;").replace("\n", "&#xA;")
+
+
+def file_link(path: str) -> tuple[str, str | None]:
+    """(relationship target, location) of a link to the file ``path`` ('dir/file.xlsx', relative
+    to the workbook, or absolute), optionally at '#location' in it: the form XlsxWriter gives an
+    ``external:`` link (back-slashed, a few characters %-escaped, './' dropped), so a streamed
+    link and one written through XlsxWriter are the same."""
+    link, _, location = path.replace("/", "\\").partition("#")
+    if link.startswith("\\\\") or (link[:1].isalpha() and link[1:2] == ":"):
+        link = "file:///" + link
+    if not re.search("%[0-9a-fA-F]{2}", link):
+        for char, code in (("%", "%25"), ('"', "%22"), (" ", "%20"), ("<", "%3c"), (">", "%3e"),
+                           ("[", "%5b"), ("]", "%5d"), ("^", "%5e"), ("`", "%60"), ("{", "%7b"),
+                           ("}", "%7d")):
+            link = link.replace(char, code)
+    if link.startswith(".\\"):
+        link = link[2:]
+    return link, (location or None)
 
 
 @dataclass
@@ -171,6 +304,8 @@ _DIMENSION = re.compile(rb'<dimension ref="[^"]*"/>')
 # The elements a worksheet may hold between </sheetData> and <mergeCells>, in schema order.
 _BEFORE_MERGES = ("sheetCalcPr", "sheetProtection", "protectedRanges", "scenarios", "autoFilter",
                   "sortState", "dataConsolidate", "customSheetViews")
+_BEFORE_HYPERLINKS = _BEFORE_MERGES + ("mergeCells", "phoneticPr", "conditionalFormatting",
+                                       "dataValidations")
 
 
 def _probe_styles(head: bytes, probe: int, count: int) -> tuple[bytes, dict[bytes, bytes]]:
@@ -205,18 +340,71 @@ def merge_cells_xml(refs: list[str]) -> bytes:
             + "</mergeCells>").encode()
 
 
+def _after(tail: bytes, names: tuple[str, ...]) -> int:
+    """Where in the part after ``</sheetData>`` an element goes that follows the elements
+    ``names`` (schema order): after the last of them present."""
+    at = len(b"</sheetData>")
+    for name in names:
+        match = re.compile(rb"<%s\b(?:[^>]*/>|.*?</%s>)" % (name.encode(), name.encode()), re.S).search(tail)
+        if match:
+            at = max(at, match.end())
+    return at
+
+
 def with_merge_cells(tail: bytes, refs: list[str]) -> bytes:
     """The part after ``</sheetData>`` with ``<mergeCells>`` at its place in schema order."""
     if not refs:
         return tail
     if b"<mergeCells" in tail:
         raise ValueError("the worksheet already has merged ranges")
-    at = len(b"</sheetData>")
-    for name in _BEFORE_MERGES:
-        match = re.compile(rb"<%s\b(?:[^>]*/>|.*?</%s>)" % (name.encode(), name.encode()), re.S).search(tail)
-        if match:
-            at = max(at, match.end())
+    at = _after(tail, _BEFORE_MERGES)
     return tail[:at] + merge_cells_xml(refs) + tail[at:]
+
+
+def _with_hyperlinks(tail: bytes, links: "HyperlinkFile | None") -> Iterator[bytes]:
+    """The chunks of the part after ``</sheetData>`` with the streamed ``<hyperlinks>`` at its
+    place in schema order (after merged ranges, conditional formats and validations)."""
+    if links is None or not links.count:
+        yield tail
+        return
+    if b"<hyperlinks" in tail:
+        raise ValueError("the worksheet already has hyperlinks")
+    at = _after(tail, _BEFORE_HYPERLINKS)
+    yield tail[:at] + b"<hyperlinks>"
+    yield from _file_chunks(links.path)
+    yield b"</hyperlinks>" + tail[at:]
+
+
+def _file_chunks(path: Path) -> Iterator[bytes]:
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            yield chunk
+
+
+_PACKAGE_RELS = "http://schemas.openxmlformats.org/package/2006/relationships"
+
+
+def hyperlink_relationships(rows: RowFile) -> Iterator[bytes] | None:
+    """The chunks of the worksheet's relationships part for its streamed links to files, or
+    None when it has none (the part is then not needed). The other writer must have made no
+    relationships part for the sheet (its links would clash with these ids)."""
+    links = rows.links
+    if links is None or not links.external:
+        return None
+    links.close()
+
+    def chunks() -> Iterator[bytes]:
+        yield (b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+               b'<Relationships xmlns="%s">' % _PACKAGE_RELS.encode())
+        yield from _file_chunks(links.rels_path)
+        yield b"</Relationships>"
+    return chunks()
+
+
+def relationships_part(part: str) -> str:
+    """The name of the relationships part of ``part`` ('xl/worksheets/_rels/sheet1.xml.rels')."""
+    folder, _, name = part.rpartition("/")
+    return f"{folder}/_rels/{name}.rels" if folder else f"_rels/{name}.rels"
 
 
 def _restyled(rows: RowFile, styles: dict[bytes, bytes]) -> Iterator[bytes]:
@@ -233,8 +421,10 @@ def _restyled(rows: RowFile, styles: dict[bytes, bytes]) -> Iterator[bytes]:
 
 
 def spliced_sheet(xml: bytes, splice: SheetSplice) -> Iterator[bytes]:
-    """The chunks of the worksheet part ``xml`` with the splice's rows (after the rows it holds)
-    and merged ranges put in, its probe row removed and its ``<dimension>`` widened."""
+    """The chunks of the worksheet part ``xml`` with the splice's rows (after the rows it holds),
+    their hyperlinks and the merged ranges put in, its probe row removed and its
+    ``<dimension>`` widened. Links to files need the relationships part
+    (``hyperlink_relationships``) written beside it."""
     head, tail = split_sheet_data(xml)
     rows = splice.rows
     if rows is not None:
@@ -245,7 +435,7 @@ def spliced_sheet(xml: bytes, splice: SheetSplice) -> Iterator[bytes]:
     yield head
     if rows is not None:
         yield from _restyled(rows, styles)
-    yield with_merge_cells(tail, splice.merges)
+    yield from _with_hyperlinks(with_merge_cells(tail, splice.merges), rows.links if rows is not None else None)
 
 
 def _cell_element(ref: str, value, style: str | None) -> str:
