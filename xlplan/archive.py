@@ -26,6 +26,7 @@ import json
 import os
 import sqlite3
 import stat
+import sys
 import uuid
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
@@ -534,14 +535,22 @@ def _migrate(db) -> None:
 
 
 def _submission(row) -> Submission:
+    # The fields every submission of a year shares (year, plan, layout, department…) are
+    # interned: a merge of thousands of departments holds one copy of each, not thousands.
     return Submission(
-        id=row["id"], sha256=row["sha256"], year=row["year"], original_name=row["original_name"],
+        id=row["id"], sha256=row["sha256"], year=_shared(row["year"]), original_name=row["original_name"],
         source_path=row["source_path"], file_mtime=row["file_mtime"],
-        collected_at=row["collected_at"], department=row["department"], form_year=row["form_year"],
-        plan_id=row["plan_id"], template_version=row["template_version"],
+        collected_at=row["collected_at"], department=_shared(row["department"]),
+        form_year=_shared(row["form_year"]), plan_id=_shared(row["plan_id"]),
+        template_version=_shared(row["template_version"]),
         readable=bool(row["readable"]), errors=row["errors"], warnings=row["warnings"],
-        archived_path=row["archived_path"], last_saved=row["last_saved"], kind=row["kind"],
-        member=row["member"], generated_at=row["generated_at"])
+        archived_path=row["archived_path"], last_saved=row["last_saved"], kind=_shared(row["kind"]),
+        member=_shared(row["member"]), generated_at=row["generated_at"])
+
+
+def _shared(text):
+    """One copy of a short text many records hold (``sys.intern``)."""
+    return sys.intern(text) if isinstance(text, str) else text
 
 
 def _same(a: os.stat_result, b: os.stat_result) -> bool:
@@ -597,14 +606,21 @@ def _line(name: str, kind: str, key: str, current: Submission | None, versions: 
                             others, pinned, newer)
 
 
-def submission_status(archive: Archive, plan: Plan) -> tuple[list[DepartmentStatus], list[Submission]]:
+def submission_status(archive: Archive, plan: Plan,
+                      current: dict[tuple[str, str], Submission] | None = None,
+                      ) -> tuple[list[DepartmentStatus], list[Submission]]:
     """Per department (master order) and layout, then per committee member once any scoring
     form was collected: status, the submission that counts, every other version it sent,
     and whether the coordinator pinned the choice; plus files that count for nobody
-    (unreadable, another year's or plan's form, a sender not in the master)."""
+    (unreadable, another year's or plan's form, a sender not in the master).
+
+    ``current`` is ``archive.department_current(plan)`` when the caller has it already: the
+    lines then hold those very submissions (a merge of thousands keeps one copy of each)."""
     year = plan.year.short
-    all_subs = archive.submissions(year)
-    current = archive.department_current(plan)
+    if current is None:
+        current = archive.department_current(plan)
+    counted = {s.id: s for s in current.values()}
+    all_subs = [counted.get(s.id, s) for s in archive.submissions(year)]  # one object per submission
     pins = archive.pins(year)
     members = archive.current(plan, "scoring")
     valid = [s for s in all_subs if s.readable and s.form_year == year and s.plan_id == plan.plan_id]

@@ -64,8 +64,8 @@ class MergeSource:
     def __init__(self, archive: Archive, plan: Plan, timezone: str | None = None):
         self.archive, self.plan = archive, plan
         self.tz = zone(timezone)  # times are shown in the project's local time
-        self.lines, self.others = submission_status(archive, plan)
         self.current = archive.department_current(plan)
+        self.lines, self.others = submission_status(archive, plan, self.current)
         self.ids = [s.id for s in self.current.values()]
         self._kept: dict[str, _ProjectValues] = {}
         self._kept_count = 0
