@@ -371,9 +371,11 @@ class _ProjectTemplate:
         if titles:
             ws.repeat_rows(titles[0] - 1, titles[1] - 1)
 
-    def write(self, ws, resolve, items, input_value) -> list[str]:
-        """Write one project's sheet into the XlsxWriter sheet ``ws``; ``input_value(item)``
-        is the merged value of an input placeholder. Gives the merged ranges ('A1:C2')."""
+    def write(self, ws, resolve, items, input_value, row_files: RowFiles) -> list[str]:
+        """Write one project's sheet ``ws`` (XlsxWriter: page set-up; the cells streamed
+        through ``row_files``, as a table's rows are, unless the sheet holds a formula);
+        ``input_value(item)`` is the merged value of an input placeholder. Gives the merged
+        ranges ('A1:C2')."""
         row_map: dict[int, list[int]] = {}
         rows = list(sheet_rows(self.ws, items, {}, self.label))
         for _, tpl_row, _ in rows:  # the page set-up needs the rows' places first
@@ -381,46 +383,81 @@ class _ProjectTemplate:
         for out_row, tpl_row, _ in rows:
             row_map[tpl_row].append(out_row)
         self.page_setup(ws, row_map)
-        for out_row, tpl_row, context in rows:
-            r = out_row - 1
-            if tpl_row in self.heights:
-                ws.set_row(r, self.heights[tpl_row])
-            for col, value, fmt, fixed, coordinate in self.cells[tpl_row]:
-                c = col - 2
-                if fixed is not None:
-                    self._put(ws, r, c, fixed, fmt)
-                    continue
-                try:
-                    rendered = render_value(value, resolve, context, coordinate)
-                except TemplateError as exc:  # as render_sheet names it: file, sheet, cell
-                    raise in_layout_sheet(exc, self.ws, self.label) from None
-                if isinstance(rendered, Link):
-                    text, _ = _stored(rendered.text, True)
-                    ws.write_url(r, c, "internal:" + rendered.target, fmt,
-                                 string=xlsxwriter_text(str(text if text is not None else "#" + rendered.target)))
-                elif isinstance(rendered, Input):
-                    self._put(ws, r, c, _stored(_cell_value(input_value(rendered)), True), fmt)
-                elif isinstance(rendered, Formula):
-                    self._put(ws, r, c, _stored(rendered.text, False), fmt)
-                elif isinstance(rendered, Locked):
-                    self._put(ws, r, c, _stored(rendered.value, True), fmt)
-                else:
-                    self._put(ws, r, c, _stored(rendered, True), fmt)
+        cells = [(out_row - 1, self.heights.get(tpl_row), self._row_cells(tpl_row, context, resolve, input_value))
+                 for out_row, tpl_row, context in rows]
+        if any(cell.formula for _, _, row in cells for cell in row):
+            # XlsxWriter rewrites formulas (dynamic-array functions get their prefixes): a
+            # sheet holding one is written through it, cell by cell.
+            for r, height, row in cells:
+                if height:
+                    ws.set_row(r, height)
+                for cell in row:
+                    cell.put(ws, r)
+        else:
+            stream = row_files.stream(ws.name, [])
+            for r, height, row in cells:
+                stream.write_cells(r, ((cell.col, cell.value, cell.fmt) for cell in row if cell.written), height)
+                for cell in row:
+                    if cell.link is not None:
+                        stream.link(r, cell.col, cell.value, location=cell.link)
+            row_files.probe(ws, stream, -1)
         # Merged ranges are declared as a whole, their cells written row by row above (in
         # constant-memory mode a range spanning rows cannot be written in one call).
         return [f"{column_letter(left - 1)}{top}:{column_letter(right - 1)}{bottom}"
                 for top, bottom, left, right in merged_ranges(self.ws, row_map)]
 
-    @staticmethod
-    def _put(ws, r: int, c: int, stored: tuple[object, bool], fmt) -> None:
-        value, formula = stored
-        if formula:
-            ws.write_formula(r, c, value, fmt)
-        elif value is None:
-            if fmt is not None:
-                ws.write_blank(r, c, None, fmt)
+    def _row_cells(self, tpl_row: int, context, resolve, input_value) -> list["_Cell"]:
+        """The cells of one output row of the template row ``tpl_row``, resolved."""
+        out = []
+        for col, value, fmt, fixed, coordinate in self.cells[tpl_row]:
+            c = col - 2
+            if fixed is not None:
+                out.append(_Cell(c, *fixed, fmt))
+                continue
+            try:
+                rendered = render_value(value, resolve, context, coordinate)
+            except TemplateError as exc:  # as render_sheet names it: file, sheet, cell
+                raise in_layout_sheet(exc, self.ws, self.label) from None
+            if isinstance(rendered, Link):
+                text, _ = _stored(rendered.text, True)
+                shown = xlsxwriter_text(str(text if text is not None else "#" + rendered.target))
+                out.append(_Cell(c, shown, False, fmt, rendered.target))
+            elif isinstance(rendered, Input):
+                out.append(_Cell(c, *_stored(_cell_value(input_value(rendered)), True), fmt))
+            elif isinstance(rendered, Formula):
+                out.append(_Cell(c, *_stored(rendered.text, False), fmt))
+            elif isinstance(rendered, Locked):
+                out.append(_Cell(c, *_stored(rendered.value, True), fmt))
+            else:
+                out.append(_Cell(c, *_stored(rendered, True), fmt))
+        return out
+
+
+class _Cell:
+    """One cell of a merged 事業シート: its value (a formula's text when ``formula``), format
+    and, for a link, the place it jumps to."""
+
+    __slots__ = ("col", "value", "formula", "fmt", "link", "written")
+
+    def __init__(self, col: int, value, formula: bool, fmt, link: str | None = None):
+        self.col, self.formula, self.fmt, self.link = col, formula, fmt, link
+        # What XlsxWriter would store: text cut with a note at the cell limit, NaN nothing.
+        self.value = value if value is None or formula or link is not None else _cell_value(value)
+        # An empty cell is written when it has a format; a value that is nothing (NaN) is not.
+        self.written = fmt is not None if value is None else self.value is not None
+
+    def put(self, ws, r: int) -> None:
+        """Write the cell through XlsxWriter."""
+        if not self.written:
+            return
+        if self.link is not None:
+            ws.write_url(r, self.col, "internal:" + self.link, self.fmt, string=self.value)
+        elif self.formula:
+            ws.write_formula(r, self.col, self.value, self.fmt)
+        elif self.value is None:
+            ws.write_blank(r, self.col, None, self.fmt)
         else:
-            _write(ws, r, c, value, fmt)
+            _write(ws, r, self.col, self.value, self.fmt)
 
 
 def _project_sheets(wb, formats: Formats, source: MergeSource, spec, row_files: RowFiles) -> None:
@@ -438,7 +475,8 @@ def _project_sheets(wb, formats: Formats, source: MergeSource, spec, row_files: 
         by_key = source.project_values(project.id)
         merges = template.write(wb.add_worksheet(title), placeholder_resolver(context, project),
                                 block_items(context, project),
-                                lambda item, project=project: _merged_input(project, item, by_key))
+                                lambda item, project=project: _merged_input(project, item, by_key),
+                                row_files)
         row_files.merge(title, merges)
 
 
