@@ -30,8 +30,8 @@ from ..files import atomic_write
 from ..render import RenderContext, block_items, placeholder_resolver
 from ..ooxml.package import rewrite_package, sheet_parts
 from ..ooxml.text import (CELL_LIMIT, csv_field, cut_text, set_text, sheet_name, stored_value,
-                          write_text, xlsxwriter_text)
-from ..ooxml.worksheet import (RowFile, SheetSplice, column_letter, file_link,
+                          taken_keys, write_text, xlsxwriter_text)
+from ..ooxml.worksheet import (RowFile, SheetSplice, Spools, column_letter, file_link,
                                hyperlink_relationships, relationships_part, spliced_sheet)
 from ..plan import Plan
 from ..progress import progress
@@ -101,10 +101,11 @@ class RowFiles:
     def __init__(self, folder: Path):
         self.folder = folder
         self.sheets: dict[str, SheetSplice] = {}
+        self.spools = Spools(folder)  # one temporary file for every sheet's rows (and links)
 
     def stream(self, sheet: str, looks: list[tuple]) -> RowFile:
-        """A new row file for the data rows of ``sheet``."""
-        rows = RowFile(sheet, self.folder, looks)
+        """A new row file for the data rows of ``sheet`` (the one before must be probed)."""
+        rows = RowFile(sheet, self.folder, looks, self.spools)
         self.sheets[sheet] = SheetSplice(rows=rows)
         return rows
 
@@ -143,6 +144,7 @@ class RowFiles:
         for splice in self.sheets.values():
             if splice.rows is not None:
                 splice.rows.remove()
+        self.spools.remove()
 
 
 @dataclass(frozen=True)
@@ -337,14 +339,14 @@ class _ProjectTemplate:
     def __init__(self, template_ws, label: str, formats: Formats, theme: list[str]):
         self.ws, self.label = template_ws, label
         self.max_col = template_ws.max_column
-        self.cells: dict[int, list[tuple]] = {}  # template row → (column, value, format, fixed)
+        self.cells: dict[int, list[tuple]] = {}  # template row → (column, value, format, fixed cell)
         self.heights: dict[int, float] = {}
         for row in range(1, template_ws.max_row + 1):
             cells = []
             for col in range(2, self.max_col + 1):
                 cell = template_ws.cell(row, col)
                 fmt = formats.get(**look_of(cell, theme)) if cell.has_style else None
-                fixed = None if is_placeholder(cell.value) else _stored(cell.value, False)
+                fixed = None if is_placeholder(cell.value) else _Cell(col - 2, *_stored(cell.value, False), fmt)
                 cells.append((col, cell.value, fmt, fixed, cell.coordinate))
             self.cells[row] = cells
             if height := template_ws.row_dimensions[row].height:
@@ -411,8 +413,8 @@ class _ProjectTemplate:
         out = []
         for col, value, fmt, fixed, coordinate in self.cells[tpl_row]:
             c = col - 2
-            if fixed is not None:
-                out.append(_Cell(c, *fixed, fmt))
+            if fixed is not None:  # the layout's own value: the same cell on every sheet
+                out.append(fixed)
                 continue
             try:
                 rendered = render_value(value, resolve, context, coordinate)
@@ -468,9 +470,10 @@ def _project_sheets(wb, formats: Formats, source: MergeSource, spec, row_files: 
     theme = theme_colours(layout.loaded_theme)  # theme colours of the layout, resolved to RGB
     template = _ProjectTemplate(layout[spec.sheets["project"]], spec.sheets["project"], formats, theme)
     taken = set(wb.sheetnames)
+    keys = taken_keys(taken)  # kept up to date by sheet_name: each name costs the same
     context = RenderContext(plan, "全担当課", spec, merged=True)
     for project in progress(plan.projects, "事業シートを作成", "project sheets", unit="sheet"):
-        title = sheet_name(f"{project.id} {project.name}", taken)
+        title = sheet_name(f"{project.id} {project.name}", taken, keys=keys)
         context.sheet_of_project[project.id] = title
         by_key = source.project_values(project.id)
         merges = template.write(wb.add_worksheet(title), placeholder_resolver(context, project),

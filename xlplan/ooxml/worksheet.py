@@ -14,7 +14,6 @@ Nothing here knows about plans: cells, rows, styles, merged ranges, the package'
 from __future__ import annotations
 
 import math
-import os
 import re
 import tempfile
 from dataclasses import dataclass, field
@@ -30,12 +29,21 @@ _DEFAULT_ROW_PIXELS = 20  # the default row height (15 pt): rows of that height 
 
 def column_letter(index: int) -> str:
     """The letters of the 0-based column ``index`` (0 → A, 26 → AA)."""
+    if 0 <= index < len(_LETTERS):
+        return _LETTERS[index]
+    return _letters(index)
+
+
+def _letters(index: int) -> str:
     letters = ""
     index += 1
     while index:
         index, rest = divmod(index - 1, 26)
         letters = chr(65 + rest) + letters
     return letters
+
+
+_LETTERS = [_letters(i) for i in range(702)]  # A … ZZ: every column a layout or table uses
 
 
 def column_index(letters: str) -> int:
@@ -57,18 +65,94 @@ def row_height_attributes(height: float | None) -> str:
     return f' ht="{pixels * 0.75:.16g}" customHeight="1"'
 
 
+class Spool:
+    """A temporary file holding what many sheets stream, one sheet after the other, each in a
+    :class:`Segment` of it: one file for hundreds of small sheets rather than a file each
+    (creating and deleting a file costs more than writing a small sheet). One segment is
+    written at a time."""
+
+    def __init__(self, folder: Path, suffix: str):
+        fd, name = tempfile.mkstemp(prefix=".~xlplan-rows-", suffix=suffix, dir=folder)
+        self.path = Path(name)
+        self.fh = open(fd, "wb", buffering=_CHUNK)
+        self.writing: Segment | None = None
+
+    def segment(self) -> "Segment":
+        """A new segment, from the end of the file (the one before must be finished)."""
+        if self.writing is not None:
+            raise ValueError("a segment of this spool is still being written")
+        self.writing = Segment(self, self.fh.tell())
+        return self.writing
+
+    def remove(self) -> None:
+        """Close and delete the file."""
+        self.fh.close()
+        self.path.unlink(missing_ok=True)
+
+
+class Segment:
+    """The part of a :class:`Spool` one sheet wrote: text in, bytes out."""
+
+    def __init__(self, spool: Spool, start: int):
+        self.spool, self.start, self.end = spool, start, None
+
+    def write(self, text: str) -> None:
+        """Append ``text`` (UTF-8)."""
+        self.spool.fh.write(text.encode("utf-8"))
+
+    def finish(self) -> None:
+        """End the segment (idempotent): the spool takes the next one."""
+        if self.end is None:
+            self.end = self.spool.fh.tell()
+            self.spool.writing = None
+
+    def chunks(self) -> Iterator[bytes]:
+        """The segment's bytes, in chunks (finished first)."""
+        self.finish()
+        self.spool.fh.flush()
+        left = self.end - self.start
+        with open(self.spool.path, "rb") as fh:
+            fh.seek(self.start)
+            while left > 0 and (chunk := fh.read(min(_CHUNK, left))):
+                left -= len(chunk)
+                yield chunk
+
+
+class Spools:
+    """The spools of the sheets of one workbook, made when first needed: rows, hyperlinks and
+    the links' relationships."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self._spools: dict[str, Spool] = {}
+
+    def segment(self, kind: str) -> Segment:
+        """A new segment of the spool ``kind`` ('rows', 'links' or 'rels')."""
+        if kind not in self._spools:
+            self._spools[kind] = Spool(self.folder, "." + kind)
+        return self._spools[kind].segment()
+
+    def remove(self) -> None:
+        """Close and delete every spool."""
+        for spool in self._spools.values():
+            spool.remove()
+
+
 class RowFile:
-    """The rows of one worksheet, written as ``<row>`` elements into a temporary file.
+    """The rows of one worksheet, written as ``<row>`` elements into a segment of a temporary
+    file (``spools``, shared by the sheets of a workbook written one after the other; its own
+    when none is given).
 
     ``looks[col]`` is the pair (text style, number style) of a column: any hashable keys the
     caller maps to its own formats; ``used`` lists the keys cells used, in order of first use.
     Values: None (no cell), bool, a finite int or float (a number), anything else as text (cut
     at the cell limit; NaN is no cell; an infinite number is its text in the number style)."""
 
-    def __init__(self, sheet: str, folder: Path, looks: list[tuple[Hashable, Hashable]]):
-        self.folder = folder
-        self.path = self._temporary(".xml")
-        self.fh = open(self.path, "w", encoding="utf-8", newline="", buffering=_CHUNK)
+    def __init__(self, sheet: str, folder: Path, looks: list[tuple[Hashable, Hashable]],
+                 spools: Spools | None = None):
+        self._own = spools is None
+        self.spools = Spools(folder) if spools is None else spools
+        self.fh = self.spools.segment("rows")
         self.sheet = sheet
         self.letters = [column_letter(c) for c in range(len(looks))]
         self.looks = looks
@@ -78,11 +162,6 @@ class RowFile:
         self.rows: tuple[int, int] | None = None  # first and last row written (0-based)
         self.cols: tuple[int, int] | None = None
         self.links: HyperlinkFile | None = None   # the sheet's hyperlinks, once one is written
-
-    def _temporary(self, suffix: str) -> Path:
-        fd, name = tempfile.mkstemp(prefix=".~xlplan-rows-", suffix=suffix, dir=self.folder)
-        os.close(fd)
-        return Path(name)
 
     def _token(self, col: int, numeric: bool) -> str:
         token = self._key_token(self.looks[col][numeric])
@@ -152,7 +231,7 @@ class RowFile:
         itself is written with the row): to ``location`` in this workbook ('Sheet'!A1), or to
         the file ``target`` (see ``file_link``), at ``location`` in it when given."""
         if self.links is None:
-            self.links = HyperlinkFile(self._temporary(".links"), self._temporary(".rels"))
+            self.links = HyperlinkFile(self.spools)
         self.links.add(column_letter(c) + str(r + 1), display, location, target)
 
     def _put_row(self, r: int, number: str, cells: list[str], height: float | None,
@@ -183,17 +262,16 @@ class RowFile:
         return max(after, self.rows[1] if self.rows else after) + 1
 
     def close(self) -> None:
-        """Finish the file (idempotent)."""
-        self.fh.close()
+        """Finish the rows (idempotent)."""
+        self.fh.finish()
         if self.links is not None:
             self.links.close()
 
     def remove(self) -> None:
-        """Close and delete the files."""
+        """Finish, and delete the temporary file when it is the row file's own."""
         self.close()
-        self.path.unlink(missing_ok=True)
-        if self.links is not None:
-            self.links.remove()
+        if self._own:
+            self.spools.remove()
 
 
 def typed_cell(ref: str, value, style: str | None) -> str | None:
@@ -212,22 +290,25 @@ def typed_cell(ref: str, value, style: str | None) -> str | None:
 
 
 _HYPERLINK_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/hyperlink"
+MAX_LINKS = 65530  # hyperlinks Excel keeps in one worksheet
 
 
 class HyperlinkFile:
     """The ``<hyperlink>`` elements of one worksheet, written to a file as they come (a sheet of
     thousands of links never holds them in memory), and the relationships of the links to
-    files (``rId1``, ``rId2``… in order), written to a second file."""
+    files (``rId1``, ``rId2``… in order), written to a second one (segments of ``spools``)."""
 
-    def __init__(self, path: Path, rels_path: Path):
-        self.path, self.rels_path = path, rels_path
-        self.fh = open(path, "w", encoding="utf-8", newline="", buffering=_CHUNK)
-        self.rels = open(rels_path, "w", encoding="utf-8", newline="", buffering=_CHUNK)
+    def __init__(self, spools: Spools):
+        self.fh = spools.segment("links")
+        self.rels = spools.segment("rels")
         self.count = 0
         self.external = 0
 
     def add(self, ref: str, display: str, location: str | None, target: str | None) -> None:
-        """One link (see ``RowFile.link``), with the attributes in XlsxWriter's order."""
+        """One link (see ``RowFile.link``), with the attributes in XlsxWriter's order. Past
+        Excel's 65,530 links in a sheet, none is added (XlsxWriter's rule too)."""
+        if self.count >= MAX_LINKS:
+            return
         attrs = f'ref="{ref}"'
         if target is not None:
             self.external += 1
@@ -242,15 +323,9 @@ class HyperlinkFile:
         self.count += 1
 
     def close(self) -> None:
-        """Finish both files (idempotent)."""
-        self.fh.close()
-        self.rels.close()
-
-    def remove(self) -> None:
-        """Close and delete both files."""
-        self.close()
-        self.path.unlink(missing_ok=True)
-        self.rels_path.unlink(missing_ok=True)
+        """Finish both segments (idempotent)."""
+        self.fh.finish()
+        self.rels.finish()
 
 
 def _attribute(text: str) -> str:
@@ -371,14 +446,8 @@ def _with_hyperlinks(tail: bytes, links: "HyperlinkFile | None") -> Iterator[byt
         raise ValueError("the worksheet already has hyperlinks")
     at = _after(tail, _BEFORE_HYPERLINKS)
     yield tail[:at] + b"<hyperlinks>"
-    yield from _file_chunks(links.path)
+    yield from links.fh.chunks()
     yield b"</hyperlinks>" + tail[at:]
-
-
-def _file_chunks(path: Path) -> Iterator[bytes]:
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            yield chunk
 
 
 _PACKAGE_RELS = "http://schemas.openxmlformats.org/package/2006/relationships"
@@ -396,7 +465,7 @@ def hyperlink_relationships(rows: RowFile) -> Iterator[bytes] | None:
     def chunks() -> Iterator[bytes]:
         yield (b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
                b'<Relationships xmlns="%s">' % _PACKAGE_RELS.encode())
-        yield from _file_chunks(links.rels_path)
+        yield from links.rels.chunks()
         yield b"</Relationships>"
     return chunks()
 
@@ -410,12 +479,11 @@ def relationships_part(part: str) -> str:
 def _restyled(rows: RowFile, styles: dict[bytes, bytes]) -> Iterator[bytes]:
     """The row file's bytes with each style token replaced by its style index."""
     carry = b""
-    with open(rows.path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            parts = (carry + chunk).split(b"\x00")
-            carry = b"\x00" + parts.pop() if len(parts) % 2 == 0 else b""  # a token cut in two
-            parts[1::2] = [styles[token] for token in parts[1::2]]
-            yield b"".join(parts)
+    for chunk in rows.fh.chunks():
+        parts = (carry + chunk).split(b"\x00")
+        carry = b"\x00" + parts.pop() if len(parts) % 2 == 0 else b""  # a token cut in two
+        parts[1::2] = [styles[token] for token in parts[1::2]]
+        yield b"".join(parts)
     if carry:
         raise ValueError("row file ends inside a style token")
 
