@@ -117,7 +117,7 @@ def test_streamed_rows_take_their_probes_styles_across_chunk_boundaries(tmp_path
                    b'</row></sheetData><autoFilter ref="A1:B4"/><mergeCells count="1"><mergeCell ref="A1:B1"/>'
                    b'</mergeCells><pageMargins/></worksheet>')
     rows.remove()
-    assert not Path(rows.path).exists()
+    assert list(tmp_path.iterdir()) == []  # the spool is deleted
 
 
 def test_a_missing_probe_is_an_error_not_a_wrong_style(tmp_path):

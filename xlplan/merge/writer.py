@@ -272,6 +272,7 @@ def _finding_links(archive: Archive, out_dir: Path, formats: Formats) -> Callabl
     wrap = SPECS_BY_NAME["要確認"].wrap
     link = formats.column("内容", wrap, False, font_color="#0563C1", underline=1)
     error = formats.column("重要度", wrap, False, bg_color="#FCE4D6", pattern=1)
+    root = str(archive.root)  # paths joined as text: pathlib interns every part of every path
 
     def dress(row: dict) -> Dress:
         dressed = Dress({0: error} if row["重要度"] == "エラー" else {})
@@ -282,7 +283,7 @@ def _finding_links(archive: Archive, out_dir: Path, formats: Formats) -> Callabl
                 location = "'" + str(row["シート"]).replace("'", "''") + f"'!{row['セル']}"
             dressed.formats[c_msg] = link
             dressed.link = CellLink(c_msg, str(_cell_value(row["内容"]) or ""), location,
-                                    os.path.relpath(archive.root / stored, out_dir))
+                                    os.path.relpath(os.path.join(root, stored), out_dir))
         return dressed
     return dress
 
