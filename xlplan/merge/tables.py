@@ -64,14 +64,38 @@ class MergeSource:
     def __init__(self, archive: Archive, plan: Plan, timezone: str | None = None):
         self.archive, self.plan = archive, plan
         self.tz = zone(timezone)  # times are shown in the project's local time
-        self.current = archive.department_current(plan)
-        self.lines, self.others = submission_status(archive, plan, self.current)
-        self.ids = [s.id for s in self.current.values()]
+        current = archive.department_current(plan)
+        # Of the submissions that count, the merge keeps what it uses (a fifth of a record): a
+        # merge of thousands of departments holds that for its whole run.
+        self.current = {key: Counted(s.id, s.archived_path) for key, s in current.items()}
+        self.ids = [s.id for s in current.values()]
+        self._status: tuple[list, list] | None = submission_status(archive, plan, current)
         self._kept: dict[str, _ProjectValues] = {}
         self._kept_count = 0
         self._last: _ProjectValues | None = None
         self._complete = False  # every value of the current submissions is kept
         self._tried_all = False
+
+    @property
+    def lines(self) -> list:
+        """The status lines (``submission_status``): per department and layout, then per
+        committee member."""
+        return self._status_lines()[0]
+
+    @property
+    def others(self) -> list:
+        """The files that count for nobody (``submission_status``)."""
+        return self._status_lines()[1]
+
+    def _status_lines(self) -> tuple[list, list]:
+        if self._status is None:  # let go after the tables that show them: read again
+            self._status = submission_status(self.archive, self.plan)
+        return self._status
+
+    def release_status(self) -> None:
+        """Let go of the status lines (every submission of the year, whole) once the tables
+        that show them are written: the tables after them need none."""
+        self._status = None
 
     def project_values(self, project_id: str) -> "_ProjectValues":
         """(department, project, field, indicator no, year) → value, for one project."""
@@ -113,6 +137,15 @@ class MergeSource:
     def submitted(self, project, department: str) -> bool:
         """Whether the department's workbook holding this project has come in."""
         return (self.plan.layout_of(project), department) in self.current
+
+
+class Counted:
+    """What the merge keeps of a submission that counts."""
+
+    __slots__ = ("id", "archived_path")
+
+    def __init__(self, sid: int, archived_path: str):
+        self.id, self.archived_path = sid, archived_path
 
 
 class _Value:
@@ -210,6 +243,8 @@ def _finding_rows(source: MergeSource) -> Iterator[dict]:
                    "ファイル": f.file, "事業": f.project, "項目": f.field, "シート": f.sheet,
                    "セル": f.cell, "入力値": f.value, "内容": f.message("ja"),
                    "保管先": submission.archived_path}
+    # The tables after 要確認 need no status line: let every submission of the year go.
+    source.release_status()
 
 
 def text_of(v) -> object:
