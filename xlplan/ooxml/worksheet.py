@@ -178,8 +178,7 @@ class RowFile:
     def write(self, r: int, values: list, height: float | None = None) -> None:
         """Write row ``r`` (0-based): one cell per value and the row's height in points."""
         number = str(r + 1)
-        cells = []
-        first = last = None
+        cells, cols = [], []
         for col, value in enumerate(values):
             if value is None:
                 continue
@@ -195,10 +194,8 @@ class RowFile:
                 if cell is None:
                     continue
             cells.append(cell)
-            last = col
-            if first is None:
-                first = col
-        self._put_row(r, number, cells, height, first, last)
+            cols.append(col)
+        self._put_row(r, number, cells, height, cols)
 
     def write_cells(self, r: int, cells: Iterable[tuple[int, object, Hashable | None]],
                     height: float | None = None) -> None:
@@ -206,8 +203,7 @@ class RowFile:
         each cell in its own style (None: no style), a None value with a style an empty styled
         cell (a border, a fill), a None value without one no cell. Values as in ``write``."""
         number = str(r + 1)
-        parts = []
-        first = last = None
+        parts, cols = [], []
         for col, value, key in cells:
             ref = column_letter(col) + number
             style = self._key_token(key) if key is not None else None
@@ -220,10 +216,8 @@ class RowFile:
                 if cell is None:
                     continue
             parts.append(cell)
-            last = col
-            if first is None:
-                first = col
-        self._put_row(r, number, parts, height, first, last)
+            cols.append(col)
+        self._put_row(r, number, parts, height, cols)
 
     def link(self, r: int, c: int, display: str, location: str | None = None,
              target: str | None = None) -> None:
@@ -235,26 +229,24 @@ class RowFile:
         self.links.add(column_letter(c) + str(r + 1), display, location, target)
 
     def _put_row(self, r: int, number: str, cells: list[str], height: float | None,
-                 first: int | None, last: int | None) -> None:
+                 cols: list[int]) -> None:
+        """Write one ``<row>`` of ``cells`` (in the columns ``cols``, in order), and widen the
+        extent of the rows written."""
         ht = row_height_attributes(height)
         if not cells and not ht:
             return
         self.fh.write(f'<row r="{number}"{ht}>' + "".join(cells) + "</row>" if cells
                       else f'<row r="{number}"{ht}/>')
         self.rows = (r, r) if self.rows is None else (self.rows[0], r)
-        if first is not None:
+        if cols:
+            first, last = cols[0], cols[-1]
             self.cols = (first, last) if self.cols is None else (min(self.cols[0], first), max(self.cols[1], last))
 
     def _cell(self, ref: str, col: int, value) -> str | None:
-        numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if numeric and isinstance(value, float) and math.isnan(value):
+        if isinstance(value, float) and math.isnan(value):
             return None
-        if isinstance(value, bool):
-            return f'<c r="{ref}" s="{self._token(col, False)}" t="b"><v>{int(value)}</v></c>'
-        style = self._token(col, numeric)
-        if numeric and math.isfinite(value):
-            return f'<c r="{ref}" s="{style}"><v>{value:.16G}</v></c>'
-        return inline_string_cell(ref, within_cell_limit(value if isinstance(value, str) else str(value)), style)
+        numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return typed_cell(ref, value, self._token(col, numeric))
 
     def probe_row(self, after: int) -> int:
         """The 0-based row of the probe cells: after the streamed rows and after row ``after``
