@@ -91,9 +91,9 @@ def canonical_value(value) -> str:
 
 def row_hash(cells: list[tuple[int, object]]) -> str:
     """Short hash of one row's locked content: (column, value) pairs, blanks ignored."""
-    if all(type(v) is str for _, v in cells):
-        # Headings recur in every file of a form: their hash is remembered. (Only rows of
-        # text: as keys, 1, 1.0 and True are one, but their texts differ.)
+    if all(type(v) is str for _, v in cells) and sum(len(v) for _, v in cells) <= 1024:
+        # Headings recur in every file of a form: their hash is remembered. (Only short rows
+        # of text: as keys, 1, 1.0 and True are one, but their texts differ.)
         return _text_row_hash(tuple(cells))
     return _row_hash(cells)
 

@@ -54,11 +54,21 @@ def plain_number(text: bytes) -> float | None:
     return float(text) if _DECIMAL.fullmatch(text) else None
 
 
-@lru_cache(maxsize=1 << 16)  # headings and choices recur in every file of a form
 def plain_text(raw: bytes, preserve: bool) -> str | None:
     """The text of one ``<t>`` element's content as python-calamine gives it (entities decoded;
     XML white space at both ends dropped unless ``xml:space="preserve"``), or None when the
     text is not plain (see ``_NOT_PLAIN_TEXT``)."""
+    # Headings and choices recur in every file of a form: short texts are remembered (long
+    # ones, such as the metadata's JSON, differ per file and would only fill the memory).
+    return _short_text(raw, preserve) if len(raw) <= 512 else _text(raw, preserve)
+
+
+@lru_cache(maxsize=1 << 14)
+def _short_text(raw: bytes, preserve: bool) -> str | None:
+    return _text(raw, preserve)
+
+
+def _text(raw: bytes, preserve: bool) -> str | None:
     if _NOT_PLAIN_TEXT.search(raw):
         return None
     if raw.count(b"&") != len(_REFERENCE.findall(raw)):
@@ -133,10 +143,17 @@ def plain_grid(cells: list[tuple], formula_values: dict[bytes, bytes], strings: 
     ``<v>`` and the ``<is>`` right after it) and its formulas' cached values; None when a cell
     holds a value of a form only python-calamine reads."""
     grid: dict[tuple[int, int], object] = {}
+    count = len(strings)
     for ref, style, kind, close, v, inline in cells:
         if close != b">":
             continue  # <c …/> or <c …></c>: no value
-        value = _cell_value(ref, style, kind, v, inline, formula_values, strings, date_styles)
+        # The two forms most cells have, inline here (this runs for every cell of every file).
+        if kind == b"s" and v.isdigit() and int(v) < count:
+            value = strings[int(v)]
+        elif not kind and v and style not in date_styles:
+            value = plain_number(v)
+        else:
+            value = _cell_value(ref, style, kind, v, inline, formula_values, strings, date_styles)
         if value is None:
             return None
         if value != "":
