@@ -76,7 +76,7 @@ def cells(draw, strings: int, styles: int):
     """The XML of one cell of row 1 (its reference added by the caller)."""
     style = draw(st.one_of(st.just(""), st.integers(0, styles - 1).map(lambda s: f' s="{s}"')))
     kind = draw(st.sampled_from(["n", "none", "s", "b", "str", "inline", "rich-inline", "e", "d", "formula",
-                                 "formula-str", "empty"]))
+                                 "formula-str", "shared-formula", "empty"]))
     if kind in ("n", "none"):
         t = ' t="n"' if kind == "n" else ""
         return f"{style}{t}><v>{draw(st.sampled_from(NUMBERS))}</v></c>"
@@ -96,6 +96,8 @@ def cells(draw, strings: int, styles: int):
         return f'{style} t="d"><v>2024-0{draw(st.integers(1, 9))}-02T00:00:00</v></c>'
     if kind == "formula":
         return f'{style}><f>A1+1</f><v>{draw(st.sampled_from(NUMBERS))}</v></c>'
+    if kind == "shared-formula":  # as Excel writes a formula filled across cells
+        return f'{style}><f t="shared" si="0"/><v>{draw(st.sampled_from(NUMBERS))}</v></c>'
     if kind == "formula-str":
         return f'{style} t="str"><f>"x"&amp;A1</f><v>{draw(xml_text)}</v></c>'
     return f"{style}/>"
@@ -114,7 +116,13 @@ def packages(draw):
     xfs = [f'<xf numFmtId="{164 + i}"/>' for i in range(len(formats))] + [f'<xf numFmtId="{b}"/>' for b in builtins]
     row = "".join(f'<c r="{chr(65 + i)}1"' + draw(cells(len(sst), len(xfs)))
                   for i in range(draw(st.integers(1, 8))))
-    sheet = (f'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="{MAIN}"><sheetData><row r="1">{row}'
+    # As Excel writes a sheet: markup-compatibility namespaces, rows with spans and dyDescent.
+    excel = draw(st.booleans())
+    root = (f'<worksheet xmlns="{MAIN}" xmlns:r="{REL}" xmlns:mc="http://schemas.openxmlformats.org/'
+            'markup-compatibility/2006" mc:Ignorable="x14ac" xmlns:x14ac="http://schemas.microsoft.com/'
+            'office/spreadsheetml/2009/9/ac">' if excel else f'<worksheet xmlns="{MAIN}">')
+    row_attributes = ' spans="1:8" x14ac:dyDescent="0.4"' if excel else ""
+    sheet = (f'<?xml version="1.0" encoding="UTF-8"?>{root}<sheetData><row r="1"{row_attributes}>{row}'
              '</row></sheetData></worksheet>')
     strings = (f'<?xml version="1.0" encoding="UTF-8"?><sst xmlns="{MAIN}" count="{len(sst)}" '
                f'uniqueCount="{len(sst)}">' + "".join(sst) + "</sst>")
