@@ -107,6 +107,9 @@ class InputCell:
     @classmethod
     def from_dict(cls, data, where: str = "fields") -> "InputCell":
         """An input cell from its JSON form; ``MetadataUnsupported`` when a value has the wrong type."""
+        plain = _plain_input_cell(cls, data)
+        if plain is not None:
+            return plain
         _Reader.require_object(data, where)
         r = _Reader(data, where)
         kind = r.text("kind")
@@ -118,6 +121,30 @@ class InputCell:
                    required=r.boolean("required"), label=r.text("label", ""),
                    indicator=r.integer("indicator", None), year=r.text("year", None),
                    unit=r.text("unit", "") or "", choices=r.texts("choices", None))
+
+
+_KINDS = {k.value: k for k in FieldKind}
+
+
+def _plain_input_cell(cls, data) -> "InputCell | None":
+    """The input cell of a JSON form whose every value has its type (what xlplan writes: a
+    file holds hundreds, read for every file), without the per-key checks that name a wrong
+    value; None for anything else, which ``InputCell.from_dict`` then reads key by key."""
+    if type(data) is not dict:
+        return None
+    get = data.get
+    texts = (get("name"), get("sheet"), get("cell"), get("project"), get("field"), get("label", ""),
+             get("unit", ""))
+    kind, required, indicator, year, choices = (get("kind"), get("required"), get("indicator"),
+                                                get("year"), get("choices"))
+    if not (all(type(t) is str for t in texts) and type(kind) is str and kind in _KINDS and type(required) is bool
+            and (indicator is None or type(indicator) is int) and (year is None or type(year) is str)
+            and (choices is None or (type(choices) is list and all(type(c) is str for c in choices)))):
+        return None
+    name, sheet, cell, project, field_, label, unit = texts
+    return cls(name=name, sheet=sheet, cell=cell, project=project, field=field_, kind=_KINDS[kind],
+               required=required, label=label, indicator=indicator, year=year, unit=unit,
+               choices=tuple(choices) if choices is not None else None)
 
 
 @dataclass(frozen=True)
@@ -304,6 +331,9 @@ def _fingerprint(data: dict) -> dict[str, dict[str, str]]:
     out = {}
     for sheet, rows in data.items():
         _Reader.require_object(rows, f"fingerprint.{sheet}")
+        if all(type(h) is str for h in rows.values()):
+            out[sheet] = dict(rows)  # what xlplan writes; else the key that is wrong is named
+            continue
         out[sheet] = {row: _Reader(rows, f"fingerprint.{sheet}").text(row) for row in rows}
     return out
 
