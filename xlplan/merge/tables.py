@@ -10,15 +10,15 @@ from __future__ import annotations
 import sys
 from collections import Counter
 from dataclasses import dataclass
-from typing import Callable, Iterator
-
-import pandas as pd
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from ..archive import Archive, submission_status
 from ..plan import Plan
 from ..rounding import average, rate
-from ..scoring import committee_table
 from ..status import STATUS_COLUMNS, status_rows, zone
+
+if TYPE_CHECKING:  # pandas is imported where DataFrames are made: writing the workbook needs none
+    import pandas as pd
 
 
 @dataclass
@@ -46,6 +46,8 @@ class Table:
 
     def frame(self) -> pd.DataFrame:
         """The table as a DataFrame (None for blanks, so a score stays 4, not 4.0)."""
+        import pandas as pd
+
         df = pd.DataFrame(list(self.rows()), columns=self.columns)
         return df.astype(object).where(df.notna(), None)
 
@@ -453,6 +455,8 @@ def _committee(source: MergeSource) -> Table | None:
     """中間評価結果, when committee members replied (seed 003's table)."""
     if not any(line.kind == "scoring" for line in source.lines):
         return None
+    from ..scoring import committee_table  # pandas: only when members replied
+
     committee = committee_table(source.archive, source.plan)
     return Table("中間評価結果", list(committee.columns), lambda: iter(committee.to_dict("records")))
 

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import pandas as pd
 import xlsxwriter
 from openpyxl.utils import get_column_letter
 
@@ -57,7 +56,7 @@ def _cut_note(where: str) -> str:
 
 
 def _cell_value(value, note: str = _CUT_NOTE):
-    if isinstance(value, float) and pd.isna(value):
+    if isinstance(value, float) and math.isnan(value):
         return None
     return cut_text(value, EXCEL_CELL_LIMIT, note) if isinstance(value, str) else value
 
@@ -566,7 +565,7 @@ def write_table_csv(tables: list[Table], folder: Path) -> list[Path]:
                 w = csv.writer(fh)
                 w.writerow(table.columns)
                 for row in table.rows():
-                    w.writerow(["" if (isinstance(v, float) and pd.isna(v)) or v is None else csv_field(v)
+                    w.writerow(["" if (isinstance(v, float) and math.isnan(v)) or v is None else csv_field(v)
                                 for v in (row.get(c) for c in table.columns)])
         paths.append(atomic_write(folder / f"{table.name}.csv", write))
     return paths
