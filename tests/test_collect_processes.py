@@ -6,6 +6,7 @@ no database file is open in the collecting process whenever a reading process st
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import random
 import shutil
@@ -15,8 +16,10 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
-from xlplan.archive import Archive
+from xlplan.archive import Archive, _json
 from xlplan.check import ProcessReader, check_files
 from xlplan.collect import collect, recheck
 from xlplan.read import file_digest, read_returned
@@ -252,3 +255,20 @@ def test_collect_opens_a_connection_per_group_of_files_not_per_operation(project
     assert files_read == len(made) + 2
     # The take-in, each group of 8 results, and a few of the run's own.
     assert len(opened) <= 1 + -(-files_read // 8) + 3, len(opened)
+
+
+# --- raw values as stored ------------------------------------------------------------------
+
+@given(st.one_of(st.text(), st.text(st.characters(codec=None, categories=None)), st.integers(),
+                 st.floats(), st.booleans(), st.none(), st.dates(), st.datetimes(),
+                 st.lists(st.integers(), max_size=3)))
+@example('say "hi"\\n')
+@example("tab\there\x7f\u2028\ud800")
+def test_raw_values_are_stored_as_the_json_encoder_writes_them(value):
+    """The archive's encoding of a raw value is byte for byte what it was (json.dumps), so
+    archives written before and after read back the same."""
+    if isinstance(value, (dt.date, dt.datetime)):
+        expected = json.dumps({"date": value.isoformat()})
+    else:
+        expected = None if value is None else json.dumps(value, ensure_ascii=False)
+    assert _json(value) == expected

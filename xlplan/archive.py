@@ -268,11 +268,8 @@ class Archive:
         results, between pulls from the reading generator. Another thread's operations, and
         one nested in an operation (a streamed query still running), get their own connection
         as outside a session; a session inside a session is the same session."""
-        if self._session is not None and self._session.thread == threading.get_ident():
-            yield
-            return
-        if self._session is not None:  # another thread's session: this one works as outside any
-            yield
+        if self._session is not None:  # this thread's (the same session) or another's (then
+            yield                      # this thread's operations work as outside any)
             return
         self._session = _Session(threading.get_ident(), self._connect())
         try:
