@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import json
 import re
+from functools import lru_cache
 
 from .ooxml.text import set_text
 from .schema import WorkbookMetadata
@@ -90,6 +91,19 @@ def canonical_value(value) -> str:
 
 def row_hash(cells: list[tuple[int, object]]) -> str:
     """Short hash of one row's locked content: (column, value) pairs, blanks ignored."""
+    if all(type(v) is str for _, v in cells) and sum(len(v) for _, v in cells) <= 1024:
+        # Headings recur in every file of a form: their hash is remembered. (Only short rows
+        # of text: as keys, 1, 1.0 and True are one, but their texts differ.)
+        return _text_row_hash(tuple(cells))
+    return _row_hash(cells)
+
+
+@lru_cache(maxsize=1 << 14)
+def _text_row_hash(cells: tuple[tuple[int, str], ...]) -> str:
+    return _row_hash(cells)
+
+
+def _row_hash(cells) -> str:
     parts = [f"{col}:{text}" for col, v in sorted(cells) if (text := canonical_value(v)) != ""]
     if not parts:
         return ""
@@ -98,7 +112,10 @@ def row_hash(cells: list[tuple[int, object]]) -> str:
 
 def metadata_rows(data: dict, key: bytes) -> list[list]:
     """The metadata sheet's rows (label, value), signed with ``key``."""
-    text = canonical_json(data)
+    return _signed_rows(canonical_json(data), key)
+
+
+def _signed_rows(text: str, key: bytes) -> list[list]:
     return [[MARKER, FORMAT_VERSION], ["signature", _sign_text(text, key)]] + [
         ["data", text[i:i + _CHUNK]] for i in range(0, max(len(text), 1), _CHUNK)]
 
@@ -124,6 +141,22 @@ class MetadataError(Exception):
 def parse_metadata_rows(rows: list[list]) -> tuple[dict, str]:
     """(data, signature) from the metadata sheet's rows as any reader returns them: the JSON
     as stored, which the signature covers (``WorkbookMetadata.from_dict`` types it)."""
+    data, signature, _ = _parse_rows(rows)
+    return data, signature
+
+
+def read_metadata_rows(rows: list[list], key: bytes | None) -> tuple[dict, str, list[list]]:
+    """(data, signature, the rows xlplan writes for that JSON signed with ``key``) of a metadata
+    sheet: the file verifies when the signatures and the rows agree (``[]`` without a key).
+
+    The JSON text as stored is signed, not the data dumped again: the signature covers the
+    canonical JSON, so a stored text that verifies is that text (and dumping every file's
+    JSON again cost as much as the rest of the metadata's reading)."""
+    data, signature, text = _parse_rows(rows)
+    return data, signature, _signed_rows(text, key) if key is not None else []
+
+
+def _parse_rows(rows: list[list]) -> tuple[dict, str, str]:
     if not rows or not rows[0] or str(rows[0][0]).strip() != MARKER:
         raise MetadataError("no marker")
     signature = ""
@@ -136,13 +169,14 @@ def parse_metadata_rows(rows: list[list]) -> tuple[dict, str]:
             signature = str(value or "")
         elif label == "data":
             chunks.append(str(value or ""))
+    text = "".join(chunks)
     try:
-        data = json.loads("".join(chunks))
+        data = json.loads(text)
     except ValueError as exc:
         raise MetadataError(f"metadata JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise MetadataError("metadata is not an object")
-    return data, signature
+    return data, signature, text
 
 
 def unverified_metadata(rows: list[list]) -> WorkbookMetadata:

@@ -19,9 +19,9 @@ from pathlib import Path
 
 from .access import access_problem
 from .findings import Finding
-from .metadata import (METADATA_SHEET, MetadataError, canonical_value, metadata_rows,
-                       parse_metadata_rows, row_hash, same_signature)
-from .ooxml.reader import (Limits, Package, Refused, SheetScan, SheetValues, cell_position,
+from .metadata import (METADATA_SHEET, MetadataError, canonical_value, read_metadata_rows,
+                       row_hash, same_signature)
+from .ooxml.reader import (Limits, Package, Refused, SheetScan, WorkbookValues, cell_position,
                            not_a_workbook, read_regular_file, sniff_bytes,
                            sniff_package)
 from .schema import MetadataUnsupported, PlanRef, WorkbookMetadata, claimed_plan
@@ -201,7 +201,7 @@ def _read_package(result: Returned, pkg: Package, key: bytes | None) -> None:
         # scan gives the formulas, styles, protection and validations the layout check needs.
         scans = pkg.scan()
         result.last_saved = pkg.last_saved()
-        with SheetValues(pkg.value_bytes(scans)) as values:
+        with pkg.values(scans) as values:
             if METADATA_SHEET not in pkg.sheet_names():
                 result.finding("not-xlplan-file")
                 return
@@ -216,7 +216,7 @@ def _read_metadata(result: Returned, rows: list[list], key: bytes | None) -> boo
     """Verify the metadata sheet and type its JSON into ``result.metadata``; False (with the
     finding) when the file cannot be trusted or understood."""
     try:
-        stored, signature = parse_metadata_rows(rows)
+        stored, signature, expected = read_metadata_rows(rows, key)
     except MetadataError:
         result.finding("signature-invalid")
         return False
@@ -224,7 +224,6 @@ def _read_metadata(result: Returned, rows: list[list], key: bytes | None) -> boo
     # The signature covers the JSON as stored (so files of every schema version verify); the
     # rest of the sheet (the marker, the format version, any other cell) must be exactly what
     # xlplan wrote with it.
-    expected = metadata_rows(stored, key) if key is not None else []
     result.signature_ok = bool(expected) and same_signature(expected[1][1], signature) and \
         _trimmed(rows) == _trimmed(expected)
     if not result.signature_ok:
@@ -271,7 +270,7 @@ def _report_far_cells(result: Returned, scans: dict[str, SheetScan]) -> None:
                        detail_en=f"sheet '{sheet}' has values far outside the form ({', '.join(refs[:5])})")
 
 
-def _read_fields(result: Returned, pkg: Package, values: SheetValues,
+def _read_fields(result: Returned, pkg: Package, values: WorkbookValues,
                  scans: dict[str, SheetScan]) -> None:
     sheets = set(pkg.sheet_names())
     percent = pkg.percent_styles()
@@ -300,7 +299,7 @@ def _read_fields(result: Returned, pkg: Package, values: SheetValues,
                                        xml.style(coordinate) in percent)
 
 
-def _check_layout(result: Returned, pkg: Package, values: SheetValues,
+def _check_layout(result: Returned, pkg: Package, values: WorkbookValues,
                   scans: dict[str, SheetScan]) -> None:
     """Protection, sheets, validations and the locked content against the signed fingerprint."""
     meta = result.metadata

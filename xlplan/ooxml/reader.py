@@ -5,8 +5,9 @@ limits (size, unpacked size, entries, one entry per name), its sheets found thro
 workbook's relationships (the resolver the writing side uses, :func:`.package.sheet_entries`),
 and every sheet part scanned once, before any native reader sees it, against Excel's grid
 (``scan_sheet``). The same scan gives what a layout check needs from the XML (formulas, styles,
-protection, validated ranges), so no sheet part is parsed twice. Cell values come from
-python-calamine (``SheetValues``), given only bytes the scan accepted.
+protection, validated ranges), so no sheet part is parsed twice. Cell values come from that
+scan where every cell of a sheet is of a plain form (:mod:`.values`), else from python-calamine
+(``SheetValues``), given only bytes the scan accepted (``WorkbookValues`` decides per sheet).
 
 Anything wrong with the file raises :class:`Refused` with the reason in Japanese and English
 (and the sheet and cell when the reason is one place). Nothing here knows about plans.
@@ -31,6 +32,7 @@ from defusedxml import ElementTree as SafeET
 
 from .package import sheet_entries
 from .text import xml_unescape
+from .values import may_show_date, plain_grid, shared_strings
 from .worksheet import column_letter
 
 NS_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
@@ -302,6 +304,7 @@ class Package:
         rels_name = "xl/_rels/workbook.xml.rels"
         self.sheets = [SheetEntry(*e) for e in sheet_entries(workbook, parse_xml(self.part(rels_name), rels_name))]
         self.defined_names: dict[str, str] = {}
+        self._number_formats: tuple[dict[int, str], list[int]] | None = None
         for dn in workbook.iter(f"{NS_MAIN}definedName"):
             if dn.get("localSheetId") is None and dn.text:
                 self.defined_names[dn.get("name", "")] = dn.text
@@ -344,19 +347,32 @@ class Package:
 
     def percent_styles(self) -> set[int]:
         """Indexes of cell formats (cellXfs) whose number format shows a percentage."""
-        if not self.has("xl/styles.xml"):
-            return set()
-        root = parse_xml(self.part("xl/styles.xml"), "xl/styles.xml")
         percent_ids = {9, 10}  # Excel's built-in 0% and 0.00%
-        for fmt in root.iter(f"{NS_MAIN}numFmt"):
-            code = re.sub(r'"[^"]*"|\\.', "", fmt.get("formatCode", ""))
-            if "%" in code:
-                percent_ids.add(_number(fmt.get("numFmtId"), -1))
-        xfs = root.find(f"{NS_MAIN}cellXfs")
-        if xfs is None:
-            return set()
-        return {i for i, xf in enumerate(xfs.iter(f"{NS_MAIN}xf"))
-                if _number(xf.get("numFmtId"), 0) in percent_ids}
+        codes, xfs = self.number_formats()
+        for format_id, code in codes.items():
+            if "%" in re.sub(r'"[^"]*"|\\.', "", code):
+                percent_ids.add(format_id)
+        return {i for i, format_id in enumerate(xfs) if format_id in percent_ids}
+
+    def number_formats(self) -> tuple[dict[int, str], list[int]]:
+        """({custom number format id: its code}, the number format id of each cell format
+        (cellXfs) in order); empty without a style sheet."""
+        if self._number_formats is None:
+            codes: dict[int, str] = {}
+            xf_formats: list[int] = []
+            if self.has("xl/styles.xml"):
+                root = parse_xml(self.part("xl/styles.xml"), "xl/styles.xml")
+                for fmt in root.iter(f"{NS_MAIN}numFmt"):
+                    codes[_number(fmt.get("numFmtId"), -1)] = fmt.get("formatCode", "")
+                xfs = root.find(f"{NS_MAIN}cellXfs")
+                if xfs is not None:
+                    xf_formats = [_number(xf.get("numFmtId"), 0) for xf in xfs.iter(f"{NS_MAIN}xf")]
+            self._number_formats = (codes, xf_formats)
+        return self._number_formats
+
+    def values(self, scans: dict[str, "SheetScan"]) -> "WorkbookValues":
+        """The cell values of the scanned sheets (``WorkbookValues``; close it, or use ``with``)."""
+        return WorkbookValues(self, scans)
 
     def last_saved(self) -> dt.datetime | None:
         """dcterms:modified of docProps/core.xml: when the application last saved the file."""
@@ -470,6 +486,10 @@ class SheetScan:
     validated: Ranges = field(default_factory=Ranges)
     far_refs: list[str] = field(default_factory=list)
     far_spans: list[tuple[int, int]] = field(default_factory=list)
+    # From the bulk scan only: every matched cell tag and the cached value after each formula,
+    # from which ``values.plain_grid`` takes the sheet's values (None: the careful scan ran).
+    cells: list[tuple] | None = None
+    formula_values: dict[bytes, bytes] = field(default_factory=dict)
 
     def style(self, ref: str) -> int:
         """The style (cellXfs index) of the cell ``ref``; 0 when it has none."""
@@ -512,6 +532,28 @@ def scan_sheet(name: str, part: str, data: bytes, strings: int, max_grid_cells: 
     return scan
 
 
+def check_well_formed(sheet: str, part: str, data: bytes) -> None:
+    """Refuse a sheet part that is not well-formed XML, or that declares a DTD (entities).
+
+    For the sheets whose values python-calamine reads (``WorkbookValues``): it reads some
+    damaged XML leniently (a flipped byte can join a cell's text to another's), where Excel
+    and openpyxl refuse it. Streamed through expat: no tree, little memory. (A sheet whose
+    values the scan reads needs no such pass: damage to a value's text makes it not plain.)"""
+    from xml.parsers import expat
+
+    def refuse(*_args):
+        raise ValueError("DTD")
+
+    parser = expat.ParserCreate()
+    parser.StartDoctypeDeclHandler = refuse
+    parser.EntityDeclHandler = refuse
+    try:
+        parser.Parse(data, True)
+    except (expat.ExpatError, ValueError) as exc:
+        raise Refused(f"シート「{sheet}」の XML が壊れています（{part}）",
+                      f"the XML of sheet '{sheet}' is damaged ({part})", sheet=sheet) from exc
+
+
 # The start and end tags of sheetData that place a value: rows and cells, plus the elements
 # that carry references (dimension, merged cells, data validations).
 _SHEET_TAG = re.compile(rb"<(/?)(?:[A-Za-z_][\w.-]*:)?(row|c|dimension|mergeCell|dataValidation)(?=[\s/>])"
@@ -529,7 +571,7 @@ _POSITION = re.compile(rb"\$?([A-Z]{1,3})\$?([0-9]{1,7})")
 # <row r="7" …>; no element the scan looks at written with a namespace prefix. A tag of another
 # form matches the second branch (an empty first group) and sends the sheet to the careful scan.
 _CELLS = re.compile(rb'<c(?: r="([A-Z]{1,3}[0-9]{1,7})"(?: s="([0-9]{1,9})")?(?: t="(b|d|e|inlineStr|n|s|str)")?'
-                    rb'(/>|></c\s*>|>)(?:<v>([^<]*)</v>)?|[\s/>])')
+                    rb'(/>|></c\s*>|>)(?:<v>([^<]*)</v>|(<is><t(?: xml:space="preserve")?>[^<]*</t></is>))?|[\s/>])')
 _ROWS = re.compile(rb'<row(?: r="([0-9]{1,7})"(?=[\s/>])|[\s/>])')
 _UNUSUAL = re.compile(rb":(?:c|row|dimension|mergeCell|dataValidation|sheetProtection|f|v|sqref)[\s/>]")
 _OTHER_TAGS = re.compile(rb'<(dimension|mergeCell|dataValidation|sheetProtection|f)(?=[\s/>])(?: (s?ref)="([^">]*)")?([^>]*)>')
@@ -577,6 +619,7 @@ def _fast_scan(scan: SheetScan, data: bytes, strings: int, max_grid_cells: int) 
     if not all(_in_grid(piece) for sqref in sqrefs for piece in sqref.split()):
         return False
     scan.styles = {c[0]: c[1] for c in cells if c[1]}
+    scan.cells = cells
     scan.validated = Ranges.parse(sqrefs)
     scan.protected = protection is not None and _attr(protection, b"sheet") in ("1", "true")
     if formulas:
@@ -650,7 +693,7 @@ def _formulas(scan: SheetScan, data: bytes) -> None:
 # In a sheet of the plain form (no prefixed element; every cell tag starts <c r="…"), a cell's
 # formula: found by itself, its cell found backwards from it (most cells hold none, so this
 # costs what the formulas cost, not what the cells cost).
-_PLAIN_FORMULA = re.compile(rb"<f(?=[\s/>])[^>]*?(?:/>|>([^<]*)</f\s*>)")
+_PLAIN_FORMULA = re.compile(rb"<f(?=[\s/>])[^>]*?(?:/>|>([^<]*)</f\s*>)(?:<v>([^<]*)</v>)?")
 _PLAIN_CELL_START = re.compile(rb'<c r="([A-Z]{1,3}[0-9]{1,7})"[^>]*?(?<!/)>')
 
 
@@ -663,6 +706,7 @@ def _plain_formulas(scan: SheetScan, data: bytes) -> None:
             continue  # not inside a cell's element (the careful pass would not count it either)
         text = (m.group(1) or b"").decode("utf-8", "replace")
         scan.formulas[cell.group(1).decode()] = "=" + xml_unescape(text) if text else "=(shared)"
+        scan.formula_values[cell.group(1)] = m.group(2) or b""
 
 
 def _attr(attrs: bytes, name: bytes) -> str | None:
@@ -862,7 +906,9 @@ class SheetValues:
         try:
             # skip_empty_area=False makes row 0 of the result row 1 of the sheet.
             return self.book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
-        except CalamineError as exc:
+        except (CalamineError, OverflowError, ValueError) as exc:
+            # OverflowError, ValueError: a value python-calamine cannot turn into Python's
+            # (a duration or date beyond Python's range, such as 'inf' in a time cell)
             raise _values_failed(sheet) from exc
 
     def grid(self, sheet: str) -> dict[tuple[int, int], object]:
@@ -873,3 +919,81 @@ class SheetValues:
                                   for c, value in enumerate(row, start=1)
                                   if value != "" and value is not None}
         return self._cache[sheet]
+
+
+class WorkbookValues:
+    """The values of a package's sheets, as {(row, col): value} per sheet: taken from the scan
+    for a sheet whose cells are all of a plain form (:mod:`.values`), else from python-calamine
+    (``SheetValues``, opened only when a sheet needs it, given only bytes the scan accepted)."""
+
+    def __init__(self, pkg: Package, scans: dict[str, SheetScan]):
+        self.pkg, self.scans = pkg, scans
+        self._grids: dict[str, dict[tuple[int, int], object]] = {}
+        self._native: SheetValues | None = None
+        self._native_sheets: set[str] = set()
+        self._strings: list[str | None] | None = None
+        self._date_styles: frozenset[bytes] | None = None
+
+    def __enter__(self) -> "WorkbookValues":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close python-calamine's workbook if a sheet needed it."""
+        if self._native is not None:
+            self._native.__exit__()
+            self._native = None
+
+    def grid(self, sheet: str) -> dict[tuple[int, int], object]:
+        """Non-empty cells keyed by 1-based (row, column)."""
+        if sheet not in self._grids:
+            grid = self._plain_grid(sheet)
+            if grid is None:
+                scan = self.scans.get(sheet)
+                if scan is not None:
+                    check_well_formed(sheet, scan.part, scan.data)
+                self._native_sheets.add(sheet)
+                grid = self.native().grid(sheet)
+            self._grids[sheet] = grid
+        return self._grids[sheet]
+
+    def rows(self, sheet: str) -> list[list]:
+        """The sheet as a list of rows (row 0 is the sheet's row 1), blanks as ''."""
+        grid = self.grid(sheet)
+        if sheet in self._native_sheets:
+            return self.native().rows(sheet)
+        if not grid:
+            return []
+        height, width = max(r for r, _ in grid), max(c for _, c in grid)
+        rows = [[""] * width for _ in range(height)]
+        for (r, c), value in grid.items():
+            rows[r - 1][c - 1] = value
+        return rows
+
+    def native(self) -> SheetValues:
+        """python-calamine's reading of the whole package (opened on first use)."""
+        if self._native is None:
+            self._native = SheetValues(self.pkg.value_bytes(self.scans))
+        return self._native
+
+    def _plain_grid(self, sheet: str) -> dict[tuple[int, int], object] | None:
+        scan = self.scans.get(sheet)
+        if scan is None or scan.cells is None:
+            return None
+        if self._strings is None:
+            name = "xl/sharedStrings.xml"
+            self._strings = shared_strings(self.pkg.part(name)) if self.pkg.has(name) else []
+            self._date_styles = self._styles_showing_dates()
+        return plain_grid(scan.cells, scan.formula_values, self._strings, self._date_styles)
+
+    def _styles_showing_dates(self) -> frozenset[bytes]:
+        """The style attributes (b"3"; b"" for a cell without one) whose number format may show
+        a date: a number in such a cell is read by python-calamine."""
+        codes, xfs = self.pkg.number_formats()
+        dated = {str(i).encode() for i, format_id in enumerate(xfs)
+                 if format_id and may_show_date(format_id, codes.get(format_id))}
+        if b"0" in dated:
+            dated.add(b"")
+        return frozenset(dated)
