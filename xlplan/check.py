@@ -22,11 +22,12 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
-
-import pandas as pd
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from .findings import ERROR, WARNING, Finding, count_by_severity
+
+if TYPE_CHECKING:
+    import pandas as pd
 from .fiscal import parse_fiscal_year
 from .inbox import collect_paths, scan_inbox  # noqa: F401 - collect_paths: public here before
 from .render import RATINGS
@@ -78,7 +79,16 @@ class CheckResult:
 
     findings: list[Finding] = field(default_factory=list)
     files: list[FileReport] = field(default_factory=list)
-    values: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=VALUE_COLUMNS))
+    rows: list[dict] = field(default_factory=list)
+
+    @property
+    def values(self) -> "pd.DataFrame":
+        """The values in long form (``VALUE_COLUMNS``), one row per input cell of every file.
+        (Made when asked: pandas is imported only then, not by ``xlplan check``, which needs
+        findings only.)"""
+        import pandas as pd
+
+        return pd.DataFrame(self.rows, columns=VALUE_COLUMNS)
 
     @property
     def exit_code(self) -> int:
@@ -102,13 +112,11 @@ def check_files(paths: Iterable[Path | str], settings: Settings, plan: Plan, *,
     files = inbox.files
     context = CheckContext(plan, settings, template_versions(settings), keep_values=keep_values)
     result = CheckResult(findings=list(inbox.skipped))
-    rows: list[dict] = []
     checked_files = check_many(reader or ProcessReader(workers), files, settings.key_bytes, limits, context)
     for checked in progress(checked_files, "読み取り・チェック", "checking", total=len(files)):
         result.findings += checked.findings
-        rows += checked.values
+        result.rows += checked.values
         result.files.append(_file_report(checked.facts, checked.findings))
-    result.values = pd.DataFrame(rows, columns=VALUE_COLUMNS)
     return result
 
 
@@ -222,19 +230,20 @@ class ProcessReader:
     def check(self, files: list[Path], key: bytes, limits: Limits, context: CheckContext,
               times: list[str | None]) -> Iterator[Checked]:
         """Read and check files in order in the reading processes: one ``Checked`` per file."""
-        job = _FileJob(key, limits, self.read_one, context)
+        job = FileJob(key, limits, self.read_one, context)
         return _in_processes(list(zip(files, times)), job, self.workers)
 
 
 def check_many(reader: Reader, files: list[Path], key: bytes, limits: Limits, context: CheckContext,
                times: list[str | None] | None = None) -> Iterator[Checked]:
-    """Read and check files in order, one ``Checked`` per file, as each comes: in the reading
-    processes of a ``ProcessReader``, or, for any other reader (plain ``Returned`` records),
-    here as each arrives. ``times``: the collection time of each file (None: see
+    """Read and check files in order, one ``Checked`` per file, as each comes: where the reader
+    reads them when it can check there too (a ``check`` method, as ``ProcessReader`` and
+    ``xlplan.cluster.dask_reader``'s reader have), else here as each ``Returned`` arrives. ``times``: the collection time of each file (None: see
     ``CheckContext``). The one path of ``check_files``, ``collect`` and ``recheck``."""
     times = list(times) if times is not None else [None] * len(files)
-    if isinstance(reader, ProcessReader):
-        yield from reader.check(files, key, limits, context, times)
+    check_where_read = getattr(reader, "check", None)
+    if check_where_read is not None:  # ProcessReader, xlplan.cluster's reader
+        yield from check_where_read(files, key, limits, context, times)
         return
     for returned, collected_at in zip(reader(files, key, limits), times):
         yield context.check(returned, collected_at)
@@ -247,13 +256,14 @@ def read_many(files: list[Path], key: bytes, limits: Limits = Limits(), workers:
     or the caller; the children's stderr is silenced, so no native backtrace reaches the
     terminal. Results are yielded as they come, so the caller can record each and keep
     memory flat. ``read_one`` is what a child runs per file (tests inject failures here)."""
-    return _in_processes(list(files), _FileJob(key, limits, read_one), workers)
+    return _in_processes(list(files), FileJob(key, limits, read_one), workers)
 
 
-class _FileJob:
+class FileJob:
     """What a reading process does with each file: read it and, with a ``CheckContext``, check
-    it. Given once to each process (the pool's initializer), so the plan and the settings are
-    not sent again with every file; a task is a path, or (path, collection time) to check."""
+    it. Given once to each process (the pool's initializer; a Dask cluster's workers get it
+    once too, see ``xlplan.cluster``), so the plan and the settings are not sent again with
+    every file; a task is a path, or (path, collection time) to check."""
 
     def __init__(self, key: bytes, limits: Limits, read_one, context: CheckContext | None = None):
         self.key, self.limits, self.read_one, self.context = key, limits, read_one, context
@@ -268,13 +278,18 @@ class _FileJob:
     def crashed(self, task):
         """The result of a task whose process died on its file (here, in the caller): the file
         is unreadable, and checked as such."""
+        return self.unreadable(task, "読み取り中に処理が異常終了しました（ファイルの内容が読み取りソフトを停止させました）",
+                               "the reading process stopped abnormally (the file's content crashed the reader)")
+
+    def unreadable(self, task, detail: str, detail_en: str):
+        """The result of a task whose file could not be read where it was sent (``detail``
+        says why): an ``unreadable-file`` finding, checked as such when checking."""
         path = task if self.context is None else task[0]
-        returned = unreadable(path, "読み取り中に処理が異常終了しました（ファイルの内容が読み取りソフトを停止させました）",
-                              "the reading process stopped abnormally (the file's content crashed the reader)")
+        returned = unreadable(path, detail, detail_en)
         return returned if self.context is None else self.context.check(returned, task[1])
 
 
-def _in_processes(tasks: list, job: _FileJob, workers: int | None):
+def _in_processes(tasks: list, job: FileJob, workers: int | None):
     """Run ``job`` on every task in order, always in child processes, so that a crash of the
     native reader costs one file, never the batch or the caller (see ``read_many``)."""
     if not tasks:
@@ -299,7 +314,7 @@ BATCH = 8      # files per task: fewer round trips between processes
 AHEAD = 4      # batches submitted ahead per process: enough to keep it busy, few to hold
 
 
-def _run_on_pool(tasks: list, job: _FileJob, workers: int):
+def _run_on_pool(tasks: list, job: FileJob, workers: int):
     """Run tasks in order on a process pool, with at most AHEAD batches per process submitted
     ahead of the caller. (Executor.map submits every file at once and keeps each result until
     the caller takes it: when reading outpaced recording, collect's memory grew with N.)
@@ -319,10 +334,10 @@ def _run_on_pool(tasks: list, job: _FileJob, workers: int):
             yield from pending.popleft().result()
 
 
-_JOB: _FileJob | None = None  # a reading process's job, set once by its initializer
+_JOB: FileJob | None = None  # a reading process's job, set once by its initializer
 
 
-def _start_reading_process(job: _FileJob) -> None:
+def _start_reading_process(job: FileJob) -> None:
     """Set up a reading process: silence it (``_silence_stderr``) and keep its job."""
     global _JOB
     _silence_stderr()
@@ -358,7 +373,7 @@ def _run_batch(tasks: list) -> list:
     return [_JOB.run(task) for task in tasks]
 
 
-def _run_alone(task, job: _FileJob):
+def _run_alone(task, job: FileJob):
     """Run one task in a process of its own; a file that kills the process is unreadable."""
     try:
         with ProcessPoolExecutor(max_workers=1, initializer=_start_reading_process,
