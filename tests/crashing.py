@@ -8,19 +8,18 @@ import it by name.
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
 from pathlib import Path
 
-from xlplan.check import read_many
+from xlplan.check import ProcessReader
 from xlplan.read import Limits, read_returned
 
 PANIC_TEXT = "memory allocation of 549755813888 bytes failed\nstack backtrace:\n   0: rust_panic"
 
 
 class DiesOn:
-    """``read_one`` for ``read_many`` that aborts its process on one file name."""
+    """``read_one`` for ``read_many`` and ``ProcessReader`` that aborts its process on one file name."""
 
     def __init__(self, name: str):
         self.name = name
@@ -34,11 +33,8 @@ class DiesOn:
         return read_returned(path, key, limits)
 
 
-def reader_dying_on(name: str, workers: int | None = None):
+def reader_dying_on(name: str, workers: int | None = None) -> ProcessReader:
     """A ``Reader`` (the seam of ``check_files`` and ``xlplan.collect.collect``) whose reading
-    process aborts on the file called ``name``."""
-    return functools.partial(_read, name=name, workers=workers)
-
-
-def _read(files, key, limits, name, workers):
-    return read_many(files, key, limits, workers, read_one=DiesOn(name))
+    process aborts on the file called ``name``: this machine's reading processes, which check
+    each file where they read it, as collect and check do by default."""
+    return ProcessReader(workers, DiesOn(name))

@@ -74,3 +74,21 @@ def test_generate_stays_the_function_after_its_module_is_imported():
                "from xlplan.render import build_workbook\n")
     proc = subprocess.run([sys.executable, "-c", snippet], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_checking_files_loads_no_pandas(generated, project):
+    """``xlplan check`` needs findings only: pandas (a third of a second to import) is not
+    loaded, and the files are checked (a department workbook left blank has missing results)."""
+    plan, files = generated
+    target = str(next(iter(files.values())).path)
+    snippet = ("import contextlib, io, sys, xlplan.cli\n"
+               "out = io.StringIO()\n"
+               "with contextlib.redirect_stdout(out):\n"
+               "    try:\n"
+               f"        xlplan.cli.main(['--lang', 'en', 'check', {target!r}, '--project', {str(project.root)!r}])\n"
+               "    except SystemExit:\n"
+               "        pass\n"
+               "assert 'missing' in out.getvalue(), out.getvalue()\n"
+               "assert 'pandas' not in sys.modules\n")
+    proc = subprocess.run([sys.executable, "-c", snippet], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr

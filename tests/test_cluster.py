@@ -175,9 +175,9 @@ def test_a_failing_task_and_a_dying_worker_become_findings(project, returned_fil
             import os
             import time
 
-            import xlplan.cluster as cluster
+            import xlplan.read as read  # what the job sent to the workers names
 
-            original = cluster.read_returned
+            original = read.read_returned
 
             def sabotaged(path, key, limits):
                 head = open(path, "rb").read(4)
@@ -190,7 +190,7 @@ def test_a_failing_task_and_a_dying_worker_become_findings(project, returned_fil
                     os._exit(1)
                 return original(path, key, limits)
 
-            cluster.read_returned = sabotaged
+            read.read_returned = sabotaged
 
     # One worker, one thread, no second chance: the task running when the worker dies fails.
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}), \
@@ -229,16 +229,16 @@ def test_a_failing_file_costs_only_itself_when_files_are_read_in_chunks(project,
 
     class Sabotage(distributed.WorkerPlugin):
         def setup(self, worker):
-            import xlplan.cluster as cluster
+            import xlplan.read as read  # what the job sent to the workers names
 
-            original = cluster.read_returned
+            original = read.read_returned
 
             def sabotaged(path, key, limits):
                 if open(path, "rb").read(4) == b"BOOM":
                     raise RuntimeError("task failed")
                 return original(path, key, limits)
 
-            cluster.read_returned = sabotaged
+            read.read_returned = sabotaged
 
     inbox = [*paths[:3], boom, *paths[3:6]]
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,

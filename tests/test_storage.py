@@ -1,9 +1,11 @@
-"""The archive's storage (``xlplan.archive``): one SQLite connection per operation.
+"""The archive's storage (``xlplan.archive``): no SQLite connection outlives an operation.
 
-Every operation opens its own connection, commits or rolls back, and closes it: after any
-call nothing of the database is open in this process (counted through ``/proc/self/fd``), a
+Every operation commits or rolls back, and opens and closes its own connection (or, inside
+collect's sessions, reuses the session's, closed when the session ends): after any call
+nothing of the database is open in this process (counted through ``/proc/self/fd``), a
 failing write leaves nothing behind, and the processes that read the collected files never
-inherit an open connection from the collect that started them.
+inherit an open connection from the collect that started them (see also
+``tests/test_collect_processes.py``).
 """
 
 from __future__ import annotations

@@ -15,7 +15,10 @@ values). Nothing a department sent is ever lost or overwritten: the archive only
 * One connection per operation (:meth:`Archive.connection`): each call opens its own, commits
   or rolls back, and closes it, so no connection stays open on the object, none is shared
   between threads, and none is inherited by the reading processes. A file is recorded in one
-  transaction, so an interrupted run leaves the database consistent.
+  transaction, so an interrupted run leaves the database consistent. Inside a
+  :meth:`Archive.session` block the operations of its thread reuse one connection (still one
+  transaction each), closed when the block ends: collect takes its inbox in, and records each
+  group of results, in one session, never while a reading process starts.
 """
 
 from __future__ import annotations
@@ -23,10 +26,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 import os
+import re
 import sqlite3
 import stat
 import sys
+import threading
 import uuid
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
@@ -87,10 +93,24 @@ def utc_now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
+# What json.dumps escapes in a text (ensure_ascii=False): a text without any is its characters
+# between quotes.
+_JSON_ESCAPED = re.compile(r'[\x00-\x1f"\\]')
+
+
 def _json(value) -> str | None:
     """Raw values keep their type through the database (int, float, text, date)."""
     if value is None:
         return None
+    # Most values are text or whole numbers: written without the JSON encoder (a tenth of a
+    # collect's time), as the same characters json.dumps writes.
+    kind = type(value)
+    if kind is str and not _JSON_ESCAPED.search(value):
+        return f'"{value}"'
+    if kind is int:
+        return int.__repr__(value)
+    if kind is float and math.isfinite(value):
+        return float.__repr__(value)
     if isinstance(value, (dt.date, dt.datetime)):
         return json.dumps({"date": value.isoformat()})
     return json.dumps(value, ensure_ascii=False)
@@ -173,6 +193,7 @@ class Archive:
         self.lock = ProjectLock(self.root, lock_wait)
         # Called after each chunk copied from the inbox (tests: a file that changes meanwhile).
         self.after_chunk: Callable[[Path], None] | None = None
+        self._session: _Session | None = None  # while a ``session`` block runs
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
         with self.connection() as db:
             db.executescript(SCHEMA)
@@ -218,7 +239,47 @@ class Archive:
         """A connection for one operation: what the block writes is committed when it ends,
         rolled back when it raises, and the connection is closed either way. Nothing keeps
         a connection between operations (so none is shared between threads, or inherited by
-        the processes that read files)."""
+        the processes that read files) — except inside a ``session`` block, whose thread's
+        operations reuse its connection, each still committed or rolled back as it ends."""
+        session = self._session
+        if session is not None and session.thread == threading.get_ident() and not session.busy:
+            session.busy = True
+            try:
+                with session.db:
+                    yield session.db
+            finally:
+                session.busy = False
+            return
+        db = self._connect()
+        try:
+            with db:
+                yield db
+        finally:
+            db.close()
+
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        """Operations of this thread inside the block reuse one connection, closed when the
+        block ends: each operation is still its own transaction (a file recorded is committed
+        before the next one starts), but the connection's opening, and the checkpoint SQLite
+        makes when the last connection to the database closes, are paid once per block.
+
+        Nothing may fork while the block runs (a child would inherit the connection): collect
+        opens one for the take-in, before the reading processes start, and one per group of
+        results, between pulls from the reading generator. Another thread's operations, and
+        one nested in an operation (a streamed query still running), get their own connection
+        as outside a session; a session inside a session is the same session."""
+        if self._session is not None:  # this thread's (the same session) or another's (then
+            yield                      # this thread's operations work as outside any)
+            return
+        self._session = _Session(threading.get_ident(), self._connect())
+        try:
+            yield
+        finally:
+            session, self._session = self._session, None
+            session.db.close()
+
+    def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.db_path, timeout=30)
         try:
             db.row_factory = sqlite3.Row
@@ -228,10 +289,10 @@ class Archive:
             # crash; only the last commits before a power cut may be lost, and collect
             # completes them when run again. FULL would wait for the disk at every file.
             db.execute("PRAGMA synchronous = NORMAL")
-            with db:
-                yield db
-        finally:
+        except BaseException:
             db.close()
+            raise
+        return db
 
     # --- files ----------------------------------------------------------------------------
 
@@ -337,15 +398,16 @@ class Archive:
             db.execute("INSERT INTO sightings VALUES (?,?,?,?,?)",
                        (sha256, year, Path(path).name, str(path), utc_now()))
 
-    def record(self, path: Path, sha256: str, size: int, archived: Path, year: str, returned,
+    def record(self, path: Path, sha256: str, size: int, archived: Path, year: str, facts,
                findings: list[Finding], values: list[dict], mtime: str | None,
                collected_at: str) -> Submission:
         """Record a file taken in (archived at ``archived``) with what reading and checking it
-        found, in one transaction: all of it is recorded, or none of it."""
-        last_saved = returned.last_saved.isoformat() if returned.last_saved else None
+        found (``facts``: an ``xlplan.check.FileFacts``), in one transaction: all of it is
+        recorded, or none of it."""
+        last_saved = facts.last_saved.isoformat() if facts.last_saved else None
         with self.connection() as db:
             db.execute("INSERT OR IGNORE INTO files VALUES (?,?,?,?,?,?)",
-                       (sha256, size, str(archived.relative_to(self.root)), returned.kind,
+                       (sha256, size, str(archived.relative_to(self.root)), facts.kind,
                         last_saved, utc_now()))
             cur = db.execute(
                 "INSERT INTO submissions (sha256, year, original_name, source_path, file_mtime,"
@@ -353,21 +415,21 @@ class Archive:
                 " errors, warnings, kind, member, generated_at)"
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (sha256, year, path.name, str(path), mtime, collected_at,
-                 *_submission_columns(returned, findings)))
+                 *_submission_columns(facts, findings)))
             sid = cur.lastrowid
             _insert_results(db, sid, findings, values)
             return _submission(db.execute(self._SUBMISSION_SQL + " WHERE s.id=?", (sid,)).fetchone())
 
-    def replace_results(self, sid: int, returned, findings: list[Finding],
+    def replace_results(self, sid: int, facts, findings: list[Finding],
                         values: list[dict]) -> Submission:
-        """Replace a submission's record with what reading its copy again found (findings,
-        values, department and status; when and under which name it came in are kept), in
-        one transaction."""
+        """Replace a submission's record with what reading its copy again found (``facts``: an
+        ``xlplan.check.FileFacts``; findings, values, department and status; when and under
+        which name it came in are kept), in one transaction."""
         with self.connection() as db:
             db.execute(
                 "UPDATE submissions SET department=?, form_year=?, plan_id=?, template_version=?,"
                 " readable=?, errors=?, warnings=?, kind=?, member=?, generated_at=? WHERE id=?",
-                (*_submission_columns(returned, findings), sid))
+                (*_submission_columns(facts, findings), sid))
             db.execute("DELETE FROM findings WHERE submission_id=?", (sid,))
             db.execute("DELETE FROM cell_values WHERE submission_id=?", (sid,))
             _insert_results(db, sid, findings, values)
@@ -489,19 +551,17 @@ class Archive:
         return list(self.iter_values(submission_ids))
 
 
-def _submission_columns(returned, findings: list[Finding]) -> tuple:
+def _submission_columns(facts, findings: list[Finding]) -> tuple:
     """department, form_year, plan_id, template_version, readable, errors, warnings, kind,
     member, generated_at: what a submission's row says about its file's content and checks.
     The plan is the one the file claims (also when it does not verify: another plan's file);
-    everything else only from verified metadata."""
-    meta = returned.metadata if returned.readable else None
-    claimed = returned.claimed_plan
-    return (meta.department if meta else "", meta.year if meta else "",
-            claimed.id if claimed else "", meta.template.version if meta else None,
-            int(meta is not None), sum(f.severity == "error" for f in findings),
-            sum(f.severity == "warning" for f in findings),
-            meta.kind if meta else "", (meta.member or "") if meta else "",
-            meta.generated_at if meta else None)
+    everything else only from verified metadata (a readable file)."""
+    ok = facts.readable
+    return (facts.department if ok else "", facts.form_year if ok else "", facts.plan_id,
+            facts.template_version if ok else None, int(ok),
+            sum(f.severity == "error" for f in findings), sum(f.severity == "warning" for f in findings),
+            facts.form_kind if ok else "", (facts.member or "") if ok else "",
+            facts.generated_at if ok else None)
 
 
 def _insert_results(db, sid: int, findings: list[Finding], values: list[dict]) -> None:
@@ -556,6 +616,16 @@ def _shared(text):
 def _same(a: os.stat_result, b: os.stat_result) -> bool:
     """The same file content by its size and time (to the nanosecond the system keeps)."""
     return (a.st_size, a.st_mtime_ns) == (b.st_size, b.st_mtime_ns)
+
+
+@dataclass
+class _Session:
+    """The connection of an ``Archive.session`` block, the thread that opened it, and whether an
+    operation is using it now."""
+
+    thread: int
+    db: sqlite3.Connection
+    busy: bool = False
 
 
 def has_database(path: Path) -> bool:

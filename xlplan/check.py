@@ -3,6 +3,13 @@
 ``check_files`` reads every file (in parallel for large batches), normalises each input value,
 and returns a CheckResult: the findings, one FileReport per file, and the values in long form
 as a pandas DataFrame for the merge. One bad file never stops the batch.
+
+Reading and checking a file happen in the same child process (``check_many``, which
+``xlplan.collect`` uses too): the plan, the settings and the template versions go to each
+reading process once, and only what the caller keeps comes back (``Checked``: the findings,
+the value rows and the ``FileFacts`` of the file, not its cells). A ``reader`` of the caller's
+(``xlplan.cluster.dask_reader``, a test's) yields plain ``Returned`` records: those are checked
+in the calling process, by the same ``CheckContext.check``.
 """
 
 from __future__ import annotations
@@ -15,11 +22,12 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterable
-
-import pandas as pd
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from .findings import ERROR, WARNING, Finding, count_by_severity
+
+if TYPE_CHECKING:
+    import pandas as pd
 from .fiscal import parse_fiscal_year
 from .inbox import collect_paths, scan_inbox  # noqa: F401 - collect_paths: public here before
 from .render import RATINGS
@@ -71,7 +79,16 @@ class CheckResult:
 
     findings: list[Finding] = field(default_factory=list)
     files: list[FileReport] = field(default_factory=list)
-    values: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=VALUE_COLUMNS))
+    rows: list[dict] = field(default_factory=list)
+
+    @property
+    def values(self) -> "pd.DataFrame":
+        """The values in long form (``VALUE_COLUMNS``), one row per input cell of every file.
+        (Made when asked: pandas is imported only then, not by ``xlplan check``, which needs
+        findings only.)"""
+        import pandas as pd
+
+        return pd.DataFrame(self.rows, columns=VALUE_COLUMNS)
 
     @property
     def exit_code(self) -> int:
@@ -86,23 +103,20 @@ def check_files(paths: Iterable[Path | str], settings: Settings, plan: Plan, *,
 
     ``reader`` replaces the reading step, as in ``xlplan.collect.collect``. ``keep_values=False``
     leaves ``values`` empty: findings only, in memory that does not grow with the values of
-    thousands of files (what ``xlplan check`` and the panel need).
+    thousands of files (what ``xlplan check`` and the panel need; the reading processes then
+    send no value rows back either).
 
     Files that are not read (links, special files, cover letters: see ``xlplan.inbox``) are
     ``file-skipped`` notices among the findings; they do not change the exit code."""
     inbox = scan_inbox(paths)
     files = inbox.files
-    versions = template_versions(settings)
+    context = CheckContext(plan, settings, template_versions(settings), keep_values=keep_values)
     result = CheckResult(findings=list(inbox.skipped))
-    rows: list[dict] = []
-    returned_files = read_with(reader, files, settings.key_bytes, limits, workers)
-    for returned in progress(returned_files, "読み取り・チェック", "checking", total=len(files)):
-        findings, values = check_returned(returned, plan, settings, versions)
-        result.findings += findings
-        if keep_values:
-            rows += values
-        result.files.append(_file_report(returned, findings))
-    result.values = pd.DataFrame(rows, columns=VALUE_COLUMNS)
+    checked_files = check_many(reader or ProcessReader(workers), files, settings.key_bytes, limits, context)
+    for checked in progress(checked_files, "読み取り・チェック", "checking", total=len(files)):
+        result.findings += checked.findings
+        result.rows += checked.values
+        result.files.append(_file_report(checked.facts, checked.findings))
     return result
 
 
@@ -119,35 +133,180 @@ def template_versions(settings: Settings) -> dict[str, int]:
 Reader = Callable[[list[Path], bytes, Limits], Iterable[Returned]]
 
 
-def read_with(reader: Reader | None, files: list[Path], key: bytes, limits: Limits,
-              workers: int | None) -> Iterable[Returned]:
-    """Read files in order with ``reader`` (e.g. ``xlplan.cluster.dask_reader``), or on this
-    machine's process pool when there is none."""
-    return reader(files, key, limits) if reader is not None else read_many(files, key, limits, workers)
+@dataclass(frozen=True)
+class FileFacts:
+    """What the report (``FileReport``) and the archive keep of a file read, beside its findings
+    and values: small enough to send back from a reading process (its cells and the metadata's
+    field list, fingerprints and validations stay there). The metadata's items are blank when
+    the file has none; the archive takes them only from a readable file."""
+
+    path: Path
+    size: int = 0
+    sha256: str = ""
+    kind: str = "unknown"
+    last_saved: dt.datetime | None = None
+    readable: bool = False
+    department: str = ""
+    plan_id: str = ""  # the plan the metadata names, even when it did not verify
+    form_year: str = ""
+    template_version: int | None = None
+    form_kind: str = ""  # the layout id of the metadata ('department', 'scoring', …)
+    member: str | None = None
+    generated_at: str | None = None
+    is_scoring: bool = False
+
+    @classmethod
+    def of(cls, returned: Returned) -> "FileFacts":
+        """The facts of a file read."""
+        meta, claimed = returned.metadata, returned.claimed_plan
+        return cls(path=returned.path, size=returned.size, sha256=returned.sha256, kind=returned.kind,
+                   last_saved=returned.last_saved, readable=returned.readable,
+                   department=returned.department, plan_id=claimed.id if claimed else "",
+                   form_year=meta.year if meta else "",
+                   template_version=meta.template.version if meta else None,
+                   form_kind=meta.kind if meta else "", member=meta.member if meta else None,
+                   generated_at=meta.generated_at if meta else None,
+                   is_scoring=meta.is_scoring if meta else False)
+
+
+@dataclass
+class Checked:
+    """One file read and checked: its facts, findings and value rows, and the collection time
+    its last-saved time was checked against (None: the time of the check, not kept)."""
+
+    facts: FileFacts
+    findings: list[Finding]
+    values: list[dict]
+    collected_at: str | None = None
+
+    def as_sent(self, path: Path) -> "Checked":
+        """The same result named as the file a department sent (``path``) rather than the
+        archived copy that was read: what we keep is what we checked."""
+        for f in self.findings:
+            f.file = path.name
+        for row in self.values:
+            row["file"] = path.name
+        self.facts = replace(self.facts, path=path)
+        return self
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """What checking a file needs beside the file, sent once to each reading process.
+
+    ``clock`` gives the collection time of a file checked without one of its own (collect:
+    the moment it is checked, recorded with it); without a clock, ``check_returned`` checks
+    against the time now and nothing is kept. ``keep_values=False``: no value rows back."""
+
+    plan: Plan
+    settings: Settings
+    versions: dict[str, int]
+    keep_values: bool = True
+    clock: Callable[[], str] | None = None
+
+    def check(self, returned: Returned, collected_at: str | None = None) -> Checked:
+        """Check one file read (``check_returned``) and keep what the caller needs of it."""
+        if collected_at is None and self.clock is not None:
+            collected_at = self.clock()
+        findings, values = check_returned(returned, self.plan, self.settings, self.versions, collected_at)
+        return Checked(FileFacts.of(returned), findings, values if self.keep_values else [], collected_at)
+
+
+@dataclass(frozen=True)
+class ProcessReader:
+    """This machine's reading processes, the default reader: every file is read in a child
+    process (several for a batch of 16 files or more by default; see ``read_many``).
+
+    Called as a ``Reader`` it yields ``Returned`` records; through ``check_many`` each file is
+    also checked in the process that read it. ``read_one`` is what a child runs per file
+    (tests inject failures here)."""
+
+    workers: int | None = None
+    read_one: Callable[[Path, bytes, Limits], Returned] = read_returned
+
+    def __call__(self, files: list[Path], key: bytes, limits: Limits = Limits()) -> Iterator[Returned]:
+        return read_many(files, key, limits, self.workers, self.read_one)
+
+    def check(self, files: list[Path], key: bytes, limits: Limits, context: CheckContext,
+              times: list[str | None]) -> Iterator[Checked]:
+        """Read and check files in order in the reading processes: one ``Checked`` per file."""
+        job = FileJob(key, limits, self.read_one, context)
+        return _in_processes(list(zip(files, times)), job, self.workers)
+
+
+def check_many(reader: Reader, files: list[Path], key: bytes, limits: Limits, context: CheckContext,
+               times: list[str | None] | None = None) -> Iterator[Checked]:
+    """Read and check files in order, one ``Checked`` per file, as each comes: where the reader
+    reads them when it can check there too (a ``check`` method, as ``ProcessReader`` and
+    ``xlplan.cluster.dask_reader``'s reader have), else here as each ``Returned`` arrives. ``times``: the collection time of each file (None: see
+    ``CheckContext``). The one path of ``check_files``, ``collect`` and ``recheck``."""
+    times = list(times) if times is not None else [None] * len(files)
+    check_where_read = getattr(reader, "check", None)
+    if check_where_read is not None:  # ProcessReader, xlplan.cluster's reader
+        yield from check_where_read(files, key, limits, context, times)
+        return
+    for returned, collected_at in zip(reader(files, key, limits), times):
+        yield context.check(returned, collected_at)
 
 
 def read_many(files: list[Path], key: bytes, limits: Limits = Limits(), workers: int | None = None,
-              read_one: Callable[[Path, bytes, Limits], Returned] = read_returned):
+              read_one: Callable[[Path, bytes, Limits], Returned] = read_returned) -> Iterator[Returned]:
     """Read files in order, always in child processes (several for a batch of 16 files or
     more by default), so that a crash of the native reader costs one file, never the batch
     or the caller; the children's stderr is silenced, so no native backtrace reaches the
     terminal. Results are yielded as they come, so the caller can record each and keep
     memory flat. ``read_one`` is what a child runs per file (tests inject failures here)."""
-    if not files:
+    return _in_processes(list(files), FileJob(key, limits, read_one), workers)
+
+
+class FileJob:
+    """What a reading process does with each file: read it and, with a ``CheckContext``, check
+    it. Given once to each process (the pool's initializer; a Dask cluster's workers get it
+    once too, see ``xlplan.cluster``), so the plan and the settings are not sent again with
+    every file; a task is a path, or (path, collection time) to check."""
+
+    def __init__(self, key: bytes, limits: Limits, read_one, context: CheckContext | None = None):
+        self.key, self.limits, self.read_one, self.context = key, limits, read_one, context
+
+    def run(self, task):
+        """The result of one task (in a reading process)."""
+        if self.context is None:
+            return self.read_one(task, self.key, self.limits)
+        path, collected_at = task
+        return self.context.check(self.read_one(path, self.key, self.limits), collected_at)
+
+    def crashed(self, task):
+        """The result of a task whose process died on its file (here, in the caller): the file
+        is unreadable, and checked as such."""
+        return self.unreadable(task, "読み取り中に処理が異常終了しました（ファイルの内容が読み取りソフトを停止させました）",
+                               "the reading process stopped abnormally (the file's content crashed the reader)")
+
+    def unreadable(self, task, detail: str, detail_en: str):
+        """The result of a task whose file could not be read where it was sent (``detail``
+        says why): an ``unreadable-file`` finding, checked as such when checking."""
+        path = task if self.context is None else task[0]
+        returned = unreadable(path, detail, detail_en)
+        return returned if self.context is None else self.context.check(returned, task[1])
+
+
+def _in_processes(tasks: list, job: FileJob, workers: int | None):
+    """Run ``job`` on every task in order, always in child processes, so that a crash of the
+    native reader costs one file, never the batch or the caller (see ``read_many``)."""
+    if not tasks:
         return
     if workers is None:
-        workers = min(os.cpu_count() or 1, 8) if len(files) >= 16 else 1
+        workers = min(os.cpu_count() or 1, 8) if len(tasks) >= 16 else 1
     done = 0
-    while done < len(files):
+    while done < len(tasks):
         try:
-            for returned in _read_on_pool(files[done:], key, limits, max(1, workers), read_one):
-                yield returned
+            for result in _run_on_pool(tasks[done:], job, max(1, workers)):
+                yield result
                 done += 1
         except BrokenProcessPool:
             # A reading process died (out of memory, a crash in a native library) on one of
             # the next files. Read the next one alone: if its process dies too, that file is
             # the cause and is reported as unreadable; the batch goes on either way.
-            yield _read_alone(files[done], key, limits, read_one)
+            yield _run_alone(tasks[done], job)
             done += 1
 
 
@@ -155,21 +314,34 @@ BATCH = 8      # files per task: fewer round trips between processes
 AHEAD = 4      # batches submitted ahead per process: enough to keep it busy, few to hold
 
 
-def _read_on_pool(files: list[Path], key: bytes, limits: Limits, workers: int, read_one):
-    """Read files in order on a process pool, with at most AHEAD batches per process submitted
+def _run_on_pool(tasks: list, job: FileJob, workers: int):
+    """Run tasks in order on a process pool, with at most AHEAD batches per process submitted
     ahead of the caller. (Executor.map submits every file at once and keeps each result until
-    the caller takes it: when reading outpaced recording, collect's memory grew with N.)"""
-    size = min(BATCH, max(1, -(-len(files) // workers)))  # a small batch spreads over the workers
-    batches = [files[i:i + size] for i in range(0, len(files), size)]
+    the caller takes it: when reading outpaced recording, collect's memory grew with N.)
+    The pool's processes start at the first submit, inside the caller's pull of the first
+    result: the caller holds no database connection then (``xlplan.archive``)."""
+    size = min(BATCH, max(1, -(-len(tasks) // workers)))  # a small batch spreads over the workers
+    batches = [tasks[i:i + size] for i in range(0, len(tasks), size)]
     workers = min(workers, len(batches))
-    with ProcessPoolExecutor(max_workers=workers, initializer=_silence_stderr) as pool:
+    with ProcessPoolExecutor(max_workers=workers, initializer=_start_reading_process,
+                             initargs=(job,)) as pool:
         pending: deque = deque()
         for batch in batches:
-            pending.append(pool.submit(_read_batch, batch, key, limits, read_one))
+            pending.append(pool.submit(_run_batch, batch))
             if len(pending) >= workers * AHEAD:
                 yield from pending.popleft().result()
         while pending:
             yield from pending.popleft().result()
+
+
+_JOB: FileJob | None = None  # a reading process's job, set once by its initializer
+
+
+def _start_reading_process(job: FileJob) -> None:
+    """Set up a reading process: silence it (``_silence_stderr``) and keep its job."""
+    global _JOB
+    _silence_stderr()
+    _JOB = job
 
 
 def _silence_stderr() -> None:
@@ -197,30 +369,29 @@ def _silence_stderr() -> None:
     threading.Thread(target=watch, daemon=True, name="xlplan-parent-watch").start()
 
 
-def _read_batch(paths: list[Path], key: bytes, limits: Limits, read_one) -> list[Returned]:
-    return [read_one(path, key, limits) for path in paths]
+def _run_batch(tasks: list) -> list:
+    return [_JOB.run(task) for task in tasks]
 
 
-def _read_alone(path: Path, key: bytes, limits: Limits, read_one=read_returned) -> Returned:
-    """Read one file in a process of its own; a file that kills the process is unreadable."""
+def _run_alone(task, job: FileJob):
+    """Run one task in a process of its own; a file that kills the process is unreadable."""
     try:
-        with ProcessPoolExecutor(max_workers=1, initializer=_silence_stderr) as pool:
-            return pool.submit(read_one, path, key, limits).result()
+        with ProcessPoolExecutor(max_workers=1, initializer=_start_reading_process,
+                                 initargs=(job,)) as pool:
+            return pool.submit(_run_batch, [task]).result()[0]
     except BrokenProcessPool:
-        return unreadable(path, "読み取り中に処理が異常終了しました（ファイルの内容が読み取りソフトを停止させました）",
-                          "the reading process stopped abnormally (the file's content crashed the reader)")
+        return job.crashed(task)
 
 
-def _file_report(returned: Returned, findings: list[Finding]) -> FileReport:
+def _file_report(facts: FileFacts, findings: list[Finding]) -> FileReport:
     counts = count_by_severity(findings)
-    meta = returned.metadata
-    status = "unreadable" if not returned.readable else (
+    status = "unreadable" if not facts.readable else (
         "errors" if counts[ERROR] else "warnings" if counts[WARNING] else "ok")
     return FileReport(
-        file=returned.path.name, path=str(returned.path), department=returned.department,
-        kind=returned.kind, year=meta.year if meta else "",
-        template_version=meta.template.version if meta else None, sha256=returned.sha256,
-        size=returned.size, last_saved=returned.last_saved.isoformat() if returned.last_saved else "",
+        file=facts.path.name, path=str(facts.path), department=facts.department,
+        kind=facts.kind, year=facts.form_year, template_version=facts.template_version,
+        sha256=facts.sha256, size=facts.size,
+        last_saved=facts.last_saved.isoformat() if facts.last_saved else "",
         errors=counts[ERROR], warnings=counts[WARNING], status=status)
 
 

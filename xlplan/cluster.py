@@ -1,18 +1,22 @@
 """Read returned workbooks on a Dask cluster (dask.distributed), for collections that outgrow one
 machine (100,000 workbooks and more).
 
-Only the reading step moves. ``xlplan.collect.collect`` and ``check_files`` take a ``reader``; the one
-made by ``dask_reader(client)`` sends ``xlplan.read.read_returned`` for every path to the
-cluster's workers, and the coordinator process keeps everything else:
+Reading and checking move; storing stays. ``xlplan.collect.collect`` and ``check_files`` take a
+``reader``; the one made by ``dask_reader(client)`` sends every path to the cluster's workers,
+which read the file (``xlplan.read.read_returned``) and check it against the plan
+(``xlplan.check.CheckContext``, sent with every task), as the local reading
+processes do; the coordinator process keeps everything else:
 
-* Hashing the inbox, copying each file into the archive, checking each read file against the
-  plan and writing SQLite all stay in the coordinator, one transaction per file as before. The
-  database has one writer and is never opened by a worker.
+* Hashing the inbox, copying each file into the archive, the checks that need the archive
+  (a committee member's earlier forms) and writing SQLite all stay in the coordinator, one
+  transaction per file as before. The database has one writer and is never opened by a worker.
 * The workers open the files **by path**: they need the same paths as the coordinator, e.g. the
   project folder (and its ``archive/`` copies) on a shared file system mounted at the same place
   on every machine. File contents do not travel through Dask.
-* What travels is small: out, a path, the signing key and the size limits per file; back, one
-  ``Returned`` (metadata, input cells and findings; a few kB). The signing key reaches every
+* What travels is small: out, per task of up to 8 files, the plan, the settings and the
+  signing key (about 100 kB for the sample plan) and each file's path and collection time; back, the file's
+  findings, value rows and facts (``xlplan.check.Checked``; a few kB). Called directly as a
+  reader, a path goes out and one ``Returned`` comes back. The signing key reaches every
   worker, so a cluster beyond one trusted machine should use TLS (``distributed.Security``).
 * Back-pressure: paths are submitted in batches of ``batch_size`` with at most two batches in
   flight (the cluster reads one batch while the coordinator records the previous one), so the
@@ -43,21 +47,22 @@ from concurrent.futures import CancelledError
 from pathlib import Path
 from typing import Iterator
 
-from .check import Reader
-from .read import Limits, Returned, read_returned, unreadable
+from .check import CheckContext, Checked, FileJob
+from .read import Limits, Returned, read_returned
 
 MISSING_DASK = ("Dask が必要です: pip install 'xlplan[dask]' / "
                 "Dask is needed: pip install 'xlplan[dask]'")
 
 
-def dask_reader(client, batch_size: int = 256) -> Reader:
+def dask_reader(client, batch_size: int = 256) -> "DaskReader":
     """A reader for ``xlplan.collect.collect`` / ``check_files`` that reads files on a Dask cluster.
 
     ``client`` is a connected ``distributed.Client``; ``batch_size`` is how many files are
     submitted at once (at most two batches are in flight). The reader yields one ``Returned``
     per path, in the order of the paths; a file whose task failed on the cluster yields a
-    ``Returned`` with an ``unreadable-file`` finding. Raises ImportError (with how to install
-    it) when dask.distributed is missing.
+    ``Returned`` with an ``unreadable-file`` finding. Through ``collect`` and ``check_files``
+    each file is also checked on the worker that read it (``DaskReader.check``). Raises
+    ImportError (with how to install it) when dask.distributed is missing.
     """
     try:
         import distributed  # noqa: F401  (only to fail early, with a clear message)
@@ -65,33 +70,48 @@ def dask_reader(client, batch_size: int = 256) -> Reader:
         raise ImportError(MISSING_DASK) from exc
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+    return DaskReader(client, batch_size)
 
-    def read(paths: list[Path], key: bytes, limits: Limits = Limits()) -> Iterator[Returned]:
+
+class DaskReader:
+    """Reads (and, through ``xlplan.check.check_many``, checks) files on a Dask cluster."""
+
+    def __init__(self, client, batch_size: int):
+        self.client, self.batch_size = client, batch_size
+
+    def __call__(self, paths: list[Path], key: bytes, limits: Limits = Limits()) -> Iterator[Returned]:
         """One ``Returned`` per path, in order, read on the cluster."""
-        return _read_on_cluster(client, list(paths), key, limits, batch_size)
+        return _run_on_cluster(self.client, list(paths), FileJob(key, limits, read_returned), self.batch_size)
 
-    return read
+    def check(self, paths: list[Path], key: bytes, limits: Limits, context: CheckContext,
+              times: list[str | None]) -> Iterator[Checked]:
+        """One ``Checked`` per path, in order: each file read and checked on a worker. The plan
+        and the settings (``context``) go with each task of up to ``CHUNK`` files (about 100 kB
+        for the sample plan). (Scattered to the workers once, they were lost with a worker
+        that died, and every later task with them.)"""
+        job = FileJob(key, limits, read_returned, context)
+        return _run_on_cluster(self.client, list(zip(paths, times)), job, self.batch_size)
 
 
-def _read_one(path: Path, key: bytes, limits: Limits) -> Returned:
+def _run_one(task, job: FileJob):
     """The task run on a worker for one file (module level, so workers import it by name)."""
-    return read_returned(path, key, limits)
+    return job.run(task)
 
 
-def _read_chunk(paths: list[Path], key: bytes, limits: Limits) -> list[Returned]:
+def _run_chunk(tasks: list, job: FileJob) -> list:
     """The task run on a worker for a few files: one task per file cost the scheduler and the
     transfers as much as reading (a small workbook reads in ~20 ms)."""
-    return [read_returned(path, key, limits) for path in paths]
+    return [job.run(task) for task in tasks]
 
 
 CHUNK = 8  # files per task (as the local process pool's batches)
 
 
-def _read_on_cluster(client, paths: list[Path], key: bytes, limits: Limits,
-                     batch_size: int) -> Iterator[Returned]:
+def _run_on_cluster(client, tasks: list, job, batch_size: int) -> Iterator:
+    """``job`` run on every task on the cluster, results in the order of the tasks, as they come."""
     # Task keys are unique per call, so two readers (or two runs) never share results.
     prefix = f"xlplan-read-{uuid.uuid4().hex}"
-    starts = iter(range(0, len(paths), batch_size))
+    starts = iter(range(0, len(tasks), batch_size))
     in_flight: deque = deque()
     # A batch smaller than a few tasks per worker thread is read one file per task.
     threads = sum(client.nthreads().values()) or 1
@@ -101,9 +121,9 @@ def _read_on_cluster(client, paths: list[Path], key: bytes, limits: Limits,
         start = next(starts, None)
         if start is None:
             return
-        batch = paths[start:start + batch_size]
+        batch = tasks[start:start + batch_size]
         chunks = [batch[i:i + chunk] for i in range(0, len(batch), chunk)]
-        futures = client.map(_read_chunk, chunks, [key] * len(chunks), [limits] * len(chunks),
+        futures = client.map(_run_chunk, chunks, job=job,
                              key=[f"{prefix}-{start + i * chunk}" for i in range(len(chunks))])
         in_flight.append((chunks, futures))
 
@@ -112,7 +132,7 @@ def _read_on_cluster(client, paths: list[Path], key: bytes, limits: Limits,
         while in_flight:
             submit()  # the next batch is read while this one is recorded
             chunks, futures = in_flight[0]
-            yield from _batch_results(client, chunks, futures, key, limits, prefix)
+            yield from _batch_results(client, chunks, futures, job, prefix)
             in_flight.popleft()
             for future in futures:  # free the results held on the workers now, not at gc
                 future.release()
@@ -122,13 +142,12 @@ def _read_on_cluster(client, paths: list[Path], key: bytes, limits: Limits,
             client.cancel([f for _, futures in in_flight for f in futures])
 
 
-def _batch_results(client, chunks: list[list[Path]], futures: list, key: bytes, limits: Limits,
-                   prefix: str) -> Iterator[Returned]:
+def _batch_results(client, chunks: list[list], futures: list, job, prefix: str) -> Iterator:
     """The results of one batch in order, as they come: wait for the next chunk, then fetch
     every later one already finished in one round trip."""
     i = 0
     while i < len(futures):
-        yield from _chunk_result(client, chunks[i], futures[i], key, limits, prefix)
+        yield from _chunk_result(client, chunks[i], futures[i], job, prefix)
         i += 1
         j = i
         while j < len(futures) and futures[j].status == "finished":
@@ -148,28 +167,26 @@ def _batch_results(client, chunks: list[list[Path]], futures: list, key: bytes, 
         i = j
 
 
-def _chunk_result(client, paths: list[Path], future, key: bytes, limits: Limits,
-                  prefix: str) -> list[Returned]:
+def _chunk_result(client, tasks: list, future, job, prefix: str) -> list:
     """The results of one chunk. A chunk whose task failed is read again one file per task,
     so only the file that fails (raises, or kills its worker) is unreadable."""
     results, exc = _outcome(client, future)
     if exc is None:
         return results
-    if len(paths) == 1:
-        return [_failed(paths[0], exc)]
-    singles = client.map(_read_one, paths, [key] * len(paths), [limits] * len(paths),
-                         key=[f"{prefix}-retry-{uuid.uuid4().hex}" for _ in paths])
+    if len(tasks) == 1:
+        return [_failed(client, tasks[0], exc, job)]
+    singles = client.map(_run_one, tasks, job=job, key=[f"{prefix}-retry-{uuid.uuid4().hex}" for _ in tasks])
     try:
-        return [_result(client, path, single) for path, single in zip(paths, singles)]
+        return [_result(client, task, single, job) for task, single in zip(tasks, singles)]
     finally:
         for single in singles:
             single.release()
 
 
-def _result(client, path: Path, future) -> Returned:
+def _result(client, task, future, job):
     """The result of one task; a task that failed is an unreadable file."""
     result, exc = _outcome(client, future)
-    return result if exc is None else _failed(path, exc)
+    return result if exc is None else _failed(client, task, exc, job)
 
 
 def _outcome(client, future) -> tuple[object, BaseException | None]:
@@ -184,8 +201,9 @@ def _outcome(client, future) -> tuple[object, BaseException | None]:
         return None, exc
 
 
-def _failed(path: Path, exc: BaseException) -> Returned:
-    """A file whose reading failed on the cluster, as read_returned reports an unreadable file."""
+def _failed(client, task, exc: BaseException, job):
+    """A file whose reading failed on the cluster, as ``read_returned`` reports an unreadable
+    file (and checked as such, here, when the job checks)."""
     if type(exc).__name__ == "KilledWorker":
-        return unreadable(path, "読み取り中にワーカーが停止しました", "the worker stopped while reading the file")
-    return unreadable(path, "クラスタでの読み取りに失敗しました", "reading the file on the cluster failed")
+        return job.unreadable(task, "読み取り中にワーカーが停止しました", "the worker stopped while reading the file")
+    return job.unreadable(task, "クラスタでの読み取りに失敗しました", "reading the file on the cluster failed")

@@ -4,14 +4,16 @@ Every file the inbox rule admits (``xlplan.inbox``) is copied into the archive w
 hashed (``Archive.take_in``: the file is read once, and refused as ``file-changing`` when it
 changed meanwhile); content seen before, in the archive or earlier in the batch, is only noted
 as a sighting. The new copies are then read — in child processes, several for a large batch
-(``xlplan.check.read_many``), or by a ``reader`` such as ``xlplan.cluster.dask_reader`` — and
-each is checked and recorded in its own transaction as its result arrives, so an interrupted
-run leaves the archive consistent and running collect again completes it. One run at a time
-per project (the archive's ``lock``).
+(``xlplan.check.check_many``: each file is checked in the process that read it), or by a
+``reader`` such as ``xlplan.cluster.dask_reader`` (then checked here) — and each is recorded in
+its own transaction, so an interrupted run leaves the archive consistent and running collect
+again completes it. One run at a time per project (the archive's ``lock``).
 
 Storage (files and database) is :class:`xlplan.archive.Archive`; this module holds no
-database connection of its own: each storage call opens and closes one, so none is open
-while the reading processes start.
+database connection of its own. The take-in, and each group of results recorded, run in one
+``Archive.session`` (one connection reused, one transaction per operation), opened and
+closed between pulls from the reading generator: the reading processes start inside a pull,
+so none is open while they start.
 """
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ from __future__ import annotations
 import datetime as dt
 import os
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator, TypeVar
 
 from .access import access_problem
 from .archive import Archive, FileChanging, SourceUnreadable, Submission, utc_now
-from .check import Reader, check_returned, read_with, template_versions
+from .check import CheckContext, Checked, FileFacts, ProcessReader, Reader, check_many, template_versions
 from .findings import Finding
 from .language import ordinal
 from .inbox import scan_inbox
@@ -86,24 +89,57 @@ def collect(archive: Archive, inbox: Iterable[Path | str], settings: Settings, p
     with archive.lock:
         scan = scan_inbox(inbox)
         summary = CollectSummary([], [], len(scan.files), list(scan.skipped))
-        pending, reread = _take_in_all(archive, scan.files, plan.year.short, summary)
+        with archive.session():  # no reading process runs yet
+            pending, reread = _take_in_all(archive, scan.files, plan.year.short, summary)
         copies = [p.archived for p in pending] + [archive.root / s.archived_path for s in reread]
-        versions = template_versions(settings)
+        # A new file's collection time is the moment it is checked (in its reading process, or
+        # here for a reader of the caller's): after it was taken in, seconds before it is
+        # recorded, and the same time its last-saved time was checked against. A file read
+        # again keeps the time it was first collected.
+        times = [None] * len(pending) + [s.collected_at for s in reread]
+        context = CheckContext(plan, settings, template_versions(settings), clock=utc_now)
         # Without a callback of the caller's, a bar on the terminal (tqdm; see xlplan.progress).
         report = progress or ProgressCallback("回収・チェック", "collecting")
-        results = read_with(reader, copies, settings.key_bytes, limits, workers)
-        for index, returned in enumerate(results, start=1):
-            if index <= len(pending):
-                item = pending[index - 1]
-                report(index, len(copies), item.path)
-                summary.new.append(_record_new(archive, item, returned, plan, settings, versions))
-            else:
-                old = reread[index - len(pending) - 1]
-                report(index, len(copies), Path(old.original_name))
-                summary.repaired.append(_replace_results(archive, old, returned, plan, settings, versions))
+        results = check_many(reader or ProcessReader(workers), copies, settings.key_bytes, limits,
+                             context, times)
+        for group in _groups(enumerate(results, start=1)):
+            with archive.session():
+                for index, checked in group:
+                    if index <= len(pending):
+                        item = pending[index - 1]
+                        report(index, len(copies), item.path)
+                        summary.new.append(_record_new(archive, item, checked, plan.year.short))
+                    else:
+                        old = reread[index - len(pending) - 1]
+                        report(index, len(copies), Path(old.original_name))
+                        summary.repaired.append(_replace_results(archive, old, checked))
         if isinstance(report, ProgressCallback):
             report.close()
         return summary
+
+
+GROUP = 8  # results recorded in one session of the archive (each file in its own transaction)
+
+T = TypeVar("T")
+
+
+def _groups(results: Iterable[T], size: int = GROUP) -> Iterator[list[T]]:
+    """The results in lists of up to ``size``, each pulled whole before the caller uses it: a
+    reading process may start during a pull, so the caller opens the archive's session only
+    between pulls. When the reading stops with an exception (a cluster gone, Ctrl-C), the
+    results that arrived before it are still given, then the exception is raised."""
+    results = iter(results)
+    while True:
+        group: list[T] = []
+        try:
+            group.extend(islice(results, size))
+        except BaseException:
+            if group:
+                yield group  # recorded before the run stops: every file that arrived counts
+            raise
+        if not group:
+            return
+        yield group
 
 
 def _take_in_all(archive: Archive, files: list[Path], year: str,
@@ -158,14 +194,11 @@ def _take_in_or_notice(archive: Archive, path: Path, notices: list[Finding]):
     return size, sha, tmp, mtime
 
 
-def _record_new(archive: Archive, item: _Pending, returned, plan: Plan, settings: Settings,
-                versions) -> Submission:
-    """Check a new file's read copy and record it (one transaction)."""
-    collected_at = utc_now()
-    findings, values = _check(archive, returned, item.path, plan, settings, versions,
-                              collected_at=collected_at)
-    return archive.record(item.path, item.sha256, item.size, item.archived, plan.year.short,
-                          returned, findings, values, item.mtime, collected_at)
+def _record_new(archive: Archive, item: _Pending, checked: Checked, year: str) -> Submission:
+    """Record a new file's checked copy (one transaction)."""
+    findings, facts = _findings_as_sent(archive, checked, item.path, year)
+    return archive.record(item.path, item.sha256, item.size, item.archived, year, facts,
+                          findings, checked.values, item.mtime, checked.collected_at)
 
 
 def recheck(archive: Archive, settings: Settings, plan: Plan, limits: Limits = Limits(),
@@ -185,49 +218,45 @@ def recheck(archive: Archive, settings: Settings, plan: Plan, limits: Limits = L
         # record stays (``verify_copies`` lists them).
         missing = {s.id for s, _ in archive.verify_copies(year)}
         recorded = [s for s in archive.submissions(year) if s.id not in missing]
-        versions = template_versions(settings)
+        context = CheckContext(plan, settings, template_versions(settings))
         report = progress or ProgressCallback("再チェック", "rechecking")
-        results = read_with(reader, [archive.root / s.archived_path for s in recorded],
-                            settings.key_bytes, limits, workers)
+        results = check_many(reader or ProcessReader(workers), [archive.root / s.archived_path for s in recorded],
+                             settings.key_bytes, limits, context, [s.collected_at for s in recorded])
         done = []
-        for index, (old, returned) in enumerate(zip(recorded, results), start=1):
-            report(index, len(recorded), Path(old.original_name))
-            done.append(_replace_results(archive, old, returned, plan, settings, versions))
+        for group in _groups(enumerate(zip(recorded, results), start=1)):
+            with archive.session():
+                for index, (old, checked) in group:
+                    report(index, len(recorded), Path(old.original_name))
+                    done.append(_replace_results(archive, old, checked))
         if isinstance(report, ProgressCallback):
             report.close()
         return done
 
 
-def _replace_results(archive: Archive, old: Submission, returned, plan: Plan, settings: Settings,
-                     versions) -> Submission:
-    """Check a copy read again and replace its submission's record in place (findings,
-    values, department and status; when and under which name it came in are kept)."""
-    findings, values = _check(archive, returned, Path(old.source_path), plan, settings, versions,
-                              before=old.id, collected_at=old.collected_at)
-    return archive.replace_results(old.id, returned, findings, values)
+def _replace_results(archive: Archive, old: Submission, checked: Checked) -> Submission:
+    """Replace a submission's record in place with what checking its copy again found
+    (findings, values, department and status; when and under which name it came in are kept)."""
+    findings, facts = _findings_as_sent(archive, checked, Path(old.source_path), old.year, before=old.id)
+    return archive.replace_results(old.id, facts, findings, checked.values)
 
 
-def _check(archive: Archive, returned, path: Path, plan: Plan, settings: Settings, versions,
-           before: int | None = None, collected_at: str | None = None) -> tuple[list[Finding], list[dict]]:
-    """Findings and values of a read archived copy, which findings name as the file the
-    department sent (``path``): what we keep is what we checked."""
-    returned.path = path
-    for f in returned.findings:
-        f.file = path.name
-    findings, values = check_returned(returned, plan, settings, versions, collected_at)
-    findings += _duplicate_member(archive, returned, plan.year.short, path, before)
-    return findings, values
+def _findings_as_sent(archive: Archive, checked: Checked, path: Path, year: str,
+                      before: int | None = None) -> tuple[list[Finding], FileFacts]:
+    """The findings of a checked archived copy named as the file the department sent
+    (``path``), with what only the archive knows (a committee member's earlier forms)."""
+    checked.as_sent(path)
+    findings = checked.findings + _duplicate_member(archive, checked.facts, year, path, before)
+    return findings, checked.facts
 
 
-def _duplicate_member(archive: Archive, returned, year: str, path: Path,
+def _duplicate_member(archive: Archive, facts: FileFacts, year: str, path: Path,
                       before: int | None = None) -> list[Finding]:
     """A committee member who already sent a form this year: say so (the newest counts).
     ``before``: count only submissions recorded before this one (a recheck)."""
-    meta = returned.metadata
-    if not returned.readable or not meta.is_scoring:
+    if not facts.readable or not facts.is_scoring:
         return []
-    earlier = archive.scoring_forms_before(year, str(meta.member), before)
+    earlier = archive.scoring_forms_before(year, str(facts.member), before)
     if not earlier:
         return []
-    return [Finding("duplicate-member-submission", file=path.name, department=returned.department,
+    return [Finding("duplicate-member-submission", file=path.name, department=facts.department,
                     detail=f"{earlier + 1} 件目", detail_en=f"the {ordinal(earlier + 1)}")]

@@ -578,12 +578,21 @@ _OTHER_TAGS = re.compile(rb'<(dimension|mergeCell|dataValidation|sheetProtection
 _ANY_VALIDATION_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?dataValidation(?=[\s/>])([^>]*)>")
 
 
-@lru_cache(maxsize=1 << 17)  # the same references recur in every file of a form
-def _ref_key(ref: bytes) -> int:
+class _RefKeys(dict):
     """row × 16,384 + column of a plain reference such as b'B7' (so that keys sort as Excel
-    orders cells), or -1 outside Excel's grid."""
-    at = _position(ref)
-    return at[0] * EXCEL_COLUMNS + at[1] if at else -1
+    orders cells), or -1 outside Excel's grid: ``_REF_KEYS[ref]``. The same references recur
+    in every file of a form, so they are remembered (a dict's own lookup: this runs for every
+    cell of every file)."""
+
+    def __missing__(self, ref: bytes) -> int:
+        if len(self) >= 1 << 17:
+            self.clear()
+        at = _position(ref)
+        key = self[ref] = at[0] * EXCEL_COLUMNS + at[1] if at else -1
+        return key
+
+
+_REF_KEYS = _RefKeys()
 
 
 def _fast_scan(scan: SheetScan, data: bytes, strings: int, max_grid_cells: int) -> bool:
@@ -633,7 +642,7 @@ def _plain_cells_fit(cells: list[tuple], strings: int, max_grid_cells: int) -> b
     refs = [c[0] for c in cells]
     if b"" in refs:
         return False  # a cell tag of another form
-    keys = list(map(_ref_key, refs))
+    keys = list(map(_REF_KEYS.__getitem__, refs))
     if -1 in keys or not all(map(operator.lt, keys, keys[1:])):
         return False
     # A shared-string cell with content must be followed by its <v>, holding an index.
