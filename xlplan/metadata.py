@@ -98,7 +98,7 @@ def row_hash(cells: list[tuple[int, object]]) -> str:
     return _row_hash(cells)
 
 
-@lru_cache(maxsize=1 << 14)
+@lru_cache(maxsize=2048)  # a form's rows, in every file, stay; one file's own rows pass through
 def _text_row_hash(cells: tuple[tuple[int, str], ...]) -> str:
     return _row_hash(cells)
 

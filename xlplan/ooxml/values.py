@@ -63,7 +63,7 @@ def plain_text(raw: bytes, preserve: bool) -> str | None:
     return _short_text(raw, preserve) if len(raw) <= 512 else _text(raw, preserve)
 
 
-@lru_cache(maxsize=1 << 14)
+@lru_cache(maxsize=2048)  # a form's texts, used by every file, stay; one file's own pass through
 def _short_text(raw: bytes, preserve: bool) -> str | None:
     return _text(raw, preserve)
 
