@@ -41,6 +41,8 @@ Workers need xlplan (the same version) and python-calamine installed:
 
 from __future__ import annotations
 
+import hashlib
+import pickle
 import uuid
 from collections import deque
 from concurrent.futures import CancelledError
@@ -86,22 +88,47 @@ class DaskReader:
     def check(self, paths: list[Path], key: bytes, limits: Limits, context: CheckContext,
               times: list[str | None]) -> Iterator[Checked]:
         """One ``Checked`` per path, in order: each file read and checked on a worker. The plan
-        and the settings (``context``) go with each task of up to ``CHUNK`` files (about 100 kB
-        for the sample plan). (Scattered to the workers once, they were lost with a worker
-        that died, and every later task with them.)"""
+        and the settings (``context``), pickled once, go with each task of up to ``CHUNK``
+        files and are unpickled once per worker (``_Shipped``). (Scattered to the workers
+        once, they were lost with a worker that died, and every later task with them.)"""
         job = FileJob(key, limits, read_returned, context)
         return _run_on_cluster(self.client, list(zip(paths, times)), job, self.batch_size)
 
 
-def _run_one(task, job: FileJob):
+class _Shipped:
+    """A ``FileJob`` pickled once by the coordinator and unpickled once per worker process.
+
+    The job of a check holds the plan and the settings (about 100 kB): pickling it for every
+    task, and unpickling it on the worker for every task, cost more than a file's reading.
+    Every task still carries the bytes, so a worker that died and was replaced (or one that
+    joined late) finds the job in its next task."""
+
+    def __init__(self, job: FileJob):
+        self.data = pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
+        self.token = hashlib.sha256(self.data).hexdigest()
+
+    def load(self) -> FileJob:
+        """The job, unpickled on the first task of this worker process that needs it."""
+        job = _LOADED.get(self.token)
+        if job is None:
+            _LOADED.clear()  # one run's job at a time
+            job = _LOADED[self.token] = pickle.loads(self.data)
+        return job
+
+
+_LOADED: dict[str, FileJob] = {}  # on a worker: the job of the run its tasks belong to
+
+
+def _run_one(task, job: _Shipped):
     """The task run on a worker for one file (module level, so workers import it by name)."""
-    return job.run(task)
+    return job.load().run(task)
 
 
-def _run_chunk(tasks: list, job: FileJob) -> list:
+def _run_chunk(tasks: list, job: _Shipped) -> list:
     """The task run on a worker for a few files: one task per file cost the scheduler and the
     transfers as much as reading (a small workbook reads in ~20 ms)."""
-    return [job.run(task) for task in tasks]
+    loaded = job.load()
+    return [loaded.run(task) for task in tasks]
 
 
 CHUNK = 8  # files per task (as the local process pool's batches)
@@ -116,6 +143,7 @@ def _run_on_cluster(client, tasks: list, job, batch_size: int) -> Iterator:
     # A batch smaller than a few tasks per worker thread is read one file per task.
     threads = sum(client.nthreads().values()) or 1
     chunk = max(1, min(CHUNK, batch_size // (2 * threads)))
+    shipped = _Shipped(job)
 
     def submit() -> None:
         start = next(starts, None)
@@ -123,7 +151,7 @@ def _run_on_cluster(client, tasks: list, job, batch_size: int) -> Iterator:
             return
         batch = tasks[start:start + batch_size]
         chunks = [batch[i:i + chunk] for i in range(0, len(batch), chunk)]
-        futures = client.map(_run_chunk, chunks, job=job,
+        futures = client.map(_run_chunk, chunks, job=shipped,
                              key=[f"{prefix}-{start + i * chunk}" for i in range(len(chunks))])
         in_flight.append((chunks, futures))
 
@@ -132,7 +160,7 @@ def _run_on_cluster(client, tasks: list, job, batch_size: int) -> Iterator:
         while in_flight:
             submit()  # the next batch is read while this one is recorded
             chunks, futures = in_flight[0]
-            yield from _batch_results(client, chunks, futures, job, prefix)
+            yield from _batch_results(client, chunks, futures, job, shipped, prefix)
             in_flight.popleft()
             for future in futures:  # free the results held on the workers now, not at gc
                 future.release()
@@ -142,12 +170,13 @@ def _run_on_cluster(client, tasks: list, job, batch_size: int) -> Iterator:
             client.cancel([f for _, futures in in_flight for f in futures])
 
 
-def _batch_results(client, chunks: list[list], futures: list, job, prefix: str) -> Iterator:
+def _batch_results(client, chunks: list[list], futures: list, job: FileJob, shipped: _Shipped,
+                   prefix: str) -> Iterator:
     """The results of one batch in order, as they come: wait for the next chunk, then fetch
     every later one already finished in one round trip."""
     i = 0
     while i < len(futures):
-        yield from _chunk_result(client, chunks[i], futures[i], job, prefix)
+        yield from _chunk_result(client, chunks[i], futures[i], job, shipped, prefix)
         i += 1
         j = i
         while j < len(futures) and futures[j].status == "finished":
@@ -167,7 +196,7 @@ def _batch_results(client, chunks: list[list], futures: list, job, prefix: str) 
         i = j
 
 
-def _chunk_result(client, tasks: list, future, job, prefix: str) -> list:
+def _chunk_result(client, tasks: list, future, job: FileJob, shipped: _Shipped, prefix: str) -> list:
     """The results of one chunk. A chunk whose task failed is read again one file per task,
     so only the file that fails (raises, or kills its worker) is unreadable."""
     results, exc = _outcome(client, future)
@@ -175,7 +204,7 @@ def _chunk_result(client, tasks: list, future, job, prefix: str) -> list:
         return results
     if len(tasks) == 1:
         return [_failed(client, tasks[0], exc, job)]
-    singles = client.map(_run_one, tasks, job=job, key=[f"{prefix}-retry-{uuid.uuid4().hex}" for _ in tasks])
+    singles = client.map(_run_one, tasks, job=shipped, key=[f"{prefix}-retry-{uuid.uuid4().hex}" for _ in tasks])
     try:
         return [_result(client, task, single, job) for task, single in zip(tasks, singles)]
     finally:
