@@ -130,6 +130,11 @@ def packages(draw):
               + "".join(f'<numFmt numFmtId="{164 + i}" formatCode="{_attribute(code)}"/>'
                         for i, code in enumerate(formats))
               + f'</numFmts><cellXfs count="{len(xfs)}">' + "".join(xfs) + "</cellXfs></styleSheet>")
+    return _package(sheet, strings, styles)
+
+
+def _package(sheet: str, strings: str, styles: str) -> bytes:
+    """An xlsx package (bytes) of one sheet "S" with its shared strings and styles."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as z:
         for name, text in [("[Content_Types].xml", TYPES), ("_rels/.rels", ROOT_RELS), ("xl/workbook.xml", WORKBOOK),
@@ -207,13 +212,7 @@ def _one_row(row: str, date_style: bool = False, format_id: int = 14) -> bytes:
               f'<xf numFmtId="0"/><xf numFmtId="{fmt}"/></cellXfs></styleSheet>')
     strings = (f'<?xml version="1.0" encoding="UTF-8"?><sst xmlns="{MAIN}" count="1" uniqueCount="1">'
                '<si><t>課</t><rPh sb="0" eb="1"><t>カ</t></rPh><phoneticPr fontId="1"/></si></sst>')
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as z:
-        for name, text in [("[Content_Types].xml", TYPES), ("_rels/.rels", ROOT_RELS), ("xl/workbook.xml", WORKBOOK),
-                           ("xl/_rels/workbook.xml.rels", WORKBOOK_RELS), ("xl/worksheets/sheet1.xml", sheet),
-                           ("xl/sharedStrings.xml", strings), ("xl/styles.xml", styles)]:
-            z.writestr(name, text)
-    return out.getvalue()
+    return _package(sheet, strings, styles)
 
 
 @pytest.mark.parametrize("code, dated", [("General", False), ("0.0", False), ('#,##0"件"', False), ("0%", False),

@@ -906,6 +906,10 @@ class SheetValues:
         return self
 
     def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close python-calamine's workbook."""
         self.book.close()
 
     def rows(self, sheet: str) -> list[list]:
@@ -952,7 +956,7 @@ class WorkbookValues:
     def close(self) -> None:
         """Close python-calamine's workbook if a sheet needed it."""
         if self._native is not None:
-            self._native.__exit__()
+            self._native.close()
             self._native = None
 
     def grid(self, sheet: str) -> dict[tuple[int, int], object]:
