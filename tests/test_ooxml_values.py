@@ -105,7 +105,7 @@ def cells(draw, strings: int, styles: int):
 
 
 FORMATS = ["General", "0.0", "#,##0", "#,##0.##", "0%", "@", "yyyy/m/d", "[$-411]ggge\"年\"m\"月\"d\"日\"",
-           "h:mm", "mm:ss", "0.00E+00", '0"件"', "[Red]0", "d-mmm", "[h]:mm", '"Day "0', "\\d0"]
+           "h:mm", "mm:ss", "0.00E+00", '0"件"', "[Red]0", "d-mmm", "[h]:mm", '"Day "0', "\\d0", "[h]", "[ss]"]
 
 
 @st.composite
@@ -218,7 +218,8 @@ def _one_row(row: str, date_style: bool = False, format_id: int = 14) -> bytes:
 
 @pytest.mark.parametrize("code, dated", [("General", False), ("0.0", False), ('#,##0"件"', False), ("0%", False),
                                          ("yyyy/m/d", True), ('[$-411]ggge"年"m"月"d"日"', True), ("h:mm", True),
-                                         ("[Red]0", False), ('"mm"0', False), ("\\d0", False)])
+                                         ("[Red]0", False), ('"mm"0', False), ("\\d0", False), ("[h]", True),
+                                         ("[Red][mm]", True), ("[ss]", True), ("[>=100]0", False)])
 def test_number_formats_that_may_show_dates(code, dated):
     assert may_show_date(164, code) is dated
 

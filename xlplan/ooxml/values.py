@@ -35,7 +35,10 @@ _REFERENCE = re.compile(rb"&(?:#[xX][0-9a-fA-F]{1,6}|#[0-9]{1,7}|lt|gt|amp|quot|
 # Built-in number formats that show dates or times (ECMA-376 18.8.30 and the East Asian ones):
 # a number in such a cell is a date to python-calamine.
 _DATE_BUILTINS = frozenset([*range(14, 23), *range(27, 37), *range(45, 48), *range(50, 59), *range(71, 82)])
-_QUOTED_OR_ESCAPED = re.compile(r'"[^"]*"|\\.|\[[^\]]*\]|General', re.I)
+# Quoted text, escaped characters, bracketed sections ([Red], [$-411], [>=100]) but not the
+# elapsed-time ones ([h], [mm], [ss]: a duration), and the word General: what is left of a
+# format code shows a date or time when it holds one of the letters below.
+_QUOTED_OR_ESCAPED = re.compile(r'"[^"]*"|\\.|\[(?![hms]+\])[^\]]*\]|General', re.I)
 
 
 def may_show_date(format_id: int, code: str | None) -> bool:
