@@ -595,6 +595,12 @@ class _RefKeys(dict):
 _REF_KEYS = _RefKeys()
 
 
+def _row_and_column(ref: bytes) -> tuple[int, int]:
+    """1-based (row, column) of a reference the bulk scan accepted (its key is known)."""
+    row, column = divmod(_REF_KEYS[ref] - 1, EXCEL_COLUMNS)
+    return row, column + 1
+
+
 def _fast_scan(scan: SheetScan, data: bytes, strings: int, max_grid_cells: int) -> bool:
     """The careful scan's checks done in bulk for a sheet whose every cell and row tag has the
     plain form, with the sheet's styles, protection and validated ranges; True when the sheet
@@ -941,7 +947,7 @@ class WorkbookValues:
 
     def __init__(self, pkg: Package, scans: dict[str, SheetScan]):
         self.pkg, self.scans = pkg, scans
-        self._grids: dict[str, dict[tuple[int, int], object]] = {}
+        self._plain_grids: dict[str, dict[tuple[int, int], object] | None] = {}
         self._native: SheetValues | None = None
         self._native_sheets: set[str] = set()
         self._strings: list[str | None] | None = None
@@ -961,22 +967,14 @@ class WorkbookValues:
 
     def grid(self, sheet: str) -> dict[tuple[int, int], object]:
         """Non-empty cells keyed by 1-based (row, column)."""
-        if sheet not in self._grids:
-            grid = self._plain_grid(sheet)
-            if grid is None:
-                scan = self.scans.get(sheet)
-                if scan is not None:
-                    check_well_formed(sheet, scan.part, scan.data)
-                self._native_sheets.add(sheet)
-                grid = self.native().grid(sheet)
-            self._grids[sheet] = grid
-        return self._grids[sheet]
+        grid = self._plain(sheet)
+        return grid if grid is not None else self._native_for(sheet).grid(sheet)
 
     def rows(self, sheet: str) -> list[list]:
         """The sheet as a list of rows (row 0 is the sheet's row 1), blanks as ''."""
-        grid = self.grid(sheet)
-        if sheet in self._native_sheets:
-            return self.native().rows(sheet)
+        grid = self._plain(sheet)
+        if grid is None:
+            return self._native_for(sheet).rows(sheet)
         if not grid:
             return []
         height, width = max(r for r, _ in grid), max(c for _, c in grid)
@@ -984,6 +982,21 @@ class WorkbookValues:
         for (r, c), value in grid.items():
             rows[r - 1][c - 1] = value
         return rows
+
+    def _plain(self, sheet: str) -> dict[tuple[int, int], object] | None:
+        """The sheet's values taken from the scan (worked out once), or None when it is not plain."""
+        if sheet not in self._plain_grids:
+            self._plain_grids[sheet] = self._plain_grid(sheet)
+        return self._plain_grids[sheet]
+
+    def _native_for(self, sheet: str) -> SheetValues:
+        """python-calamine, for a sheet that is not plain: its XML checked well-formed first."""
+        if sheet not in self._native_sheets:
+            scan = self.scans.get(sheet)
+            if scan is not None:
+                check_well_formed(sheet, scan.part, scan.data)
+            self._native_sheets.add(sheet)
+        return self.native()
 
     def native(self) -> SheetValues:
         """python-calamine's reading of the whole package (opened on first use)."""
@@ -999,7 +1012,7 @@ class WorkbookValues:
             name = "xl/sharedStrings.xml"
             self._strings = shared_strings(self.pkg.part(name)) if self.pkg.has(name) else []
             self._date_styles = self._styles_showing_dates()
-        return plain_grid(scan.cells, scan.formula_values, self._strings, self._date_styles)
+        return plain_grid(scan.cells, scan.formula_values, self._strings, self._date_styles, _row_and_column)
 
     def _styles_showing_dates(self) -> frozenset[bytes]:
         """The style attributes (b"3"; b"" for a cell without one) whose number format may show

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Callable
 
 from .text import xml_unescape
 
@@ -130,21 +131,14 @@ def _item_text(item: bytes) -> str | None:
     return "".join(pieces)
 
 
-@lru_cache(maxsize=1 << 14)
-def _position(ref: bytes) -> tuple[int, int]:
-    letters = ref.rstrip(b"0123456789")
-    col = 0
-    for ch in letters:
-        col = col * 26 + ch - 64
-    return int(ref[len(letters):]), col
-
-
 def plain_grid(cells: list[tuple], formula_values: dict[bytes, bytes], strings: list[str | None],
-               date_styles: frozenset[bytes]) -> dict[tuple[int, int], object] | None:
+               date_styles: frozenset[bytes],
+               position: Callable[[bytes], tuple[int, int]]) -> dict[tuple[int, int], object] | None:
     """Non-empty values of a sheet the bulk scan accepted, keyed by 1-based (row, column), from
     its matched cell tags (``reader._CELLS``: reference, style, type, how the tag closes, the
     ``<v>`` and the ``<is>`` right after it) and its formulas' cached values; None when a cell
-    holds a value of a form only python-calamine reads."""
+    holds a value of a form only python-calamine reads. ``position``: the reader's (row, column)
+    of a reference the scan accepted."""
     grid: dict[tuple[int, int], object] = {}
     count = len(strings)
     for ref, style, kind, close, v, inline in cells:
@@ -160,7 +154,7 @@ def plain_grid(cells: list[tuple], formula_values: dict[bytes, bytes], strings: 
         if value is None:
             return None
         if value != "":
-            grid[_position(ref)] = value
+            grid[position(ref)] = value
     return grid
 
 
