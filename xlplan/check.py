@@ -21,6 +21,7 @@ from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
@@ -81,11 +82,11 @@ class CheckResult:
     files: list[FileReport] = field(default_factory=list)
     rows: list[dict] = field(default_factory=list)
 
-    @property
+    @cached_property
     def values(self) -> "pd.DataFrame":
         """The values in long form (``VALUE_COLUMNS``), one row per input cell of every file.
-        (Made when asked: pandas is imported only then, not by ``xlplan check``, which needs
-        findings only.)"""
+        (Made when first asked, once: pandas is imported only then, not by ``xlplan check``,
+        which needs findings only.)"""
         import pandas as pd
 
         return pd.DataFrame(self.rows, columns=VALUE_COLUMNS)
