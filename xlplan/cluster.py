@@ -4,7 +4,7 @@ machine (100,000 workbooks and more).
 Reading and checking move; storing stays. ``xlplan.collect.collect`` and ``check_files`` take a
 ``reader``; the one made by ``dask_reader(client)`` sends every path to the cluster's workers,
 which read the file (``xlplan.read.read_returned``) and check it against the plan
-(``xlplan.check.CheckContext``, sent with every task), as the local reading
+(``xlplan.check.CheckContext``, pickled once per run and unpickled once per worker), as the local reading
 processes do; the coordinator process keeps everything else:
 
 * Hashing the inbox, copying each file into the archive, the checks that need the archive
